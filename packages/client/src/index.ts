@@ -1,0 +1,139 @@
+import { createClient, createConfig, type Client } from './gen/client/index.js';
+import * as sdk from './gen/sdk.gen.js';
+import type * as api from './gen/types.gen.js';
+import { AuthApiError } from './errors.js';
+
+export { AuthApiError, isAuthApiError } from './errors.js';
+export type * from './gen/types.gen.js';
+
+type MaybePromise<T> = T | Promise<T>;
+
+export interface AuthClientOptions {
+  /** Base URL of the API, for example `http://localhost:8080`. */
+  baseUrl: string;
+  /** Sent as `X-Tenant-Id` on every operation that takes it. */
+  tenantId?: string;
+  /** Sent as `X-API-Key` on the operations secured by it (refresh). */
+  apiKey?: string;
+  /** The bearer access token, or a function that returns the current one. */
+  accessToken?: string | (() => MaybePromise<string | undefined>);
+  /** Fetch implementation. Default: `globalThis.fetch`. */
+  fetch?: typeof fetch;
+  /**
+   * Whether browsers send and store cookies (the refresh cookie) on
+   * cross-origin calls. Default: `include`.
+   */
+  credentials?: RequestCredentials;
+  /** Extra headers sent with every request. */
+  headers?: Record<string, string>;
+}
+
+type InjectedHeader = 'X-Tenant-Id';
+type HeadersOf<TData> = TData extends { headers: infer H } ? H : TData extends { headers?: infer H } ? H : never;
+type CallerHeaders<TData> = Omit<NonNullable<HeadersOf<TData>>, InjectedHeader> & { 'X-Tenant-Id'?: string };
+type HeaderOption<TData> = [NonNullable<HeadersOf<TData>>] extends [never]
+  ? { headers?: Record<string, string> }
+  : {} extends Omit<NonNullable<HeadersOf<TData>>, InjectedHeader>
+    ? { headers?: CallerHeaders<TData> }
+    : { headers: CallerHeaders<TData> };
+type InputOf<TData> = {
+  [K in keyof TData as K extends 'url' | 'headers' ? never : [NonNullable<TData[K]>] extends [never] ? never : K]: TData[K];
+};
+
+/**
+ * What a call takes: the operation's typed `path`, `query`, `body` and
+ * `headers` (minus the ones the client sets), plus fetch's `signal` and
+ * `redirect`.
+ */
+export type CallOptions<TData> = InputOf<TData> &
+  HeaderOption<TData> & {
+    signal?: AbortSignal;
+    /** `manual` returns a 3xx answer (with its `Location`) instead of following it. */
+    redirect?: RequestRedirect;
+  };
+
+/** A successful answer: the typed body of a 2xx (undefined for a 3xx) and the raw response. */
+export interface CallResult<TData> {
+  data: TData;
+  response: Response;
+}
+
+type BodyOf<TResponses> = [TResponses] extends [never] ? undefined : TResponses[keyof TResponses];
+type Operation<TData, TResponses> = (options: CallOptions<TData>) => Promise<CallResult<BodyOf<TResponses>>>;
+
+export interface AuthClient {
+  /** The underlying generated fetch client, for interceptors. */
+  readonly client: Client;
+  /** Replaces the bearer access token used by the session operations. */
+  setAccessToken(token: string | undefined): void;
+  startOidcLogin: Operation<api.StartOidcLoginData, api.StartOidcLoginResponses>;
+  handleOidcCallback: Operation<api.HandleOidcCallbackData, never>;
+  createSession: Operation<api.CreateSessionData, api.CreateSessionResponses>;
+  refreshSession: Operation<api.RefreshSessionData, api.RefreshSessionResponses>;
+  getCurrentSession: Operation<api.GetCurrentSessionData, api.GetCurrentSessionResponses>;
+  logout: Operation<api.LogoutData, api.LogoutResponses>;
+  listSessions: Operation<api.ListSessionsData, api.ListSessionsResponses>;
+  revokeSession: Operation<api.RevokeSessionData, api.RevokeSessionResponses>;
+  listProviders: Operation<api.ListProvidersData, api.ListProvidersResponses>;
+  getJwks: Operation<api.GetJwksData, api.GetJwksResponses>;
+  getHealth: Operation<api.GetHealthData, api.GetHealthResponses>;
+  getReadiness: Operation<api.GetReadinessData, api.GetReadinessResponses>;
+}
+
+// Every generated operation must be exposed: a new operation in the
+// contract fails to compile here until it is added to `AuthClient`.
+type OperationName = Exclude<keyof AuthClient, 'client' | 'setAccessToken'>;
+const operations: { [K in OperationName]: (typeof sdk)[K] } & { [K in Exclude<keyof typeof sdk, OperationName>]: never } = sdk;
+
+/**
+ * Creates a client of the Aimable Auth API. It sets `X-Tenant-Id`,
+ * `X-API-Key` and the bearer token, asks for JSON (so the start operation
+ * answers its JSON variant), and throws {@link AuthApiError} for every
+ * problem answer.
+ */
+export function createAuthClient(options: AuthClientOptions): AuthClient {
+  let accessToken = options.accessToken;
+  const client = createClient(
+    createConfig({
+      baseUrl: options.baseUrl,
+      fetch: options.fetch,
+      credentials: options.credentials ?? 'include',
+      headers: {
+        Accept: 'application/json',
+        ...(options.tenantId === undefined ? {} : { 'X-Tenant-Id': options.tenantId }),
+        ...options.headers,
+      },
+      auth: async (auth) => {
+        if (auth.type === 'apiKey') return options.apiKey;
+        return typeof accessToken === 'function' ? await accessToken() : accessToken;
+      },
+    }),
+  );
+
+  const bind =
+    (operation: (options: never) => Promise<unknown>) =>
+    async (callOptions: object): Promise<CallResult<unknown>> => {
+      const result = (await operation({ ...callOptions, client, throwOnError: false } as never)) as {
+        data?: unknown;
+        error?: unknown;
+        response?: Response;
+      };
+      const { response } = result;
+      if (!response) throw result.error;
+      if (response.status >= 300 && response.status < 400) return { data: undefined, response };
+      if (!response.ok) throw new AuthApiError(response, result.error);
+      return { data: result.data, response };
+    };
+
+  const bound = Object.fromEntries(
+    Object.entries(operations).map(([name, operation]) => [name, bind(operation as never)]),
+  ) as unknown as Omit<AuthClient, 'client' | 'setAccessToken'>;
+
+  return {
+    ...bound,
+    client,
+    setAccessToken(token) {
+      accessToken = token;
+    },
+  };
+}

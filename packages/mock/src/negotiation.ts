@@ -1,0 +1,61 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+
+const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const;
+
+interface MockedOperation {
+  method: string;
+  pattern: RegExp;
+  redirectStatus: number | undefined;
+  hasSuccess: boolean;
+}
+
+/**
+ * Decides which response Prism should serve, the way the real server does.
+ *
+ * Prism answers the lowest 2xx it finds unless told otherwise, so a browser
+ * navigating to the start operation would get the JSON variant instead of
+ * the redirect. The real server redirects unless the request asks for JSON;
+ * this maps that rule onto Prism's `Prefer: code=…` header.
+ */
+export class ResponseNegotiator {
+  readonly #operations: MockedOperation[];
+
+  constructor(specPath: string) {
+    const spec = parse(readFileSync(specPath, 'utf8')) as {
+      paths: Record<string, Record<string, { responses?: Record<string, unknown> }>>;
+    };
+    this.#operations = [];
+    for (const [path, item] of Object.entries(spec.paths)) {
+      for (const method of METHODS) {
+        const operation = item[method];
+        if (!operation) continue;
+        const statuses = Object.keys(operation.responses ?? {}).map(Number);
+        this.#operations.push({
+          method: method.toUpperCase(),
+          pattern: pathPattern(path),
+          redirectStatus: statuses.filter((s) => s >= 300 && s < 400).sort()[0],
+          hasSuccess: statuses.some((s) => s >= 200 && s < 300),
+        });
+      }
+    }
+  }
+
+  /** The `Prefer` header to add, or undefined to leave Prism's choice. */
+  preferFor(method: string, url: string, accept: string | undefined): string | undefined {
+    const path = url.split('?', 1)[0] ?? url;
+    const operation = this.#operations.find((o) => o.method === method && o.pattern.test(path));
+    if (!operation || operation.redirectStatus === undefined) return undefined;
+    const wantsJson = /\bapplication\/(?:[\w.+-]+\+)?json\b/i.test(accept ?? '');
+    if (operation.hasSuccess && wantsJson) return undefined;
+    return `code=${operation.redirectStatus}`;
+  }
+}
+
+function pathPattern(template: string): RegExp {
+  const source = template
+    .split(/(\{[^}]+\})/)
+    .map((part) => (part.startsWith('{') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('');
+  return new RegExp(`^${source}$`);
+}

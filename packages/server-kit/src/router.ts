@@ -1,0 +1,193 @@
+import { randomUUID } from 'node:crypto';
+import { parse as parseCookies } from 'cookie';
+import express, { Router, type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
+import * as OpenApiValidator from 'express-openapi-validator';
+import type { OperationDescriptor } from './descriptor.js';
+import { operations, type Handlers, type OperationId } from './gen/operations.gen.js';
+import { openApiDocument } from './gen/spec.gen.js';
+import type { ProblemCode, ValidationIssue } from './gen/types/types.gen.js';
+import { ApiProblem, sendProblem } from './problems.js';
+
+export interface ApiRouterOptions {
+  /**
+   * Validate every response against the contract. A response that violates
+   * it becomes a 500 `internal_error` and is reported to `onError`.
+   * On in development and in tests. Default: false.
+   */
+  validateResponses?: boolean;
+  /** Largest accepted JSON body. Default: `16kb`. */
+  bodyLimit?: string;
+  /**
+   * Told of every error that became a problem response, with the original
+   * error (which may carry private detail) and the problem the client got.
+   */
+  onError?: (error: unknown, problem: ApiProblem, req: Request) => void;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const SECURITY_PROBLEMS: Record<string, ProblemCode> = {
+  ApiKey: 'invalid_api_key',
+  BearerAuth: 'invalid_access_token',
+};
+
+/** The request id of a request: set by the router, for handlers and loggers. */
+export function requestIdOf(res: Response): string {
+  return (res.locals.requestId as string | undefined) ?? 'unknown';
+}
+
+/**
+ * Mounts the contract: validates every request with
+ * `express-openapi-validator` before a handler sees it, dispatches to the
+ * typed handlers, and writes every failure as an RFC 9457 problem.
+ */
+export function createApiRouter(handlers: Handlers, options: ApiRouterOptions = {}): Router {
+  const router = Router();
+  router.use(assignRequestId);
+  router.use(express.json({ limit: options.bodyLimit ?? '16kb', type: ['application/json', 'application/*+json'] }));
+  router.use(readCookies);
+  router.use(
+    OpenApiValidator.middleware({
+      apiSpec: structuredClone(openApiDocument) as never,
+      validateRequests: { allowUnknownQueryParameters: false, removeAdditional: false, coerceTypes: true },
+      validateResponses: options.validateResponses ? { removeAdditional: false } : false,
+      validateSecurity: true,
+      ignoreUndocumented: false,
+      validateFormats: 'full',
+    }),
+  );
+  for (const descriptor of operations) {
+    router[descriptor.method](descriptor.expressPath, dispatch(handlers, descriptor));
+  }
+  router.use(writeProblem(options));
+  return router;
+}
+
+const assignRequestId: RequestHandler = (req, res, next) => {
+  const given = req.get('x-request-id');
+  const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
+  res.locals.requestId = requestId;
+  res.setHeader('X-Request-Id', requestId);
+  next();
+};
+
+const readCookies: RequestHandler = (req, _res, next) => {
+  const header = req.get('cookie');
+  (req as Request & { cookies: Record<string, string | undefined> }).cookies = header ? parseCookies(header) : {};
+  next();
+};
+
+function dispatch(handlers: Handlers, descriptor: OperationDescriptor<OperationId>): RequestHandler {
+  const handler = handlers[descriptor.operationId].bind(handlers) as (input: unknown, context: unknown) => unknown;
+  return async (req, res) => {
+    const cookies = (req as Request & { cookies: Record<string, string | undefined> }).cookies;
+    const input = {
+      path: pick(req.params, descriptor.parameters.path),
+      query: pick(req.query as Record<string, unknown>, descriptor.parameters.query),
+      headers: Object.fromEntries(
+        descriptor.parameters.header.flatMap((name) => {
+          const value = req.get(name);
+          return value === undefined ? [] : [[name, value]];
+        }),
+      ),
+      cookies: pick(cookies, descriptor.parameters.cookie),
+      body: descriptor.hasBody ? req.body : undefined,
+    };
+    const result = (await handler(input, { requestId: requestIdOf(res), req, res })) as {
+      status: number;
+      body?: unknown;
+      headers?: Record<string, string | string[] | number | undefined>;
+    };
+    for (const [name, value] of Object.entries(result.headers ?? {})) {
+      if (value !== undefined) res.setHeader(name, typeof value === 'number' ? String(value) : value);
+    }
+    res.status(result.status);
+    if (result.body === undefined) {
+      res.end();
+      return;
+    }
+    res.type(descriptor.responseContentTypes[result.status] ?? 'application/json');
+    res.json(result.body);
+  };
+}
+
+function pick(source: Record<string, unknown> | undefined, names: string[]): Record<string, unknown> {
+  const picked: Record<string, unknown> = {};
+  for (const name of names) {
+    if (source?.[name] !== undefined) picked[name] = source[name];
+  }
+  return picked;
+}
+
+function writeProblem(options: ApiRouterOptions): ErrorRequestHandler {
+  return (error, req, res, next) => {
+    if (res.headersSent) {
+      next(error);
+      return;
+    }
+    const problem = toProblem(error, req);
+    options.onError?.(error, problem, req);
+    sendProblem(res, problem, requestIdOf(res), req.originalUrl.split('?', 1)[0] ?? '/');
+  };
+}
+
+interface ValidatorError {
+  status: number;
+  errors?: { path?: string; message?: string }[];
+}
+
+function isValidatorError(error: unknown): error is ValidatorError {
+  return typeof error === 'object' && error !== null && typeof (error as ValidatorError).status === 'number' && Array.isArray((error as ValidatorError).errors);
+}
+
+/** Translates any error into the problem the client sees. */
+function toProblem(error: unknown, req: Request): ApiProblem {
+  if (error instanceof ApiProblem) return error;
+  const bodyParserType = (error as { type?: unknown } | null)?.type;
+  if (typeof bodyParserType === 'string' && (error as { status?: number }).status! < 500) {
+    const detail = bodyParserType === 'entity.too.large' ? 'The request body is too large.' : 'The request body is not valid JSON.';
+    return new ApiProblem({ status: 400, code: 'invalid_request', detail, errors: [{ location: 'body', message: detail }], cause: error });
+  }
+  if (!isValidatorError(error)) return new ApiProblem({ status: 500, code: 'internal_error', cause: error });
+
+  const issues: ValidationIssue[] = (error.errors ?? []).map((issue) => ({
+    location: (issue.path ?? '').replace(/^\./, '') || 'request',
+    message: issue.message ?? 'is invalid',
+  }));
+  const descriptor = descriptorOf(req);
+  switch (error.status) {
+    case 400: {
+      const codes = new Set(issues.map((issue) => descriptor?.parameterProblemCodes[issue.location.toLowerCase()]));
+      const [only] = codes;
+      const code = codes.size === 1 && only ? (only as ProblemCode) : 'invalid_request';
+      return new ApiProblem({ status: 400, code, detail: summarize(issues), errors: issues, cause: error });
+    }
+    case 401: {
+      const scheme = descriptor?.security.find((name) => SECURITY_PROBLEMS[name]);
+      const code: ProblemCode = (scheme ? SECURITY_PROBLEMS[scheme] : undefined) ?? 'invalid_access_token';
+      const headers: Record<string, string> = scheme === 'BearerAuth' ? { 'WWW-Authenticate': 'Bearer' } : {};
+      return new ApiProblem({ status: 401, code, detail: 'Credentials are missing.', headers, cause: error });
+    }
+    case 404:
+      return new ApiProblem({ status: 404, code: 'not_found', detail: 'No such route.', cause: error });
+    case 405:
+      return new ApiProblem({ status: 405, code: 'method_not_allowed', detail: 'The route does not accept this method.', cause: error });
+    case 413:
+      return new ApiProblem({ status: 400, code: 'invalid_request', detail: 'The request body is too large.', cause: error });
+    case 415:
+      return new ApiProblem({ status: 415, code: 'unsupported_media_type', detail: 'Send the body as application/json.', cause: error });
+    default:
+      return error.status < 500
+        ? new ApiProblem({ status: 400, code: 'invalid_request', detail: summarize(issues), errors: issues, cause: error })
+        : new ApiProblem({ status: 500, code: 'internal_error', cause: error });
+  }
+}
+
+function summarize(issues: ValidationIssue[]): string {
+  if (issues.length === 0) return 'The request does not match the contract.';
+  return issues.map((issue) => `${issue.location} ${issue.message}`).join('; ');
+}
+
+function descriptorOf(req: Request): OperationDescriptor | undefined {
+  const operationId = (req as Request & { openapi?: { schema?: { operationId?: string } } }).openapi?.schema?.operationId;
+  return operations.find((descriptor) => descriptor.operationId === operationId);
+}
