@@ -48,7 +48,7 @@ export function createApiRouter(handlers: Handlers, options: ApiRouterOptions = 
   router.use(
     OpenApiValidator.middleware({
       apiSpec: structuredClone(openApiDocument) as never,
-      validateRequests: { allowUnknownQueryParameters: false, removeAdditional: false, coerceTypes: true },
+      validateRequests: { allowUnknownQueryParameters: false, removeAdditional: false, coerceTypes: false },
       validateResponses: options.validateResponses ? { removeAdditional: false } : false,
       validateSecurity: true,
       ignoreUndocumented: false,
@@ -150,7 +150,7 @@ function toProblem(error: unknown, req: Request): ApiProblem {
   if (!isValidatorError(error)) return new ApiProblem({ status: 500, code: 'internal_error', cause: error });
 
   const issues: ValidationIssue[] = (error.errors ?? []).map((issue) => ({
-    location: (issue.path ?? '').replace(/^\./, '') || 'request',
+    location: locationOf(issue.path),
     message: issue.message ?? 'is invalid',
   }));
   const descriptor = descriptorOf(req);
@@ -180,6 +180,11 @@ function toProblem(error: unknown, req: Request): ApiProblem {
         ? new ApiProblem({ status: 400, code: 'invalid_request', detail: summarize(issues), errors: issues, cause: error })
         : new ApiProblem({ status: 500, code: 'internal_error', cause: error });
   }
+}
+
+/** `/body/code` or `.body.code` → `body.code`. */
+function locationOf(path: string | undefined): string {
+  return (path ?? '').replace(/^[./]/, '').replace(/\//g, '.') || 'request';
 }
 
 function summarize(issues: ValidationIssue[]): string {

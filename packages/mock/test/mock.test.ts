@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { startMock, type RunningMock } from '../src/index.js';
+
+let mock: RunningMock;
+
+beforeAll(async () => {
+  mock = await startMock({ port: 0 });
+}, 60_000);
+
+afterAll(() => mock?.close());
+
+const start = '/v1/auth/oidc/google/start?frontend_redirect_uri=http%3A%2F%2Flocalhost%3A5173%2Fauth%2Fcallback';
+const tenant = { 'X-Tenant-Id': 'demo' };
+
+describe('the mock', () => {
+  test('When a browser navigates to start, then it is redirected to the provider', async () => {
+    const response = await fetch(`${mock.url}${start}`, {
+      headers: { ...tenant, Accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' },
+      redirect: 'manual',
+    });
+    expect(response.status).toBe(302);
+    expect(new URL(response.headers.get('location')!).searchParams.get('state')).toBeTruthy();
+  });
+
+  test('When a plain request without Accept reaches start, then it is redirected too', async () => {
+    const response = await fetch(`${mock.url}${start}`, { headers: tenant, redirect: 'manual' });
+    expect(response.status).toBe(302);
+  });
+
+  test('When start is asked for JSON, then it answers 200 with the authorization URL', async () => {
+    const response = await fetch(`${mock.url}${start}`, { headers: { ...tenant, Accept: 'application/json' }, redirect: 'manual' });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { authorization_url: string; state: string };
+    expect(body.authorization_url).toMatch(/^https:\/\//);
+    expect(body.state).toBeTruthy();
+  });
+
+  test('When the caller sends its own Prefer header, then it wins', async () => {
+    const response = await fetch(`${mock.url}${start}`, { headers: { ...tenant, Prefer: 'code=404' }, redirect: 'manual' });
+    expect(response.status).toBe(404);
+    expect(response.headers.get('content-type')).toMatch(/application\/problem\+json/);
+  });
+
+  test('When the whole login flow runs against the mock, then every step answers a plausible example', async () => {
+    const started = await fetch(`${mock.url}${start}`, { headers: tenant, redirect: 'manual' });
+    const state = new URL(started.headers.get('location')!).searchParams.get('state')!;
+    const callback = await fetch(`${mock.url}/v1/auth/oidc/google/callback?code=c&state=${state}`, { redirect: 'manual' });
+    expect(callback.status).toBe(302);
+    const back = new URL(callback.headers.get('location')!);
+    expect(back.searchParams.get('code')).toBeTruthy();
+    const session = await fetch(`${mock.url}/v1/auth/oidc/session`, {
+      method: 'POST',
+      headers: { ...tenant, 'Idempotency-Key': 'k1', 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify({ code: back.searchParams.get('code'), state: back.searchParams.get('state') }),
+    });
+    expect(session.status).toBe(201);
+    expect(session.headers.get('set-cookie')).toMatch(/^__Host-aimable_refresh=.*HttpOnly; Secure/);
+    const grant = (await session.json()) as { access_token: string };
+    expect(grant.access_token).toBeTruthy();
+    const refreshed = await fetch(`${mock.url}/v1/refresh`, {
+      method: 'POST',
+      headers: { 'X-API-Key': 'ak_demo', Cookie: '__Host-aimable_refresh=rt', Accept: 'application/json' },
+    });
+    expect(refreshed.status).toBe(200);
+  });
+});
+
+describe('the mock with dynamic data', () => {
+  let dynamic: RunningMock;
+  beforeAll(async () => {
+    dynamic = await startMock({ port: 0, dynamic: true });
+  }, 60_000);
+  afterAll(() => dynamic?.close());
+
+  test('When --dynamic is on, then bodies are generated from the schemas', async () => {
+    const first = (await (await fetch(`${dynamic.url}/v1/auth/providers`, { headers: tenant })).json()) as { data: unknown[] };
+    expect(Array.isArray(first.data)).toBe(true);
+    const a = await (await fetch(`${dynamic.url}/v1/auth/session`, { headers: { Authorization: 'Bearer x' } })).text();
+    const b = await (await fetch(`${dynamic.url}/v1/auth/session`, { headers: { Authorization: 'Bearer x' } })).text();
+    expect(a).not.toBe(b);
+  });
+});

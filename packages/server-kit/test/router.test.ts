@@ -1,0 +1,187 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import express from 'express';
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { createApiRouter, type ApiProblem, type Handlers } from '../src/index.js';
+import { stubHandlers } from './stub-handlers.js';
+
+const calls: string[] = [];
+const reported: { error: unknown; problem: ApiProblem }[] = [];
+let overrides: Partial<Handlers> = {};
+
+// Every call goes through the stubs, recorded, unless a test overrides one.
+const handlers = new Proxy(stubHandlers, {
+  get(target, name: keyof Handlers) {
+    return (input: never, context: never) => {
+      calls.push(name);
+      const handler = (overrides[name] ?? target[name]) as (input: never, context: never) => unknown;
+      return handler(input, context);
+    };
+  },
+}) as Handlers;
+
+let server: Server;
+let baseUrl: string;
+
+beforeAll(async () => {
+  const app = express();
+  app.use(createApiRouter(handlers, { validateResponses: true, onError: (error, problem) => reported.push({ error, problem }) }));
+  server = await new Promise<Server>((resolve) => {
+    const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
+  });
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+beforeEach(() => {
+  calls.length = 0;
+  reported.length = 0;
+  overrides = {};
+});
+
+const startUrl = '/v1/auth/oidc/dev/start?frontend_redirect_uri=http%3A%2F%2Flocalhost%3A5173%2Fauth%2Fcallback';
+const sessionBody = JSON.stringify({ code: 'abc', state: 'xyz' });
+
+async function problemOf(response: Response) {
+  expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  return (await response.json()) as { code: string; status: number; request_id: string; errors?: { location: string }[]; detail?: string };
+}
+
+describe('createApiRouter', () => {
+  test('When a request is valid, then the handler gets typed input and its response is sent', async () => {
+    overrides.listSessions = (input) => {
+      expect(input.query).toEqual({ limit: 5, cursor: 'c1' });
+      return { status: 200, body: { data: [], next_cursor: null } };
+    };
+    const response = await fetch(`${baseUrl}/v1/auth/sessions?limit=5&cursor=c1`, { headers: { Authorization: 'Bearer t' } });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ data: [], next_cursor: null });
+    expect(calls).toEqual(['listSessions']);
+  });
+
+  test('When a handler answers 302, then the response carries Location', async () => {
+    const response = await fetch(`${baseUrl}${startUrl}`, { headers: { 'X-Tenant-Id': 'demo' }, redirect: 'manual' });
+    expect(response.status).toBe(302);
+    expect(response.headers.get('location')).toBe('https://idp.test/authorize?state=s1&redirect=http%3A%2F%2Flocalhost%3A5173%2Fauth%2Fcallback');
+    expect(response.headers.get('cache-control')).toBe('no-store');
+  });
+
+  test('When a required header is missing, then a 400 problem is answered before the handler runs', async () => {
+    const response = await fetch(`${baseUrl}${startUrl}`, { redirect: 'manual' });
+    expect(response.status).toBe(400);
+    const problem = await problemOf(response);
+    expect(problem).toMatchObject({ code: 'invalid_request', status: 400 });
+    expect(problem.errors?.map((e) => e.location)).toContain('headers.x-tenant-id');
+    expect(calls).toEqual([]);
+  });
+
+  test('When Idempotency-Key is missing, then the contract’s own code idempotency_key_missing is answered', async () => {
+    const response = await fetch(`${baseUrl}/v1/auth/oidc/session`, {
+      method: 'POST',
+      headers: { 'X-Tenant-Id': 'demo', 'Content-Type': 'application/json' },
+      body: sessionBody,
+    });
+    expect(response.status).toBe(400);
+    expect((await problemOf(response)).code).toBe('idempotency_key_missing');
+    expect(calls).toEqual([]);
+  });
+
+  test.each([
+    ['a body with an unknown property', JSON.stringify({ code: 'a', state: 'b', admin: true }), 'application/json'],
+    ['a body missing a required property', JSON.stringify({ code: 'a' }), 'application/json'],
+    ['a body of the wrong type', JSON.stringify({ code: 1, state: 'b' }), 'application/json'],
+    ['a body that is not JSON', '{"code":', 'application/json'],
+    ['a verifier too short for PKCE', JSON.stringify({ code: 'a', state: 'b', code_verifier: 'short' }), 'application/json'],
+  ])('When the session body is %s, then a 400 invalid_request is answered before the handler runs', async (_name, body, type) => {
+    const response = await fetch(`${baseUrl}/v1/auth/oidc/session`, {
+      method: 'POST',
+      headers: { 'X-Tenant-Id': 'demo', 'Idempotency-Key': 'k1', 'Content-Type': type },
+      body,
+    });
+    expect(response.status).toBe(400);
+    expect((await problemOf(response)).code).toBe('invalid_request');
+    expect(calls).toEqual([]);
+  });
+
+  test('When the body is not JSON, then 415 unsupported_media_type is answered', async () => {
+    const response = await fetch(`${baseUrl}/v1/auth/oidc/session`, {
+      method: 'POST',
+      headers: { 'X-Tenant-Id': 'demo', 'Idempotency-Key': 'k1', 'Content-Type': 'text/plain' },
+      body: 'code=a&state=b',
+    });
+    expect(response.status).toBe(415);
+    expect((await problemOf(response)).code).toBe('unsupported_media_type');
+    expect(calls).toEqual([]);
+  });
+
+  test('When a query value breaks its schema, then a 400 problem names it', async () => {
+    const response = await fetch(`${baseUrl}/v1/auth/sessions?limit=1000`, { headers: { Authorization: 'Bearer t' } });
+    expect(response.status).toBe(400);
+    expect((await problemOf(response)).errors?.map((e) => e.location)).toContain('query.limit');
+    expect(calls).toEqual([]);
+  });
+
+  test('When credentials are missing, then 401 carries the code of the security scheme', async () => {
+    const refresh = await fetch(`${baseUrl}/v1/refresh`, { method: 'POST' });
+    expect(refresh.status).toBe(401);
+    expect((await problemOf(refresh)).code).toBe('invalid_api_key');
+    const session = await fetch(`${baseUrl}/v1/auth/session`);
+    expect(session.status).toBe(401);
+    expect(session.headers.get('www-authenticate')).toBe('Bearer');
+    expect((await problemOf(session)).code).toBe('invalid_access_token');
+    expect(calls).toEqual([]);
+  });
+
+  test('When the route or method is unknown, then 404 not_found or 405 method_not_allowed is answered', async () => {
+    const missing = await fetch(`${baseUrl}/v1/nope`);
+    expect(missing.status).toBe(404);
+    expect((await problemOf(missing)).code).toBe('not_found');
+    const wrongMethod = await fetch(`${baseUrl}/healthz`, { method: 'DELETE' });
+    expect(wrongMethod.status).toBe(405);
+    expect((await problemOf(wrongMethod)).code).toBe('method_not_allowed');
+  });
+
+  test('When a handler response violates the contract, then response validation turns it into a 500 that hides the detail', async () => {
+    overrides.getHealth = () => ({ status: 200, body: { status: 'degraded' } }) as never;
+    const response = await fetch(`${baseUrl}/healthz`);
+    expect(response.status).toBe(500);
+    const problem = await problemOf(response);
+    expect(problem.code).toBe('internal_error');
+    expect(problem.detail).not.toContain('degraded');
+    expect(calls).toEqual(['getHealth']);
+    expect(reported).toHaveLength(1);
+    expect(String((reported[0]?.error as Error).message)).toMatch(/response/i);
+  });
+
+  test('When a handler throws, then a 500 problem carries the request id and no internal detail', async () => {
+    overrides.getHealth = () => {
+      throw new Error('database password is hunter2');
+    };
+    const response = await fetch(`${baseUrl}/healthz`, { headers: { 'X-Request-Id': 'req-123' } });
+    expect(response.status).toBe(500);
+    expect(response.headers.get('x-request-id')).toBe('req-123');
+    const text = await response.text();
+    expect(text).not.toContain('hunter2');
+    expect(JSON.parse(text)).toMatchObject({ code: 'internal_error', request_id: 'req-123', instance: '/healthz' });
+  });
+
+  test('When no request id is sent, then one is generated and echoed', async () => {
+    const response = await fetch(`${baseUrl}/healthz`);
+    expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  test('When the refresh token comes in a cookie, then the handler receives it', async () => {
+    overrides.refreshSession = (input) => {
+      expect(input.cookies['__Host-aimable_refresh']).toBe('rt_cookie');
+      expect(input.body).toBeUndefined();
+      return stubHandlers.refreshSession(input, undefined as never);
+    };
+    const response = await fetch(`${baseUrl}/v1/refresh`, {
+      method: 'POST',
+      headers: { 'X-API-Key': 'key', Cookie: '__Host-aimable_refresh=rt_cookie' },
+    });
+    expect(response.status).toBe(200);
+    expect(calls).toEqual(['refreshSession']);
+  });
+});

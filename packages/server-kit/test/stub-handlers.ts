@@ -1,0 +1,34 @@
+import type { Handlers, api } from '../src/index.js';
+
+const session: api.Session = {
+  id: 'ses_stub',
+  provider: 'dev',
+  created_at: '2026-11-28T10:00:00.000Z',
+  last_refreshed_at: '2026-11-28T10:00:00.000Z',
+  expires_at: '2026-12-28T10:00:00.000Z',
+  idle_expires_at: '2026-12-05T10:00:00.000Z',
+};
+const user: api.User = { id: 'usr_stub', email: 'ada@example.com', email_verified: true, name: 'Ada', picture: null };
+const grant: api.SessionGrant = { access_token: 'at', token_type: 'Bearer', expires_in: 900, session, user };
+
+/** A complete, contract-true set of handlers that answer fixed values. */
+export const stubHandlers: Handlers = {
+  startOidcLogin: ({ query }) => {
+    const authorizationUrl = `https://idp.test/authorize?state=s1&redirect=${encodeURIComponent(query.frontend_redirect_uri)}`;
+    return { status: 302, headers: { Location: authorizationUrl, 'Cache-Control': 'no-store' } };
+  },
+  handleOidcCallback: ({ query }) => ({
+    status: 302,
+    headers: { Location: `http://localhost:5173/auth/callback?state=${encodeURIComponent(query.state)}` },
+  }),
+  createSession: () => ({ status: 201, body: grant, headers: { 'Cache-Control': 'no-store' } }),
+  refreshSession: () => ({ status: 200, body: grant }),
+  getCurrentSession: () => ({ status: 200, body: { session, user } }),
+  logout: () => ({ status: 204 }),
+  listSessions: () => ({ status: 200, body: { data: [session], next_cursor: null } }),
+  revokeSession: () => ({ status: 204 }),
+  listProviders: () => ({ status: 200, body: { data: [{ id: 'dev', display_name: 'Local' }] } }),
+  getJwks: () => ({ status: 200, body: { keys: [] } }),
+  getHealth: () => ({ status: 200, body: { status: 'ok' } }),
+  getReadiness: () => ({ status: 200, body: { status: 'ready', checks: { database: 'ok' } } }),
+};
