@@ -1,0 +1,108 @@
+import type { EventEmitter } from 'node:events';
+import Provider, { errors, type ClientMetadata, type Configuration } from 'oidc-provider';
+import type { DevIdpClient } from '../options.js';
+import type { TestUser } from '../users.js';
+import { renderErrorPage } from '../views/error-page.js';
+import { createFindAccount } from './find-account.js';
+import { generateCookieKeys, generateSigningKeys } from './signing-keys.js';
+
+export interface ProviderSetup {
+  issuer: string;
+  clients: readonly DevIdpClient[];
+  users: readonly TestUser[];
+  log: (line: string) => void;
+}
+
+const HOUR = 60 * 60;
+
+/**
+ * Builds the oidc-provider instance. Only settings that differ from
+ * oidc-provider's defaults, or that the rest of this package relies on, are
+ * spelled out here.
+ *
+ * Cookies need no override for plain http: oidc-provider marks them Secure
+ * only when the request itself arrived over TLS.
+ */
+export function createProvider(setup: ProviderSetup): Provider {
+  const configuration: Configuration = {
+    clients: setup.clients.map(toClientMetadata),
+    findAccount: createFindAccount(setup.users),
+    jwks: { keys: generateSigningKeys() },
+    cookies: { keys: generateCookieKeys() },
+
+    // Authorization code flow only (RFC 9700 §2.1.1 rules out the implicit and hybrid flows).
+    responseTypes: ['code'],
+    // MUST: PKCE for every client. oidc-provider 9 only requires it for public
+    // clients by default; RPs developed against this provider must not get away without it.
+    pkce: { required: () => true },
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
+
+    // No offline_access: clients get no refresh tokens, as they only hold the authorization_code grant.
+    scopes: ['openid'],
+    // Each scope below also becomes a supported scope.
+    claims: {
+      openid: ['sub'],
+      email: ['email', 'email_verified'],
+      profile: ['name', 'picture'],
+    },
+    // Put the scope-granted claims into the ID token itself, so an RP needs no userinfo call.
+    conformIdTokenClaims: false,
+
+    features: {
+      // We serve our own pages; devInteractions would also log a warning on every start.
+      devInteractions: { enabled: false },
+    },
+    interactions: {
+      // Must agree with INTERACTION_PATH_PREFIX, which server.ts routes to our handlers.
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+
+    // Explicit lifetimes: the defaults are functions that print a notice on first use.
+    ttl: {
+      AccessToken: HOUR,
+      AuthorizationCode: 60,
+      IdToken: HOUR,
+      Interaction: HOUR,
+      Grant: 14 * 24 * HOUR,
+      Session: 14 * 24 * HOUR,
+    },
+
+    renderError: (ctx, out) => {
+      ctx.type = 'html';
+      ctx.body = renderErrorPage(out.error, out.error_description);
+    },
+  };
+
+  const provider = new Provider(setup.issuer, configuration);
+  logProviderErrors(provider, setup.log);
+  return provider;
+}
+
+function toClientMetadata(client: DevIdpClient): ClientMetadata {
+  return {
+    client_id: client.client_id,
+    client_secret: client.client_secret,
+    redirect_uris: [...client.redirect_uris],
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    // oidc-provider 9 accepts client_secret_post from a client registered for basic, and vice versa.
+    token_endpoint_auth_method: 'client_secret_basic',
+  };
+}
+
+// The reason behind an OAuth error (`error_detail`) is only in the provider's
+// events; without them a developer sees "invalid_grant" and has to guess.
+function logProviderErrors(provider: Provider, log: (line: string) => void): void {
+  const events = ['authorization.error', 'grant.error', 'server_error', 'userinfo.error', 'jwks.error', 'discovery.error'];
+  // The typed overloads of `on` want one literal per call; all of these share the (ctx, error) signature.
+  const emitter: EventEmitter = provider;
+  for (const event of events) {
+    emitter.on(event, (_ctx: unknown, error: Error) => log(`${event}: ${describeError(error)}`));
+  }
+}
+
+function describeError(error: Error): string {
+  if (!(error instanceof errors.OIDCProviderError)) return error.stack ?? error.message;
+  const { error_description: description, error_detail: detail } = error as { error_description?: string; error_detail?: string };
+  return [error.message, description, detail].filter(Boolean).join(' - ');
+}
