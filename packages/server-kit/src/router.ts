@@ -52,7 +52,7 @@ export function createApiRouter(handlers: Handlers, options: ApiRouterOptions = 
       validateResponses: options.validateResponses ? { removeAdditional: false } : false,
       validateSecurity: true,
       ignoreUndocumented: false,
-      validateFormats: 'full',
+      validateFormats: true,
     }),
   );
   for (const descriptor of operations) {

@@ -1,0 +1,244 @@
+/**
+ * The tenant configuration file: its raw shape, and the checks that turn it
+ * into a validated `TenantConfig[]`. Each failure names its path, for
+ * example `tenants[1].providers.google.issuer must be an https URL`.
+ */
+
+export interface RawTenantsFile {
+  tenants: RawTenant[];
+}
+
+export interface RawTenant {
+  id: string;
+  providers: Record<string, RawProvider>;
+  redirect_uris: string[];
+  cors_origins?: string[];
+  api_keys: { id: string; sha256: string }[];
+  session_policy?: Partial<RawSessionPolicy>;
+}
+
+export interface RawProvider {
+  display_name: string;
+  issuer: string;
+  client_id: string;
+  /** Name of the environment variable that holds the client secret. */
+  client_secret_env: string;
+  scopes?: string[];
+  /** Allows an `http://` issuer. Only for local development providers. */
+  allow_insecure_http?: boolean;
+}
+
+export interface RawSessionPolicy {
+  access_token_ttl_seconds: number;
+  absolute_lifetime_seconds: number;
+  idle_timeout_seconds: number;
+  refresh_reuse_grace_seconds: number;
+  cookie_same_site: 'Strict' | 'Lax' | 'None';
+}
+
+export interface ProviderConfig {
+  id: string;
+  displayName: string;
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  scopes: string[];
+  allowInsecureHttp: boolean;
+}
+
+export interface SessionPolicy {
+  accessTokenTtlSeconds: number;
+  absoluteLifetimeSeconds: number;
+  idleTimeoutSeconds: number;
+  refreshReuseGraceSeconds: number;
+  cookieSameSite: 'Strict' | 'Lax' | 'None';
+}
+
+export interface TenantConfig {
+  id: string;
+  /** In display order. */
+  providers: ProviderConfig[];
+  redirectUris: string[];
+  corsOrigins: string[];
+  apiKeyHashes: { id: string; sha256: string }[];
+  sessionPolicy: SessionPolicy;
+}
+
+export const DEFAULT_SESSION_POLICY: SessionPolicy = {
+  accessTokenTtlSeconds: 15 * 60,
+  absoluteLifetimeSeconds: 30 * 24 * 3600,
+  idleTimeoutSeconds: 7 * 24 * 3600,
+  refreshReuseGraceSeconds: 10,
+  cookieSameSite: 'Strict',
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const TENANT_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const PROVIDER_ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** Validates the tenants file; secrets are read from `env` by name. Throws `ConfigError` listing every problem. */
+export function parseTenants(raw: unknown, env: Record<string, string | undefined>): TenantConfig[] {
+  const problems: string[] = [];
+  const fail = (path: string, message: string) => problems.push(`${path} ${message}`);
+  const file = raw as Partial<RawTenantsFile> | null;
+  if (!isObject(file) || !Array.isArray(file.tenants) || file.tenants.length === 0) {
+    throw new ConfigError(['tenants must be a non-empty array']);
+  }
+  const seen = new Set<string>();
+  const tenants = file.tenants.map((tenant, index) => {
+    const path = `tenants[${index}]`;
+    if (!isObject(tenant)) {
+      fail(path, 'must be an object');
+      return undefined;
+    }
+    if (typeof tenant.id !== 'string' || !TENANT_ID.test(tenant.id)) fail(`${path}.id`, 'must match ^[a-z0-9][a-z0-9-]{0,62}$');
+    else if (seen.has(tenant.id)) fail(`${path}.id`, `'${tenant.id}' is declared twice`);
+    else seen.add(tenant.id);
+
+    const providers = parseProviders(tenant.providers, `${path}.providers`, env, fail);
+    const redirectUris = parseRedirectUris(tenant.redirect_uris, `${path}.redirect_uris`, fail);
+    const corsOrigins =
+      tenant.cors_origins === undefined
+        ? [...new Set(redirectUris.map((uri) => new URL(uri).origin))]
+        : parseOrigins(tenant.cors_origins, `${path}.cors_origins`, fail);
+    const apiKeyHashes = parseApiKeys(tenant.api_keys, `${path}.api_keys`, fail);
+    const sessionPolicy = parseSessionPolicy(tenant.session_policy, `${path}.session_policy`, fail);
+    return { id: tenant.id, providers, redirectUris, corsOrigins, apiKeyHashes, sessionPolicy } satisfies TenantConfig;
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
+  return tenants as TenantConfig[];
+}
+
+type Fail = (path: string, message: string) => void;
+
+function parseProviders(raw: unknown, path: string, env: Record<string, string | undefined>, fail: Fail): ProviderConfig[] {
+  if (!isObject(raw) || Object.keys(raw).length === 0) {
+    fail(path, 'must declare at least one provider');
+    return [];
+  }
+  return Object.entries(raw).map(([id, provider]) => {
+    const at = `${path}.${id}`;
+    if (!PROVIDER_ID.test(id)) fail(at, 'is not a valid provider id (^[a-z0-9][a-z0-9_-]{0,62}$)');
+    const p = (isObject(provider) ? provider : {}) as Partial<RawProvider>;
+    if (!isObject(provider)) fail(at, 'must be an object');
+    if (typeof p.display_name !== 'string' || p.display_name.trim() === '') fail(`${at}.display_name`, 'must be a non-empty string');
+    const allowInsecureHttp = p.allow_insecure_http === true;
+    if (p.allow_insecure_http !== undefined && typeof p.allow_insecure_http !== 'boolean') fail(`${at}.allow_insecure_http`, 'must be a boolean');
+    const issuer = parseUrl(p.issuer);
+    if (!issuer || issuer.search || issuer.hash) fail(`${at}.issuer`, 'must be an absolute URL without query or fragment');
+    else if (issuer.protocol !== 'https:' && !(allowInsecureHttp && issuer.protocol === 'http:')) {
+      // RFC 9700 §2.6 and OIDC Discovery §4: issuers are https. http only where explicitly allowed.
+      fail(`${at}.issuer`, 'must be an https URL');
+    }
+    if (typeof p.client_id !== 'string' || p.client_id === '') fail(`${at}.client_id`, 'must be a non-empty string');
+    let clientSecret = '';
+    if (typeof p.client_secret_env !== 'string' || p.client_secret_env === '') fail(`${at}.client_secret_env`, 'must name an environment variable');
+    else if (!env[p.client_secret_env]) fail(`${at}.client_secret_env`, `names ${p.client_secret_env}, which is not set`);
+    else clientSecret = env[p.client_secret_env]!;
+    const scopes = p.scopes ?? ['openid', 'email', 'profile'];
+    if (!Array.isArray(scopes) || !scopes.every((s) => typeof s === 'string' && /^[\x21\x23-\x5B\x5D-\x7E]+$/.test(s))) fail(`${at}.scopes`, 'must be an array of scope strings');
+    else if (!scopes.includes('openid')) fail(`${at}.scopes`, "must include 'openid'");
+    return {
+      id,
+      displayName: p.display_name ?? id,
+      issuer: typeof p.issuer === 'string' ? p.issuer : '',
+      clientId: p.client_id ?? '',
+      clientSecret,
+      scopes,
+      allowInsecureHttp,
+    };
+  });
+}
+
+function parseRedirectUris(raw: unknown, path: string, fail: Fail): string[] {
+  if (!Array.isArray(raw) || raw.length === 0) {
+    fail(path, 'must be a non-empty array of URLs');
+    return [];
+  }
+  return raw.filter((uri, i) => {
+    const url = parseUrl(uri);
+    if (!url || url.hash || url.href !== uri) {
+      fail(`${path}[${i}]`, 'must be an absolute URL in normal form, without fragment');
+      return false;
+    }
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) {
+      fail(`${path}[${i}]`, 'must be an https URL (http only on localhost)');
+      return false;
+    }
+    return true;
+  }) as string[];
+}
+
+function parseOrigins(raw: unknown, path: string, fail: Fail): string[] {
+  if (!Array.isArray(raw)) {
+    fail(path, 'must be an array of origins');
+    return [];
+  }
+  return raw.filter((origin, i) => {
+    const url = parseUrl(origin);
+    if (!url || url.origin !== origin) {
+      fail(`${path}[${i}]`, 'must be an origin such as https://app.example.com');
+      return false;
+    }
+    return true;
+  }) as string[];
+}
+
+function parseApiKeys(raw: unknown, path: string, fail: Fail): { id: string; sha256: string }[] {
+  if (!Array.isArray(raw) || raw.length === 0) {
+    fail(path, 'must declare at least one key');
+    return [];
+  }
+  return raw.filter((key, i) => {
+    if (!isObject(key) || typeof key.id !== 'string' || key.id === '') fail(`${path}[${i}].id`, 'must be a non-empty string');
+    else if (typeof key.sha256 !== 'string' || !SHA256_HEX.test(key.sha256)) fail(`${path}[${i}].sha256`, 'must be the lowercase hex SHA-256 of the key');
+    else return true;
+    return false;
+  }) as { id: string; sha256: string }[];
+}
+
+function parseSessionPolicy(raw: unknown, path: string, fail: Fail): SessionPolicy {
+  if (raw === undefined) return DEFAULT_SESSION_POLICY;
+  if (!isObject(raw)) {
+    fail(path, 'must be an object');
+    return DEFAULT_SESSION_POLICY;
+  }
+  const r = raw as Partial<RawSessionPolicy>;
+  const seconds = (name: keyof RawSessionPolicy, fallback: number, min: number) => {
+    const value = r[name];
+    if (value === undefined) return fallback;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min) fail(`${path}.${name}`, `must be an integer of at least ${min}`);
+    return typeof value === 'number' ? value : fallback;
+  };
+  const policy: SessionPolicy = {
+    accessTokenTtlSeconds: seconds('access_token_ttl_seconds', DEFAULT_SESSION_POLICY.accessTokenTtlSeconds, 1),
+    absoluteLifetimeSeconds: seconds('absolute_lifetime_seconds', DEFAULT_SESSION_POLICY.absoluteLifetimeSeconds, 1),
+    idleTimeoutSeconds: seconds('idle_timeout_seconds', DEFAULT_SESSION_POLICY.idleTimeoutSeconds, 1),
+    refreshReuseGraceSeconds: seconds('refresh_reuse_grace_seconds', DEFAULT_SESSION_POLICY.refreshReuseGraceSeconds, 0),
+    cookieSameSite: r.cookie_same_site ?? DEFAULT_SESSION_POLICY.cookieSameSite,
+  };
+  if (!['Strict', 'Lax', 'None'].includes(policy.cookieSameSite)) fail(`${path}.cookie_same_site`, 'must be Strict, Lax or None');
+  if (policy.idleTimeoutSeconds > policy.absoluteLifetimeSeconds) fail(`${path}.idle_timeout_seconds`, 'must not exceed absolute_lifetime_seconds');
+  return policy;
+}
+
+function parseUrl(value: unknown): URL | undefined {
+  if (typeof value !== 'string') return undefined;
+  try {
+    return new URL(value);
+  } catch {
+    return undefined;
+  }
+}
+
+function isObject(value: unknown): value is Record<string, any> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,56 @@
+import { createApiRouter, type Handlers } from '@aimable/auth-server-kit';
+import express, { type Express, type RequestHandler } from 'express';
+import helmet from 'helmet';
+import type { Logger } from 'pino';
+import { describeError } from '../logging/logger.js';
+import type { TenantRegistry } from '../tenants/tenant-registry.js';
+import { tenantCors } from './cors.js';
+
+export interface AppOptions {
+  handlers: Handlers;
+  tenants: TenantRegistry;
+  logger: Logger;
+  validateResponses: boolean;
+  trustProxy: boolean | number | string;
+}
+
+/** The Express app: security headers, CORS per tenant, access logs, and the contract's router. */
+export function createApp(options: AppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', options.trustProxy);
+  app.use(helmet());
+  app.use(accessLog(options.logger));
+  app.use(tenantCors(options.tenants));
+  app.use(
+    createApiRouter(options.handlers, {
+      validateResponses: options.validateResponses,
+      onError: (error, problem, req) => {
+        const entry = { req_id: req.res?.locals.requestId, status: problem.status, code: problem.code, err: describeError(error) };
+        if (problem.status >= 500) options.logger.error(entry, 'request failed');
+        else options.logger.info(entry, 'request refused');
+      },
+    }),
+  );
+  return app;
+}
+
+/** One line per request: path without query (the query may hold codes and states), status and duration. */
+function accessLog(logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      logger.info(
+        {
+          req_id: res.locals.requestId,
+          method: req.method,
+          path: req.originalUrl.split('?', 1)[0],
+          status: res.statusCode,
+          ms: Number(process.hrtime.bigint() - started) / 1e6,
+        },
+        'request',
+      );
+    });
+    next();
+  };
+}

@@ -1,0 +1,40 @@
+import { pino, type DestinationStream, type Logger } from 'pino';
+
+/**
+ * Structured JSON logs. Nothing here logs a token, code, verifier, key or
+ * secret: requests are logged by path without query, and errors by name,
+ * code and message only. The redaction list is a second line of defence.
+ */
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { service: 'aimable-auth' },
+      redact: {
+        paths: [
+          'headers.authorization',
+          'headers.cookie',
+          'headers["x-api-key"]',
+          'headers["set-cookie"]',
+          '*.access_token',
+          '*.refresh_token',
+          '*.code',
+          '*.code_verifier',
+          '*.client_secret',
+        ],
+        censor: '[redacted]',
+      },
+    },
+    destination,
+  );
+}
+
+/** An error as it may be logged: its kind and message, never its cause's data. */
+export function describeError(error: unknown): Record<string, unknown> {
+  if (!(error instanceof Error)) return { type: typeof error };
+  const described: Record<string, unknown> = { type: error.name, message: error.message };
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') described.code = code;
+  if (error.cause instanceof Error) described.cause = describeError(error.cause);
+  return described;
+}

@@ -1,0 +1,97 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { DestinationStream } from 'pino';
+import { systemClock, type Clock } from './clock.js';
+import type { ServerConfig } from './config/server-config.js';
+import { createApp } from './http/app.js';
+import { createHandlers } from './http/handlers.js';
+import { RateLimits } from './http/rate-limits.js';
+import { Idempotency } from './idempotency/idempotency.js';
+import { LoginService } from './login/login-service.js';
+import { createLogger, describeError } from './logging/logger.js';
+import { ProviderClients } from './oidc/provider-client.js';
+import { SessionService } from './sessions/session-service.js';
+import type { AuthStore } from './store/auth-store.js';
+import { openSqliteStore } from './store/sqlite.js';
+import { TenantRegistry } from './tenants/tenant-registry.js';
+import { AccessTokens } from './tokens/access-tokens.js';
+import { loadOrCreateKeyFile, type KeyMaterial } from './tokens/key-material.js';
+import { Sealer } from './tokens/sealing.js';
+
+export interface StartOptions {
+  config: ServerConfig;
+  clock?: Clock;
+  /** Where JSON logs go. Default: stdout. */
+  logDestination?: DestinationStream;
+  /** Key material to use instead of the key file. */
+  keys?: KeyMaterial;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  store: AuthStore;
+  /** Stops accepting requests, waits for those in flight, and closes the database. */
+  close(): Promise<void>;
+}
+
+const PRUNE_INTERVAL_MS = 5 * 60 * 1000;
+
+/** Starts the auth server; tests own its lifecycle through the returned handle. */
+export async function startServer(options: StartOptions): Promise<RunningServer> {
+  const { config } = options;
+  const clock = options.clock ?? systemClock;
+  const logger = createLogger(config.logLevel, options.logDestination);
+  const keys = options.keys ?? loadOrCreateKeyFile(config.keyFile);
+  const store = await openSqliteStore(config.databaseFile);
+
+  const tenants = new TenantRegistry(config.tenants);
+  const providers = new ProviderClients({ timeoutSeconds: config.providerTimeoutSeconds });
+  const sealer = new Sealer(keys.encryptionKey);
+  const accessTokens = new AccessTokens(keys, config.publicUrl, config.accessTokenAudience);
+  const login = new LoginService(store, tenants, providers, clock, { publicUrl: config.publicUrl, stateTtlSeconds: config.loginStateTtlSeconds });
+  const sessions = new SessionService(store, tenants, providers, accessTokens, sealer, clock, (id) => login.callbackUrl(id));
+  const idempotency = new Idempotency(store, sealer, clock, config.idempotency);
+  let draining = false;
+  const handlers = createHandlers({
+    login,
+    sessions,
+    idempotency,
+    tenants,
+    accessTokens,
+    limits: new RateLimits(config.rateLimits),
+    store,
+    isDraining: () => draining,
+  });
+  const app = createApp({ handlers, tenants, logger, validateResponses: config.validateResponses, trustProxy: config.trustProxy });
+
+  const server: Server = await new Promise((resolve, reject) => {
+    const listening = app.listen(config.port, config.host ?? '::', (error?: Error) => (error ? reject(error) : resolve(listening)));
+  });
+  const { port } = server.address() as AddressInfo;
+  const pruning = setInterval(() => {
+    store.prune(clock.now()).catch((error: unknown) => logger.error({ err: describeError(error) }, 'prune failed'));
+  }, PRUNE_INTERVAL_MS);
+  pruning.unref();
+  logger.info({ port, public_url: config.publicUrl, tenants: config.tenants.map((t) => t.id) }, 'listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://localhost:${port}`,
+    port,
+    store,
+    close: () => {
+      closing ??= (async () => {
+        draining = true;
+        clearInterval(pruning);
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        });
+        await store.close();
+        logger.info('stopped');
+      })();
+      return closing;
+    },
+  };
+}

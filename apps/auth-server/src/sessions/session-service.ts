@@ -1,0 +1,318 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { ApiProblem, type api } from '@aimable/auth-server-kit';
+import type { Clock } from '../clock.js';
+import type { SessionPolicy, TenantConfig } from '../config/tenants.js';
+import { newId, randomSecret, sha256Hex } from '../ids.js';
+import type { ProviderClients } from '../oidc/provider-client.js';
+import type { AuthStore, StoreOperations } from '../store/auth-store.js';
+import type { RefreshTokenRow, SessionRow, UserRow } from '../store/schema.js';
+import type { AccessTokens } from '../tokens/access-tokens.js';
+import type { Sealer } from '../tokens/sealing.js';
+import type { TenantRegistry } from '../tenants/tenant-registry.js';
+
+/** A grant as issued: the response body without the refresh token, and the refresh token apart. */
+export interface IssuedGrant {
+  grant: Omit<api.SessionGrant, 'refresh_token'>;
+  refreshToken: string;
+  /** Seconds until the session's absolute end: the refresh cookie's lifetime. */
+  refreshTokenMaxAge: number;
+  sameSite: SessionPolicy['cookieSameSite'];
+}
+
+/** Runs inside the transaction that issues a grant, so that what it writes commits with it. */
+export type WithinIssue = (tx: StoreOperations, issued: IssuedGrant) => Promise<void>;
+
+export interface CreateSession {
+  tenantId: string;
+  code: string;
+  state: string;
+  codeVerifier?: string;
+}
+
+export interface Authenticated {
+  tenant: TenantConfig;
+  session: SessionRow;
+  user: UserRow;
+}
+
+/** Thrown inside a rotation transaction that lost the race for a token, to roll it back. */
+class RotationLost extends Error {}
+
+export class SessionService {
+  constructor(
+    private readonly store: AuthStore,
+    private readonly tenants: TenantRegistry,
+    private readonly providers: ProviderClients,
+    private readonly accessTokens: AccessTokens,
+    private readonly sealer: Sealer,
+    private readonly clock: Clock,
+    private readonly callbackUrl: (providerId: string) => string,
+  ) {}
+
+  /**
+   * Turns a login result into a session: consumes the state, checks the
+   * frontend's PKCE verifier, exchanges the code and validates the ID token,
+   * then upserts the user and creates the session in one transaction.
+   */
+  async create(request: CreateSession, withinIssue?: WithinIssue): Promise<IssuedGrant> {
+    const tenant = this.tenants.require(request.tenantId);
+    const stateHash = sha256Hex(request.state);
+    const consumedAt = this.clock.now();
+    // Atomic and single-use: of two requests with one state, one wins; a replay is refused.
+    const state = await this.store.consumeLoginState(stateHash, tenant.id, consumedAt);
+    if (!state) throw new ApiProblem({ status: 401, code: 'invalid_state', detail: 'The login state is unknown, expired or already used.' });
+
+    // RFC 7636 §4.6 / RFC 9700 §2.1.1: a frontend that sent a challenge must prove it holds the verifier,
+    // so a code stolen from one browser cannot be redeemed in another (login CSRF).
+    if (state.code_challenge !== null && !verifierMatches(request.codeVerifier, state.code_challenge)) {
+      throw new ApiProblem({ status: 401, code: 'invalid_grant', detail: 'code_verifier does not match the code_challenge of this login.' });
+    }
+
+    const provider = this.tenants.requireProvider(tenant, state.provider_id);
+    let identity;
+    try {
+      const configuration = await this.providers.configuration(tenant.id, provider);
+      identity = await this.providers.exchangeCode(configuration, {
+        redirectUri: this.callbackUrl(provider.id),
+        code: request.code,
+        state: request.state,
+        pkceVerifier: state.pkce_verifier,
+        nonce: state.nonce,
+      });
+    } catch (error) {
+      // The provider was unreachable: the code was not spent, so let a retry use the state again.
+      if (error instanceof ApiProblem && error.status >= 500) await this.store.restoreLoginState(stateHash, consumedAt);
+      throw error;
+    }
+
+    const now = this.clock.now();
+    const policy = tenant.sessionPolicy;
+    return this.store.transaction(async (tx) => {
+      const user = await tx.upsertUser({
+        id: newId('usr'),
+        tenant_id: tenant.id,
+        issuer: identity.issuer,
+        subject: identity.subject,
+        email: identity.email,
+        email_verified: identity.emailVerified ? 1 : 0,
+        name: identity.name,
+        picture: identity.picture,
+        created_at: now,
+        updated_at: now,
+      });
+      const expiresAt = now + policy.absoluteLifetimeSeconds * 1000;
+      const session: SessionRow = {
+        id: newId('ses'),
+        tenant_id: tenant.id,
+        user_id: user.id,
+        provider_id: provider.id,
+        created_at: now,
+        last_refreshed_at: now,
+        expires_at: expiresAt,
+        idle_expires_at: Math.min(expiresAt, now + policy.idleTimeoutSeconds * 1000),
+        revoked_at: null,
+        revoked_reason: null,
+      };
+      await tx.insertSession(session);
+      const issued = await this.#issue(tx, tenant, session, user, now);
+      await withinIssue?.(tx, issued);
+      return issued;
+    });
+  }
+
+  /**
+   * Rotates a refresh token (RFC 9700 §4.14.2). The presented token is
+   * retired and a new one issued. Presenting the retired token again within
+   * the grace window answers the identical grant; after it, the whole
+   * session is revoked.
+   */
+  async refresh(apiKey: string, refreshToken: string, withinIssue?: WithinIssue): Promise<IssuedGrant> {
+    const tenant = this.tenants.tenantForApiKey(apiKey);
+    if (!tenant) throw new ApiProblem({ status: 401, code: 'invalid_api_key', detail: 'X-API-Key is not valid.' });
+    const token = await this.store.findRefreshTokenByHash(sha256Hex(refreshToken));
+    if (!token) throw invalidRefreshToken();
+    // The key must belong to the session's own tenant.
+    if (token.tenant_id !== tenant.id) throw new ApiProblem({ status: 401, code: 'invalid_api_key', detail: 'X-API-Key is not valid for this session.' });
+    const session = await this.store.findSession(tenant.id, token.session_id);
+    if (!session) throw invalidRefreshToken();
+    const now = this.clock.now();
+    this.#assertLive(session, now);
+
+    if (token.retired_at === null) {
+      try {
+        return await this.#rotate(tenant, session, token, now, withinIssue);
+      } catch (error) {
+        if (!(error instanceof RotationLost)) throw error;
+        // A concurrent refresh rotated it first: answer as a reuse of a retired token.
+      }
+    }
+    return this.#reuse(tenant, session, token.id, now, withinIssue);
+  }
+
+  async #rotate(tenant: TenantConfig, session: SessionRow, token: RefreshTokenRow, now: number, withinIssue?: WithinIssue): Promise<IssuedGrant> {
+    const user = await this.store.findUser(tenant.id, session.user_id);
+    if (!user) throw invalidRefreshToken();
+    return this.store.transaction(async (tx) => {
+      const refreshed: SessionRow = {
+        ...session,
+        last_refreshed_at: now,
+        idle_expires_at: Math.min(session.expires_at, now + tenant.sessionPolicy.idleTimeoutSeconds * 1000),
+      };
+      await tx.touchSession(session.id, refreshed.last_refreshed_at, refreshed.idle_expires_at);
+      const successorId = newId('rtk');
+      const issued = await this.#issue(tx, tenant, refreshed, user, now, successorId);
+      const retired = await tx.retireRefreshToken(token.id, {
+        retiredAt: now,
+        replacedBy: successorId,
+        // Kept, encrypted, for the grace window only: a concurrent refresh gets this same grant.
+        graceGrant: this.sealer.seal(JSON.stringify(issued), token.id),
+        graceExpiresAt: now + tenant.sessionPolicy.refreshReuseGraceSeconds * 1000,
+      });
+      if (!retired) throw new RotationLost();
+      await withinIssue?.(tx, issued);
+      return issued;
+    });
+  }
+
+  async #reuse(tenant: TenantConfig, session: SessionRow, tokenId: string, now: number, withinIssue?: WithinIssue): Promise<IssuedGrant> {
+    const token = await this.store.findRefreshToken(tokenId);
+    const successor = token?.replaced_by ? await this.store.findRefreshToken(token.replaced_by) : undefined;
+    // Within the grace window, only the immediate parent of the current token is forgiven.
+    const forgiven =
+      token?.grace_grant && token.grace_expires_at !== null && now < token.grace_expires_at && successor && successor.retired_at === null;
+    if (forgiven) {
+      const issued = JSON.parse(this.sealer.open(token.grace_grant!, token.id)) as IssuedGrant;
+      if (withinIssue) await this.store.transaction((tx) => withinIssue(tx, issued));
+      return issued;
+    }
+    // RFC 9700 §4.14.2: a retired token presented again means it leaked; end the whole session.
+    await this.store.revokeSession(tenant.id, session.id, 'refresh_token_reused', now);
+    throw new ApiProblem({ status: 401, code: 'refresh_token_reused', detail: 'A retired refresh token was presented; the session has been revoked.' });
+  }
+
+  async #issue(tx: StoreOperations, tenant: TenantConfig, session: SessionRow, user: UserRow, now: number, tokenId = newId('rtk')): Promise<IssuedGrant> {
+    // 256 random bits; only its hash is stored.
+    const refreshToken = `rt_${randomSecret(32)}`;
+    await tx.insertRefreshToken({
+      id: tokenId,
+      tenant_id: tenant.id,
+      session_id: session.id,
+      token_hash: sha256Hex(refreshToken),
+      created_at: now,
+      retired_at: null,
+      replaced_by: null,
+      grace_grant: null,
+      grace_expires_at: null,
+    });
+    const policy = tenant.sessionPolicy;
+    const accessToken = await this.accessTokens.issue({ userId: user.id, sessionId: session.id, tenantId: tenant.id }, now, policy.accessTokenTtlSeconds);
+    return {
+      grant: {
+        access_token: accessToken,
+        token_type: 'Bearer',
+        expires_in: policy.accessTokenTtlSeconds,
+        session: toSession(session),
+        user: toUser(user),
+      },
+      refreshToken,
+      refreshTokenMaxAge: Math.max(0, Math.floor((session.expires_at - now) / 1000)),
+      sameSite: policy.cookieSameSite,
+    };
+  }
+
+  #assertLive(session: SessionRow, now: number): void {
+    if (session.revoked_at !== null) {
+      if (session.revoked_reason === 'refresh_token_reused') {
+        throw new ApiProblem({ status: 401, code: 'refresh_token_reused', detail: 'The session was revoked after a refresh token was reused.' });
+      }
+      throw invalidRefreshToken();
+    }
+    if (now >= session.expires_at || now >= session.idle_expires_at) {
+      throw new ApiProblem({ status: 401, code: 'session_expired', detail: 'The session has expired. Sign in again.' });
+    }
+  }
+
+  /** The live session and user of a bearer access token, or 401 `invalid_access_token`. */
+  async authenticate(authorization: string | undefined): Promise<Authenticated> {
+    const token = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(authorization ?? '')?.[1];
+    const now = this.clock.now();
+    const claims = token ? await this.accessTokens.verify(token, now) : undefined;
+    const tenant = claims && this.tenants.find(claims.tenantId);
+    const session = claims && tenant ? await this.store.findSession(tenant.id, claims.sessionId) : undefined;
+    const live = session && session.revoked_at === null && now < session.expires_at && now < session.idle_expires_at && session.user_id === claims?.userId;
+    const user = live && tenant ? await this.store.findUser(tenant.id, session.user_id) : undefined;
+    if (!tenant || !session || !user || !live) {
+      throw new ApiProblem({
+        status: 401,
+        code: 'invalid_access_token',
+        detail: 'The access token is missing, invalid or expired, or its session has ended.',
+        headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' },
+      });
+    }
+    return { tenant, session, user };
+  }
+
+  async logout(auth: Authenticated): Promise<void> {
+    await this.store.revokeSession(auth.tenant.id, auth.session.id, 'logout', this.clock.now());
+  }
+
+  /** Revokes one of the user's sessions; false when the user has no such session. */
+  async revoke(auth: Authenticated, sessionId: string): Promise<boolean> {
+    const session = await this.store.findSession(auth.tenant.id, sessionId);
+    if (!session || session.user_id !== auth.user.id) return false;
+    await this.store.revokeSession(auth.tenant.id, session.id, 'revoked', this.clock.now());
+    return true;
+  }
+
+  async list(auth: Authenticated, limit: number, cursor: string | undefined): Promise<api.SessionList> {
+    const after = cursor === undefined ? undefined : decodeCursor(cursor);
+    const rows = await this.store.listActiveSessions(auth.tenant.id, auth.user.id, this.clock.now(), { limit: limit + 1, after });
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return {
+      data: page.map((row) => ({ ...toSession(row), current: row.id === auth.session.id })),
+      next_cursor: rows.length > limit && last ? encodeCursor(last) : null,
+    };
+  }
+}
+
+export function toSession(row: SessionRow): api.Session {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  return {
+    id: row.id,
+    provider: row.provider_id,
+    created_at: iso(row.created_at),
+    last_refreshed_at: iso(row.last_refreshed_at),
+    expires_at: iso(row.expires_at),
+    idle_expires_at: iso(row.idle_expires_at),
+  };
+}
+
+export function toUser(row: UserRow): api.User {
+  return { id: row.id, email: row.email, email_verified: row.email_verified === 1, name: row.name, picture: row.picture };
+}
+
+function verifierMatches(verifier: string | undefined, challenge: string): boolean {
+  if (verifier === undefined) return false;
+  const computed = Buffer.from(createHash('sha256').update(verifier).digest('base64url'));
+  const expected = Buffer.from(challenge);
+  return computed.length === expected.length && timingSafeEqual(computed, expected);
+}
+
+function invalidRefreshToken(): ApiProblem {
+  return new ApiProblem({ status: 401, code: 'invalid_refresh_token', detail: 'The refresh token is missing, unknown or no longer valid.' });
+}
+
+function encodeCursor(row: SessionRow): string {
+  return Buffer.from(JSON.stringify([row.created_at, row.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: number; id: string } {
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    if (typeof createdAt === 'number' && typeof id === 'string') return { createdAt, id };
+  } catch {
+    // fall through
+  }
+  throw new ApiProblem({ status: 400, code: 'invalid_request', detail: 'query.cursor is not a cursor this API issued.', errors: [{ location: 'query.cursor', message: 'is invalid' }] });
+}

@@ -1,0 +1,82 @@
+import type {
+  IdempotencyRecordRow,
+  LoginStateRow,
+  NewLoginState,
+  NewRefreshToken,
+  NewSession,
+  NewUser,
+  RefreshTokenRow,
+  SessionRow,
+  UserRow,
+} from './schema.js';
+
+/** The outcome of claiming an idempotency key. */
+export type IdempotencyClaimResult =
+  | { kind: 'claimed' }
+  | { kind: 'completed'; record: IdempotencyRecordRow }
+  | { kind: 'mismatch' }
+  | { kind: 'in_flight'; lockedUntil: number };
+
+export interface IdempotencyScope {
+  tenantId: string;
+  operation: string;
+  key: string;
+}
+
+export interface SessionPage {
+  after?: { createdAt: number; id: string };
+  limit: number;
+}
+
+/**
+ * What the services need from storage, by use case. Every method that
+ * changes state is safe under concurrent requests on its own; compose
+ * several in `transaction` when they must commit together.
+ */
+export interface StoreOperations {
+  insertLoginState(row: NewLoginState): Promise<void>;
+  /** A state that exists, is not consumed and has not expired. */
+  findLiveLoginState(stateHash: string, now: number): Promise<LoginStateRow | undefined>;
+  /** Marks the state consumed if it is live and of this tenant; undefined when another request won or it is not live. */
+  consumeLoginState(stateHash: string, tenantId: string, now: number): Promise<LoginStateRow | undefined>;
+  /** Undoes a consumption that did not lead to a session (the provider could not be reached). */
+  restoreLoginState(stateHash: string, consumedAt: number): Promise<void>;
+
+  /** Inserts the user, or updates its profile when (tenant, issuer, subject) exists; returns the stored row. */
+  upsertUser(user: NewUser): Promise<UserRow>;
+  findUser(tenantId: string, userId: string): Promise<UserRow | undefined>;
+
+  insertSession(session: NewSession): Promise<void>;
+  findSession(tenantId: string, sessionId: string): Promise<SessionRow | undefined>;
+  touchSession(sessionId: string, lastRefreshedAt: number, idleExpiresAt: number): Promise<void>;
+  /** Revokes a live session; false when it was not live. */
+  revokeSession(tenantId: string, sessionId: string, reason: string, now: number): Promise<boolean>;
+  /** Active sessions of a user, newest first. */
+  listActiveSessions(tenantId: string, userId: string, now: number, page: SessionPage): Promise<SessionRow[]>;
+
+  insertRefreshToken(token: NewRefreshToken): Promise<void>;
+  findRefreshTokenByHash(tokenHash: string): Promise<RefreshTokenRow | undefined>;
+  findRefreshToken(id: string): Promise<RefreshTokenRow | undefined>;
+  /**
+   * Retires a current token in favour of its successor, keeping the sealed
+   * grant for the grace window. False when it was already retired: a
+   * concurrent refresh won.
+   */
+  retireRefreshToken(id: string, retirement: { retiredAt: number; replacedBy: string; graceGrant: string; graceExpiresAt: number }): Promise<boolean>;
+
+  claimIdempotencyKey(scope: IdempotencyScope, fingerprint: string, now: number, timing: { retentionMs: number; lockMs: number }): Promise<IdempotencyClaimResult>;
+  completeIdempotencyKey(scope: IdempotencyScope, responseStatus: number, sealedResponse: string): Promise<void>;
+  releaseIdempotencyKey(scope: IdempotencyScope): Promise<void>;
+}
+
+export interface AuthStore extends StoreOperations {
+  /** Runs `work` in one transaction: all of it commits, or none of it. */
+  transaction<T>(work: (tx: StoreOperations) => Promise<T>): Promise<T>;
+  /** Deletes expired login states and idempotency records, and grace grants past their window. */
+  prune(now: number): Promise<{ loginStates: number; idempotencyRecords: number; graceGrants: number }>;
+  /** Row counts per table, for operators and tests. */
+  countRows(): Promise<Record<'users' | 'login_states' | 'sessions' | 'refresh_tokens' | 'idempotency_records', number>>;
+  /** Throws when the database does not answer. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,94 @@
+import { type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+/**
+ * Forward-only migrations. A migration, once released, is never edited:
+ * add a new one. The same definitions run on every dialect Kysely speaks.
+ */
+const migrations: Record<string, Migration> = {
+  '0001_initial': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('users')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('issuer', 'varchar(2048)', (c) => c.notNull())
+        .addColumn('subject', 'varchar(255)', (c) => c.notNull())
+        .addColumn('email', 'varchar(320)')
+        .addColumn('email_verified', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('name', 'varchar(512)')
+        .addColumn('picture', 'varchar(2048)')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addUniqueConstraint('users_identity', ['tenant_id', 'issuer', 'subject'])
+        .execute();
+
+      await db.schema
+        .createTable('login_states')
+        .addColumn('state_hash', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('provider_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('redirect_uri', 'varchar(2048)', (c) => c.notNull())
+        .addColumn('pkce_verifier', 'varchar(128)', (c) => c.notNull())
+        .addColumn('nonce', 'varchar(128)', (c) => c.notNull())
+        .addColumn('code_challenge', 'varchar(128)')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('consumed_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('login_states_expiry').on('login_states').column('expires_at').execute();
+
+      await db.schema
+        .createTable('sessions')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('user_id', 'varchar(64)', (c) => c.notNull().references('users.id'))
+        .addColumn('provider_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('last_refreshed_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('idle_expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('revoked_at', 'bigint')
+        .addColumn('revoked_reason', 'varchar(64)')
+        .execute();
+      await db.schema
+        .createIndex('sessions_by_user')
+        .on('sessions')
+        .columns(['tenant_id', 'user_id', 'created_at', 'id'])
+        .execute();
+
+      await db.schema
+        .createTable('refresh_tokens')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('session_id', 'varchar(64)', (c) => c.notNull().references('sessions.id'))
+        .addColumn('token_hash', 'varchar(64)', (c) => c.notNull().unique())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('retired_at', 'bigint')
+        .addColumn('replaced_by', 'varchar(64)')
+        .addColumn('grace_grant', 'text')
+        .addColumn('grace_expires_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('refresh_tokens_by_session').on('refresh_tokens').column('session_id').execute();
+
+      await db.schema
+        .createTable('idempotency_records')
+        .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('operation', 'varchar(64)', (c) => c.notNull())
+        .addColumn('idempotency_key', 'varchar(255)', (c) => c.notNull())
+        .addColumn('fingerprint', 'varchar(64)', (c) => c.notNull())
+        .addColumn('status', 'varchar(16)', (c) => c.notNull())
+        .addColumn('response_status', 'integer')
+        .addColumn('response', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('locked_until', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('idempotency_records_pk', ['tenant_id', 'operation', 'idempotency_key'])
+        .execute();
+      await db.schema.createIndex('idempotency_records_expiry').on('idempotency_records').column('expires_at').execute();
+    },
+  },
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async () => migrations,
+};

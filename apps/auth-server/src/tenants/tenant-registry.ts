@@ -1,0 +1,52 @@
+import { timingSafeEqual } from 'node:crypto';
+import { ApiProblem } from '@aimable/auth-server-kit';
+import type { ProviderConfig, TenantConfig } from '../config/tenants.js';
+import { sha256Hex } from '../ids.js';
+
+/** The configured tenants, and the one place that resolves tenants, providers and API keys. */
+export class TenantRegistry {
+  readonly #tenants: Map<string, TenantConfig>;
+  readonly #keys: { tenant: TenantConfig; hash: Buffer }[];
+
+  constructor(tenants: TenantConfig[]) {
+    this.#tenants = new Map(tenants.map((tenant) => [tenant.id, tenant]));
+    this.#keys = tenants.flatMap((tenant) => tenant.apiKeyHashes.map((key) => ({ tenant, hash: Buffer.from(key.sha256, 'hex') })));
+  }
+
+  find(tenantId: string): TenantConfig | undefined {
+    return this.#tenants.get(tenantId);
+  }
+
+  /** The tenant, or a 400 `unknown_tenant`. */
+  require(tenantId: string): TenantConfig {
+    const tenant = this.#tenants.get(tenantId);
+    if (!tenant) throw new ApiProblem({ status: 400, code: 'unknown_tenant', detail: `No tenant has the id '${tenantId}'.` });
+    return tenant;
+  }
+
+  /** The tenant's provider, or a 404 `unknown_provider`. */
+  requireProvider(tenant: TenantConfig, providerId: string): ProviderConfig {
+    const provider = tenant.providers.find((p) => p.id === providerId);
+    if (!provider) throw new ApiProblem({ status: 404, code: 'unknown_provider', detail: `The tenant has no provider '${providerId}'.` });
+    return provider;
+  }
+
+  /**
+   * The tenant an API key belongs to. Keys are stored as SHA-256 hashes and
+   * every stored hash is compared in constant time, so neither the match
+   * nor its position leaks through timing.
+   */
+  tenantForApiKey(apiKey: string): TenantConfig | undefined {
+    const presented = Buffer.from(sha256Hex(apiKey), 'hex');
+    let match: TenantConfig | undefined;
+    for (const key of this.#keys) {
+      if (timingSafeEqual(key.hash, presented) && !match) match = key.tenant;
+    }
+    return match;
+  }
+
+  /** Every origin any tenant allows, for CORS preflights (which carry no tenant header). */
+  allOrigins(): Set<string> {
+    return new Set([...this.#tenants.values()].flatMap((tenant) => tenant.corsOrigins));
+  }
+}

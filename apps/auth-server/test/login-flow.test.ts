@@ -1,0 +1,88 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { API_KEY, loginThroughProvider, postSession, problemCode, refresh, REDIRECT_URI, startHarness, type Harness } from './support/harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(() => h?.close());
+
+describe('the full login flow, against the real local identity provider', () => {
+  test('When a user signs in, uses and refreshes the session, and logs out, then each step behaves and nothing secret is logged', async () => {
+    const login = await loginThroughProvider(h);
+    const secrets = [...login.secrets, API_KEY];
+
+    const created = await postSession(h, { code: login.code, state: login.state, code_verifier: login.verifier });
+    expect(created.status).toBe(201);
+    expect(created.headers.get('cache-control')).toBe('no-store');
+    const cookie = created.headers.get('set-cookie')!;
+    expect(cookie).toMatch(/^__Host-aimable_refresh=rt_[A-Za-z0-9_-]{43}; Max-Age=\d+; Path=\/; HttpOnly; Secure; SameSite=Strict$/);
+    const grant = (await created.json()) as { access_token: string; refresh_token?: string; token_type: string; expires_in: number; session: { id: string }; user: { email: string; email_verified: boolean; name: string } };
+    expect(grant.refresh_token).toBeUndefined();
+    expect(grant).toMatchObject({ token_type: 'Bearer', expires_in: 900, user: { email: 'ada@example.com', email_verified: true } });
+    const refreshToken = /__Host-aimable_refresh=([^;]+)/.exec(cookie)![1]!;
+    secrets.push(grant.access_token, refreshToken);
+
+    const current = await fetch(`${h.url}/v1/auth/session`, { headers: { Authorization: `Bearer ${grant.access_token}` } });
+    expect(current.status).toBe(200);
+    expect(await current.json()).toMatchObject({ session: { id: grant.session.id }, user: { email: 'ada@example.com' } });
+
+    const refreshed = await refresh(h, refreshToken, { viaCookie: true });
+    expect(refreshed.status).toBe(200);
+    const rotatedCookie = refreshed.headers.get('set-cookie')!;
+    const rotated = /__Host-aimable_refresh=([^;]+)/.exec(rotatedCookie)![1]!;
+    expect(rotated).not.toBe(refreshToken);
+    const refreshedGrant = (await refreshed.json()) as { access_token: string; refresh_token?: string; session: { id: string } };
+    expect(refreshedGrant.refresh_token).toBeUndefined();
+    expect(refreshedGrant.session.id).toBe(grant.session.id);
+    secrets.push(refreshedGrant.access_token, rotated);
+
+    const logout = await fetch(`${h.url}/v1/auth/logout`, { method: 'POST', headers: { Authorization: `Bearer ${refreshedGrant.access_token}` } });
+    expect(logout.status).toBe(204);
+    expect(logout.headers.get('set-cookie')).toMatch(/^__Host-aimable_refresh=; .*Expires=Thu, 01 Jan 1970/);
+
+    const afterLogout = await refresh(h, rotated, { viaCookie: true });
+    expect(afterLogout.status).toBe(401);
+    expect(await problemCode(afterLogout)).toBe('invalid_refresh_token');
+    const sessionAfterLogout = await fetch(`${h.url}/v1/auth/session`, { headers: { Authorization: `Bearer ${refreshedGrant.access_token}` } });
+    expect(sessionAfterLogout.status).toBe(401);
+
+    const logText = h.logs.join('');
+    expect(h.logs.length).toBeGreaterThan(5);
+    for (const secret of secrets) expect(logText).not.toContain(secret);
+    expect(logText).not.toContain('test-client-secret');
+  });
+
+  test('When a SPA asks start for JSON, then it gets the authorization URL, the state and its expiry', async () => {
+    const response = await fetch(`${h.url}/v1/auth/oidc/dev/start?frontend_redirect_uri=${encodeURIComponent(REDIRECT_URI)}`, {
+      headers: { 'X-Tenant-Id': 'alpha', Accept: 'application/json' },
+    });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { authorization_url: string; state: string; expires_at: string };
+    const url = new URL(body.authorization_url);
+    expect(url.searchParams.get('state')).toBe(body.state);
+    expect(url.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(url.searchParams.get('nonce')).toBeTruthy();
+    expect(Buffer.from(body.state, 'base64url').length).toBeGreaterThanOrEqual(16);
+    const ttl = Date.parse(body.expires_at) - Date.now();
+    expect(ttl).toBeGreaterThan(9 * 60_000);
+    expect(ttl).toBeLessThanOrEqual(10 * 60_000);
+  });
+
+  test('When the providers of a tenant are listed, then the login page gets ids and names', async () => {
+    const response = await fetch(`${h.url}/v1/auth/providers`, { headers: { 'X-Tenant-Id': 'beta' } });
+    expect(await response.json()).toEqual({ data: [{ id: 'dev', display_name: 'Local' }, { id: 'other', display_name: 'Other' }] });
+  });
+
+  test('When the key set is fetched, then it verifies issued access tokens', async () => {
+    const jwks = (await (await fetch(`${h.url}/.well-known/jwks.json`)).json()) as { keys: { kid: string; alg: string; kty: string; d?: string }[] };
+    expect(jwks.keys).toHaveLength(1);
+    expect(jwks.keys[0]).toMatchObject({ kty: 'OKP', alg: 'EdDSA' });
+    expect(jwks.keys[0]!.d).toBeUndefined();
+  });
+
+  test('When the probes are called, then the server is alive and ready', async () => {
+    expect((await fetch(`${h.url}/healthz`)).status).toBe(200);
+    expect(await (await fetch(`${h.url}/readyz`)).json()).toEqual({ status: 'ready', checks: { database: 'ok' } });
+  });
+});

@@ -1,0 +1,209 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { signInAt, startDevIdp, type RunningDevIdp } from '@aimable/dev-idp';
+import { CONFIG_DEFAULTS, type ServerConfig } from '../../src/config/server-config.js';
+import { parseTenants, type RawTenantsFile } from '../../src/config/tenants.js';
+import { sha256Hex } from '../../src/ids.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+
+export const API_KEY = 'ak_test_alpha_4c1f9e';
+export const OTHER_API_KEY = 'ak_test_beta_7a2d0b';
+export const REDIRECT_URI = 'http://localhost:5173/auth/callback';
+export const OTHER_REDIRECT_URI = 'https://beta.example.com/auth/callback';
+export const CLIENT_SECRET = 'test-client-secret';
+
+/** A clock the test moves by hand. */
+export class ManualClock {
+  constructor(public current = Date.now()) {}
+  now = () => this.current;
+  advance(ms: number): void {
+    this.current += ms;
+  }
+}
+
+export async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+/** Two tenants on one local identity provider: `alpha` (provider `dev`) and `beta` (providers `dev` and `other`). */
+export function twoTenants(issuer: string, extra: Partial<RawTenantsFile['tenants'][number]> = {}): RawTenantsFile {
+  const provider = { display_name: 'Local', issuer, client_id: 'aimable-test', client_secret_env: 'TEST_CLIENT_SECRET', allow_insecure_http: true };
+  return {
+    tenants: [
+      { id: 'alpha', providers: { dev: provider }, redirect_uris: [REDIRECT_URI], api_keys: [{ id: 'k1', sha256: sha256Hex(API_KEY) }], ...extra },
+      {
+        id: 'beta',
+        providers: { dev: provider, other: { ...provider, display_name: 'Other' } },
+        redirect_uris: [OTHER_REDIRECT_URI],
+        api_keys: [{ id: 'k1', sha256: sha256Hex(OTHER_API_KEY) }],
+      },
+    ],
+  };
+}
+
+export interface HarnessOptions {
+  clock?: ManualClock;
+  tenants?: (issuer: string) => RawTenantsFile;
+  config?: Partial<ServerConfig>;
+  /** Use this issuer instead of starting the local identity provider. */
+  issuer?: string;
+}
+
+export interface Harness {
+  server: RunningServer;
+  idp: RunningDevIdp | undefined;
+  url: string;
+  logs: string[];
+  dataDir: string;
+  config: ServerConfig;
+  close(): Promise<void>;
+}
+
+/** The real server on a fresh database, with the real local identity provider, over loopback HTTP. */
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'aimable-auth-test-'));
+  const port = await freePort();
+  const publicUrl = `http://localhost:${port}`;
+  const idp = options.issuer
+    ? undefined
+    : await startDevIdp({
+        port: 0,
+        clients: [
+          {
+            client_id: 'aimable-test',
+            client_secret: CLIENT_SECRET,
+            redirect_uris: [`${publicUrl}/v1/auth/oidc/dev/callback`, `${publicUrl}/v1/auth/oidc/other/callback`],
+          },
+        ],
+      });
+  const issuer = options.issuer ?? idp!.issuer;
+  const config: ServerConfig = {
+    port,
+    host: '127.0.0.1',
+    publicUrl,
+    databaseFile: join(dataDir, 'auth.sqlite'),
+    keyFile: join(dataDir, 'keys.json'),
+    accessTokenAudience: CONFIG_DEFAULTS.accessTokenAudience,
+    validateResponses: true,
+    trustProxy: false,
+    loginStateTtlSeconds: CONFIG_DEFAULTS.loginStateTtlSeconds,
+    idempotency: { ...CONFIG_DEFAULTS.idempotency },
+    rateLimits: {
+      start: { points: 10_000, durationSeconds: 60 },
+      session: { points: 10_000, durationSeconds: 60 },
+      refresh: { points: 10_000, durationSeconds: 60 },
+    },
+    providerTimeoutSeconds: 5,
+    logLevel: 'info',
+    tenants: parseTenants((options.tenants ?? twoTenants)(issuer), { TEST_CLIENT_SECRET: CLIENT_SECRET }),
+    ...options.config,
+  };
+  const logs: string[] = [];
+  const server = await startServer({
+    config,
+    clock: options.clock,
+    logDestination: { write: (line: string) => void logs.push(line) },
+  });
+  return {
+    server,
+    idp,
+    url: publicUrl,
+    logs,
+    dataDir,
+    config,
+    close: async () => {
+      await server.close();
+      await idp?.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function pkcePair(): { verifier: string; challenge: string } {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+}
+
+export interface LoginResult {
+  code: string;
+  state: string;
+  verifier: string;
+  /** Everything secret the flow handled, to look for in logs. */
+  secrets: string[];
+}
+
+/** Start → the provider's login page over HTTP → callback: what the frontend receives on its redirect URI. */
+export async function loginThroughProvider(
+  h: Harness,
+  options: { tenant?: string; provider?: string; username?: string; redirectUri?: string } = {},
+): Promise<LoginResult> {
+  const { verifier, challenge } = pkcePair();
+  const start = new URL(`${h.url}/v1/auth/oidc/${options.provider ?? 'dev'}/start`);
+  start.searchParams.set('frontend_redirect_uri', options.redirectUri ?? REDIRECT_URI);
+  start.searchParams.set('code_challenge', challenge);
+  start.searchParams.set('code_challenge_method', 'S256');
+  const started = await fetch(start, { headers: { 'X-Tenant-Id': options.tenant ?? 'alpha' }, redirect: 'manual' });
+  if (started.status !== 302) throw new Error(`start answered ${started.status}: ${await started.text()}`);
+  const providerReturn = await signInAt(started.headers.get('location')!, { username: options.username ?? 'ada', password: 'password' });
+  const callback = await fetch(providerReturn, { redirect: 'manual' });
+  if (callback.status !== 302) throw new Error(`callback answered ${callback.status}: ${await callback.text()}`);
+  const back = new URL(callback.headers.get('location')!);
+  const code = back.searchParams.get('code');
+  const state = back.searchParams.get('state');
+  if (!code || !state) throw new Error(`callback redirected without code: ${back.href}`);
+  return { code, state, verifier, secrets: [code, state, verifier] };
+}
+
+export async function postSession(
+  h: Harness,
+  body: Record<string, unknown>,
+  options: { tenant?: string; key?: string } = {},
+): Promise<Response> {
+  return fetch(`${h.url}/v1/auth/oidc/session`, {
+    method: 'POST',
+    headers: {
+      'Content-Type': 'application/json',
+      'X-Tenant-Id': options.tenant ?? 'alpha',
+      'Idempotency-Key': options.key ?? randomBytes(8).toString('hex'),
+    },
+    body: JSON.stringify(body),
+  });
+}
+
+export async function refresh(h: Harness, refreshToken: string, options: { apiKey?: string; key?: string; viaCookie?: boolean } = {}): Promise<Response> {
+  const headers: Record<string, string> = { 'X-API-Key': options.apiKey ?? API_KEY };
+  if (options.key) headers['Idempotency-Key'] = options.key;
+  if (options.viaCookie) {
+    headers.Cookie = `__Host-aimable_refresh=${refreshToken}`;
+    return fetch(`${h.url}/v1/refresh`, { method: 'POST', headers });
+  }
+  headers['Content-Type'] = 'application/json';
+  return fetch(`${h.url}/v1/refresh`, { method: 'POST', headers, body: JSON.stringify({ refresh_token: refreshToken }) });
+}
+
+export interface Grant {
+  access_token: string;
+  refresh_token?: string;
+  session: { id: string };
+  user: { id: string; email: string | null };
+}
+
+/** A full login that ends in a session whose refresh token is delivered in the body. */
+export async function signIn(h: Harness, options: { tenant?: string; username?: string; provider?: string; redirectUri?: string } = {}): Promise<Grant & { refresh_token: string }> {
+  const login = await loginThroughProvider(h, options);
+  const response = await postSession(h, { code: login.code, state: login.state, code_verifier: login.verifier, refresh_token_delivery: 'body' }, { tenant: options.tenant });
+  if (response.status !== 201) throw new Error(`session answered ${response.status}: ${await response.text()}`);
+  return (await response.json()) as Grant & { refresh_token: string };
+}
+
+export async function problemCode(response: Response): Promise<string> {
+  const body = (await response.json()) as { code?: string };
+  return body.code ?? `(no code, status ${response.status})`;
+}
