@@ -70,7 +70,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   });
   const { port } = server.address() as AddressInfo;
   const pruning = setInterval(() => {
-    store.prune(clock.now()).catch((error: unknown) => logger.error({ err: describeError(error) }, 'prune failed'));
+    store.prune(clock.now()).catch((error: unknown) => logger.error({ error: describeError(error) }, 'prune failed'));
   }, PRUNE_INTERVAL_MS);
   pruning.unref();
   logger.info({ port, public_url: config.publicUrl, tenants: config.tenants.map((t) => t.id) }, 'listening');

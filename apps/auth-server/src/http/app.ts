@@ -26,7 +26,7 @@ export function createApp(options: AppOptions): Express {
     createApiRouter(options.handlers, {
       validateResponses: options.validateResponses,
       onError: (error, problem, req) => {
-        const entry = { req_id: req.res?.locals.requestId, status: problem.status, code: problem.code, err: describeError(error) };
+        const entry = { req_id: req.res?.locals.requestId, status: problem.status, code: problem.code, error: describeError(error) };
         if (problem.status >= 500) options.logger.error(entry, 'request failed');
         else options.logger.info(entry, 'request refused');
       },

@@ -34,7 +34,7 @@ export function describeError(error: unknown): Record<string, unknown> {
   if (!(error instanceof Error)) return { type: typeof error };
   const described: Record<string, unknown> = { type: error.name, message: error.message };
   const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string') described.code = code;
+  if (typeof code === 'string') described.error_code = code;
   if (error.cause instanceof Error) described.cause = describeError(error.cause);
   return described;
 }

@@ -207,3 +207,19 @@ export async function problemCode(response: Response): Promise<string> {
   const body = (await response.json()) as { code?: string };
   return body.code ?? `(no code, status ${response.status})`;
 }
+
+/** Start (JSON) → the fake provider approves → callback: the code and state the frontend receives. */
+export async function loginThroughFake(h: Harness, fake: { authorize(url: string): string; issuer: string }): Promise<LoginResult> {
+  const { verifier, challenge } = pkcePair();
+  const start = new URL(`${h.url}/v1/auth/oidc/dev/start`);
+  start.searchParams.set('frontend_redirect_uri', REDIRECT_URI);
+  start.searchParams.set('code_challenge', challenge);
+  start.searchParams.set('code_challenge_method', 'S256');
+  const started = await fetch(start, { headers: { 'X-Tenant-Id': 'alpha', Accept: 'application/json' } });
+  if (started.status !== 200) throw new Error(`start answered ${started.status}: ${await started.text()}`);
+  const { authorization_url: authorizationUrl, state } = (await started.json()) as { authorization_url: string; state: string };
+  const code = fake.authorize(authorizationUrl);
+  const callback = await fetch(`${h.url}/v1/auth/oidc/dev/callback?code=${code}&state=${state}&iss=${encodeURIComponent(fake.issuer)}`, { redirect: 'manual' });
+  const back = new URL(callback.headers.get('location')!);
+  return { code: back.searchParams.get('code')!, state: back.searchParams.get('state')!, verifier, secrets: [code, state, verifier] };
+}

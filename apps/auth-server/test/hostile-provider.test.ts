@@ -1,0 +1,89 @@
+import type { JWTPayload } from 'jose';
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { FakeProvider, scenarios, type Scenario } from './support/fake-provider.js';
+import { loginThroughFake, postSession, problemCode, startHarness, type Harness } from './support/harness.js';
+
+let fake: FakeProvider;
+let h: Harness;
+
+beforeAll(async () => {
+  fake = await FakeProvider.start();
+  h = await startHarness({ issuer: fake.issuer });
+});
+afterAll(async () => {
+  await h?.close();
+  await fake?.close();
+});
+beforeEach(() => {
+  fake.scenario = scenarios.valid;
+});
+
+const without = (claims: JWTPayload, name: keyof JWTPayload) => {
+  const { [name]: _removed, ...rest } = claims;
+  return rest;
+};
+
+/** The OpenID Foundation RP certification cases an RP must reject. */
+const rejected: [string, Scenario][] = [
+  ['rp-id_token-bad-sig-rs256 (signed by another key)', (valid, keys) => ({ claims: valid, signWith: keys.rogue })],
+  ['rp-id_token-issuer-mismatch', (valid) => ({ claims: { ...valid, iss: 'https://evil.example.com' } })],
+  ['rp-id_token-aud (another audience)', (valid) => ({ claims: { ...valid, aud: 'some-other-client' } })],
+  ['rp-id_token-sub (missing)', (valid) => ({ claims: without(valid, 'sub') })],
+  ['rp-id_token-iat (missing)', (valid) => ({ claims: without(valid, 'iat') })],
+  ['rp-nonce-invalid', (valid) => ({ claims: { ...valid, nonce: 'not-the-nonce-we-sent' } })],
+  ['an expired ID token', (valid) => ({ claims: { ...valid, iat: Number(valid.iat) - 7200, exp: Number(valid.iat) - 3600 } })],
+  ['alg: none', (valid) => ({ claims: valid, unsigned: true })],
+];
+
+describe('a hostile identity provider', () => {
+  test.each(rejected)('When the ID token fails %s, then session creation answers 401 invalid_grant and creates nothing', async (_name, scenario) => {
+    const before = await h.server.store.countRows();
+    const login = await loginThroughFake(h, fake);
+    fake.scenario = scenario;
+    const response = await postSession(h, { code: login.code, state: login.state, code_verifier: login.verifier });
+    expect(response.status).toBe(401);
+    expect(await problemCode(response)).toBe('invalid_grant');
+    const after = await h.server.store.countRows();
+    expect(after.sessions).toBe(before.sessions);
+    expect(after.users).toBe(before.users);
+    expect(after.refresh_tokens).toBe(before.refresh_tokens);
+  });
+
+  test('When the ID token is valid, then the session is created (the baseline the cases above differ from)', async () => {
+    const login = await loginThroughFake(h, fake);
+    const response = await postSession(h, { code: login.code, state: login.state, code_verifier: login.verifier });
+    expect(response.status).toBe(201);
+    expect(((await response.json()) as { user: { email: string } }).user.email).toBe('eve@example.com');
+  });
+
+  test('When the JWKS has a single key without kid and the ID token names none (rp-id_token-kid-absent-single-jwks), then it is accepted', async () => {
+    fake.scenario = (valid) => ({ claims: valid, omitKid: true });
+    const login = await loginThroughFake(h, fake);
+    const response = await postSession(h, { code: login.code, state: login.state, code_verifier: login.verifier });
+    expect(response.status).toBe(201);
+  });
+
+  test('When the callback carries an iss other than the provider’s (mix-up), then the code is not forwarded and the state dies', async () => {
+    const started = await fetch(`${h.url}/v1/auth/oidc/dev/start?frontend_redirect_uri=${encodeURIComponent('http://localhost:5173/auth/callback')}`, {
+      headers: { 'X-Tenant-Id': 'alpha', Accept: 'application/json' },
+    });
+    const { authorization_url: url, state } = (await started.json()) as { authorization_url: string; state: string };
+    const code = fake.authorize(url);
+    const callback = await fetch(`${h.url}/v1/auth/oidc/dev/callback?code=${code}&state=${state}&iss=${encodeURIComponent('https://attacker.example')}`, { redirect: 'manual' });
+    expect(callback.status).toBe(302);
+    const back = new URL(callback.headers.get('location')!);
+    expect(back.searchParams.get('code')).toBeNull();
+    expect(back.searchParams.get('error')).toBe('invalid_request');
+    const session = await postSession(h, { code, state });
+    expect(await problemCode(session)).toBe('invalid_state');
+  });
+
+  test('When the provider advertises iss in responses and the callback lacks it, then the code is not forwarded', async () => {
+    const started = await fetch(`${h.url}/v1/auth/oidc/dev/start?frontend_redirect_uri=${encodeURIComponent('http://localhost:5173/auth/callback')}`, {
+      headers: { 'X-Tenant-Id': 'alpha', Accept: 'application/json' },
+    });
+    const { authorization_url: url, state } = (await started.json()) as { authorization_url: string; state: string };
+    const callback = await fetch(`${h.url}/v1/auth/oidc/dev/callback?code=${fake.authorize(url)}&state=${state}`, { redirect: 'manual' });
+    expect(new URL(callback.headers.get('location')!).searchParams.get('error')).toBe('invalid_request');
+  });
+});

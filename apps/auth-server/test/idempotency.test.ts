@@ -1,0 +1,122 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { FakeProvider } from './support/fake-provider.js';
+import { loginThroughFake, postSession, problemCode, refresh, startHarness, type Harness } from './support/harness.js';
+
+let fake: FakeProvider;
+let h: Harness;
+
+beforeAll(async () => {
+  fake = await FakeProvider.start();
+  h = await startHarness({ issuer: fake.issuer });
+});
+afterAll(async () => {
+  await h?.close();
+  await fake?.close();
+});
+
+describe('Idempotency-Key on session creation', () => {
+  test('When 50 identical session requests race, then exactly one session and one token exchange happen, and every answer is the same 201 or a 409', async () => {
+    const login = await loginThroughFake(h, fake);
+    const before = await h.server.store.countRows();
+    const exchangesBefore = fake.tokenRequests;
+    fake.tokenDelayMs = 300;
+    const body = { code: login.code, state: login.state, code_verifier: login.verifier, refresh_token_delivery: 'body' };
+    const responses = await Promise.all(Array.from({ length: 50 }, () => postSession(h, body, { key: 'race-key-1' })));
+    fake.tokenDelayMs = 0;
+
+    const statuses = responses.map((r) => r.status);
+    expect(statuses.every((s) => s === 201 || s === 409)).toBe(true);
+    const created = responses.filter((r) => r.status === 201);
+    expect(created.length).toBeGreaterThanOrEqual(1);
+    const bodies = await Promise.all(created.map((r) => r.text()));
+    expect(new Set(bodies).size).toBe(1);
+    for (const conflict of responses.filter((r) => r.status === 409)) {
+      expect(conflict.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(await problemCode(conflict)).toBe('idempotency_key_in_use');
+    }
+    const after = await h.server.store.countRows();
+    expect(after.sessions - before.sessions).toBe(1);
+    expect(fake.tokenRequests - exchangesBefore).toBe(1);
+
+    // Once completed, a retry replays the very same response and creates nothing.
+    const retry = await postSession(h, body, { key: 'race-key-1' });
+    expect(retry.status).toBe(201);
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    expect(await retry.text()).toBe(bodies[0]);
+    expect((await h.server.store.countRows()).sessions).toBe(after.sessions);
+    expect(fake.tokenRequests - exchangesBefore).toBe(1);
+  });
+
+  test('When the same key comes with a different body, then 422 idempotency_key_reused', async () => {
+    const login = await loginThroughFake(h, fake);
+    const first = await postSession(h, { code: login.code, state: login.state, code_verifier: login.verifier }, { key: 'reuse-key' });
+    expect(first.status).toBe(201);
+    const other = await postSession(h, { code: 'another-code', state: login.state, code_verifier: login.verifier }, { key: 'reuse-key' });
+    expect(other.status).toBe(422);
+    expect(await problemCode(other)).toBe('idempotency_key_reused');
+  });
+
+  test('When body keys come in another order, then it is the same request', async () => {
+    const login = await loginThroughFake(h, fake);
+    const first = await postSession(h, { code: login.code, state: login.state, code_verifier: login.verifier }, { key: 'order-key' });
+    const second = await postSession(h, { code_verifier: login.verifier, state: login.state, code: login.code }, { key: 'order-key' });
+    expect(second.status).toBe(first.status);
+    expect(second.headers.get('idempotent-replayed')).toBe('true');
+  });
+
+  test('When the key is missing, then 400 idempotency_key_missing and nothing is stored', async () => {
+    const before = await h.server.store.countRows();
+    const response = await fetch(`${h.url}/v1/auth/oidc/session`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-Tenant-Id': 'alpha' },
+      body: JSON.stringify({ code: 'c', state: 's' }),
+    });
+    expect(response.status).toBe(400);
+    expect(await problemCode(response)).toBe('idempotency_key_missing');
+    expect(await h.server.store.countRows()).toEqual(before);
+  });
+
+  test('When a key is too long or not printable, then 400 invalid_request', async () => {
+    for (const key of ['k'.repeat(256), 'tab\tkey']) {
+      const response = await fetch(`${h.url}/v1/auth/oidc/session`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-Tenant-Id': 'alpha', 'Idempotency-Key': key },
+        body: JSON.stringify({ code: 'c', state: 's' }),
+      });
+      expect(response.status).toBe(400);
+    }
+  });
+
+  test('When a login fails with a 4xx, then the answer is stored and replayed, not run again', async () => {
+    const first = await postSession(h, { code: 'c', state: 'no-such-state' }, { key: 'fail-key' });
+    expect(first.status).toBe(401);
+    const firstBody = await first.text();
+    const again = await postSession(h, { code: 'c', state: 'no-such-state' }, { key: 'fail-key' });
+    expect(again.status).toBe(401);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(await again.text()).toBe(firstBody);
+  });
+
+  test('When the provider is unreachable (5xx), then nothing is stored and a retry with the same key succeeds', async () => {
+    const login = await loginThroughFake(h, fake);
+    const body = { code: login.code, state: login.state, code_verifier: login.verifier };
+    fake.dropTokenRequests = true;
+    const failed = await postSession(h, body, { key: 'outage-key' });
+    fake.dropTokenRequests = false;
+    expect(failed.status).toBe(502);
+    expect(await problemCode(failed)).toBe('provider_unavailable');
+    const retried = await postSession(h, body, { key: 'outage-key' });
+    expect(retried.headers.get('idempotent-replayed')).toBeNull();
+    expect(retried.status).toBe(201);
+  });
+
+  test('When a refresh is retried with the same key, then the same grant is replayed and the token rotates once', async () => {
+    const login = await loginThroughFake(h, fake);
+    const created = (await (await postSession(h, { code: login.code, state: login.state, code_verifier: login.verifier, refresh_token_delivery: 'body' })).json()) as { refresh_token: string };
+    const first = await refresh(h, created.refresh_token, { key: 'refresh-key' });
+    const second = await refresh(h, created.refresh_token, { key: 'refresh-key' });
+    expect(first.status).toBe(200);
+    expect(second.headers.get('idempotent-replayed')).toBe('true');
+    expect(await second.text()).toBe(await first.text());
+  });
+});

@@ -1,0 +1,156 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload } from 'jose';
+
+type KeyPair = Awaited<ReturnType<typeof generateKeyPair>>;
+
+/** What the token endpoint puts in the ID token, and how it signs it. */
+export interface IdTokenPlan {
+  claims: JWTPayload;
+  /** Sign with this key instead of the published one. */
+  signWith?: KeyPair['privateKey'];
+  /** Leave `kid` out of the header (the JWKS then publishes the key without one). */
+  omitKid?: boolean;
+  /** Send an unsigned token (`alg: none`). */
+  unsigned?: boolean;
+}
+
+export type Scenario = (valid: JWTPayload, keys: { rogue: KeyPair['privateKey'] }) => IdTokenPlan;
+
+export const scenarios = {
+  valid: (valid) => ({ claims: valid }),
+} satisfies Record<string, Scenario>;
+
+interface Authorization {
+  nonce: string;
+  codeChallenge: string;
+  clientId: string;
+  redirectUri: string;
+}
+
+/**
+ * An identity provider that misbehaves on demand, for the failures a real
+ * one will not produce: the OpenID Foundation's RP certification cases.
+ * It implements just enough: discovery, an authorization shortcut, the
+ * token endpoint (with PKCE) and the JWKS.
+ */
+export class FakeProvider {
+  scenario: Scenario = scenarios.valid;
+  tokenRequests = 0;
+  /** Delay before the token endpoint answers, to widen races. */
+  tokenDelayMs = 0;
+  /** Cut token requests off, as an unreachable provider would. */
+  dropTokenRequests = false;
+  readonly issuer: string;
+  readonly #codes = new Map<string, Authorization>();
+
+  private constructor(
+    private readonly server: Server,
+    private readonly keys: { signing: KeyPair; rogue: KeyPair; publicJwk: JWK },
+  ) {
+    this.issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  static async start(): Promise<FakeProvider> {
+    const signing = await generateKeyPair('RS256');
+    const rogue = await generateKeyPair('RS256');
+    const publicJwk = await exportJWK(signing.publicKey);
+    let provider: FakeProvider | undefined;
+    const server = createServer((req, res) => void provider!.handle(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    provider = new FakeProvider(server, { signing, rogue, publicJwk });
+    return provider;
+  }
+
+  /** What the login page would do: approve the request and return the code. */
+  authorize(authorizationUrl: string): string {
+    const url = new URL(authorizationUrl);
+    const code = randomBytes(16).toString('base64url');
+    this.#codes.set(code, {
+      nonce: url.searchParams.get('nonce') ?? '',
+      codeChallenge: url.searchParams.get('code_challenge') ?? '',
+      clientId: url.searchParams.get('client_id') ?? '',
+      redirectUri: url.searchParams.get('redirect_uri') ?? '',
+    });
+    return code;
+  }
+
+  close(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.issuer);
+    const json = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(JSON.stringify(body));
+    };
+    if (url.pathname === '/.well-known/openid-configuration') {
+      return json(200, {
+        issuer: this.issuer,
+        authorization_endpoint: `${this.issuer}/authorize`,
+        token_endpoint: `${this.issuer}/token`,
+        jwks_uri: `${this.issuer}/jwks`,
+        response_types_supported: ['code'],
+        subject_types_supported: ['public'],
+        id_token_signing_alg_values_supported: ['RS256'],
+        code_challenge_methods_supported: ['S256'],
+        authorization_response_iss_parameter_supported: true,
+      });
+    }
+    if (url.pathname === '/jwks') {
+      const plan = this.scenario({}, { rogue: this.keys.rogue.privateKey });
+      return json(200, { keys: [{ ...this.keys.publicJwk, use: 'sig', alg: 'RS256', ...(plan.omitKid ? {} : { kid: 'k1' }) }] });
+    }
+    if (url.pathname === '/token' && req.method === 'POST') {
+      if (this.dropTokenRequests) {
+        req.socket.destroy();
+        return;
+      }
+      this.tokenRequests += 1;
+      const form = new URLSearchParams(await readBody(req));
+      const authorization = this.#codes.get(form.get('code') ?? '');
+      this.#codes.delete(form.get('code') ?? '');
+      const challenge = createHash('sha256').update(form.get('code_verifier') ?? '').digest('base64url');
+      if (!authorization || challenge !== authorization.codeChallenge || form.get('redirect_uri') !== authorization.redirectUri) {
+        return json(400, { error: 'invalid_grant' });
+      }
+      if (this.tokenDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.tokenDelayMs));
+      const now = Math.floor(Date.now() / 1000);
+      const valid: JWTPayload = {
+        iss: this.issuer,
+        sub: 'hostile-user-1',
+        aud: authorization.clientId,
+        iat: now,
+        exp: now + 300,
+        nonce: authorization.nonce,
+        email: 'eve@example.com',
+        email_verified: true,
+      };
+      const plan = this.scenario(valid, { rogue: this.keys.rogue.privateKey });
+      return json(200, { access_token: 'provider-at', token_type: 'Bearer', expires_in: 300, id_token: await this.idToken(plan) });
+    }
+    json(404, { error: 'not_found' });
+  }
+
+  private async idToken(plan: IdTokenPlan): Promise<string> {
+    if (plan.unsigned) {
+      const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+      return `${encode({ alg: 'none', typ: 'JWT' })}.${encode(plan.claims)}.`;
+    }
+    return new SignJWT(plan.claims)
+      .setProtectedHeader({ alg: 'RS256', typ: 'JWT', ...(plan.omitKid ? {} : { kid: 'k1' }) })
+      .sign(plan.signWith ?? this.keys.signing.privateKey);
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => resolve(body));
+    req.on('error', reject);
+  });
+}
