@@ -1,0 +1,182 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import {
+  loginThroughProvider,
+  ManualClock,
+  OTHER_REDIRECT_URI,
+  pkcePair,
+  postSession,
+  problemCode,
+  REDIRECT_URI,
+  startHarness,
+  type Harness,
+} from './support/harness.js';
+import { signInAt } from '@aimable/dev-idp';
+
+const clock = new ManualClock();
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ clock });
+});
+afterAll(() => h?.close());
+
+/** Each differs from the allowlisted `http://localhost:5173/auth/callback` in a way a lax matcher lets through. */
+const bypassAttempts = [
+  ['prefix match', 'http://localhost:5173/auth/callbackx'],
+  ['trailing slash', 'http://localhost:5173/auth/callback/'],
+  ['sub-path', 'http://localhost:5173/auth/callback/evil'],
+  ['extra query', 'http://localhost:5173/auth/callback?next=https://evil.example'],
+  ['fragment', 'http://localhost:5173/auth/callback#frag'],
+  ['fragment with @', 'http://localhost:5173/auth/callback#@evil.example'],
+  ['other port', 'http://localhost:5174/auth/callback'],
+  ['default port spelled out', 'http://localhost:80/auth/callback'],
+  ['other scheme', 'https://localhost:5173/auth/callback'],
+  ['user@host', 'http://localhost:5173@evil.example/auth/callback'],
+  ['userinfo before host', 'http://evil.example@localhost:5173/auth/callback'],
+  ['backslash in authority', 'http://localhost:5173\\@evil.example/auth/callback'],
+  ['backslashes as slashes', 'http:\\\\localhost:5173\\auth\\callback'],
+  ['trailing dot host', 'http://localhost.:5173/auth/callback'],
+  ['host suffix', 'http://localhost:5173.evil.example/auth/callback'],
+  ['upper-case host', 'http://LOCALHOST:5173/auth/callback'],
+  ['upper-case path', 'http://localhost:5173/AUTH/callback'],
+  ['encoded slash', 'http://localhost:5173/auth%2Fcallback'],
+  ['encoded letter', 'http://localhost:5173/auth/%63allback'],
+  ['encoded null byte', 'http://localhost:5173/auth/callback%00'],
+  ['path traversal', 'http://localhost:5173/auth/callback/../../evil'],
+  ['dot segment', 'http://localhost:5173/auth/./callback'],
+  ['encoded traversal', 'http://localhost:5173/auth/callback/%2e%2e/%2e%2e/evil'],
+  ['scheme-relative', '//localhost:5173/auth/callback'],
+  ['IP instead of name', 'http://127.0.0.1:5173/auth/callback'],
+  ['IPv6 loopback', 'http://[::1]:5173/auth/callback'],
+  ['javascript scheme', 'javascript:alert(1)//localhost:5173/auth/callback'],
+  ['data scheme', 'data:text/html,<script>alert(1)</script>'],
+  ['leading space', ' http://localhost:5173/auth/callback'],
+  ['trailing newline', 'http://localhost:5173/auth/callback\n'],
+  ['tab inside', 'http://localhost:5173/auth/\tcallback'],
+  ['another tenant’s URI', OTHER_REDIRECT_URI],
+] as const;
+
+describe('the redirect allowlist (RFC 9700 §4.11.1)', () => {
+  test.each(bypassAttempts)('When frontend_redirect_uri is a %s bypass, then 400 and no redirect, no state', async (_name, uri) => {
+    const before = (await h.server.store.countRows()).login_states;
+    const response = await fetch(`${h.url}/v1/auth/oidc/dev/start?frontend_redirect_uri=${encodeURIComponent(uri)}`, {
+      headers: { 'X-Tenant-Id': 'alpha' },
+      redirect: 'manual',
+    });
+    expect(response.status).toBe(400);
+    expect(response.headers.get('location')).toBeNull();
+    expect(['redirect_uri_not_allowed', 'invalid_request']).toContain(await problemCode(response));
+    expect((await h.server.store.countRows()).login_states).toBe(before);
+  });
+
+  test('When the allowlisted URI is sent exactly, then the login starts (the corpus is not refused for another reason)', async () => {
+    const response = await fetch(`${h.url}/v1/auth/oidc/dev/start?frontend_redirect_uri=${encodeURIComponent(REDIRECT_URI)}`, {
+      headers: { 'X-Tenant-Id': 'alpha' },
+      redirect: 'manual',
+    });
+    expect(response.status).toBe(302);
+  });
+});
+
+describe('the login state', () => {
+  test('When a state is replayed after its session was created, then 401 invalid_state', async () => {
+    const login = await loginThroughProvider(h);
+    const body = { code: login.code, state: login.state, code_verifier: login.verifier };
+    expect((await postSession(h, body)).status).toBe(201);
+    const replay = await postSession(h, body);
+    expect(replay.status).toBe(401);
+    expect(await problemCode(replay)).toBe('invalid_state');
+  });
+
+  test('When a state is older than 10 minutes, then the callback answers 400 and session creation 401 invalid_state', async () => {
+    const { challenge } = pkcePair();
+    const started = await fetch(`${h.url}/v1/auth/oidc/dev/start?frontend_redirect_uri=${encodeURIComponent(REDIRECT_URI)}&code_challenge=${challenge}&code_challenge_method=S256`, {
+      headers: { 'X-Tenant-Id': 'alpha' },
+      redirect: 'manual',
+    });
+    const providerReturn = await signInAt(started.headers.get('location')!, { username: 'ada', password: 'password' });
+    clock.advance(10 * 60 * 1000 + 1000);
+    const callback = await fetch(providerReturn, { redirect: 'manual' });
+    expect(callback.status).toBe(400);
+    expect(callback.headers.get('location')).toBeNull();
+    expect(await problemCode(callback)).toBe('invalid_state');
+    const session = await postSession(h, { code: providerReturn.searchParams.get('code'), state: providerReturn.searchParams.get('state') });
+    expect(await problemCode(session)).toBe('invalid_state');
+  });
+
+  test('When a state of one provider arrives at another provider’s callback, then 400 invalid_state', async () => {
+    const started = await fetch(`${h.url}/v1/auth/oidc/dev/start?frontend_redirect_uri=${encodeURIComponent(OTHER_REDIRECT_URI)}`, {
+      headers: { 'X-Tenant-Id': 'beta', Accept: 'application/json' },
+    });
+    const { state } = (await started.json()) as { state: string };
+    const callback = await fetch(`${h.url}/v1/auth/oidc/other/callback?code=c&state=${state}`, { redirect: 'manual' });
+    expect(callback.status).toBe(400);
+    expect(await problemCode(callback)).toBe('invalid_state');
+  });
+
+  test('When a state is unknown, then the callback answers 400 and never redirects', async () => {
+    const callback = await fetch(`${h.url}/v1/auth/oidc/dev/callback?code=c&state=made-up`, { redirect: 'manual' });
+    expect(callback.status).toBe(400);
+    expect(await problemCode(callback)).toBe('invalid_state');
+  });
+
+  test('When states are created, then each has at least 128 bits and only its hash is stored', async () => {
+    const states = new Set<string>();
+    for (let i = 0; i < 20; i += 1) {
+      const response = await fetch(`${h.url}/v1/auth/oidc/dev/start?frontend_redirect_uri=${encodeURIComponent(REDIRECT_URI)}`, {
+        headers: { 'X-Tenant-Id': 'alpha', Accept: 'application/json' },
+      });
+      const { state } = (await response.json()) as { state: string };
+      expect(Buffer.from(state, 'base64url').length * 8).toBeGreaterThanOrEqual(128);
+      states.add(state);
+    }
+    expect(states.size).toBe(20);
+    const { readFileSync } = await import('node:fs');
+    const database = readFileSync(h.config.databaseFile).toString('latin1') + readFileSync(`${h.config.databaseFile}-wal`).toString('latin1');
+    for (const state of states) expect(database).not.toContain(state);
+  });
+
+  test('When the provider answers with an error, then the browser goes back with error and state, and the state is spent', async () => {
+    const started = await fetch(`${h.url}/v1/auth/oidc/dev/start?frontend_redirect_uri=${encodeURIComponent(REDIRECT_URI)}`, {
+      headers: { 'X-Tenant-Id': 'alpha', Accept: 'application/json' },
+    });
+    const { state } = (await started.json()) as { state: string };
+    const iss = encodeURIComponent(h.idp!.issuer);
+    const callback = await fetch(`${h.url}/v1/auth/oidc/dev/callback?error=access_denied&error_description=denied&state=${state}&iss=${iss}`, { redirect: 'manual' });
+    expect(callback.status).toBe(302);
+    const back = new URL(callback.headers.get('location')!);
+    expect(`${back.origin}${back.pathname}`).toBe(REDIRECT_URI);
+    expect(back.searchParams.get('error')).toBe('access_denied');
+    expect(back.searchParams.get('state')).toBe(state);
+    expect(back.searchParams.get('code')).toBeNull();
+    expect(await problemCode(await postSession(h, { code: 'c', state }))).toBe('invalid_state');
+  });
+});
+
+describe('PKCE between the frontend and the server (login CSRF)', () => {
+  test('When a login started with a code_challenge is finished without the verifier, then 401 invalid_grant and no session', async () => {
+    const login = await loginThroughProvider(h);
+    const before = (await h.server.store.countRows()).sessions;
+    const response = await postSession(h, { code: login.code, state: login.state });
+    expect(response.status).toBe(401);
+    expect(await problemCode(response)).toBe('invalid_grant');
+    expect((await h.server.store.countRows()).sessions).toBe(before);
+  });
+
+  test('When it is finished with another browser’s verifier, then 401 invalid_grant and the state is spent', async () => {
+    const login = await loginThroughProvider(h);
+    const response = await postSession(h, { code: login.code, state: login.state, code_verifier: pkcePair().verifier });
+    expect(await problemCode(response)).toBe('invalid_grant');
+    const retry = await postSession(h, { code: login.code, state: login.state, code_verifier: login.verifier });
+    expect(await problemCode(retry)).toBe('invalid_state');
+  });
+
+  test('When code_challenge_method is not S256 or comes without a challenge, then 400', async () => {
+    for (const query of ['code_challenge_method=S256', `code_challenge=${pkcePair().challenge}`, `code_challenge=${pkcePair().challenge}&code_challenge_method=plain`]) {
+      const response = await fetch(`${h.url}/v1/auth/oidc/dev/start?frontend_redirect_uri=${encodeURIComponent(REDIRECT_URI)}&${query}`, {
+        headers: { 'X-Tenant-Id': 'alpha' },
+        redirect: 'manual',
+      });
+      expect(response.status).toBe(400);
+    }
+  });
+});

@@ -1,0 +1,172 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { ManualClock, problemCode, refresh, signIn, startHarness, type Harness } from './support/harness.js';
+
+const DAY = 24 * 3600 * 1000;
+const clock = new ManualClock();
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness({ clock });
+});
+afterAll(() => h?.close());
+
+async function grantOf(response: Response): Promise<{ refresh_token: string; access_token: string; session: { id: string; idle_expires_at: string } }> {
+  expect(response.status).toBe(200);
+  return (await response.json()) as never;
+}
+
+describe('refresh token rotation', () => {
+  test('When a refresh token is used, then a new one is issued and the old one is retired', async () => {
+    const created = await signIn(h);
+    const first = await grantOf(await refresh(h, created.refresh_token));
+    expect(first.refresh_token).not.toBe(created.refresh_token);
+    expect(first.session.id).toBe(created.session.id);
+    const second = await grantOf(await refresh(h, first.refresh_token));
+    expect(second.refresh_token).not.toBe(first.refresh_token);
+  });
+
+  test('When two tabs refresh with the same token at once, then both get the identical grant, and its token works', async () => {
+    const created = await signIn(h);
+    const [a, b] = await Promise.all([refresh(h, created.refresh_token), refresh(h, created.refresh_token)]);
+    expect(a.status).toBe(200);
+    expect(b.status).toBe(200);
+    const [bodyA, bodyB] = [await a.text(), await b.text()];
+    expect(bodyA).toBe(bodyB);
+    const next = await refresh(h, (JSON.parse(bodyA) as { refresh_token: string }).refresh_token);
+    expect(next.status).toBe(200);
+  });
+
+  test('When a retired token is presented again within the grace window, then the identical grant comes back', async () => {
+    const created = await signIn(h);
+    const first = await refresh(h, created.refresh_token);
+    const firstBody = await first.text();
+    clock.advance(9_000);
+    const again = await refresh(h, created.refresh_token);
+    expect(again.status).toBe(200);
+    expect(await again.text()).toBe(firstBody);
+  });
+
+  test('When a retired token is presented after the grace window, then the whole session is revoked', async () => {
+    const created = await signIn(h);
+    const current = await grantOf(await refresh(h, created.refresh_token));
+    clock.advance(10_001);
+    const reused = await refresh(h, created.refresh_token);
+    expect(reused.status).toBe(401);
+    expect(await problemCode(reused)).toBe('refresh_token_reused');
+    // The thief's use revokes the legitimate holder's token too: the session is over.
+    const legit = await refresh(h, current.refresh_token);
+    expect(legit.status).toBe(401);
+    expect(await problemCode(legit)).toBe('refresh_token_reused');
+    const session = await fetch(`${h.url}/v1/auth/session`, { headers: { Authorization: `Bearer ${current.access_token}` } });
+    expect(session.status).toBe(401);
+  });
+
+  test('When a grandparent token is presented, even within the window, then it is reuse: only the immediate parent is forgiven', async () => {
+    const created = await signIn(h);
+    const child = await grantOf(await refresh(h, created.refresh_token));
+    await grantOf(await refresh(h, child.refresh_token));
+    const reused = await refresh(h, created.refresh_token);
+    expect(await problemCode(reused)).toBe('refresh_token_reused');
+  });
+
+  test('When the refresh token is unknown or missing, then 401 invalid_refresh_token', async () => {
+    expect(await problemCode(await refresh(h, 'rt_not-a-real-token'))).toBe('invalid_refresh_token');
+    const none = await fetch(`${h.url}/v1/refresh`, { method: 'POST', headers: { 'X-API-Key': 'ak_test_alpha_4c1f9e' } });
+    expect(none.status).toBe(401);
+    expect(await problemCode(none)).toBe('invalid_refresh_token');
+  });
+
+  test('When the API key is wrong, then 401 invalid_api_key', async () => {
+    const created = await signIn(h);
+    const response = await refresh(h, created.refresh_token, { apiKey: 'ak_wrong' });
+    expect(response.status).toBe(401);
+    expect(await problemCode(response)).toBe('invalid_api_key');
+  });
+});
+
+describe('session lifetimes, with an injected clock', () => {
+  test('When a session is idle for longer than 7 days, then refresh answers 401 session_expired', async () => {
+    const created = await signIn(h);
+    clock.advance(7 * DAY + 1000);
+    const response = await refresh(h, created.refresh_token);
+    expect(response.status).toBe(401);
+    expect(await problemCode(response)).toBe('session_expired');
+  });
+
+  test('When a session is refreshed within the idle timeout, then it lives until its absolute lifetime of 30 days and no longer', async () => {
+    const created = await signIn(h);
+    let token = created.refresh_token;
+    for (let day = 6; day < 30; day += 6) {
+      clock.advance(6 * DAY);
+      const grant = await grantOf(await refresh(h, token));
+      token = grant.refresh_token;
+      expect(Date.parse(grant.session.idle_expires_at)).toBeLessThanOrEqual(clock.now() + 7 * DAY);
+    }
+    clock.advance(6 * DAY + 1000);
+    const response = await refresh(h, token);
+    expect(response.status).toBe(401);
+    expect(await problemCode(response)).toBe('session_expired');
+  });
+
+  test('When the access token is older than 15 minutes, then it is refused', async () => {
+    const created = await signIn(h);
+    const ok = await fetch(`${h.url}/v1/auth/session`, { headers: { Authorization: `Bearer ${created.access_token}` } });
+    expect(ok.status).toBe(200);
+    clock.advance(15 * 60 * 1000 + 1000);
+    const expired = await fetch(`${h.url}/v1/auth/session`, { headers: { Authorization: `Bearer ${created.access_token}` } });
+    expect(expired.status).toBe(401);
+    expect(await problemCode(expired)).toBe('invalid_access_token');
+  });
+});
+
+describe('session management', () => {
+  test('When a user lists sessions, then pages follow the cursor, newest first, and the current one is marked', async () => {
+    const sessions = [];
+    for (let i = 0; i < 5; i += 1) {
+      sessions.push(await signIn(h, { username: 'grace' }));
+      clock.advance(1000);
+    }
+    const latest = sessions.at(-1)!;
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const url = new URL(`${h.url}/v1/auth/sessions`);
+      url.searchParams.set('limit', '2');
+      if (cursor) url.searchParams.set('cursor', cursor);
+      const page = (await (await fetch(url, { headers: { Authorization: `Bearer ${latest.access_token}` } })).json()) as {
+        data: { id: string; current: boolean }[];
+        next_cursor: string | null;
+      };
+      expect(page.data.length).toBeLessThanOrEqual(2);
+      seen.push(...page.data.map((s) => s.id));
+      for (const s of page.data) expect(s.current).toBe(s.id === latest.session.id);
+      cursor = page.next_cursor;
+    } while (cursor);
+    expect(seen).toEqual(sessions.map((s) => s.session.id).reverse());
+  });
+
+  test('When a bad cursor is sent, then 400 invalid_request', async () => {
+    const created = await signIn(h);
+    const response = await fetch(`${h.url}/v1/auth/sessions?cursor=garbage`, { headers: { Authorization: `Bearer ${created.access_token}` } });
+    expect(response.status).toBe(400);
+    expect(await problemCode(response)).toBe('invalid_request');
+  });
+
+  test('When a user revokes another of their sessions, then its refresh token stops working at once', async () => {
+    const laptop = await signIn(h, { username: 'alan' });
+    const phone = await signIn(h, { username: 'alan' });
+    const revoked = await fetch(`${h.url}/v1/auth/sessions/${laptop.session.id}`, { method: 'DELETE', headers: { Authorization: `Bearer ${phone.access_token}` } });
+    expect(revoked.status).toBe(204);
+    expect(await problemCode(await refresh(h, laptop.refresh_token))).toBe('invalid_refresh_token');
+    expect((await refresh(h, phone.refresh_token)).status).toBe(200);
+  });
+
+  test('When a user tries to revoke a session of another user, then 404 and it stays alive', async () => {
+    const ada = await signIn(h, { username: 'ada' });
+    const alan = await signIn(h, { username: 'alan' });
+    const response = await fetch(`${h.url}/v1/auth/sessions/${alan.session.id}`, { method: 'DELETE', headers: { Authorization: `Bearer ${ada.access_token}` } });
+    expect(response.status).toBe(404);
+    expect(await problemCode(response)).toBe('not_found');
+    expect((await refresh(h, alan.refresh_token)).status).toBe(200);
+  });
+});

@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import {
+  API_KEY,
+  loginThroughProvider,
+  OTHER_API_KEY,
+  OTHER_REDIRECT_URI,
+  postSession,
+  problemCode,
+  refresh,
+  REDIRECT_URI,
+  signIn,
+  startHarness,
+  type Harness,
+} from './support/harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(() => h?.close());
+
+describe('tenant isolation: a credential of tenant alpha is never accepted for tenant beta', () => {
+  test('When alpha’s login state is presented with beta’s tenant header, then 401 invalid_state and no session', async () => {
+    const login = await loginThroughProvider(h, { tenant: 'alpha' });
+    const before = await h.server.store.countRows();
+    const response = await postSession(h, { code: login.code, state: login.state, code_verifier: login.verifier }, { tenant: 'beta' });
+    expect(response.status).toBe(401);
+    expect(await problemCode(response)).toBe('invalid_state');
+    expect((await h.server.store.countRows()).sessions).toBe(before.sessions);
+    // The state was not spent by the wrong tenant: alpha can still use it.
+    const own = await postSession(h, { code: login.code, state: login.state, code_verifier: login.verifier }, { tenant: 'alpha' });
+    expect(own.status).toBe(201);
+  });
+
+  test('When alpha’s authorization code is paired with a state of beta, then the exchange fails and no session is created', async () => {
+    const alpha = await loginThroughProvider(h, { tenant: 'alpha' });
+    const beta = await loginThroughProvider(h, { tenant: 'beta', redirectUri: OTHER_REDIRECT_URI });
+    const before = await h.server.store.countRows();
+    const response = await postSession(h, { code: alpha.code, state: beta.state, code_verifier: beta.verifier }, { tenant: 'beta' });
+    expect(response.status).toBe(401);
+    expect(await problemCode(response)).toBe('invalid_grant');
+    expect((await h.server.store.countRows()).sessions).toBe(before.sessions);
+  });
+
+  test('When alpha’s refresh token is sent with beta’s API key, then 401 invalid_api_key and the token keeps working for alpha', async () => {
+    const grant = await signIn(h, { tenant: 'alpha' });
+    const response = await refresh(h, grant.refresh_token, { apiKey: OTHER_API_KEY });
+    expect(response.status).toBe(401);
+    expect(await problemCode(response)).toBe('invalid_api_key');
+    expect((await refresh(h, grant.refresh_token, { apiKey: API_KEY })).status).toBe(200);
+  });
+
+  test('When beta’s refresh token is sent with alpha’s API key, then 401 invalid_api_key', async () => {
+    const grant = await signIn(h, { tenant: 'beta', redirectUri: OTHER_REDIRECT_URI });
+    const response = await refresh(h, grant.refresh_token, { apiKey: API_KEY });
+    expect(await problemCode(response)).toBe('invalid_api_key');
+  });
+
+  test('When the same person signs in to both tenants, then they are two users, and neither sees nor revokes the other’s sessions', async () => {
+    const alpha = await signIn(h, { tenant: 'alpha', username: 'grace' });
+    const beta = await signIn(h, { tenant: 'beta', username: 'grace', redirectUri: OTHER_REDIRECT_URI });
+    expect(alpha.user.id).not.toBe(beta.user.id);
+    const list = (await (await fetch(`${h.url}/v1/auth/sessions`, { headers: { Authorization: `Bearer ${alpha.access_token}` } })).json()) as { data: { id: string }[] };
+    expect(list.data.map((s) => s.id)).not.toContain(beta.session.id);
+    const revoke = await fetch(`${h.url}/v1/auth/sessions/${beta.session.id}`, { method: 'DELETE', headers: { Authorization: `Bearer ${alpha.access_token}` } });
+    expect(revoke.status).toBe(404);
+  });
+
+  test('When beta’s redirect URI is used to start a login for alpha, then 400 redirect_uri_not_allowed', async () => {
+    const response = await fetch(`${h.url}/v1/auth/oidc/dev/start?frontend_redirect_uri=${encodeURIComponent(OTHER_REDIRECT_URI)}`, {
+      headers: { 'X-Tenant-Id': 'alpha' },
+      redirect: 'manual',
+    });
+    expect(response.status).toBe(400);
+    expect(await problemCode(response)).toBe('redirect_uri_not_allowed');
+  });
+
+  test('When alpha starts a login with beta’s provider, then 404 unknown_provider', async () => {
+    const response = await fetch(`${h.url}/v1/auth/oidc/other/start?frontend_redirect_uri=${encodeURIComponent(REDIRECT_URI)}`, {
+      headers: { 'X-Tenant-Id': 'alpha' },
+      redirect: 'manual',
+    });
+    expect(response.status).toBe(404);
+    expect(await problemCode(response)).toBe('unknown_provider');
+  });
+
+  test('When a tenant does not exist, then 400 unknown_tenant', async () => {
+    const response = await fetch(`${h.url}/v1/auth/providers`, { headers: { 'X-Tenant-Id': 'gamma' } });
+    expect(response.status).toBe(400);
+    expect(await problemCode(response)).toBe('unknown_tenant');
+  });
+
+  test('When two tenants use the same Idempotency-Key, then their records do not collide', async () => {
+    const alpha = await loginThroughProvider(h, { tenant: 'alpha' });
+    const beta = await loginThroughProvider(h, { tenant: 'beta', redirectUri: OTHER_REDIRECT_URI });
+    const a = await postSession(h, { code: alpha.code, state: alpha.state, code_verifier: alpha.verifier }, { tenant: 'alpha', key: 'shared-key' });
+    const b = await postSession(h, { code: beta.code, state: beta.state, code_verifier: beta.verifier }, { tenant: 'beta', key: 'shared-key' });
+    expect(a.status).toBe(201);
+    expect(b.status).toBe(201);
+    expect(b.headers.get('idempotent-replayed')).toBeNull();
+  });
+
+  test('When CORS is asked for, then a tenant’s request is allowed from its own origins only', async () => {
+    const own = await fetch(`${h.url}/v1/auth/providers`, { headers: { 'X-Tenant-Id': 'alpha', Origin: 'http://localhost:5173' } });
+    expect(own.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
+    expect(own.headers.get('access-control-allow-credentials')).toBe('true');
+    const foreign = await fetch(`${h.url}/v1/auth/providers`, { headers: { 'X-Tenant-Id': 'alpha', Origin: 'https://beta.example.com' } });
+    expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
+    const stranger = await fetch(`${h.url}/v1/refresh`, {
+      method: 'OPTIONS',
+      headers: { Origin: 'https://evil.example', 'Access-Control-Request-Method': 'POST' },
+    });
+    expect(stranger.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
