@@ -84,10 +84,10 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       closing ??= (async () => {
         draining = true;
         clearInterval(pruning);
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        });
+        // Stops accepting connections; requests in flight finish, then their keep-alive connections close.
+        const sweep = setInterval(() => server.closeIdleConnections(), 50);
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        clearInterval(sweep);
         await store.close();
         logger.info('stopped');
       })();

@@ -1,0 +1,84 @@
+import { describe, expect, test } from 'vitest';
+import { ConfigError, parseTenants, type RawTenantsFile } from './tenants.js';
+
+const env = { GOOGLE_SECRET: 's3cret' };
+const hash = 'a'.repeat(64);
+
+function valid(): RawTenantsFile {
+  return {
+    tenants: [
+      {
+        id: 'acme',
+        providers: { google: { display_name: 'Google', issuer: 'https://accounts.google.com', client_id: 'c', client_secret_env: 'GOOGLE_SECRET' } },
+        redirect_uris: ['https://app.acme.com/auth/callback'],
+        api_keys: [{ id: 'k', sha256: hash }],
+      },
+    ],
+  };
+}
+
+function problemsOf(raw: unknown): string[] {
+  try {
+    parseTenants(raw, env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe('tenant configuration', () => {
+  test('When the file is valid, then defaults are filled in: scopes, CORS origins from redirect URIs, session policy', () => {
+    const [tenant] = parseTenants(valid(), env);
+    expect(tenant!.providers[0]).toMatchObject({ id: 'google', clientSecret: 's3cret', scopes: ['openid', 'email', 'profile'], allowInsecureHttp: false });
+    expect(tenant!.corsOrigins).toEqual(['https://app.acme.com']);
+    expect(tenant!.sessionPolicy).toEqual({
+      accessTokenTtlSeconds: 900,
+      absoluteLifetimeSeconds: 2_592_000,
+      idleTimeoutSeconds: 604_800,
+      refreshReuseGraceSeconds: 10,
+      cookieSameSite: 'Strict',
+    });
+  });
+
+  test('When a provider issuer is http without the explicit flag, then the error names its path', () => {
+    const raw = valid();
+    raw.tenants.push({ ...raw.tenants[0]!, id: 'second' });
+    raw.tenants[1]!.providers = { google: { ...raw.tenants[0]!.providers.google!, issuer: 'http://accounts.google.com' } };
+    expect(problemsOf(raw)).toEqual(['tenants[1].providers.google.issuer must be an https URL']);
+  });
+
+  test('When http is explicitly allowed for a local provider, then it is accepted', () => {
+    const raw = valid();
+    raw.tenants[0]!.providers.google = { ...raw.tenants[0]!.providers.google!, issuer: 'http://localhost:8090', allow_insecure_http: true };
+    expect(problemsOf(raw)).toEqual([]);
+  });
+
+  test('When several things are wrong, then every problem is reported at once, each with its path', () => {
+    const raw = valid();
+    const tenant = raw.tenants[0]!;
+    tenant.id = 'Acme!';
+    tenant.redirect_uris = ['http://app.acme.com/cb', 'https://app.acme.com/cb#x'];
+    tenant.api_keys = [{ id: 'k', sha256: 'nothex' }];
+    tenant.providers.google!.client_secret_env = 'MISSING_SECRET';
+    tenant.providers.google!.scopes = ['email'];
+    tenant.session_policy = { idle_timeout_seconds: 100, absolute_lifetime_seconds: 10, cookie_same_site: 'Sometimes' as never };
+    expect(problemsOf(raw)).toEqual([
+      'tenants[0].id must match ^[a-z0-9][a-z0-9-]{0,62}$',
+      'tenants[0].providers.google.client_secret_env names MISSING_SECRET, which is not set',
+      "tenants[0].providers.google.scopes must include 'openid'",
+      'tenants[0].redirect_uris[0] must be an https URL (http only on localhost)',
+      'tenants[0].redirect_uris[1] must be an absolute URL in normal form, without fragment',
+      'tenants[0].api_keys[0].sha256 must be the lowercase hex SHA-256 of the key',
+      'tenants[0].session_policy.cookie_same_site must be Strict, Lax or None',
+      'tenants[0].session_policy.idle_timeout_seconds must not exceed absolute_lifetime_seconds',
+    ]);
+  });
+
+  test('When two tenants share an id or the list is empty, then it is refused', () => {
+    const raw = valid();
+    raw.tenants.push(valid().tenants[0]!);
+    expect(problemsOf(raw)).toEqual(["tenants[1].id 'acme' is declared twice"]);
+    expect(problemsOf({ tenants: [] })).toEqual(['tenants must be a non-empty array']);
+  });
+});
