@@ -315,6 +315,10 @@ export type StartOidcLoginErrors = {
      * An unexpected error (`internal_error`). It carries no internal detail.
      */
     500: Problem;
+    /**
+     * The identity provider could not be reached (`provider_unavailable`). Not stored for idempotency; retry with the same key.
+     */
+    502: Problem;
 };
 
 export type StartOidcLoginError = StartOidcLoginErrors[keyof StartOidcLoginErrors];
@@ -384,6 +388,10 @@ export type HandleOidcCallbackErrors = {
      * An unexpected error (`internal_error`). It carries no internal detail.
      */
     500: Problem;
+    /**
+     * The identity provider could not be reached (`provider_unavailable`). Not stored for idempotency; retry with the same key.
+     */
+    502: Problem;
 };
 
 export type HandleOidcCallbackError = HandleOidcCallbackErrors[keyof HandleOidcCallbackErrors];

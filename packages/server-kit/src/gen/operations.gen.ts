@@ -95,7 +95,8 @@ export type HandleOidcCallbackResult =
   | { status: 400; body: api.HandleOidcCallbackErrors[400]; headers?: { "X-Request-Id"?: string } }
   | { status: 404; body: api.HandleOidcCallbackErrors[404]; headers?: { "X-Request-Id"?: string } }
   | { status: 429; body: api.HandleOidcCallbackErrors[429]; headers: { "Retry-After": number; "X-Request-Id"?: string } }
-  | { status: 500; body: api.HandleOidcCallbackErrors[500]; headers?: { "X-Request-Id"?: string } };
+  | { status: 500; body: api.HandleOidcCallbackErrors[500]; headers?: { "X-Request-Id"?: string } }
+  | { status: 502; body: api.HandleOidcCallbackErrors[502]; headers?: { "X-Request-Id"?: string } };
 
 /** What the `listProviders` handler receives, validated against the contract. */
 export interface ListProvidersInput {
@@ -195,7 +196,8 @@ export type StartOidcLoginResult =
   | { status: 400; body: api.StartOidcLoginErrors[400]; headers?: { "X-Request-Id"?: string } }
   | { status: 404; body: api.StartOidcLoginErrors[404]; headers?: { "X-Request-Id"?: string } }
   | { status: 429; body: api.StartOidcLoginErrors[429]; headers: { "Retry-After": number; "X-Request-Id"?: string } }
-  | { status: 500; body: api.StartOidcLoginErrors[500]; headers?: { "X-Request-Id"?: string } };
+  | { status: 500; body: api.StartOidcLoginErrors[500]; headers?: { "X-Request-Id"?: string } }
+  | { status: 502; body: api.StartOidcLoginErrors[502]; headers?: { "X-Request-Id"?: string } };
 
 /**
  * One method per operation of the contract. An operation added to the
@@ -284,7 +286,7 @@ export const operations: readonly OperationDescriptor<OperationId>[] = [
     parameters: { path: ["provider"], query: ["state", "code", "iss", "error", "error_description"], header: ["X-Request-Id"], cookie: [] },
     hasBody: false,
     security: [],
-    responseContentTypes: {"400":"application/problem+json","404":"application/problem+json","429":"application/problem+json","500":"application/problem+json"},
+    responseContentTypes: {"400":"application/problem+json","404":"application/problem+json","429":"application/problem+json","500":"application/problem+json","502":"application/problem+json"},
     parameterProblemCodes: {},
   },
   {
@@ -350,7 +352,7 @@ export const operations: readonly OperationDescriptor<OperationId>[] = [
     parameters: { path: ["provider"], query: ["frontend_redirect_uri", "code_challenge", "code_challenge_method"], header: ["X-Tenant-Id", "X-Request-Id"], cookie: [] },
     hasBody: false,
     security: [],
-    responseContentTypes: {"200":"application/json","400":"application/problem+json","404":"application/problem+json","429":"application/problem+json","500":"application/problem+json"},
+    responseContentTypes: {"200":"application/json","400":"application/problem+json","404":"application/problem+json","429":"application/problem+json","500":"application/problem+json","502":"application/problem+json"},
     parameterProblemCodes: {},
   },
 ];

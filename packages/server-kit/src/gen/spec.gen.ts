@@ -164,6 +164,9 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
           },
           "500": {
             "$ref": "#/components/responses/InternalError"
+          },
+          "502": {
+            "$ref": "#/components/responses/ProviderUnavailable"
           }
         }
       }
@@ -274,6 +277,9 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
           },
           "500": {
             "$ref": "#/components/responses/InternalError"
+          },
+          "502": {
+            "$ref": "#/components/responses/ProviderUnavailable"
           }
         }
       }
