@@ -6,9 +6,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signInAt, startDevIdp, type RunningDevIdp } from '@aimable/dev-idp';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { CONFIG_DEFAULTS, type ServerConfig } from '../src/config/server-config.js';
-import { parseTenants } from '../src/config/tenants.js';
-import { API_KEY, CLIENT_SECRET, freePort, pkcePair, REDIRECT_URI, twoTenants } from './support/harness.js';
+import type { ServerConfig } from '../src/config/server-config.js';
+import { API_KEY, CLIENT_SECRET, freePort, pkcePair, REDIRECT_URI, testServerConfig, twoTenants } from './support/harness.js';
 
 const require = createRequire(import.meta.url);
 const tsx = require.resolve('tsx');
@@ -38,22 +37,7 @@ beforeAll(async () => {
   const port = await freePort();
   url = `http://localhost:${port}`;
   idp = await startDevIdp({ port: 0, clients: [{ client_id: 'aimable-test', client_secret: CLIENT_SECRET, redirect_uris: [`${url}/v1/auth/oidc/dev/callback`] }] });
-  config = {
-    port,
-    host: '127.0.0.1',
-    publicUrl: url,
-    databaseFile: join(dataDir, 'auth.sqlite'),
-    keyFile: join(dataDir, 'keys.json'),
-    accessTokenAudience: CONFIG_DEFAULTS.accessTokenAudience,
-    validateResponses: true,
-    trustProxy: false,
-    loginStateTtlSeconds: 600,
-    idempotency: { ...CONFIG_DEFAULTS.idempotency },
-    rateLimits: { start: { points: 10_000, durationSeconds: 60 }, session: { points: 10_000, durationSeconds: 60 }, refresh: { points: 100_000, durationSeconds: 60 } },
-    providerTimeoutSeconds: 5,
-    logLevel: 'silent',
-    tenants: parseTenants(twoTenants(idp.issuer), { TEST_CLIENT_SECRET: CLIENT_SECRET }),
-  };
+  config = { ...testServerConfig(port, dataDir, twoTenants(idp.issuer)), logLevel: 'silent' };
   child = await startProcess();
 }, 60_000);
 

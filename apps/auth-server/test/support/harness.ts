@@ -48,6 +48,30 @@ export function twoTenants(issuer: string, extra: Partial<RawTenantsFile['tenant
   };
 }
 
+/** A server configuration for tests: loopback, a fresh data directory, limits out of the way, responses validated. */
+export function testServerConfig(port: number, dataDir: string, tenants: RawTenantsFile): ServerConfig {
+  return {
+    port,
+    host: '127.0.0.1',
+    publicUrl: `http://localhost:${port}`,
+    databaseFile: join(dataDir, 'auth.sqlite'),
+    keyFile: join(dataDir, 'keys.json'),
+    accessTokenAudience: CONFIG_DEFAULTS.accessTokenAudience,
+    validateResponses: true,
+    trustProxy: false,
+    loginStateTtlSeconds: CONFIG_DEFAULTS.loginStateTtlSeconds,
+    idempotency: { ...CONFIG_DEFAULTS.idempotency },
+    rateLimits: {
+      start: { points: 100_000, durationSeconds: 60 },
+      session: { points: 100_000, durationSeconds: 60 },
+      refresh: { points: 100_000, durationSeconds: 60 },
+    },
+    providerTimeoutSeconds: 5,
+    logLevel: 'info',
+    tenants: parseTenants(tenants, { TEST_CLIENT_SECRET: CLIENT_SECRET }),
+  };
+}
+
 export interface HarnessOptions {
   clock?: ManualClock;
   tenants?: (issuer: string) => RawTenantsFile;
@@ -85,24 +109,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       });
   const issuer = options.issuer ?? idp!.issuer;
   const config: ServerConfig = {
-    port,
-    host: '127.0.0.1',
-    publicUrl,
-    databaseFile: join(dataDir, 'auth.sqlite'),
-    keyFile: join(dataDir, 'keys.json'),
-    accessTokenAudience: CONFIG_DEFAULTS.accessTokenAudience,
-    validateResponses: true,
-    trustProxy: false,
-    loginStateTtlSeconds: CONFIG_DEFAULTS.loginStateTtlSeconds,
-    idempotency: { ...CONFIG_DEFAULTS.idempotency },
-    rateLimits: {
-      start: { points: 10_000, durationSeconds: 60 },
-      session: { points: 10_000, durationSeconds: 60 },
-      refresh: { points: 10_000, durationSeconds: 60 },
-    },
-    providerTimeoutSeconds: 5,
-    logLevel: 'info',
-    tenants: parseTenants((options.tenants ?? twoTenants)(issuer), { TEST_CLIENT_SECRET: CLIENT_SECRET }),
+    ...testServerConfig(port, dataDir, (options.tenants ?? twoTenants)(issuer)),
     ...options.config,
   };
   const logs: string[] = [];
