@@ -47,6 +47,12 @@ describe('a hostile identity provider', () => {
     expect(after.sessions).toBe(before.sessions);
     expect(after.users).toBe(before.users);
     expect(after.refresh_tokens).toBe(before.refresh_tokens);
+    // The state is spent: the rejected login cannot be retried, even with a well-behaved provider.
+    fake.scenario = scenarios.valid;
+    const retry = await postSession(h, { code: login.code, state: login.state, code_verifier: login.verifier });
+    expect(await problemCode(retry)).toBe('invalid_state');
+    // Nothing the flow handled reached the logs.
+    for (const secret of login.secrets) expect(h.logs.join('')).not.toContain(secret);
   });
 
   test('When the ID token is valid, then the session is created (the baseline the cases above differ from)', async () => {

@@ -53,6 +53,20 @@ describe('the full login flow, against the real local identity provider', () => 
     expect(logText).not.toContain('test-client-secret');
   });
 
+  test('When requests fail on malformed or wrong input, then the logs still hold no secret from them', async () => {
+    const secret = 'rt_SecretThatMustNotBeLogged0123456789abcdefgh';
+    await fetch(`${h.url}/v1/refresh`, { method: 'POST', headers: { 'X-API-Key': API_KEY, 'Content-Type': 'application/json' }, body: `{"refresh_token":${secret}}` });
+    await fetch(`${h.url}/v1/refresh`, { method: 'POST', headers: { 'X-API-Key': API_KEY, 'Content-Type': 'application/json' }, body: JSON.stringify({ refresh_token: secret }) });
+    await fetch(`${h.url}/v1/refresh`, { method: 'POST', headers: { 'X-API-Key': `ak_${secret}` }, body: '' });
+    await postSession(h, { code: `code-${secret}`, state: `state-${secret}` });
+    await fetch(`${h.url}/v1/auth/oidc/dev/callback?code=code-${secret}&state=state-${secret}`);
+    await fetch(`${h.url}/v1/auth/session`, { headers: { Authorization: `Bearer ${secret}` } });
+    const logText = h.logs.join('');
+    expect(logText).toContain('request refused');
+    expect(logText).not.toContain(secret);
+    expect(logText).not.toContain('rt_Secret');
+  });
+
   test('When a SPA asks start for JSON, then it gets the authorization URL, the state and its expiry', async () => {
     const response = await fetch(`${h.url}/v1/auth/oidc/dev/start?frontend_redirect_uri=${encodeURIComponent(REDIRECT_URI)}`, {
       headers: { 'X-Tenant-Id': 'alpha', Accept: 'application/json' },

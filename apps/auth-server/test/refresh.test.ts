@@ -170,3 +170,77 @@ describe('session management', () => {
     expect((await refresh(h, alan.refresh_token)).status).toBe(200);
   });
 });
+
+describe('refresh with Idempotency-Key', () => {
+  test('When the same key and token are retried within the grace window, then the identical grant is replayed', async () => {
+    const created = await signIn(h);
+    const first = await refresh(h, created.refresh_token, { key: 'retry-1' });
+    const firstBody = await first.text();
+    clock.advance(5_000);
+    const again = await refresh(h, created.refresh_token, { key: 'retry-1' });
+    expect(again.status).toBe(200);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(await again.text()).toBe(firstBody);
+  });
+
+  test('When the same key and token are replayed after the grace window, then it is a reuse: 401 and the session is revoked', async () => {
+    const created = await signIn(h);
+    const current = await grantOf(await refresh(h, created.refresh_token, { key: 'late-1' }));
+    clock.advance(60_000);
+    const replay = await refresh(h, created.refresh_token, { key: 'late-1' });
+    expect(replay.status).toBe(401);
+    expect(await problemCode(replay)).toBe('refresh_token_reused');
+    expect(await problemCode(await refresh(h, current.refresh_token))).toBe('refresh_token_reused');
+  });
+
+  test('When the same key and token are replayed after logout, then 401: a replay never outlives the session', async () => {
+    const created = await signIn(h);
+    const current = await grantOf(await refresh(h, created.refresh_token, { key: 'logout-1' }));
+    await fetch(`${h.url}/v1/auth/logout`, { method: 'POST', headers: { Authorization: `Bearer ${current.access_token}` } });
+    const replay = await refresh(h, created.refresh_token, { key: 'logout-1' });
+    expect(replay.status).toBe(401);
+  });
+
+  test('When the same key comes with another token, then 422 idempotency_key_reused', async () => {
+    const a = await signIn(h);
+    const b = await signIn(h);
+    expect((await refresh(h, a.refresh_token, { key: 'shared-1' })).status).toBe(200);
+    const other = await refresh(h, b.refresh_token, { key: 'shared-1' });
+    expect(other.status).toBe(422);
+    expect(await problemCode(other)).toBe('idempotency_key_reused');
+  });
+
+  test('When 20 refreshes with one key and token race, then one rotation happens and every answer is the same grant or a 409', async () => {
+    const created = await signIn(h);
+    const before = (await h.server.store.countRows()).refresh_tokens;
+    const responses = await Promise.all(Array.from({ length: 20 }, () => refresh(h, created.refresh_token, { key: 'race-refresh' })));
+    const ok = responses.filter((r) => r.status === 200);
+    expect(responses.every((r) => r.status === 200 || r.status === 409)).toBe(true);
+    expect(new Set(await Promise.all(ok.map((r) => r.text()))).size).toBe(1);
+    expect((await h.server.store.countRows()).refresh_tokens - before).toBe(1);
+  });
+
+  test('When grants are stored for replay and grace, then no refresh or access token is readable in the database', async () => {
+    const created = await signIn(h);
+    const next = await grantOf(await refresh(h, created.refresh_token, { key: 'at-rest-1' }));
+    const { readFileSync, existsSync } = await import('node:fs');
+    const file = h.config.databaseFile;
+    const bytes = readFileSync(file).toString('latin1') + (existsSync(`${file}-wal`) ? readFileSync(`${file}-wal`).toString('latin1') : '');
+    for (const secret of [created.refresh_token, next.refresh_token, next.access_token]) expect(bytes).not.toContain(secret);
+    const rows = (await h.server.store.countRows()).idempotency_records;
+    expect(rows).toBeGreaterThan(0);
+  });
+
+  test('When 24 hours have passed, then the key is forgotten: the record is pruned and the same key runs anew', async () => {
+    const created = await signIn(h);
+    const first = await grantOf(await refresh(h, created.refresh_token, { key: 'day-old' }));
+    clock.advance(24 * 3600 * 1000 + 1000);
+    const pruned = await h.server.store.prune(clock.now());
+    expect(pruned.idempotencyRecords).toBeGreaterThan(0);
+    expect(pruned.graceGrants).toBeGreaterThan(0);
+    // The same key now starts a new request: with the current token, a new rotation.
+    const again = await refresh(h, first.refresh_token, { key: 'day-old' });
+    expect(again.status).toBe(200);
+    expect(again.headers.get('idempotent-replayed')).toBeNull();
+  });
+});

@@ -100,7 +100,7 @@ describe('tenant isolation: a credential of tenant alpha is never accepted for t
     expect(b.headers.get('idempotent-replayed')).toBeNull();
   });
 
-  test('When CORS is asked for, then a tenant’s request is allowed from its own origins only', async () => {
+  test('When CORS is asked for, then an answer is readable only by origins of the tenant it speaks for', async () => {
     const own = await fetch(`${h.url}/v1/auth/providers`, { headers: { 'X-Tenant-Id': 'alpha', Origin: 'http://localhost:5173' } });
     expect(own.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
     expect(own.headers.get('access-control-allow-credentials')).toBe('true');
@@ -111,5 +111,24 @@ describe('tenant isolation: a credential of tenant alpha is never accepted for t
       headers: { Origin: 'https://evil.example', 'Access-Control-Request-Method': 'POST' },
     });
     expect(stranger.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  test('When beta’s origin sends a credentialed refresh with alpha’s API key, then the grant is not readable there', async () => {
+    const grant = await signIn(h, { tenant: 'alpha' });
+    const preflight = await fetch(`${h.url}/v1/refresh`, {
+      method: 'OPTIONS',
+      headers: { Origin: 'https://beta.example.com', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'x-api-key' },
+    });
+    expect(preflight.status).toBe(204);
+    // Even naming beta in the header, the API key speaks for alpha: beta's origin may not read the answer.
+    const response = await fetch(`${h.url}/v1/refresh`, {
+      method: 'POST',
+      headers: { Origin: 'https://beta.example.com', 'X-Tenant-Id': 'beta', 'X-API-Key': API_KEY, Cookie: `__Host-aimable_refresh=${grant.refresh_token}` },
+    });
+    expect(response.headers.get('access-control-allow-origin')).toBeNull();
+    const fromAlpha = await fetch(`${h.url}/v1/auth/session`, { headers: { Origin: 'https://beta.example.com', Authorization: `Bearer ${grant.access_token}` } });
+    expect(fromAlpha.headers.get('access-control-allow-origin')).toBeNull();
+    const own = await fetch(`${h.url}/v1/auth/session`, { headers: { Origin: 'http://localhost:5173', Authorization: `Bearer ${grant.access_token}` } });
+    expect(own.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
   });
 });

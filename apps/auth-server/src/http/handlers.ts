@@ -85,10 +85,21 @@ export function createHandlers(deps: HandlerDependencies): Handlers {
       const scope = key === undefined ? undefined : { tenantId: tenant.id, operation: 'refreshSession', key };
       // Bound to the token too: a replay must never hand a grant to someone who does not hold it.
       const fingerprint = requestFingerprint('POST', '/v1/refresh', body, sha256Hex(token));
-      return idempotent(deps.idempotency, context, scope, fingerprint, async (record) => {
-        const issued = await deps.sessions.refresh(apiKey, token, record && ((tx, issued) => record(tx, grantResponse(200, issued, delivery))));
-        return grantResponse(200, issued, delivery);
-      });
+      const replay = {
+        // A replay must not outlive what the token itself may do: after logout, reuse or the grace window it is refused.
+        check: () => deps.sessions.assertReplayable(apiKey, token),
+      };
+      return idempotent(
+        deps.idempotency,
+        context,
+        scope,
+        fingerprint,
+        async (record) => {
+          const issued = await deps.sessions.refresh(apiKey, token, record && ((tx, issued) => record(tx, grantResponse(200, issued, delivery))));
+          return grantResponse(200, issued, delivery);
+        },
+        replay,
+      );
     },
 
     async getCurrentSession(_input, { req }) {
@@ -154,10 +165,12 @@ async function idempotent<R extends { status: number; body?: unknown; headers?: 
   scope: IdempotencyScope | undefined,
   fingerprint: string,
   work: (record: RecordResponse | undefined) => Promise<R>,
+  replay?: { check: () => Promise<void> },
 ): Promise<R> {
   if (!scope) return work(undefined);
   const started = await idempotency.start(scope, fingerprint);
   if (started.kind === 'replay') {
+    await replay?.check();
     const { status, headers, body } = started.response;
     return { status, body, headers: { ...headers, 'Idempotent-Replayed': 'true' } } as unknown as R;
   }

@@ -32,6 +32,11 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
 /** An error as it may be logged: its kind and message, never its cause's data. */
 export function describeError(error: unknown): Record<string, unknown> {
   if (!(error instanceof Error)) return { type: typeof error };
+  // body-parser's errors quote the request body, which may hold codes and tokens: keep only their kind.
+  const bodyParserType = (error as { type?: unknown }).type;
+  if ('body' in error || (typeof bodyParserType === 'string' && bodyParserType.startsWith('entity.'))) {
+    return { type: error.name, reason: bodyParserType };
+  }
   const described: Record<string, unknown> = { type: error.name, message: error.message };
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string') described.error_code = code;

@@ -119,11 +119,14 @@ export class ProviderClients {
 }
 
 const UNREACHABLE_CODES = new Set(['OAUTH_TIMEOUT', 'OAUTH_ABORT', 'OAUTH_RESPONSE_IS_NOT_CONFORM', 'OAUTH_RESPONSE_IS_NOT_JSON']);
+/** OAuth error responses that say the provider is down, not that the login is bad (RFC 6749 §4.1.2.1). */
+const TRANSIENT_OAUTH_ERRORS = new Set(['temporarily_unavailable', 'server_error']);
 
 function translateExchangeError(error: unknown): ApiProblem {
   const unreachable =
     (error instanceof TypeError && !(error as { code?: string }).code) ||
-    (error instanceof oidc.ClientError && UNREACHABLE_CODES.has(error.code ?? ''));
+    (error instanceof oidc.ClientError && UNREACHABLE_CODES.has(error.code ?? '')) ||
+    (error instanceof oidc.ResponseBodyError && TRANSIENT_OAUTH_ERRORS.has(error.error));
   if (unreachable) {
     return new ApiProblem({ status: 502, code: 'provider_unavailable', detail: 'The identity provider could not be reached.', cause: error });
   }

@@ -38,6 +38,9 @@ export interface Authenticated {
 /** Thrown inside a rotation transaction that lost the race for a token, to roll it back. */
 class RotationLost extends Error {}
 
+/** Thrown inside a rotation transaction whose session ended meanwhile, to roll it back. */
+class SessionEnded extends Error {}
+
 export class SessionService {
   constructor(
     private readonly store: AuthStore,
@@ -127,6 +130,41 @@ export class SessionService {
    * session is revoked.
    */
   async refresh(apiKey: string, refreshToken: string, withinIssue?: WithinIssue): Promise<IssuedGrant> {
+    const { tenant, token, session, now } = await this.#presented(apiKey, refreshToken);
+    if (token.retired_at === null) {
+      try {
+        return await this.#rotate(tenant, session, token, now, withinIssue);
+      } catch (error) {
+        if (error instanceof SessionEnded) {
+          // Revoked or expired while this refresh ran: answer as the end of the session.
+          const ended = await this.store.findSession(tenant.id, session.id);
+          if (ended) this.#assertLive(ended, now);
+          throw invalidRefreshToken();
+        }
+        if (!(error instanceof RotationLost)) throw error;
+        // A concurrent refresh rotated it first: answer as a reuse of a retired token.
+      }
+    }
+    const forgiven = await this.#forgivenGrant(token.id, now);
+    if (!forgiven) return this.#revokeForReuse(tenant, session, now);
+    if (withinIssue) await this.store.transaction((tx) => withinIssue(tx, forgiven));
+    return forgiven;
+  }
+
+  /**
+   * Checks a refresh that is about to be answered by an idempotent replay:
+   * the replay must not outlive what the token itself may do. A live
+   * session, and a token that is current or the forgiven immediate parent
+   * within the grace window; otherwise it is a reuse.
+   */
+  async assertReplayable(apiKey: string, refreshToken: string): Promise<void> {
+    const { tenant, token, session, now } = await this.#presented(apiKey, refreshToken);
+    if (token.retired_at === null || (await this.#forgivenGrant(token.id, now))) return;
+    await this.#revokeForReuse(tenant, session, now);
+  }
+
+  /** The tenant of the API key, the presented token and its live session, or the 401 that says why not. */
+  async #presented(apiKey: string, refreshToken: string): Promise<{ tenant: TenantConfig; token: RefreshTokenRow; session: SessionRow; now: number }> {
     const tenant = this.tenants.tenantForApiKey(apiKey);
     if (!tenant) throw new ApiProblem({ status: 401, code: 'invalid_api_key', detail: 'X-API-Key is not valid.' });
     const token = await this.store.findRefreshTokenByHash(sha256Hex(refreshToken));
@@ -137,28 +175,16 @@ export class SessionService {
     if (!session) throw invalidRefreshToken();
     const now = this.clock.now();
     this.#assertLive(session, now);
-
-    if (token.retired_at === null) {
-      try {
-        return await this.#rotate(tenant, session, token, now, withinIssue);
-      } catch (error) {
-        if (!(error instanceof RotationLost)) throw error;
-        // A concurrent refresh rotated it first: answer as a reuse of a retired token.
-      }
-    }
-    return this.#reuse(tenant, session, token.id, now, withinIssue);
+    return { tenant, token, session, now };
   }
 
   async #rotate(tenant: TenantConfig, session: SessionRow, token: RefreshTokenRow, now: number, withinIssue?: WithinIssue): Promise<IssuedGrant> {
     const user = await this.store.findUser(tenant.id, session.user_id);
     if (!user) throw invalidRefreshToken();
     return this.store.transaction(async (tx) => {
-      const refreshed: SessionRow = {
-        ...session,
-        last_refreshed_at: now,
-        idle_expires_at: Math.min(session.expires_at, now + tenant.sessionPolicy.idleTimeoutSeconds * 1000),
-      };
-      await tx.touchSession(session.id, refreshed.last_refreshed_at, refreshed.idle_expires_at);
+      const idleExpiresAt = Math.min(session.expires_at, now + tenant.sessionPolicy.idleTimeoutSeconds * 1000);
+      if (!(await tx.touchSession(session.id, now, idleExpiresAt))) throw new SessionEnded();
+      const refreshed: SessionRow = { ...session, last_refreshed_at: now, idle_expires_at: idleExpiresAt };
       const successorId = newId('rtk');
       const issued = await this.#issue(tx, tenant, refreshed, user, now, successorId);
       const retired = await tx.retireRefreshToken(token.id, {
@@ -174,18 +200,17 @@ export class SessionService {
     });
   }
 
-  async #reuse(tenant: TenantConfig, session: SessionRow, tokenId: string, now: number, withinIssue?: WithinIssue): Promise<IssuedGrant> {
+  /** The grant a retired token may still get: only the immediate parent of the current token, within the grace window. */
+  async #forgivenGrant(tokenId: string, now: number): Promise<IssuedGrant | undefined> {
     const token = await this.store.findRefreshToken(tokenId);
-    const successor = token?.replaced_by ? await this.store.findRefreshToken(token.replaced_by) : undefined;
-    // Within the grace window, only the immediate parent of the current token is forgiven.
-    const forgiven =
-      token?.grace_grant && token.grace_expires_at !== null && now < token.grace_expires_at && successor && successor.retired_at === null;
-    if (forgiven) {
-      const issued = JSON.parse(this.sealer.open(token.grace_grant!, token.id)) as IssuedGrant;
-      if (withinIssue) await this.store.transaction((tx) => withinIssue(tx, issued));
-      return issued;
-    }
-    // RFC 9700 §4.14.2: a retired token presented again means it leaked; end the whole session.
+    if (!token?.grace_grant || token.grace_expires_at === null || now >= token.grace_expires_at || !token.replaced_by) return undefined;
+    const successor = await this.store.findRefreshToken(token.replaced_by);
+    if (!successor || successor.retired_at !== null) return undefined;
+    return JSON.parse(this.sealer.open(token.grace_grant, token.id)) as IssuedGrant;
+  }
+
+  /** RFC 9700 §4.14.2: a retired token presented again means it leaked; end the whole session. */
+  async #revokeForReuse(tenant: TenantConfig, session: SessionRow, now: number): Promise<never> {
     await this.store.revokeSession(tenant.id, session.id, 'refresh_token_reused', now);
     throw new ApiProblem({ status: 401, code: 'refresh_token_reused', detail: 'A retired refresh token was presented; the session has been revoked.' });
   }

@@ -48,7 +48,8 @@ export interface StoreOperations {
 
   insertSession(session: NewSession): Promise<void>;
   findSession(tenantId: string, sessionId: string): Promise<SessionRow | undefined>;
-  touchSession(sessionId: string, lastRefreshedAt: number, idleExpiresAt: number): Promise<void>;
+  /** Records a refresh on a live session; false when it was revoked or had expired by `now`. */
+  touchSession(sessionId: string, now: number, idleExpiresAt: number): Promise<boolean>;
   /** Revokes a live session; false when it was not live. */
   revokeSession(tenantId: string, sessionId: string, reason: string, now: number): Promise<boolean>;
   /** Active sessions of a user, newest first. */

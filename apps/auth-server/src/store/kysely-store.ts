@@ -73,12 +73,17 @@ class KyselyOperations implements StoreOperations {
     return this.db.selectFrom('sessions').selectAll().where('tenant_id', '=', tenantId).where('id', '=', sessionId).executeTakeFirst();
   }
 
-  async touchSession(sessionId: string, lastRefreshedAt: number, idleExpiresAt: number): Promise<void> {
-    await this.db
+  async touchSession(sessionId: string, now: number, idleExpiresAt: number): Promise<boolean> {
+    // Conditional on the session still being live: a logout that commits first wins.
+    const result = await this.db
       .updateTable('sessions')
-      .set({ last_refreshed_at: lastRefreshedAt, idle_expires_at: idleExpiresAt })
+      .set({ last_refreshed_at: now, idle_expires_at: idleExpiresAt })
       .where('id', '=', sessionId)
-      .execute();
+      .where('revoked_at', 'is', null)
+      .where('expires_at', '>', now)
+      .where('idle_expires_at', '>', now)
+      .executeTakeFirst();
+    return result.numUpdatedRows === 1n;
   }
 
   async revokeSession(tenantId: string, sessionId: string, reason: string, now: number): Promise<boolean> {

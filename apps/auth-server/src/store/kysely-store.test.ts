@@ -1,0 +1,108 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import type { AuthStore } from './auth-store.js';
+import { openSqliteStore } from './sqlite.js';
+
+let dir: string;
+let store: AuthStore;
+const now = 1_800_000_000_000;
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'aimable-store-'));
+  store = await openSqliteStore(join(dir, 'auth.sqlite'));
+});
+afterEach(async () => {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function seedSession(id = 'ses_1') {
+  const user = await store.upsertUser({
+    id: 'usr_1', tenant_id: 't', issuer: 'https://idp', subject: 's', email: null, email_verified: 0, name: null, picture: null, created_at: now, updated_at: now,
+  });
+  await store.insertSession({
+    id, tenant_id: 't', user_id: user.id, provider_id: 'p', created_at: now, last_refreshed_at: now, expires_at: now + 1000, idle_expires_at: now + 500, revoked_at: null, revoked_reason: null,
+  });
+}
+
+describe('the SQLite store', () => {
+  test('When a login state is consumed twice at once, then exactly one consumption wins', async () => {
+    await store.insertLoginState({
+      state_hash: 'h', tenant_id: 't', provider_id: 'p', redirect_uri: 'https://app/cb', pkce_verifier: 'v', nonce: 'n', code_challenge: null, created_at: now, expires_at: now + 600_000, consumed_at: null,
+    });
+    const results = await Promise.all(Array.from({ length: 10 }, () => store.consumeLoginState('h', 't', now)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(await store.consumeLoginState('h', 't', now)).toBeUndefined();
+  });
+
+  test('When a state of another tenant or an expired one is consumed, then nothing happens', async () => {
+    await store.insertLoginState({
+      state_hash: 'h', tenant_id: 't', provider_id: 'p', redirect_uri: 'https://app/cb', pkce_verifier: 'v', nonce: 'n', code_challenge: null, created_at: now, expires_at: now + 10, consumed_at: null,
+    });
+    expect(await store.consumeLoginState('h', 'other', now)).toBeUndefined();
+    expect(await store.consumeLoginState('h', 't', now + 10)).toBeUndefined();
+  });
+
+  test('When the same user signs in again, then the user row is updated, not duplicated', async () => {
+    await seedSession();
+    const again = await store.upsertUser({
+      id: 'usr_2', tenant_id: 't', issuer: 'https://idp', subject: 's', email: 'new@example.com', email_verified: 1, name: 'N', picture: null, created_at: now + 1, updated_at: now + 1,
+    });
+    expect(again.id).toBe('usr_1');
+    expect(again.email).toBe('new@example.com');
+    expect((await store.countRows()).users).toBe(1);
+  });
+
+  test('When a session was revoked or has expired, then a refresh cannot touch it', async () => {
+    await seedSession();
+    expect(await store.touchSession('ses_1', now + 100, now + 600)).toBe(true);
+    expect(await store.touchSession('ses_1', now + 1000, now + 1000)).toBe(false);
+    expect(await store.revokeSession('t', 'ses_1', 'logout', now + 200)).toBe(true);
+    expect(await store.touchSession('ses_1', now + 300, now + 800)).toBe(false);
+    expect(await store.revokeSession('t', 'ses_1', 'logout', now + 300)).toBe(false);
+  });
+
+  test('When a refresh token is retired twice at once, then exactly one retirement wins', async () => {
+    await seedSession();
+    await store.insertRefreshToken({ id: 'rtk_1', tenant_id: 't', session_id: 'ses_1', token_hash: 'th', created_at: now, retired_at: null, replaced_by: null, grace_grant: null, grace_expires_at: null });
+    const retire = (by: string) => store.retireRefreshToken('rtk_1', { retiredAt: now, replacedBy: by, graceGrant: 'g', graceExpiresAt: now + 10 });
+    const results = await Promise.all([retire('a'), retire('b'), retire('c')]);
+    expect(results.filter(Boolean)).toHaveLength(1);
+  });
+
+  test('When a transaction fails, then none of its writes remain', async () => {
+    await seedSession();
+    await expect(
+      store.transaction(async (tx) => {
+        await tx.insertRefreshToken({ id: 'rtk_x', tenant_id: 't', session_id: 'ses_1', token_hash: 'x', created_at: now, retired_at: null, replaced_by: null, grace_grant: null, grace_expires_at: null });
+        await tx.revokeSession('t', 'ses_1', 'test', now);
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect((await store.countRows()).refresh_tokens).toBe(0);
+    expect((await store.findSession('t', 'ses_1'))?.revoked_at).toBeNull();
+  });
+
+  test('When idempotency keys are claimed, then the first claims, a same request waits, a different one is refused, and an abandoned claim is taken over', async () => {
+    const scope = { tenantId: 't', operation: 'op', key: 'k' };
+    const timing = { retentionMs: 1000, lockMs: 100 };
+    const claims = await Promise.all(Array.from({ length: 5 }, () => store.transaction((tx) => tx.claimIdempotencyKey(scope, 'fp', now, timing))));
+    expect(claims.filter((c) => c.kind === 'claimed')).toHaveLength(1);
+    expect(claims.filter((c) => c.kind === 'in_flight')).toHaveLength(4);
+    expect((await store.claimIdempotencyKey(scope, 'other', now, timing)).kind).toBe('mismatch');
+    expect((await store.claimIdempotencyKey(scope, 'fp', now + 100, timing)).kind).toBe('claimed');
+    await store.completeIdempotencyKey(scope, 201, 'sealed');
+    expect(await store.claimIdempotencyKey(scope, 'fp', now + 200, timing)).toMatchObject({ kind: 'completed', record: { response_status: 201, response: 'sealed' } });
+    expect((await store.claimIdempotencyKey({ ...scope, tenantId: 'u' }, 'other', now, timing)).kind).toBe('claimed');
+    expect((await store.claimIdempotencyKey(scope, 'other', now + 1000, timing)).kind).toBe('claimed');
+  });
+
+  test('When the store is reopened, then migrations do not run twice and data is kept', async () => {
+    await seedSession();
+    await store.close();
+    store = await openSqliteStore(join(dir, 'auth.sqlite'));
+    expect((await store.countRows()).sessions).toBe(1);
+  });
+});
