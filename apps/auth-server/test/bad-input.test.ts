@@ -62,7 +62,7 @@ const attempts: Record<string, Attempt[]> = {
     { method: 'POST', path: '/v1/refresh', headers: { 'X-API-Key': API_KEY, ...json }, body: JSON.stringify({ token: 'x' }) },
     { method: 'POST', path: '/v1/refresh', headers: { 'X-API-Key': API_KEY, ...json }, body: JSON.stringify({ refresh_token: 'x'.repeat(600) }) },
     { method: 'POST', path: '/v1/refresh', headers: { 'X-API-Key': API_KEY, ...json }, body: JSON.stringify({ refresh_token: 'rt_unknown' }) },
-    { method: 'POST', path: '/v1/refresh', headers: { 'X-API-Key': API_KEY, Cookie: '__Host-aimable_refresh=%zz' } },
+    { method: 'POST', path: '/v1/refresh', headers: { 'X-API-Key': API_KEY, Cookie: '__Host-aimable_refresh_alpha=%zz' } },
     { method: 'POST', path: '/v1/refresh', headers: { 'X-API-Key': 'wrong', ...json }, body: JSON.stringify({ refresh_token: 'rt_x' }) },
     { method: 'POST', path: '/v1/refresh', headers: { 'X-API-Key': API_KEY, 'Idempotency-Key': '', ...json }, body: JSON.stringify({ refresh_token: 'rt_x' }) },
   ],

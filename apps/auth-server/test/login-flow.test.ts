@@ -16,11 +16,11 @@ describe('the full login flow, against the real local identity provider', () => 
     expect(created.status).toBe(201);
     expect(created.headers.get('cache-control')).toBe('no-store');
     const cookie = created.headers.get('set-cookie')!;
-    expect(cookie).toMatch(/^__Host-aimable_refresh=rt_[A-Za-z0-9_-]{43}; Max-Age=\d+; Path=\/; HttpOnly; Secure; SameSite=Strict$/);
+    expect(cookie).toMatch(/^__Host-aimable_refresh_alpha=rt_[A-Za-z0-9_-]{43}; Max-Age=\d+; Path=\/; HttpOnly; Secure; SameSite=Strict$/);
     const grant = (await created.json()) as { access_token: string; refresh_token?: string; token_type: string; expires_in: number; session: { id: string }; user: { email: string; email_verified: boolean; name: string } };
     expect(grant.refresh_token).toBeUndefined();
     expect(grant).toMatchObject({ token_type: 'Bearer', expires_in: 900, user: { email: 'ada@example.com', email_verified: true } });
-    const refreshToken = /__Host-aimable_refresh=([^;]+)/.exec(cookie)![1]!;
+    const refreshToken = /__Host-aimable_refresh_alpha=([^;]+)/.exec(cookie)![1]!;
     secrets.push(grant.access_token, refreshToken);
 
     const current = await fetch(`${h.url}/v1/auth/session`, { headers: { Authorization: `Bearer ${grant.access_token}` } });
@@ -30,7 +30,7 @@ describe('the full login flow, against the real local identity provider', () => 
     const refreshed = await refresh(h, refreshToken, { viaCookie: true });
     expect(refreshed.status).toBe(200);
     const rotatedCookie = refreshed.headers.get('set-cookie')!;
-    const rotated = /__Host-aimable_refresh=([^;]+)/.exec(rotatedCookie)![1]!;
+    const rotated = /__Host-aimable_refresh_alpha=([^;]+)/.exec(rotatedCookie)![1]!;
     expect(rotated).not.toBe(refreshToken);
     const refreshedGrant = (await refreshed.json()) as { access_token: string; refresh_token?: string; session: { id: string } };
     expect(refreshedGrant.refresh_token).toBeUndefined();
@@ -39,7 +39,7 @@ describe('the full login flow, against the real local identity provider', () => 
 
     const logout = await fetch(`${h.url}/v1/auth/logout`, { method: 'POST', headers: { Authorization: `Bearer ${refreshedGrant.access_token}` } });
     expect(logout.status).toBe(204);
-    expect(logout.headers.get('set-cookie')).toMatch(/^__Host-aimable_refresh=; .*Expires=Thu, 01 Jan 1970/);
+    expect(logout.headers.get('set-cookie')).toMatch(/^__Host-aimable_refresh_alpha=; .*Expires=Thu, 01 Jan 1970/);
 
     const afterLogout = await refresh(h, rotated, { viaCookie: true });
     expect(afterLogout.status).toBe(401);

@@ -66,6 +66,21 @@ describe('tenant isolation: a credential of tenant alpha is never accepted for t
     expect(revoke.status).toBe(404);
   });
 
+  test('When one browser holds sessions of two tenants, then each tenant has its own refresh cookie and neither overwrites the other', async () => {
+    const alpha = await loginThroughProvider(h, { tenant: 'alpha' });
+    const beta = await loginThroughProvider(h, { tenant: 'beta', redirectUri: OTHER_REDIRECT_URI });
+    const alphaCookie = (await postSession(h, { code: alpha.code, state: alpha.state, code_verifier: alpha.verifier }, { tenant: 'alpha' })).headers.get('set-cookie')!;
+    const betaCookie = (await postSession(h, { code: beta.code, state: beta.state, code_verifier: beta.verifier }, { tenant: 'beta' })).headers.get('set-cookie')!;
+    expect(alphaCookie).toMatch(/^__Host-aimable_refresh_alpha=/);
+    expect(betaCookie).toMatch(/^__Host-aimable_refresh_beta=/);
+    const jar = [alphaCookie, betaCookie].map((c) => c.split(';')[0]).join('; ');
+    const refreshAlpha = await fetch(`${h.url}/v1/refresh`, { method: 'POST', headers: { 'X-API-Key': API_KEY, Cookie: jar } });
+    const refreshBeta = await fetch(`${h.url}/v1/refresh`, { method: 'POST', headers: { 'X-API-Key': OTHER_API_KEY, Cookie: jar } });
+    expect(refreshAlpha.status).toBe(200);
+    expect(refreshBeta.status).toBe(200);
+    expect(refreshAlpha.headers.get('set-cookie')).toMatch(/^__Host-aimable_refresh_alpha=/);
+  });
+
   test('When beta’s redirect URI is used to start a login for alpha, then 400 redirect_uri_not_allowed', async () => {
     const response = await fetch(`${h.url}/v1/auth/oidc/dev/start?frontend_redirect_uri=${encodeURIComponent(OTHER_REDIRECT_URI)}`, {
       headers: { 'X-Tenant-Id': 'alpha' },
@@ -123,7 +138,7 @@ describe('tenant isolation: a credential of tenant alpha is never accepted for t
     // Even naming beta in the header, the API key speaks for alpha: beta's origin may not read the answer.
     const response = await fetch(`${h.url}/v1/refresh`, {
       method: 'POST',
-      headers: { Origin: 'https://beta.example.com', 'X-Tenant-Id': 'beta', 'X-API-Key': API_KEY, Cookie: `__Host-aimable_refresh=${grant.refresh_token}` },
+      headers: { Origin: 'https://beta.example.com', 'X-Tenant-Id': 'beta', 'X-API-Key': API_KEY, Cookie: `__Host-aimable_refresh_alpha=${grant.refresh_token}` },
     });
     expect(response.headers.get('access-control-allow-origin')).toBeNull();
     const fromAlpha = await fetch(`${h.url}/v1/auth/session`, { headers: { Origin: 'https://beta.example.com', Authorization: `Bearer ${grant.access_token}` } });

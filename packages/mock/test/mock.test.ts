@@ -54,12 +54,12 @@ describe('the mock', () => {
       body: JSON.stringify({ code: back.searchParams.get('code'), state: back.searchParams.get('state') }),
     });
     expect(session.status).toBe(201);
-    expect(session.headers.get('set-cookie')).toMatch(/^__Host-aimable_refresh=.*HttpOnly; Secure/);
+    expect(session.headers.get('set-cookie')).toMatch(/^__Host-aimable_refresh_demo=.*HttpOnly; Secure/);
     const grant = (await session.json()) as { access_token: string };
     expect(grant.access_token).toBeTruthy();
     const refreshed = await fetch(`${mock.url}/v1/refresh`, {
       method: 'POST',
-      headers: { 'X-API-Key': 'ak_demo', Cookie: '__Host-aimable_refresh=rt', Accept: 'application/json' },
+      headers: { 'X-API-Key': 'ak_demo', Cookie: '__Host-aimable_refresh_demo=rt', Accept: 'application/json' },
     });
     expect(refreshed.status).toBe(200);
   });

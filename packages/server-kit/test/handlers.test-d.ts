@@ -62,7 +62,7 @@ describe('Handlers', () => {
     expectTypeOf<StartOidcLoginInput['headers']['X-Tenant-Id']>().toEqualTypeOf<string>();
     expectTypeOf<CreateSessionInput['headers']['Idempotency-Key']>().toEqualTypeOf<string>();
     expectTypeOf<CreateSessionInput['body']['code']>().toEqualTypeOf<string>();
-    expectTypeOf<RefreshSessionInput['cookies']['__Host-aimable_refresh']>().toEqualTypeOf<string | undefined>();
+    expectTypeOf<RefreshSessionInput['headers']['Idempotency-Key']>().toEqualTypeOf<string | undefined>();
     expectTypeOf<RefreshSessionInput['body']>().toEqualTypeOf<{ refresh_token: string } | undefined>();
   });
 });

@@ -171,15 +171,15 @@ describe('createApiRouter', () => {
     expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 
-  test('When the refresh token comes in a cookie, then the handler receives it', async () => {
+  test('When an optional body is absent, then the handler gets undefined, and cookies do not disturb validation', async () => {
     overrides.refreshSession = (input) => {
-      expect(input.cookies['__Host-aimable_refresh']).toBe('rt_cookie');
       expect(input.body).toBeUndefined();
+      expect(input.headers['Idempotency-Key']).toBe('k-1');
       return stubHandlers.refreshSession(input, undefined as never);
     };
     const response = await fetch(`${baseUrl}/v1/refresh`, {
       method: 'POST',
-      headers: { 'X-API-Key': 'key', Cookie: '__Host-aimable_refresh=rt_cookie' },
+      headers: { 'X-API-Key': 'key', 'Idempotency-Key': 'k-1', Cookie: '__Host-aimable_refresh_demo=rt_cookie' },
     });
     expect(response.status).toBe(200);
     expect(calls).toEqual(['refreshSession']);

@@ -2,8 +2,14 @@ import { serialize } from 'cookie';
 import type { api } from '@aimable/auth-server-kit';
 import type { IssuedGrant } from '../sessions/session-service.js';
 
-/** The refresh cookie. `__Host-` pins it to this origin: Secure, Path=/, no Domain. */
-export const REFRESH_COOKIE = '__Host-aimable_refresh';
+/**
+ * The tenant's refresh cookie. `__Host-` pins it to this origin (Secure,
+ * Path=/, no Domain); one name per tenant, so that one browser can hold
+ * sessions of several tenants without one overwriting the other.
+ */
+export function refreshCookieName(tenantId: string): string {
+  return `__Host-aimable_refresh_${tenantId}`;
+}
 
 export type RefreshTokenDelivery = 'cookie' | 'body';
 
@@ -18,7 +24,7 @@ export interface GrantResponse<S extends number> {
  * for browsers, or in the body for clients that sent theirs in the body,
  * never both.
  */
-export function grantResponse<S extends number>(status: S, issued: IssuedGrant, delivery: RefreshTokenDelivery): GrantResponse<S> {
+export function grantResponse<S extends number>(status: S, issued: IssuedGrant, delivery: RefreshTokenDelivery, tenantId: string): GrantResponse<S> {
   if (delivery === 'body') {
     return { status, body: { ...issued.grant, refresh_token: issued.refreshToken }, headers: { 'Cache-Control': 'no-store' } };
   }
@@ -27,7 +33,7 @@ export function grantResponse<S extends number>(status: S, issued: IssuedGrant, 
     body: issued.grant,
     headers: {
       'Cache-Control': 'no-store',
-      'Set-Cookie': serialize(REFRESH_COOKIE, issued.refreshToken, {
+      'Set-Cookie': serialize(refreshCookieName(tenantId), issued.refreshToken, {
         path: '/',
         maxAge: issued.refreshTokenMaxAge,
         httpOnly: true,
@@ -38,7 +44,7 @@ export function grantResponse<S extends number>(status: S, issued: IssuedGrant, 
   };
 }
 
-/** Expires the refresh cookie. */
-export function clearedRefreshCookie(): string {
-  return serialize(REFRESH_COOKIE, '', { path: '/', expires: new Date(0), httpOnly: true, secure: true, sameSite: 'strict' });
+/** Expires the tenant's refresh cookie. */
+export function clearedRefreshCookie(tenantId: string): string {
+  return serialize(refreshCookieName(tenantId), '', { path: '/', expires: new Date(0), httpOnly: true, secure: true, sameSite: 'strict' });
 }

@@ -6,7 +6,8 @@ import { toSession, toUser, type SessionService } from '../sessions/session-serv
 import type { AuthStore, IdempotencyScope, StoreOperations } from '../store/auth-store.js';
 import type { TenantRegistry } from '../tenants/tenant-registry.js';
 import type { AccessTokens } from '../tokens/access-tokens.js';
-import { clearedRefreshCookie, grantResponse, REFRESH_COOKIE } from './grant-response.js';
+import { parse as parseCookies } from 'cookie';
+import { clearedRefreshCookie, grantResponse, refreshCookieName } from './grant-response.js';
 import type { RateLimits } from './rate-limits.js';
 
 export interface HandlerDependencies {
@@ -67,19 +68,20 @@ export function createHandlers(deps: HandlerDependencies): Handlers {
       return idempotent(deps.idempotency, context, scope, fingerprint, async (record) => {
         const issued = await deps.sessions.create(
           { tenantId: tenant.id, code: body.code, state: body.state, codeVerifier: body.code_verifier },
-          record && ((tx, issued) => record(tx, grantResponse(201, issued, delivery))),
+          record && ((tx, issued) => record(tx, grantResponse(201, issued, delivery, tenant.id))),
         );
-        return grantResponse(201, issued, delivery);
+        return grantResponse(201, issued, delivery, tenant.id);
       });
     },
 
-    async refreshSession({ headers, cookies, body }, context) {
+    async refreshSession({ headers, body }, context) {
       await deps.limits.consume('refresh', context.req);
       const apiKey = context.req.get('x-api-key') ?? '';
       const tenant = deps.tenants.tenantForApiKey(apiKey);
       if (!tenant) throw new ApiProblem({ status: 401, code: 'invalid_api_key', detail: 'X-API-Key is not valid.' });
-      const token = body?.refresh_token ?? cookies[REFRESH_COOKIE];
-      if (!token) throw new ApiProblem({ status: 401, code: 'invalid_refresh_token', detail: `Send the refresh token in the ${REFRESH_COOKIE} cookie or the body.` });
+      const cookieName = refreshCookieName(tenant.id);
+      const token = body?.refresh_token ?? parseCookies(context.req.get('cookie') ?? '')[cookieName];
+      if (!token) throw new ApiProblem({ status: 401, code: 'invalid_refresh_token', detail: `Send the refresh token in the ${cookieName} cookie or the body.` });
       const delivery = body?.refresh_token !== undefined ? 'body' : 'cookie';
       const key = headers?.['Idempotency-Key'];
       const scope = key === undefined ? undefined : { tenantId: tenant.id, operation: 'refreshSession', key };
@@ -95,8 +97,8 @@ export function createHandlers(deps: HandlerDependencies): Handlers {
         scope,
         fingerprint,
         async (record) => {
-          const issued = await deps.sessions.refresh(apiKey, token, record && ((tx, issued) => record(tx, grantResponse(200, issued, delivery))));
-          return grantResponse(200, issued, delivery);
+          const issued = await deps.sessions.refresh(apiKey, token, record && ((tx, issued) => record(tx, grantResponse(200, issued, delivery, tenant.id))));
+          return grantResponse(200, issued, delivery, tenant.id);
         },
         replay,
       );
@@ -110,7 +112,7 @@ export function createHandlers(deps: HandlerDependencies): Handlers {
     async logout(_input, { req }) {
       const auth = await deps.sessions.authenticate(req.get('authorization'));
       await deps.sessions.logout(auth);
-      return { status: 204, headers: { 'Set-Cookie': clearedRefreshCookie() } };
+      return { status: 204, headers: { 'Set-Cookie': clearedRefreshCookie(auth.tenant.id) } };
     },
 
     async listSessions({ query }, { req }) {

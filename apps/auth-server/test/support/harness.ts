@@ -188,7 +188,7 @@ export async function refresh(h: Harness, refreshToken: string, options: { apiKe
   const headers: Record<string, string> = { 'X-API-Key': options.apiKey ?? API_KEY };
   if (options.key) headers['Idempotency-Key'] = options.key;
   if (options.viaCookie) {
-    headers.Cookie = `__Host-aimable_refresh=${refreshToken}`;
+    headers.Cookie = `__Host-aimable_refresh_alpha=${refreshToken}`;
     return fetch(`${h.url}/v1/refresh`, { method: 'POST', headers });
   }
   headers['Content-Type'] = 'application/json';

@@ -68,7 +68,7 @@ export const handleOidcCallback = <ThrowOnError extends boolean = false>(options
  * with the provider using PKCE, validates the ID token, and creates a
  * session.
  *
- * The refresh token is set in the `__Host-aimable_refresh` cookie, unless
+ * The refresh token is set in the `__Host-aimable_refresh_{tenant}` cookie, unless
  * `refresh_token_delivery` is `body`, in which case it is returned in the
  * body and no cookie is set.
  *
@@ -90,7 +90,7 @@ export const createSession = <ThrowOnError extends boolean = false>(options: Opt
  * Refresh a session
  *
  * Exchanges a refresh token for a new grant. The refresh token comes from
- * the `__Host-aimable_refresh` cookie, or from the JSON body for
+ * the `__Host-aimable_refresh_{tenant}` cookie of the API key's tenant, or from the JSON body for
  * non-browser clients; the new one is returned the same way. `X-API-Key`
  * must be a key of the session's own tenant.
  *

@@ -149,7 +149,7 @@ export interface RefreshSessionInput {
   path: Record<string, never>;
   query: Record<string, never>;
   headers: NonNullable<api.RefreshSessionData["headers"]>;
-  cookies: { "__Host-aimable_refresh"?: string };
+  cookies: Record<string, never>;
   body: api.RefreshSessionData['body'] | undefined;
 }
 
@@ -327,7 +327,7 @@ export const operations: readonly OperationDescriptor<OperationId>[] = [
     method: "post",
     path: "/v1/refresh",
     expressPath: "/v1/refresh",
-    parameters: { path: [], query: [], header: ["Idempotency-Key", "X-Request-Id"], cookie: ["__Host-aimable_refresh"] },
+    parameters: { path: [], query: [], header: ["Idempotency-Key", "X-Request-Id"], cookie: [] },
     hasBody: true,
     security: ["ApiKey"],
     responseContentTypes: {"200":"application/json","400":"application/problem+json","401":"application/problem+json","409":"application/problem+json","415":"application/problem+json","422":"application/problem+json","429":"application/problem+json","500":"application/problem+json"},

@@ -7,7 +7,7 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
     "title": "Aimable Auth API",
     "version": "1.0.0",
     "summary": "OIDC login, sessions with rotating refresh tokens, and multi-tenancy.",
-    "description": "The authentication API of Aimable. A frontend signs its users in with an\nOpenID Connect provider configured for its tenant, exchanges the result for\na session, and keeps the session alive with rotating refresh tokens.\n\n## Login flow\n1. `GET /v1/auth/oidc/{provider}/start` returns the provider's authorization\n   URL (a `302`, or `200` JSON for `Accept: application/json`). The server\n   stores a single-use `state` that expires after **10 minutes** and is bound\n   to the tenant, the provider, the exact `frontend_redirect_uri`, the\n   server's own PKCE verifier and nonce, and the frontend's optional\n   `code_challenge`.\n2. The provider redirects the browser to\n   `GET /v1/auth/oidc/{provider}/callback`, which forwards `code` and `state`\n   (or `error` and `state`) to the saved `frontend_redirect_uri`.\n3. The frontend posts `code`, `state` and its `code_verifier` to\n   `POST /v1/auth/oidc/session` and receives a session grant.\n\n## Tokens\n* The **access token** is a short-lived JWT (15 minutes by default) signed\n  with a key published at `/.well-known/jwks.json`. Revoking a session does\n  not recall access tokens already issued: they stay valid until they\n  expire.\n* The **refresh token** rotates on every use. Browsers receive it in the\n  `__Host-aimable_refresh` cookie (`HttpOnly; Secure; Path=/`); clients\n  that send it in a JSON body receive it in the body.\n\n## Idempotency\n`POST /v1/auth/oidc/session` requires and `POST /v1/refresh` accepts an\n`Idempotency-Key` header (1–255 printable ASCII characters), scoped to the\ntenant and the operation. The first completed response is stored for\n**24 hours**; a retry with the same key and the same request (method,\nroute, canonical JSON body) replays it with `Idempotent-Replayed: true`. The\nsame key with a different request answers `422 idempotency_key_reused`;\nwhile the first request is still running, a retry answers\n`409 idempotency_key_in_use` with `Retry-After`. Requests rejected by\nvalidation and `5xx` results are not stored, so a retry may succeed.\n\n## Errors\nEvery error is an RFC 9457 `application/problem+json` document with a\nstable `code` from the closed `ProblemCode` enum and the `request_id` of the\nrequest. `5xx` problems never carry internal detail.\n",
+    "description": "The authentication API of Aimable. A frontend signs its users in with an\nOpenID Connect provider configured for its tenant, exchanges the result for\na session, and keeps the session alive with rotating refresh tokens.\n\n## Login flow\n1. `GET /v1/auth/oidc/{provider}/start` returns the provider's authorization\n   URL (a `302`, or `200` JSON for `Accept: application/json`). The server\n   stores a single-use `state` that expires after **10 minutes** and is bound\n   to the tenant, the provider, the exact `frontend_redirect_uri`, the\n   server's own PKCE verifier and nonce, and the frontend's optional\n   `code_challenge`.\n2. The provider redirects the browser to\n   `GET /v1/auth/oidc/{provider}/callback`, which forwards `code` and `state`\n   (or `error` and `state`) to the saved `frontend_redirect_uri`.\n3. The frontend posts `code`, `state` and its `code_verifier` to\n   `POST /v1/auth/oidc/session` and receives a session grant.\n\n## Tokens\n* The **access token** is a short-lived JWT (15 minutes by default) signed\n  with a key published at `/.well-known/jwks.json`. Revoking a session does\n  not recall access tokens already issued: they stay valid until they\n  expire.\n* The **refresh token** rotates on every use. Browsers receive it in the\n  tenant's cookie `__Host-aimable_refresh_{tenant}` (for example\n  `__Host-aimable_refresh_demo`; `HttpOnly; Secure; Path=/`), one per\n  tenant, so that a browser can hold sessions of several tenants; clients\n  that send it in a JSON body receive it in the body.\n\n## Idempotency\n`POST /v1/auth/oidc/session` requires and `POST /v1/refresh` accepts an\n`Idempotency-Key` header (1–255 printable ASCII characters), scoped to the\ntenant and the operation. The first completed response is stored for\n**24 hours**; a retry with the same key and the same request (method,\nroute, canonical JSON body) replays it with `Idempotent-Replayed: true`. The\nsame key with a different request answers `422 idempotency_key_reused`;\nwhile the first request is still running, a retry answers\n`409 idempotency_key_in_use` with `Retry-After`. Requests rejected by\nvalidation and `5xx` results are not stored, so a retry may succeed.\n\n## Errors\nEvery error is an RFC 9457 `application/problem+json` document with a\nstable `code` from the closed `ProblemCode` enum and the `request_id` of the\nrequest. `5xx` problems never carry internal detail.\n",
     "contact": {
       "name": "Aimable Auth"
     },
@@ -293,7 +293,7 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
         ],
         "security": [],
         "summary": "Exchange a login result for a session",
-        "description": "Consumes the `state` (once: a replayed state answers\n`401 invalid_state`), checks `code_verifier` against the frontend's\n`code_challenge` when the login was started with one, exchanges `code`\nwith the provider using PKCE, validates the ID token, and creates a\nsession.\n\nThe refresh token is set in the `__Host-aimable_refresh` cookie, unless\n`refresh_token_delivery` is `body`, in which case it is returned in the\nbody and no cookie is set.\n\nRequires `Idempotency-Key`; see the idempotency section of the API\ndescription. A replay answers the stored response, with\n`Idempotent-Replayed: true`, and creates no second session.\n",
+        "description": "Consumes the `state` (once: a replayed state answers\n`401 invalid_state`), checks `code_verifier` against the frontend's\n`code_challenge` when the login was started with one, exchanges `code`\nwith the provider using PKCE, validates the ID token, and creates a\nsession.\n\nThe refresh token is set in the `__Host-aimable_refresh_{tenant}` cookie, unless\n`refresh_token_delivery` is `body`, in which case it is returned in the\nbody and no cookie is set.\n\nRequires `Idempotency-Key`; see the idempotency section of the API\ndescription. A replay answers the stored response, with\n`Idempotent-Replayed: true`, and creates no second session.\n",
         "parameters": [
           {
             "$ref": "#/components/parameters/IdempotencyKeyRequired"
@@ -384,7 +384,7 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
           "sessions"
         ],
         "summary": "Refresh a session",
-        "description": "Exchanges a refresh token for a new grant. The refresh token comes from\nthe `__Host-aimable_refresh` cookie, or from the JSON body for\nnon-browser clients; the new one is returned the same way. `X-API-Key`\nmust be a key of the session's own tenant.\n\n**Rotation.** Every refresh issues a new refresh token and retires the\none presented. Presenting the retired token again within the reuse\ngrace window (10 seconds by default) answers the identical grant the\nfirst refresh returned, so two tabs refreshing at once end up with the\nsame working token. Presenting it after the window revokes the whole\nsession and answers `401 refresh_token_reused`.\n\n**Lifetimes.** A session ends at its absolute expiry (30 days by\ndefault) or after its idle timeout (7 days by default) without a\nrefresh; then the answer is `401 session_expired`.\n\nAccepts an optional `Idempotency-Key` with the same semantics as\nsession creation.\n",
+        "description": "Exchanges a refresh token for a new grant. The refresh token comes from\nthe `__Host-aimable_refresh_{tenant}` cookie of the API key's tenant, or from the JSON body for\nnon-browser clients; the new one is returned the same way. `X-API-Key`\nmust be a key of the session's own tenant.\n\n**Rotation.** Every refresh issues a new refresh token and retires the\none presented. Presenting the retired token again within the reuse\ngrace window (10 seconds by default) answers the identical grant the\nfirst refresh returned, so two tabs refreshing at once end up with the\nsame working token. Presenting it after the window revokes the whole\nsession and answers `401 refresh_token_reused`.\n\n**Lifetimes.** A session ends at its absolute expiry (30 days by\ndefault) or after its idle timeout (7 days by default) without a\nrefresh; then the answer is `401 session_expired`.\n\nAccepts an optional `Idempotency-Key` with the same semantics as\nsession creation.\n",
         "security": [
           {
             "ApiKey": []
@@ -396,17 +396,6 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
           },
           {
             "$ref": "#/components/parameters/RequestId"
-          },
-          {
-            "name": "__Host-aimable_refresh",
-            "in": "cookie",
-            "required": false,
-            "description": "The refresh token, for browsers.",
-            "schema": {
-              "type": "string",
-              "maxLength": 512
-            },
-            "example": "rt_Qm9yZWFsbHlSYW5kb21CeXRlc0hlcmVfXzQzQ2hhcnNMb25n"
           }
         ],
         "requestBody": {
@@ -559,11 +548,11 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
             "description": "The session was revoked.",
             "headers": {
               "Set-Cookie": {
-                "description": "Clears the refresh cookie.",
+                "description": "Clears the tenant's refresh cookie.",
                 "schema": {
                   "type": "string"
                 },
-                "example": "__Host-aimable_refresh=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Strict"
+                "example": "__Host-aimable_refresh_demo=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Strict"
               },
               "X-Request-Id": {
                 "$ref": "#/components/headers/X-Request-Id"
@@ -969,11 +958,11 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
         "example": "no-store"
       },
       "Set-Cookie-Refresh": {
-        "description": "The refresh token cookie (`__Host-aimable_refresh`, `HttpOnly; Secure; Path=/`, `SameSite` per tenant, `Strict` by default). Absent when the refresh token is delivered in the body.",
+        "description": "The refresh token cookie (`__Host-aimable_refresh_{tenant}`, `HttpOnly; Secure; Path=/`, `SameSite` per tenant, `Strict` by default). Absent when the refresh token is delivered in the body.",
         "schema": {
           "type": "string"
         },
-        "example": "__Host-aimable_refresh=rt_Qm9yZWFsbHlSYW5kb21CeXRlc0hlcmVfXzQzQ2hhcnNMb25n; Path=/; Max-Age=2592000; HttpOnly; Secure; SameSite=Strict"
+        "example": "__Host-aimable_refresh_demo=rt_Qm9yZWFsbHlSYW5kb21CeXRlc0hlcmVfXzQzQ2hhcnNMb25n; Path=/; Max-Age=2592000; HttpOnly; Secure; SameSite=Strict"
       },
       "Idempotent-Replayed": {
         "description": "`true` when this response is a replay of a stored response for the same `Idempotency-Key`.",
@@ -1180,7 +1169,7 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
               "body"
             ],
             "default": "cookie",
-            "description": "How to deliver the refresh token. `cookie` (browsers) sets the `__Host-aimable_refresh` cookie; `body` (other clients) returns it in the grant instead."
+            "description": "How to deliver the refresh token. `cookie` (browsers) sets the `__Host-aimable_refresh_{tenant}` cookie; `body` (other clients) returns it in the grant instead."
           }
         }
       },

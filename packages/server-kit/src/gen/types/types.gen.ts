@@ -118,7 +118,7 @@ export type CreateSessionRequest = {
      */
     code_verifier?: string;
     /**
-     * How to deliver the refresh token. `cookie` (browsers) sets the `__Host-aimable_refresh` cookie; `body` (other clients) returns it in the grant instead.
+     * How to deliver the refresh token. `cookie` (browsers) sets the `__Host-aimable_refresh_{tenant}` cookie; `body` (other clients) returns it in the grant instead.
      */
     refresh_token_delivery?: 'cookie' | 'body';
 };
