@@ -69,9 +69,11 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     const listening = app.listen(config.port, config.host ?? '::', (error?: Error) => (error ? reject(error) : resolve(listening)));
   });
   const { port } = server.address() as AddressInfo;
-  const pruning = setInterval(() => {
+  const prune = () => {
     store.prune(clock.now()).catch((error: unknown) => logger.error({ error: describeError(error) }, 'prune failed'));
-  }, PRUNE_INTERVAL_MS);
+  };
+  prune();
+  const pruning = setInterval(prune, PRUNE_INTERVAL_MS);
   pruning.unref();
   logger.info({ port, public_url: config.publicUrl, tenants: config.tenants.map((t) => t.id) }, 'listening');
 
