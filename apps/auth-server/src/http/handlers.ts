@@ -67,7 +67,8 @@ export function createHandlers(deps: HandlerDependencies): Handlers {
       const fingerprint = requestFingerprint('POST', '/v1/auth/oidc/session', body);
       return idempotent(deps.idempotency, context, scope, fingerprint, async (record) => {
         const issued = await deps.sessions.create(
-          { tenantId: tenant.id, code: body.code, state: body.state, codeVerifier: body.code_verifier },
+          tenant,
+          { code: body.code, state: body.state, codeVerifier: body.code_verifier },
           record && ((tx, issued) => record(tx, grantResponse(201, issued, delivery, tenant.id))),
         );
         return grantResponse(201, issued, delivery, tenant.id);
@@ -76,8 +77,7 @@ export function createHandlers(deps: HandlerDependencies): Handlers {
 
     async refreshSession({ headers, body }, context) {
       await deps.limits.consume('refresh', context.req);
-      const apiKey = context.req.get('x-api-key') ?? '';
-      const tenant = deps.tenants.tenantForApiKey(apiKey);
+      const tenant = deps.tenants.tenantForApiKey(context.req.get('x-api-key') ?? '');
       if (!tenant) throw new ApiProblem({ status: 401, code: 'invalid_api_key', detail: 'X-API-Key is not valid.' });
       const cookieName = refreshCookieName(tenant.id);
       const token = body?.refresh_token ?? parseCookies(context.req.get('cookie') ?? '')[cookieName];
@@ -89,7 +89,7 @@ export function createHandlers(deps: HandlerDependencies): Handlers {
       const fingerprint = requestFingerprint('POST', '/v1/refresh', body, sha256Hex(token));
       const replay = {
         // A replay must not outlive what the token itself may do: after logout, reuse or the grace window it is refused.
-        check: () => deps.sessions.assertReplayable(apiKey, token),
+        check: () => deps.sessions.assertReplayable(tenant, token),
       };
       return idempotent(
         deps.idempotency,
@@ -97,7 +97,7 @@ export function createHandlers(deps: HandlerDependencies): Handlers {
         scope,
         fingerprint,
         async (record) => {
-          const issued = await deps.sessions.refresh(apiKey, token, record && ((tx, issued) => record(tx, grantResponse(200, issued, delivery, tenant.id))));
+          const issued = await deps.sessions.refresh(tenant, token, record && ((tx, issued) => record(tx, grantResponse(200, issued, delivery, tenant.id))));
           return grantResponse(200, issued, delivery, tenant.id);
         },
         replay,

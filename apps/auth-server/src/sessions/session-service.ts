@@ -23,7 +23,6 @@ export interface IssuedGrant {
 export type WithinIssue = (tx: StoreOperations, issued: IssuedGrant) => Promise<void>;
 
 export interface CreateSession {
-  tenantId: string;
   code: string;
   state: string;
   codeVerifier?: string;
@@ -57,8 +56,7 @@ export class SessionService {
    * frontend's PKCE verifier, exchanges the code and validates the ID token,
    * then upserts the user and creates the session in one transaction.
    */
-  async create(request: CreateSession, withinIssue?: WithinIssue): Promise<IssuedGrant> {
-    const tenant = this.tenants.require(request.tenantId);
+  async create(tenant: TenantConfig, request: CreateSession, withinIssue?: WithinIssue): Promise<IssuedGrant> {
     const stateHash = sha256Hex(request.state);
     const consumedAt = this.clock.now();
     // Atomic and single-use: of two requests with one state, one wins; a replay is refused.
@@ -124,13 +122,13 @@ export class SessionService {
   }
 
   /**
-   * Rotates a refresh token (RFC 9700 §4.14.2). The presented token is
+   * Rotates a refresh token (RFC 9700 §4.14.2) for the tenant whose API key came with it. The presented token is
    * retired and a new one issued. Presenting the retired token again within
    * the grace window answers the identical grant; after it, the whole
    * session is revoked.
    */
-  async refresh(apiKey: string, refreshToken: string, withinIssue?: WithinIssue): Promise<IssuedGrant> {
-    const { tenant, token, session, now } = await this.#presented(apiKey, refreshToken);
+  async refresh(tenant: TenantConfig, refreshToken: string, withinIssue?: WithinIssue): Promise<IssuedGrant> {
+    const { token, session, now } = await this.#presented(tenant, refreshToken);
     if (token.retired_at === null) {
       try {
         return await this.#rotate(tenant, session, token, now, withinIssue);
@@ -157,16 +155,14 @@ export class SessionService {
    * session, and a token that is current or the forgiven immediate parent
    * within the grace window; otherwise it is a reuse.
    */
-  async assertReplayable(apiKey: string, refreshToken: string): Promise<void> {
-    const { tenant, token, session, now } = await this.#presented(apiKey, refreshToken);
+  async assertReplayable(tenant: TenantConfig, refreshToken: string): Promise<void> {
+    const { token, session, now } = await this.#presented(tenant, refreshToken);
     if (token.retired_at === null || (await this.#forgivenGrant(token.id, now))) return;
     await this.#revokeForReuse(tenant, session, now);
   }
 
-  /** The tenant of the API key, the presented token and its live session, or the 401 that says why not. */
-  async #presented(apiKey: string, refreshToken: string): Promise<{ tenant: TenantConfig; token: RefreshTokenRow; session: SessionRow; now: number }> {
-    const tenant = this.tenants.tenantForApiKey(apiKey);
-    if (!tenant) throw new ApiProblem({ status: 401, code: 'invalid_api_key', detail: 'X-API-Key is not valid.' });
+  /** The presented token and its live session, for the tenant of the API key; or the 401 that says why not. */
+  async #presented(tenant: TenantConfig, refreshToken: string): Promise<{ token: RefreshTokenRow; session: SessionRow; now: number }> {
     const token = await this.store.findRefreshTokenByHash(sha256Hex(refreshToken));
     if (!token) throw invalidRefreshToken();
     // The key must belong to the session's own tenant.
@@ -175,7 +171,7 @@ export class SessionService {
     if (!session) throw invalidRefreshToken();
     const now = this.clock.now();
     this.#assertLive(session, now);
-    return { tenant, token, session, now };
+    return { token, session, now };
   }
 
   async #rotate(tenant: TenantConfig, session: SessionRow, token: RefreshTokenRow, now: number, withinIssue?: WithinIssue): Promise<IssuedGrant> {
