@@ -1,4 +1,4 @@
-import { type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 /**
  * Forward-only migrations. A migration, once released, is never edited:
@@ -69,6 +69,13 @@ const migrations: Record<string, Migration> = {
         .addColumn('grace_expires_at', 'bigint')
         .execute();
       await db.schema.createIndex('refresh_tokens_by_session').on('refresh_tokens').column('session_id').execute();
+      // Grace grants are swept as soon as their window closes: only the few that hold one are indexed.
+      await db.schema
+        .createIndex('refresh_tokens_grace_expiry')
+        .on('refresh_tokens')
+        .column('grace_expires_at')
+        .where(sql.ref('grace_grant'), 'is not', null)
+        .execute();
 
       await db.schema
         .createTable('idempotency_records')
