@@ -67,7 +67,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const app = createApp({ handlers, tenants, logger, validateResponses: config.validateResponses, trustProxy: config.trustProxy });
 
   const server: Server = await new Promise((resolve, reject) => {
-    const listening = app.listen(config.port, config.host ?? '::', (error?: Error) => (error ? reject(error) : resolve(listening)));
+    const onListening = (error?: Error) => (error ? reject(error) : resolve(listening));
+    // Without a host, Node listens on every interface, IPv6 and IPv4, or IPv4 alone where IPv6 is off.
+    const listening = config.host === undefined ? app.listen(config.port, onListening) : app.listen(config.port, config.host, onListening);
   });
   const { port } = server.address() as AddressInfo;
   const prune = () => {
