@@ -30,10 +30,11 @@ export const CONFIG_DEFAULTS = {
   accessTokenAudience: 'aimable-api',
   loginStateTtlSeconds: 600,
   idempotency: { retentionSeconds: 24 * 3600, lockSeconds: 60 },
+  // Per client address and minute: far above what one person's browser does, far below a brute force.
   rateLimits: {
-    start: { points: 60, durationSeconds: 60 },
-    session: { points: 60, durationSeconds: 60 },
-    refresh: { points: 300, durationSeconds: 60 },
+    start: { points: 300, durationSeconds: 60 },
+    session: { points: 300, durationSeconds: 60 },
+    refresh: { points: 1200, durationSeconds: 60 },
   },
   providerTimeoutSeconds: 10,
   logLevel: 'info',
