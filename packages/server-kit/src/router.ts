@@ -47,7 +47,7 @@ export function createApiRouter(handlers: Handlers, options: ApiRouterOptions = 
   router.use(readCookies);
   router.use(
     OpenApiValidator.middleware({
-      apiSpec: structuredClone(openApiDocument) as never,
+      apiSpec: validatorDocument() as never,
       validateRequests: { allowUnknownQueryParameters: false, removeAdditional: false, coerceTypes: false },
       validateResponses: options.validateResponses ? { removeAdditional: false } : false,
       validateSecurity: true,
@@ -60,6 +60,22 @@ export function createApiRouter(handlers: Handlers, options: ApiRouterOptions = 
   }
   router.use(writeProblem(options));
   return router;
+}
+
+/**
+ * The contract as the validator reads it. An operation marked
+ * `x-unknown-query-parameters: ignore` (the OIDC callback: RFC 6749 §4.1.2
+ * has clients ignore response parameters they do not know) accepts
+ * parameters it does not declare; every other operation refuses them.
+ */
+function validatorDocument(): Record<string, unknown> {
+  const document = structuredClone(openApiDocument) as { paths: Record<string, Record<string, Record<string, unknown>>> };
+  for (const item of Object.values(document.paths)) {
+    for (const operation of Object.values(item)) {
+      if (operation['x-unknown-query-parameters'] === 'ignore') operation['x-eov-allow-unknown-query-parameters'] = true;
+    }
+  }
+  return document;
 }
 
 const assignRequestId: RequestHandler = (req, res, next) => {

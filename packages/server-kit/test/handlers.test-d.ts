@@ -59,7 +59,8 @@ describe('Handlers', () => {
   test('When a handler reads its input, then path, query, headers and body are typed by the contract', () => {
     expectTypeOf<StartOidcLoginInput['path']['provider']>().toEqualTypeOf<string>();
     expectTypeOf<StartOidcLoginInput['query']['code_challenge_method']>().toEqualTypeOf<'S256' | undefined>();
-    expectTypeOf<StartOidcLoginInput['headers']['X-Tenant-Id']>().toEqualTypeOf<string>();
+    expectTypeOf<StartOidcLoginInput['headers']['X-Tenant-Id']>().toEqualTypeOf<string | undefined>();
+    expectTypeOf<StartOidcLoginInput['query']['tenant']>().toEqualTypeOf<string | undefined>();
     expectTypeOf<CreateSessionInput['headers']['Idempotency-Key']>().toEqualTypeOf<string>();
     expectTypeOf<CreateSessionInput['body']['code']>().toEqualTypeOf<string>();
     expectTypeOf<RefreshSessionInput['headers']['Idempotency-Key']>().toEqualTypeOf<string | undefined>();

@@ -67,8 +67,29 @@ describe('createApiRouter', () => {
     expect(response.headers.get('cache-control')).toBe('no-store');
   });
 
+  test('When an operation marked x-unknown-query-parameters: ignore gets parameters it does not declare, then the handler runs without them; others refuse them', async () => {
+    overrides.handleOidcCallback = (input) => {
+      expect(input.query).toEqual({ code: '4/0AbC', state: 's1', iss: 'https://idp.test' });
+      return { status: 302, headers: { Location: 'http://localhost:5173/auth/callback?code=x&state=s1' } };
+    };
+    const callback = await fetch(`${baseUrl}/v1/auth/oidc/dev/callback?code=4/0AbC&state=s1&iss=https://idp.test&scope=openid+email&authuser=0&session_state=x`, { redirect: 'manual' });
+    expect(callback.status).toBe(302);
+    const start = await fetch(`${baseUrl}${startUrl}&scope=openid`, { headers: { 'X-Tenant-Id': 'demo' }, redirect: 'manual' });
+    expect(start.status).toBe(400);
+    expect((await problemOf(start)).errors?.map((e) => e.location)).toEqual(['query.scope']);
+  });
+
+  test('When a parameter declared allowReserved carries reserved characters unencoded, then it is accepted as sent', async () => {
+    overrides.startOidcLogin = (input) => {
+      expect(input.query.frontend_redirect_uri).toBe('https://yourapp.com/callback');
+      return { status: 302, headers: { Location: 'https://idp.test/authorize' } };
+    };
+    const response = await fetch(`${baseUrl}/v1/auth/oidc/dev/start?frontend_redirect_uri=https://yourapp.com/callback`, { headers: { 'X-Tenant-Id': 'demo' }, redirect: 'manual' });
+    expect(response.status).toBe(302);
+  });
+
   test('When a required header is missing, then a 400 problem is answered before the handler runs', async () => {
-    const response = await fetch(`${baseUrl}${startUrl}`, { redirect: 'manual' });
+    const response = await fetch(`${baseUrl}/v1/auth/providers`, { redirect: 'manual' });
     expect(response.status).toBe(400);
     const problem = await problemOf(response);
     expect(problem).toMatchObject({ code: 'invalid_request', status: 400 });

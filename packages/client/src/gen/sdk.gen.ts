@@ -27,11 +27,20 @@ export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends 
  * URL in the body, for single-page apps that call through `fetch`, which
  * cannot follow a cross-origin redirect to the provider.
  *
+ * The tenant is named by the `X-Tenant-Id` header or by the `tenant`
+ * query parameter, so that a plain link
+ * (`<a href="…/start?tenant=acme&…">`) works; one of them is required,
+ * and when both are sent they must agree (otherwise `400`).
+ *
  * `frontend_redirect_uri` must equal one of the tenant's allowlisted
- * URIs exactly, string for string (RFC 9700 §4.11.1). A frontend that
- * sends `code_challenge` (S256, RFC 7636) must later send the matching
- * `code_verifier` to `POST /v1/auth/oidc/session`, which binds the login
- * to the browser that started it.
+ * URIs exactly, string for string (RFC 9700 §4.11.1), after the one
+ * percent-decoding of the query.
+ *
+ * `code_challenge` (S256, RFC 7636) is required unless the tenant's
+ * policy makes frontend PKCE optional: without it the answer is `400`
+ * naming `query.code_challenge`. The matching `code_verifier` must later
+ * be sent to `POST /v1/auth/oidc/session`, which binds the login to the
+ * browser that started it.
  *
  * The state is single-use and expires after 10 minutes.
  *
@@ -48,10 +57,19 @@ export const startOidcLogin = <ThrowOnError extends boolean = false>(options: Op
  * it is required when the provider advertises
  * `authorization_response_iss_parameter_supported`.
  *
+ * Providers add parameters of their own (Google: `scope`, `authuser`,
+ * `hd`, `prompt`; Keycloak, Entra and Okta: `session_state`). As RFC 6749
+ * §4.1.2 requires of a client, unknown parameters are ignored. Values may
+ * arrive percent-encoded or as they are (`code=4/0Ab…`,
+ * `iss=https://…`).
+ *
  * The browser is redirected to the `frontend_redirect_uri` saved with the
- * state, carrying `code` and `state`, or `error` and `state` (and
- * `error_description` when the provider sent one). The state is not
- * consumed here; `POST /v1/auth/oidc/session` consumes it.
+ * state, carrying `code` and `state`, or `error` and `state`. `error` is
+ * one of the codes of RFC 6749 §4.1.2.1; any other value the provider (or
+ * whoever made the link) sent becomes `server_error`, and no
+ * `error_description` or other free text is forwarded. The state is not
+ * consumed by a successful callback; `POST /v1/auth/oidc/session`
+ * consumes it. An error ends it.
  *
  * When the state is unknown or expired there is no safe place to
  * redirect to, so the answer is a `400` problem.
@@ -62,11 +80,15 @@ export const handleOidcCallback = <ThrowOnError extends boolean = false>(options
 /**
  * Exchange a login result for a session
  *
- * Consumes the `state` (once: a replayed state answers
- * `401 invalid_state`), checks `code_verifier` against the frontend's
- * `code_challenge` when the login was started with one, exchanges `code`
- * with the provider using PKCE, validates the ID token, and creates a
- * session.
+ * Checks `code_verifier` against the `code_challenge` the login was
+ * started with (a missing or wrong verifier answers `401 invalid_grant`
+ * and changes nothing), consumes the `state` (once: a replayed state
+ * answers `401 invalid_state`), exchanges `code` with the provider using
+ * PKCE, validates the ID token, and creates a session.
+ *
+ * The tenant is the state's own. `X-Tenant-Id` may be omitted; when it is
+ * sent and names another tenant, the answer is the same
+ * `401 invalid_state` as for an unknown state.
  *
  * The refresh token is set in the `__Host-aimable_refresh_{tenant}` cookie, unless
  * `refresh_token_delivery` is `body`, in which case it is returned in the

@@ -349,7 +349,7 @@ export const operations: readonly OperationDescriptor<OperationId>[] = [
     method: "get",
     path: "/v1/auth/oidc/{provider}/start",
     expressPath: "/v1/auth/oidc/:provider/start",
-    parameters: { path: ["provider"], query: ["frontend_redirect_uri", "code_challenge", "code_challenge_method"], header: ["X-Tenant-Id", "X-Request-Id"], cookie: [] },
+    parameters: { path: ["provider"], query: ["tenant", "frontend_redirect_uri", "code_challenge", "code_challenge_method"], header: ["X-Tenant-Id", "X-Request-Id"], cookie: [] },
     hasBody: false,
     security: [],
     responseContentTypes: {"200":"application/json","400":"application/problem+json","404":"application/problem+json","429":"application/problem+json","500":"application/problem+json","502":"application/problem+json"},

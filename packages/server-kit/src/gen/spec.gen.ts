@@ -7,7 +7,7 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
     "title": "Aimable Auth API",
     "version": "1.0.0",
     "summary": "OIDC login, sessions with rotating refresh tokens, and multi-tenancy.",
-    "description": "The authentication API of Aimable. A frontend signs its users in with an\nOpenID Connect provider configured for its tenant, exchanges the result for\na session, and keeps the session alive with rotating refresh tokens.\n\n## Login flow\n1. `GET /v1/auth/oidc/{provider}/start` returns the provider's authorization\n   URL (a `302`, or `200` JSON for `Accept: application/json`). The server\n   stores a single-use `state` that expires after **10 minutes** and is bound\n   to the tenant, the provider, the exact `frontend_redirect_uri`, the\n   server's own PKCE verifier and nonce, and the frontend's optional\n   `code_challenge`.\n2. The provider redirects the browser to\n   `GET /v1/auth/oidc/{provider}/callback`, which forwards `code` and `state`\n   (or `error` and `state`) to the saved `frontend_redirect_uri`.\n3. The frontend posts `code`, `state` and its `code_verifier` to\n   `POST /v1/auth/oidc/session` and receives a session grant.\n\n## Tokens\n* The **access token** is a short-lived JWT (15 minutes by default) signed\n  with a key published at `/.well-known/jwks.json`. Revoking a session does\n  not recall access tokens already issued: they stay valid until they\n  expire.\n* The **refresh token** rotates on every use. Browsers receive it in the\n  tenant's cookie `__Host-aimable_refresh_{tenant}` (for example\n  `__Host-aimable_refresh_demo`; `HttpOnly; Secure; Path=/`), one per\n  tenant, so that a browser can hold sessions of several tenants; clients\n  that send it in a JSON body receive it in the body.\n\n## Idempotency\n`POST /v1/auth/oidc/session` requires and `POST /v1/refresh` accepts an\n`Idempotency-Key` header (1–255 printable ASCII characters), scoped to the\ntenant and the operation. The first completed response is stored for\n**24 hours**; a retry with the same key and the same request (method,\nroute, canonical JSON body) replays it with `Idempotent-Replayed: true`. The\nsame key with a different request answers `422 idempotency_key_reused`;\nwhile the first request is still running, a retry answers\n`409 idempotency_key_in_use` with `Retry-After`. Requests rejected by\nvalidation and `5xx` results are not stored, so a retry may succeed.\n\n## Errors\nEvery error is an RFC 9457 `application/problem+json` document with a\nstable `code` from the closed `ProblemCode` enum and the `request_id` of the\nrequest. `5xx` problems never carry internal detail.\n",
+    "description": "The authentication API of Aimable. A frontend signs its users in with an\nOpenID Connect provider configured for its tenant, exchanges the result for\na session, and keeps the session alive with rotating refresh tokens.\n\n## Login flow\n1. The frontend creates a PKCE pair (RFC 7636): a random `code_verifier`,\n   kept in the browser, and `code_challenge = BASE64URL(SHA256(code_verifier))`.\n2. `GET /v1/auth/oidc/{provider}/start` with the `code_challenge` returns the\n   provider's authorization URL (a `302`, or `200` JSON for\n   `Accept: application/json`). The tenant comes from the `X-Tenant-Id`\n   header or, for a plain link or navigation that cannot carry a header,\n   from the `tenant` query parameter. The server stores a single-use\n   `state` that expires after **10 minutes** and is bound to the tenant,\n   the provider, the exact `frontend_redirect_uri`, the server's own PKCE\n   verifier and nonce, and the frontend's `code_challenge`.\n3. The provider redirects the browser to\n   `GET /v1/auth/oidc/{provider}/callback`, which forwards `code` and `state`\n   (or `error` and `state`) to the saved `frontend_redirect_uri`.\n4. The frontend posts `code`, `state` and its `code_verifier` to\n   `POST /v1/auth/oidc/session` and receives a session grant. The tenant\n   comes from the state.\n\n**Frontend PKCE is required.** Only the browser that holds the\n`code_verifier` can turn a `code` and `state` into a session, so a `code`\nand `state` stolen from a URL (history, `Referer`, proxy logs) or planted\nin a victim's browser (login CSRF, RFC 9700 §4.7.1) are worthless. A tenant\nmay opt out (`frontend_pkce: optional` in its session policy); its logins\nare then bound only by the single-use `state`, which is weaker.\n\n**Query values** may be sent percent-encoded or, where RFC 3986 allows\nit in a query, as they are (`frontend_redirect_uri=https://app.example/cb`);\nthe server compares them after the one decoding HTTP does.\n\n## Tokens\n* The **access token** is a short-lived JWT (15 minutes by default) signed\n  with a key published at `/.well-known/jwks.json`. Revoking a session does\n  not recall access tokens already issued: they stay valid until they\n  expire.\n* The **refresh token** rotates on every use. Browsers receive it in the\n  tenant's cookie `__Host-aimable_refresh_{tenant}` (for example\n  `__Host-aimable_refresh_demo`; `HttpOnly; Secure; Path=/`), one per\n  tenant, so that a browser can hold sessions of several tenants; clients\n  that send it in a JSON body receive it in the body.\n\n## Idempotency\n`POST /v1/auth/oidc/session` requires and `POST /v1/refresh` accepts an\n`Idempotency-Key` header (1–255 printable ASCII characters), scoped to the\ntenant and the operation. The first completed response is stored for\n**24 hours**; a retry with the same key and the same request (method,\nroute, canonical JSON body) replays it with `Idempotent-Replayed: true`. The\nsame key with a different request answers `422 idempotency_key_reused`;\nwhile the first request is still running, a retry answers\n`409 idempotency_key_in_use` with `Retry-After`. Requests rejected by\nvalidation and `5xx` results are not stored, so a retry may succeed.\n\n## Errors\nEvery error is an RFC 9457 `application/problem+json` document with a\nstable `code` from the closed `ProblemCode` enum and the `request_id` of the\nrequest. `5xx` problems never carry internal detail.\n",
     "contact": {
       "name": "Aimable Auth"
     },
@@ -61,22 +61,33 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
         ],
         "security": [],
         "summary": "Start an OIDC login",
-        "description": "Creates a login `state` and answers with the provider's authorization\nURL. A plain request (a browser navigation) gets a `302` to the\nprovider; a request with `Accept: application/json` gets `200` with the\nURL in the body, for single-page apps that call through `fetch`, which\ncannot follow a cross-origin redirect to the provider.\n\n`frontend_redirect_uri` must equal one of the tenant's allowlisted\nURIs exactly, string for string (RFC 9700 §4.11.1). A frontend that\nsends `code_challenge` (S256, RFC 7636) must later send the matching\n`code_verifier` to `POST /v1/auth/oidc/session`, which binds the login\nto the browser that started it.\n\nThe state is single-use and expires after 10 minutes.\n",
+        "description": "Creates a login `state` and answers with the provider's authorization\nURL. A plain request (a browser navigation) gets a `302` to the\nprovider; a request with `Accept: application/json` gets `200` with the\nURL in the body, for single-page apps that call through `fetch`, which\ncannot follow a cross-origin redirect to the provider.\n\nThe tenant is named by the `X-Tenant-Id` header or by the `tenant`\nquery parameter, so that a plain link\n(`<a href=\"…/start?tenant=acme&…\">`) works; one of them is required,\nand when both are sent they must agree (otherwise `400`).\n\n`frontend_redirect_uri` must equal one of the tenant's allowlisted\nURIs exactly, string for string (RFC 9700 §4.11.1), after the one\npercent-decoding of the query.\n\n`code_challenge` (S256, RFC 7636) is required unless the tenant's\npolicy makes frontend PKCE optional: without it the answer is `400`\nnaming `query.code_challenge`. The matching `code_verifier` must later\nbe sent to `POST /v1/auth/oidc/session`, which binds the login to the\nbrowser that started it.\n\nThe state is single-use and expires after 10 minutes.\n",
         "parameters": [
           {
             "$ref": "#/components/parameters/Provider"
           },
           {
-            "$ref": "#/components/parameters/TenantId"
+            "$ref": "#/components/parameters/TenantIdOptional"
           },
           {
             "$ref": "#/components/parameters/RequestId"
           },
           {
+            "name": "tenant",
+            "in": "query",
+            "required": false,
+            "description": "The tenant, for requests that cannot send `X-Tenant-Id` (links and navigations). Must agree with `X-Tenant-Id` when both are sent.",
+            "schema": {
+              "$ref": "#/components/schemas/TenantId"
+            },
+            "example": "demo"
+          },
+          {
             "name": "frontend_redirect_uri",
             "in": "query",
             "required": true,
-            "description": "Where the callback sends the browser afterwards. Must be on the tenant's allowlist, exactly.",
+            "description": "Where the callback sends the browser afterwards. Must be on the tenant's allowlist, exactly. May be sent percent-encoded or as is.",
+            "allowReserved": true,
             "schema": {
               "type": "string",
               "minLength": 1,
@@ -88,7 +99,7 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
             "name": "code_challenge",
             "in": "query",
             "required": false,
-            "description": "The frontend's PKCE challenge, `BASE64URL(SHA256(code_verifier))` (RFC 7636 §4.2).",
+            "description": "The frontend's PKCE challenge, `BASE64URL(SHA256(code_verifier))` (RFC 7636 §4.2). Required unless the tenant makes frontend PKCE optional.",
             "schema": {
               "type": "string",
               "pattern": "^[A-Za-z0-9_-]{43}$"
@@ -179,7 +190,8 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
         ],
         "security": [],
         "summary": "Receive the provider's authorization response",
-        "description": "The provider's redirect target, reached by browser navigation. It has\nno tenant header: the tenant comes from `state`. The state must exist,\nmust not have expired, and must belong to this provider. When the\nprovider sends `iss` (RFC 9207) it must equal the provider's issuer, and\nit is required when the provider advertises\n`authorization_response_iss_parameter_supported`.\n\nThe browser is redirected to the `frontend_redirect_uri` saved with the\nstate, carrying `code` and `state`, or `error` and `state` (and\n`error_description` when the provider sent one). The state is not\nconsumed here; `POST /v1/auth/oidc/session` consumes it.\n\nWhen the state is unknown or expired there is no safe place to\nredirect to, so the answer is a `400` problem.\n",
+        "description": "The provider's redirect target, reached by browser navigation. It has\nno tenant header: the tenant comes from `state`. The state must exist,\nmust not have expired, and must belong to this provider. When the\nprovider sends `iss` (RFC 9207) it must equal the provider's issuer, and\nit is required when the provider advertises\n`authorization_response_iss_parameter_supported`.\n\nProviders add parameters of their own (Google: `scope`, `authuser`,\n`hd`, `prompt`; Keycloak, Entra and Okta: `session_state`). As RFC 6749\n§4.1.2 requires of a client, unknown parameters are ignored. Values may\narrive percent-encoded or as they are (`code=4/0Ab…`,\n`iss=https://…`).\n\nThe browser is redirected to the `frontend_redirect_uri` saved with the\nstate, carrying `code` and `state`, or `error` and `state`. `error` is\none of the codes of RFC 6749 §4.1.2.1; any other value the provider (or\nwhoever made the link) sent becomes `server_error`, and no\n`error_description` or other free text is forwarded. The state is not\nconsumed by a successful callback; `POST /v1/auth/oidc/session`\nconsumes it. An error ends it.\n\nWhen the state is unknown or expired there is no safe place to\nredirect to, so the answer is a `400` problem.\n",
+        "x-unknown-query-parameters": "ignore",
         "parameters": [
           {
             "$ref": "#/components/parameters/Provider"
@@ -192,6 +204,7 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
             "in": "query",
             "required": true,
             "description": "The state created by the start operation.",
+            "allowReserved": true,
             "schema": {
               "type": "string",
               "minLength": 1,
@@ -204,6 +217,7 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
             "in": "query",
             "required": false,
             "description": "The provider's authorization code.",
+            "allowReserved": true,
             "schema": {
               "type": "string",
               "minLength": 1,
@@ -216,6 +230,7 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
             "in": "query",
             "required": false,
             "description": "The issuer of the authorization response (RFC 9207).",
+            "allowReserved": true,
             "schema": {
               "type": "string",
               "maxLength": 2048
@@ -227,6 +242,7 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
             "in": "query",
             "required": false,
             "description": "The provider's error code (RFC 6749 §4.1.2.1).",
+            "allowReserved": true,
             "schema": {
               "type": "string",
               "maxLength": 256
@@ -237,7 +253,8 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
             "name": "error_description",
             "in": "query",
             "required": false,
-            "description": "The provider's human-readable error description.",
+            "description": "The provider's human-readable error description. Never forwarded to the frontend.",
+            "allowReserved": true,
             "schema": {
               "type": "string",
               "maxLength": 2048
@@ -247,7 +264,7 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
         ],
         "responses": {
           "302": {
-            "description": "Redirect to the saved `frontend_redirect_uri`, with `code` and `state`, or `error` and `state`.",
+            "description": "Redirect to the saved `frontend_redirect_uri`, with `code` and `state`, or `error` (an RFC 6749 §4.1.2.1 code) and `state`.",
             "headers": {
               "Location": {
                 "description": "The saved `frontend_redirect_uri` with the result in its query.",
@@ -293,13 +310,13 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
         ],
         "security": [],
         "summary": "Exchange a login result for a session",
-        "description": "Consumes the `state` (once: a replayed state answers\n`401 invalid_state`), checks `code_verifier` against the frontend's\n`code_challenge` when the login was started with one, exchanges `code`\nwith the provider using PKCE, validates the ID token, and creates a\nsession.\n\nThe refresh token is set in the `__Host-aimable_refresh_{tenant}` cookie, unless\n`refresh_token_delivery` is `body`, in which case it is returned in the\nbody and no cookie is set.\n\nRequires `Idempotency-Key`; see the idempotency section of the API\ndescription. A replay answers the stored response, with\n`Idempotent-Replayed: true`, and creates no second session.\n",
+        "description": "Checks `code_verifier` against the `code_challenge` the login was\nstarted with (a missing or wrong verifier answers `401 invalid_grant`\nand changes nothing), consumes the `state` (once: a replayed state\nanswers `401 invalid_state`), exchanges `code` with the provider using\nPKCE, validates the ID token, and creates a session.\n\nThe tenant is the state's own. `X-Tenant-Id` may be omitted; when it is\nsent and names another tenant, the answer is the same\n`401 invalid_state` as for an unknown state.\n\nThe refresh token is set in the `__Host-aimable_refresh_{tenant}` cookie, unless\n`refresh_token_delivery` is `body`, in which case it is returned in the\nbody and no cookie is set.\n\nRequires `Idempotency-Key`; see the idempotency section of the API\ndescription. A replay answers the stored response, with\n`Idempotent-Replayed: true`, and creates no second session.\n",
         "parameters": [
           {
             "$ref": "#/components/parameters/IdempotencyKeyRequired"
           },
           {
-            "$ref": "#/components/parameters/TenantId"
+            "$ref": "#/components/parameters/TenantIdOptional"
           },
           {
             "$ref": "#/components/parameters/RequestId"
@@ -897,6 +914,16 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
         },
         "example": "demo"
       },
+      "TenantIdOptional": {
+        "name": "X-Tenant-Id",
+        "in": "header",
+        "required": false,
+        "description": "The tenant the request is for, where the tenant can also come from elsewhere (the `tenant` query parameter, or the login state).",
+        "schema": {
+          "$ref": "#/components/schemas/TenantId"
+        },
+        "example": "demo"
+      },
       "Provider": {
         "name": "provider",
         "in": "path",
@@ -1013,7 +1040,7 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
       },
       "ProblemCode": {
         "type": "string",
-        "description": "The stable, machine-readable reason of a problem. Clients branch on it.\n* `invalid_request`: the request does not match the contract (see `errors`).\n* `unknown_tenant`: no tenant has the `X-Tenant-Id` given.\n* `unknown_provider`: the tenant has no such provider.\n* `redirect_uri_not_allowed`: `frontend_redirect_uri` is not on the tenant's allowlist.\n* `invalid_state`: the login state is unknown, expired, already used, or of another tenant or provider.\n* `invalid_grant`: the provider rejected the code, the ID token is invalid, or `code_verifier` does not match.\n* `idempotency_key_missing`: the operation requires `Idempotency-Key`.\n* `idempotency_key_in_use`: a request with this key is still running; retry after `Retry-After`.\n* `idempotency_key_reused`: this key was used with a different request.\n* `invalid_api_key`: `X-API-Key` is missing, unknown, or of another tenant.\n* `invalid_access_token`: the bearer token is missing, invalid or expired, or its session ended.\n* `invalid_refresh_token`: the refresh token is missing or unknown.\n* `refresh_token_reused`: a retired refresh token was presented after the grace window; the session is revoked.\n* `session_expired`: the session reached its absolute or idle lifetime.\n* `not_found`: no such route or resource.\n* `method_not_allowed`: the route does not accept this method.\n* `unsupported_media_type`: the body is not `application/json`.\n* `rate_limited`: too many requests; retry after `Retry-After`.\n* `provider_unavailable`: the identity provider could not be reached.\n* `internal_error`: an unexpected error; quote `request_id` when reporting it.\n* `service_unavailable`: the server is starting or shutting down.\n",
+        "description": "The stable, machine-readable reason of a problem. Clients branch on it.\n* `invalid_request`: the request does not match the contract (see `errors`).\n* `unknown_tenant`: no tenant has the id given (`X-Tenant-Id` or `tenant`).\n* `unknown_provider`: the tenant has no such provider.\n* `redirect_uri_not_allowed`: `frontend_redirect_uri` is not on the tenant's allowlist.\n* `invalid_state`: the login state is unknown, expired, already used, or of another tenant or provider.\n* `invalid_grant`: the provider rejected the code, the ID token is invalid, or `code_verifier` is missing or does not match.\n* `idempotency_key_missing`: the operation requires `Idempotency-Key`.\n* `idempotency_key_in_use`: a request with this key is still running; retry after `Retry-After`.\n* `idempotency_key_reused`: this key was used with a different request.\n* `invalid_api_key`: `X-API-Key` is missing, unknown, or of another tenant.\n* `invalid_access_token`: the bearer token is missing, invalid or expired, or its session ended.\n* `invalid_refresh_token`: the refresh token is missing or unknown.\n* `refresh_token_reused`: a retired refresh token was presented after the grace window; the session is revoked.\n* `session_expired`: the session reached its absolute or idle lifetime.\n* `not_found`: no such route or resource.\n* `method_not_allowed`: the route does not accept this method.\n* `unsupported_media_type`: the body is not `application/json`.\n* `rate_limited`: too many requests; retry after `Retry-After`.\n* `provider_unavailable`: the identity provider could not be reached.\n* `internal_error`: an unexpected error; quote `request_id` when reporting it.\n* `service_unavailable`: the server is starting or shutting down.\n",
         "enum": [
           "invalid_request",
           "unknown_tenant",
@@ -1160,7 +1187,7 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
           "code_verifier": {
             "type": "string",
             "pattern": "^[A-Za-z0-9._~-]{43,128}$",
-            "description": "The PKCE verifier (RFC 7636 §4.1). Required when the login was started with a `code_challenge`."
+            "description": "The PKCE verifier (RFC 7636 §4.1) whose challenge started the login. Required unless the tenant makes frontend PKCE optional."
           },
           "refresh_token_delivery": {
             "type": "string",
@@ -1511,6 +1538,24 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
                     {
                       "location": "headers.x-tenant-id",
                       "message": "is required"
+                    }
+                  ]
+                }
+              },
+              "code_challenge_required": {
+                "summary": "Frontend PKCE missing",
+                "value": {
+                  "type": "https://auth.aimable.dev/problems/invalid_request",
+                  "title": "Invalid request",
+                  "status": 400,
+                  "detail": "query.code_challenge is required: create a random code_verifier, keep it, and send code_challenge=BASE64URL(SHA256(code_verifier)) with code_challenge_method=S256 (RFC 7636).",
+                  "instance": "/v1/auth/oidc/google/start",
+                  "code": "invalid_request",
+                  "request_id": "7f9c2ba4-e88f-4e1c-9d3a-1b2c3d4e5f60",
+                  "errors": [
+                    {
+                      "location": "query.code_challenge",
+                      "message": "is required: create a random code_verifier, keep it, and send code_challenge=BASE64URL(SHA256(code_verifier)) with code_challenge_method=S256 (RFC 7636)."
                     }
                   ]
                 }

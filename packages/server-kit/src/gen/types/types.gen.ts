@@ -22,11 +22,11 @@ export type IdempotencyKey = string;
 /**
  * The stable, machine-readable reason of a problem. Clients branch on it.
  * * `invalid_request`: the request does not match the contract (see `errors`).
- * * `unknown_tenant`: no tenant has the `X-Tenant-Id` given.
+ * * `unknown_tenant`: no tenant has the id given (`X-Tenant-Id` or `tenant`).
  * * `unknown_provider`: the tenant has no such provider.
  * * `redirect_uri_not_allowed`: `frontend_redirect_uri` is not on the tenant's allowlist.
  * * `invalid_state`: the login state is unknown, expired, already used, or of another tenant or provider.
- * * `invalid_grant`: the provider rejected the code, the ID token is invalid, or `code_verifier` does not match.
+ * * `invalid_grant`: the provider rejected the code, the ID token is invalid, or `code_verifier` is missing or does not match.
  * * `idempotency_key_missing`: the operation requires `Idempotency-Key`.
  * * `idempotency_key_in_use`: a request with this key is still running; retry after `Retry-After`.
  * * `idempotency_key_reused`: this key was used with a different request.
@@ -114,7 +114,7 @@ export type CreateSessionRequest = {
      */
     state: string;
     /**
-     * The PKCE verifier (RFC 7636 §4.1). Required when the login was started with a `code_challenge`.
+     * The PKCE verifier (RFC 7636 §4.1) whose challenge started the login. Required unless the tenant makes frontend PKCE optional.
      */
     code_verifier?: string;
     /**
@@ -244,6 +244,11 @@ export type Readiness = {
 export type TenantId2 = TenantId;
 
 /**
+ * The tenant the request is for, where the tenant can also come from elsewhere (the `tenant` query parameter, or the login state).
+ */
+export type TenantIdOptional = TenantId;
+
+/**
  * A provider id configured for the tenant.
  */
 export type Provider = string;
@@ -265,11 +270,11 @@ export type IdempotencyKeyOptional = IdempotencyKey;
 
 export type StartOidcLoginData = {
     body?: never;
-    headers: {
+    headers?: {
         /**
-         * The tenant the request is for.
+         * The tenant the request is for, where the tenant can also come from elsewhere (the `tenant` query parameter, or the login state).
          */
-        'X-Tenant-Id': TenantId;
+        'X-Tenant-Id'?: TenantId;
         /**
          * A caller-chosen request id (1–128 characters of `[A-Za-z0-9._:-]`), echoed in the response and in problems. Generated when absent.
          */
@@ -283,11 +288,15 @@ export type StartOidcLoginData = {
     };
     query: {
         /**
-         * Where the callback sends the browser afterwards. Must be on the tenant's allowlist, exactly.
+         * The tenant, for requests that cannot send `X-Tenant-Id` (links and navigations). Must agree with `X-Tenant-Id` when both are sent.
+         */
+        tenant?: TenantId;
+        /**
+         * Where the callback sends the browser afterwards. Must be on the tenant's allowlist, exactly. May be sent percent-encoded or as is.
          */
         frontend_redirect_uri: string;
         /**
-         * The frontend's PKCE challenge, `BASE64URL(SHA256(code_verifier))` (RFC 7636 §4.2).
+         * The frontend's PKCE challenge, `BASE64URL(SHA256(code_verifier))` (RFC 7636 §4.2). Required unless the tenant makes frontend PKCE optional.
          */
         code_challenge?: string;
         /**
@@ -364,7 +373,7 @@ export type HandleOidcCallbackData = {
          */
         error?: string;
         /**
-         * The provider's human-readable error description.
+         * The provider's human-readable error description. Never forwarded to the frontend.
          */
         error_description?: string;
     };
@@ -404,9 +413,9 @@ export type CreateSessionData = {
          */
         'Idempotency-Key': IdempotencyKey;
         /**
-         * The tenant the request is for.
+         * The tenant the request is for, where the tenant can also come from elsewhere (the `tenant` query parameter, or the login state).
          */
-        'X-Tenant-Id': TenantId;
+        'X-Tenant-Id'?: TenantId;
         /**
          * A caller-chosen request id (1–128 characters of `[A-Za-z0-9._:-]`), echoed in the response and in problems. Generated when absent.
          */
