@@ -1,7 +1,7 @@
 import type { JWTPayload } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { FakeProvider, scenarios, type Scenario } from './support/fake-provider.js';
-import { loginThroughFake, postSession, problemCode, startHarness, type Harness } from './support/harness.js';
+import { loginThroughFake, postSession, problemCode, startHarness, startJson, type Harness } from './support/harness.js';
 
 let fake: FakeProvider;
 let h: Harness;
@@ -70,26 +70,21 @@ describe('a hostile identity provider', () => {
   });
 
   test('When the callback carries an iss other than the provider’s (mix-up), then the code is not forwarded and the state dies', async () => {
-    const started = await fetch(`${h.url}/v1/auth/oidc/dev/start?frontend_redirect_uri=${encodeURIComponent('http://localhost:5173/auth/callback')}`, {
-      headers: { 'X-Tenant-Id': 'alpha', Accept: 'application/json' },
-    });
-    const { authorization_url: url, state } = (await started.json()) as { authorization_url: string; state: string };
-    const code = fake.authorize(url);
+    const { authorizationUrl, state, verifier } = await startJson(h);
+    const code = fake.authorize(authorizationUrl);
     const callback = await fetch(`${h.url}/v1/auth/oidc/dev/callback?code=${code}&state=${state}&iss=${encodeURIComponent('https://attacker.example')}`, { redirect: 'manual' });
     expect(callback.status).toBe(302);
     const back = new URL(callback.headers.get('location')!);
     expect(back.searchParams.get('code')).toBeNull();
     expect(back.searchParams.get('error')).toBe('invalid_request');
-    const session = await postSession(h, { code, state });
+    expect(back.searchParams.get('error_description')).toBeNull();
+    const session = await postSession(h, { code, state, code_verifier: verifier });
     expect(await problemCode(session)).toBe('invalid_state');
   });
 
   test('When the provider advertises iss in responses and the callback lacks it, then the code is not forwarded', async () => {
-    const started = await fetch(`${h.url}/v1/auth/oidc/dev/start?frontend_redirect_uri=${encodeURIComponent('http://localhost:5173/auth/callback')}`, {
-      headers: { 'X-Tenant-Id': 'alpha', Accept: 'application/json' },
-    });
-    const { authorization_url: url, state } = (await started.json()) as { authorization_url: string; state: string };
-    const callback = await fetch(`${h.url}/v1/auth/oidc/dev/callback?code=${fake.authorize(url)}&state=${state}`, { redirect: 'manual' });
+    const { authorizationUrl, state } = await startJson(h);
+    const callback = await fetch(`${h.url}/v1/auth/oidc/dev/callback?code=${fake.authorize(authorizationUrl)}&state=${state}`, { redirect: 'manual' });
     expect(new URL(callback.headers.get('location')!).searchParams.get('error')).toBe('invalid_request');
   });
 });

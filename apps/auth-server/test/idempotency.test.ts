@@ -88,13 +88,26 @@ describe('Idempotency-Key on session creation', () => {
   });
 
   test('When a login fails with a 4xx, then the answer is stored and replayed, not run again', async () => {
-    const first = await postSession(h, { code: 'c', state: 'no-such-state' }, { key: 'fail-key' });
+    const login = await loginThroughFake(h, fake);
+    const body = { code: 'a-code-the-provider-never-issued', state: login.state, code_verifier: login.verifier };
+    const exchangesBefore = fake.tokenRequests;
+    const first = await postSession(h, body, { key: 'fail-key' });
     expect(first.status).toBe(401);
+    expect(await problemCode(first.clone())).toBe('invalid_grant');
     const firstBody = await first.text();
-    const again = await postSession(h, { code: 'c', state: 'no-such-state' }, { key: 'fail-key' });
+    const again = await postSession(h, body, { key: 'fail-key' });
     expect(again.status).toBe(401);
     expect(again.headers.get('idempotent-replayed')).toBe('true');
     expect(await again.text()).toBe(firstBody);
+    expect(fake.tokenRequests - exchangesBefore).toBe(1);
+  });
+
+  test('When the state is unknown, then 401 invalid_state and nothing is stored, not even the key', async () => {
+    const before = await h.server.store.countRows();
+    const response = await postSession(h, { code: 'c', state: 'no-such-state' }, { key: 'unknown-state-key' });
+    expect(response.status).toBe(401);
+    expect(await problemCode(response)).toBe('invalid_state');
+    expect(await h.server.store.countRows()).toEqual(before);
   });
 
   test('When the provider is unreachable (5xx), then nothing is stored and a retry with the same key succeeds', async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { API_KEY, loginThroughProvider, postSession, problemCode, refresh, REDIRECT_URI, startHarness, type Harness } from './support/harness.js';
+import { API_KEY, loginThroughProvider, pkcePair, postSession, problemCode, refresh, REDIRECT_URI, startHarness, startJson, type Harness } from './support/harness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -68,17 +68,13 @@ describe('the full login flow, against the real local identity provider', () => 
   });
 
   test('When a SPA asks start for JSON, then it gets the authorization URL, the state and its expiry', async () => {
-    const response = await fetch(`${h.url}/v1/auth/oidc/dev/start?frontend_redirect_uri=${encodeURIComponent(REDIRECT_URI)}`, {
-      headers: { 'X-Tenant-Id': 'alpha', Accept: 'application/json' },
-    });
-    expect(response.status).toBe(200);
-    const body = (await response.json()) as { authorization_url: string; state: string; expires_at: string };
-    const url = new URL(body.authorization_url);
+    const body = await startJson(h);
+    const url = new URL(body.authorizationUrl);
     expect(url.searchParams.get('state')).toBe(body.state);
     expect(url.searchParams.get('code_challenge_method')).toBe('S256');
     expect(url.searchParams.get('nonce')).toBeTruthy();
     expect(Buffer.from(body.state, 'base64url').length).toBeGreaterThanOrEqual(16);
-    const ttl = Date.parse(body.expires_at) - Date.now();
+    const ttl = Date.parse(body.expiresAt) - Date.now();
     expect(ttl).toBeGreaterThan(9 * 60_000);
     expect(ttl).toBeLessThanOrEqual(10 * 60_000);
   });
@@ -98,5 +94,46 @@ describe('the full login flow, against the real local identity provider', () => 
   test('When the probes are called, then the server is alive and ready', async () => {
     expect((await fetch(`${h.url}/healthz`)).status).toBe(200);
     expect(await (await fetch(`${h.url}/readyz`)).json()).toEqual({ status: 'ready', checks: { database: 'ok' } });
+  });
+});
+
+describe('naming the tenant where a browser can', () => {
+  const pkce = () => `code_challenge=${pkcePair().challenge}&code_challenge_method=S256`;
+
+  test('When a browser navigates to start with tenant in the query and no headers at all, then it gets the 302 to the provider', async () => {
+    const response = await fetch(`${h.url}/v1/auth/oidc/dev/start?tenant=alpha&frontend_redirect_uri=${encodeURIComponent(REDIRECT_URI)}&${pkce()}`, {
+      headers: { Accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' },
+      redirect: 'manual',
+    });
+    expect(response.status).toBe(302);
+    expect(response.headers.get('location')).toMatch(new RegExp(`^${h.idp!.issuer}/auth\\?`));
+  });
+
+  test('When the header and the query name different tenants, then 400 and no state is stored; when they agree, the login starts', async () => {
+    const before = (await h.server.store.countRows()).login_states;
+    const url = (tenant: string) => `${h.url}/v1/auth/oidc/dev/start?tenant=${tenant}&frontend_redirect_uri=${encodeURIComponent(REDIRECT_URI)}&${pkce()}`;
+    const conflict = await fetch(url('beta'), { headers: { 'X-Tenant-Id': 'alpha' }, redirect: 'manual' });
+    expect(conflict.status).toBe(400);
+    const problem = (await conflict.json()) as { code: string; errors: { location: string }[] };
+    expect(problem.code).toBe('invalid_request');
+    expect(problem.errors.map((e) => e.location)).toEqual(['query.tenant']);
+    expect((await h.server.store.countRows()).login_states).toBe(before);
+    expect((await fetch(url('alpha'), { headers: { 'X-Tenant-Id': 'alpha' }, redirect: 'manual' })).status).toBe(302);
+  });
+
+  test('When neither the header nor the query names a tenant, or the query names an unknown one, then 400', async () => {
+    const none = await fetch(`${h.url}/v1/auth/oidc/dev/start?frontend_redirect_uri=${encodeURIComponent(REDIRECT_URI)}&${pkce()}`, { redirect: 'manual' });
+    expect(none.status).toBe(400);
+    expect(await problemCode(none)).toBe('invalid_request');
+    const unknown = await fetch(`${h.url}/v1/auth/oidc/dev/start?tenant=gamma&frontend_redirect_uri=${encodeURIComponent(REDIRECT_URI)}&${pkce()}`, { redirect: 'manual' });
+    expect(await problemCode(unknown)).toBe('unknown_tenant');
+  });
+
+  test('When frontend_redirect_uri is sent unencoded, then it is taken as sent; a doubly encoded one is decoded once only and refused', async () => {
+    const raw = await fetch(`${h.url}/v1/auth/oidc/dev/start?tenant=alpha&frontend_redirect_uri=${REDIRECT_URI}&${pkce()}`, { redirect: 'manual' });
+    expect(raw.status).toBe(302);
+    const doubly = await fetch(`${h.url}/v1/auth/oidc/dev/start?tenant=alpha&frontend_redirect_uri=http://localhost:5173/auth%252Fcallback&${pkce()}`, { redirect: 'manual' });
+    expect(doubly.status).toBe(400);
+    expect(await problemCode(doubly)).toBe('redirect_uri_not_allowed');
   });
 });

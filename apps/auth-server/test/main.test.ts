@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
-import { freePort } from './support/harness.js';
+import { signInAt } from '@aimable/dev-idp';
+import { freePort, pkcePair } from './support/harness.js';
 
 const require = createRequire(import.meta.url);
 const tsx = require.resolve('tsx');
@@ -35,12 +36,25 @@ describe('the entry point (what `pnpm start` runs)', () => {
       expect(output).toContain('ak_demo_local_only_0c7f3b9a6e2d41f8');
       const providers = await fetch(`http://localhost:${port}/v1/auth/providers`, { headers: { 'X-Tenant-Id': 'demo' } });
       expect(await providers.json()).toEqual({ data: [{ id: 'dev', display_name: 'Local identity provider' }] });
-      const start = await fetch(`http://localhost:${port}/v1/auth/oidc/dev/start?frontend_redirect_uri=${encodeURIComponent('http://localhost:5173/auth/callback')}`, {
-        headers: { 'X-Tenant-Id': 'demo' },
-        redirect: 'manual',
-      });
+      // The demo requires frontend PKCE, and says what to send without it.
+      const api = `http://localhost:${port}`;
+      const withoutPkce = await fetch(`${api}/v1/auth/oidc/dev/start?tenant=demo&frontend_redirect_uri=http://localhost:5173/auth/callback`, { redirect: 'manual' });
+      expect(withoutPkce.status).toBe(400);
+      expect(((await withoutPkce.json()) as { detail: string }).detail).toContain('code_challenge');
+      // A plain navigation (no headers) signs ada in; the session needs no tenant header, only the verifier.
+      const { verifier, challenge } = pkcePair();
+      const start = await fetch(`${api}/v1/auth/oidc/dev/start?tenant=demo&frontend_redirect_uri=http://localhost:5173/auth/callback&code_challenge=${challenge}&code_challenge_method=S256`, { redirect: 'manual' });
       expect(start.status).toBe(302);
       expect(start.headers.get('location')).toMatch(new RegExp(`^http://localhost:${idpPort}/auth\\?`));
+      const back = new URL((await fetch(await signInAt(start.headers.get('location')!, { username: 'ada', password: 'password' }), { redirect: 'manual' })).headers.get('location')!);
+      expect(`${back.origin}${back.pathname}`).toBe('http://localhost:5173/auth/callback');
+      const session = await fetch(`${api}/v1/auth/oidc/session`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'Idempotency-Key': crypto.randomUUID() },
+        body: JSON.stringify({ code: back.searchParams.get('code'), state: back.searchParams.get('state'), code_verifier: verifier }),
+      });
+      expect(session.status).toBe(201);
+      expect(((await session.json()) as { user: { email: string } }).user.email).toBe('ada@example.com');
       const refresh = await fetch(`http://localhost:${port}/v1/refresh`, { method: 'POST', headers: { 'X-API-Key': 'ak_demo_local_only_0c7f3b9a6e2d41f8' } });
       expect((await refresh.json()) as { code: string }).toMatchObject({ code: 'invalid_refresh_token' });
       expect(statSync(join(dataDir, 'auth.sqlite')).isFile()).toBe(true);

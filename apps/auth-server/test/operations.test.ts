@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { FakeProvider } from './support/fake-provider.js';
-import { loginThroughFake, postSession, problemCode, refresh, REDIRECT_URI, startHarness } from './support/harness.js';
+import { loginThroughFake, postSession, problemCode, refresh, startHarness, startUrl } from './support/harness.js';
 
 describe('rate limits', () => {
   test('When a client exceeds the limit on start, session or refresh, then 429 rate_limited with Retry-After', async () => {
@@ -15,7 +15,7 @@ describe('rate limits', () => {
     });
     try {
       const start = () =>
-        fetch(`${h.url}/v1/auth/oidc/dev/start?frontend_redirect_uri=${encodeURIComponent(REDIRECT_URI)}`, { headers: { 'X-Tenant-Id': 'alpha' }, redirect: 'manual' });
+        fetch(startUrl(h).url, { headers: { 'X-Tenant-Id': 'alpha' }, redirect: 'manual' });
       const statuses = [];
       for (let i = 0; i < 4; i += 1) statuses.push((await start()).status);
       expect(statuses).toEqual([302, 302, 302, 429]);

@@ -8,6 +8,9 @@ import {
   problemCode,
   REDIRECT_URI,
   startHarness,
+  startJson,
+  startUrl,
+  twoTenants,
   type Harness,
 } from './support/harness.js';
 import { signInAt } from '@aimable/dev-idp';
@@ -63,7 +66,7 @@ function strictlyEncoded(value: string): string {
 describe('the redirect allowlist (RFC 9700 §4.11.1)', () => {
   test.each(bypassAttempts)('When frontend_redirect_uri is a %s bypass, then 400 and no redirect, no state', async (_name, uri) => {
     const before = (await h.server.store.countRows()).login_states;
-    const response = await fetch(`${h.url}/v1/auth/oidc/dev/start?frontend_redirect_uri=${strictlyEncoded(uri)}`, {
+    const response = await fetch(`${h.url}/v1/auth/oidc/dev/start?frontend_redirect_uri=${strictlyEncoded(uri)}&code_challenge=${pkcePair().challenge}&code_challenge_method=S256`, {
       headers: { 'X-Tenant-Id': 'alpha' },
       redirect: 'manual',
     });
@@ -74,10 +77,7 @@ describe('the redirect allowlist (RFC 9700 §4.11.1)', () => {
   });
 
   test('When the allowlisted URI is sent exactly, then the login starts (the corpus is not refused for another reason)', async () => {
-    const response = await fetch(`${h.url}/v1/auth/oidc/dev/start?frontend_redirect_uri=${encodeURIComponent(REDIRECT_URI)}`, {
-      headers: { 'X-Tenant-Id': 'alpha' },
-      redirect: 'manual',
-    });
+    const response = await fetch(startUrl(h).url, { headers: { 'X-Tenant-Id': 'alpha' }, redirect: 'manual' });
     expect(response.status).toBe(302);
   });
 });
@@ -109,10 +109,7 @@ describe('the login state', () => {
   });
 
   test('When a state of one provider arrives at another provider’s callback, then 400 invalid_state', async () => {
-    const started = await fetch(`${h.url}/v1/auth/oidc/dev/start?frontend_redirect_uri=${encodeURIComponent(OTHER_REDIRECT_URI)}`, {
-      headers: { 'X-Tenant-Id': 'beta', Accept: 'application/json' },
-    });
-    const { state } = (await started.json()) as { state: string };
+    const { state } = await startJson(h, { tenant: 'beta', redirectUri: OTHER_REDIRECT_URI });
     const callback = await fetch(`${h.url}/v1/auth/oidc/other/callback?code=c&state=${state}`, { redirect: 'manual' });
     expect(callback.status).toBe(400);
     expect(await problemCode(callback)).toBe('invalid_state');
@@ -127,10 +124,7 @@ describe('the login state', () => {
   test('When states are created, then each has at least 128 bits and only its hash is stored', async () => {
     const states = new Set<string>();
     for (let i = 0; i < 20; i += 1) {
-      const response = await fetch(`${h.url}/v1/auth/oidc/dev/start?frontend_redirect_uri=${encodeURIComponent(REDIRECT_URI)}`, {
-        headers: { 'X-Tenant-Id': 'alpha', Accept: 'application/json' },
-      });
-      const { state } = (await response.json()) as { state: string };
+      const { state } = await startJson(h);
       expect(Buffer.from(state, 'base64url').length * 8).toBeGreaterThanOrEqual(128);
       states.add(state);
     }
@@ -141,38 +135,100 @@ describe('the login state', () => {
   });
 
   test('When the provider answers with an error, then the browser goes back with error and state, and the state is spent', async () => {
-    const started = await fetch(`${h.url}/v1/auth/oidc/dev/start?frontend_redirect_uri=${encodeURIComponent(REDIRECT_URI)}`, {
-      headers: { 'X-Tenant-Id': 'alpha', Accept: 'application/json' },
-    });
-    const { state } = (await started.json()) as { state: string };
+    const { state, verifier } = await startJson(h);
     const iss = encodeURIComponent(h.idp!.issuer);
     const callback = await fetch(`${h.url}/v1/auth/oidc/dev/callback?error=access_denied&error_description=denied&state=${state}&iss=${iss}`, { redirect: 'manual' });
     expect(callback.status).toBe(302);
     const back = new URL(callback.headers.get('location')!);
     expect(`${back.origin}${back.pathname}`).toBe(REDIRECT_URI);
+    expect([...back.searchParams.keys()].sort()).toEqual(['error', 'state']);
     expect(back.searchParams.get('error')).toBe('access_denied');
     expect(back.searchParams.get('state')).toBe(state);
-    expect(back.searchParams.get('code')).toBeNull();
-    expect(await problemCode(await postSession(h, { code: 'c', state }))).toBe('invalid_state');
+    expect(await problemCode(await postSession(h, { code: 'c', state, code_verifier: verifier }))).toBe('invalid_state');
+  });
+
+  test('When a link carries an error of its own making, then the frontend gets server_error and none of its text', async () => {
+    const { state } = await startJson(h);
+    const iss = encodeURIComponent(h.idp!.issuer);
+    const text = 'Call+555-0100+now+to+restore+your+account';
+    const callback = await fetch(`${h.url}/v1/auth/oidc/dev/callback?error=evil&error_description=${text}&error_uri=https://evil.example&state=${state}&iss=${iss}`, {
+      redirect: 'manual',
+    });
+    expect(callback.status).toBe(302);
+    const location = callback.headers.get('location')!;
+    const back = new URL(location);
+    expect([...back.searchParams.keys()].sort()).toEqual(['error', 'state']);
+    expect(back.searchParams.get('error')).toBe('server_error');
+    expect(location).not.toMatch(/555|evil|restore/i);
+  });
+
+  test('When the provider sends any RFC 6749 error code, then that code reaches the frontend unchanged', async () => {
+    const codes = ['invalid_request', 'unauthorized_client', 'access_denied', 'unsupported_response_type', 'invalid_scope', 'server_error', 'temporarily_unavailable'];
+    for (const error of codes) {
+      const { state } = await startJson(h);
+      const callback = await fetch(`${h.url}/v1/auth/oidc/dev/callback?error=${error}&state=${state}&iss=${encodeURIComponent(h.idp!.issuer)}`, { redirect: 'manual' });
+      expect(new URL(callback.headers.get('location')!).searchParams.get('error')).toBe(error);
+    }
   });
 });
 
 describe('PKCE between the frontend and the server (login CSRF)', () => {
-  test('When a login started with a code_challenge is finished without the verifier, then 401 invalid_grant and no session', async () => {
-    const login = await loginThroughProvider(h);
-    const before = (await h.server.store.countRows()).sessions;
-    const response = await postSession(h, { code: login.code, state: login.state });
-    expect(response.status).toBe(401);
-    expect(await problemCode(response)).toBe('invalid_grant');
-    expect((await h.server.store.countRows()).sessions).toBe(before);
+  test('When a login is started without code_challenge, then 400 names code_challenge and says what to send, and no state is stored', async () => {
+    const before = await h.server.store.countRows();
+    const response = await fetch(startUrl(h, { challenge: null }).url, { headers: { 'X-Tenant-Id': 'alpha' }, redirect: 'manual' });
+    expect(response.status).toBe(400);
+    expect(response.headers.get('location')).toBeNull();
+    const problem = (await response.json()) as { code: string; detail: string; errors: { location: string }[] };
+    expect(problem.code).toBe('invalid_request');
+    expect(problem.errors.map((e) => e.location)).toEqual(['query.code_challenge']);
+    expect(problem.detail).toMatch(/code_verifier.*S256/);
+    expect(await h.server.store.countRows()).toEqual(before);
   });
 
-  test('When it is finished with another browser’s verifier, then 401 invalid_grant and the state is spent', async () => {
+  test('When the attacker’s own code and state are posted by another client without the verifier, then 401 invalid_grant and nothing is written', async () => {
+    const attacker = await loginThroughProvider(h, { username: 'alan' });
+    const before = await h.server.store.countRows();
+    const response = await postSession(h, { code: attacker.code, state: attacker.state });
+    expect(response.status).toBe(401);
+    const problem = (await response.json()) as { code: string; detail: string };
+    expect(problem.code).toBe('invalid_grant');
+    expect(problem.detail).toContain('code_verifier');
+    expect(await h.server.store.countRows()).toEqual(before);
+  });
+
+  test('When a stolen code and state are posted with another verifier, then 401 invalid_grant, nothing is written, and the real browser still signs in', async () => {
     const login = await loginThroughProvider(h);
-    const response = await postSession(h, { code: login.code, state: login.state, code_verifier: pkcePair().verifier });
-    expect(await problemCode(response)).toBe('invalid_grant');
-    const retry = await postSession(h, { code: login.code, state: login.state, code_verifier: login.verifier });
-    expect(await problemCode(retry)).toBe('invalid_state');
+    const before = await h.server.store.countRows();
+    for (const verifier of [pkcePair().verifier, login.verifier.slice(0, -1) + (login.verifier.endsWith('A') ? 'B' : 'A')]) {
+      const response = await postSession(h, { code: login.code, state: login.state, code_verifier: verifier }, { key: 'thief-key' });
+      expect(await problemCode(response)).toBe('invalid_grant');
+    }
+    expect(await h.server.store.countRows()).toEqual(before);
+    const own = await postSession(h, { code: login.code, state: login.state, code_verifier: login.verifier }, { key: 'thief-key' });
+    expect(own.status).toBe(201);
+  });
+
+  test('When a tenant makes frontend PKCE optional, then a login without a challenge works, and one with a challenge still needs its verifier', async () => {
+    const optional = await startHarness({
+      tenants: (issuer) => {
+        const file = twoTenants(issuer);
+        file.tenants[0]!.session_policy = { frontend_pkce: 'optional' };
+        return file;
+      },
+    });
+    try {
+      const { url } = startUrl(optional, { challenge: null });
+      const started = await fetch(url, { headers: { 'X-Tenant-Id': 'alpha' }, redirect: 'manual' });
+      expect(started.status).toBe(302);
+      const back = new URL((await fetch(await signInAt(started.headers.get('location')!, { username: 'ada', password: 'password' }), { redirect: 'manual' })).headers.get('location')!);
+      const created = await postSession(optional, { code: back.searchParams.get('code'), state: back.searchParams.get('state') });
+      expect(created.status).toBe(201);
+      const withChallenge = await loginThroughProvider(optional);
+      expect(await problemCode(await postSession(optional, { code: withChallenge.code, state: withChallenge.state }))).toBe('invalid_grant');
+      expect((await postSession(optional, { code: withChallenge.code, state: withChallenge.state, code_verifier: withChallenge.verifier })).status).toBe(201);
+    } finally {
+      await optional.close();
+    }
   });
 
   test('When code_challenge_method is not S256 or comes without a challenge, then 400', async () => {

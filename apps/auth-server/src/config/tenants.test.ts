@@ -38,6 +38,7 @@ describe('tenant configuration', () => {
       idleTimeoutSeconds: 604_800,
       refreshReuseGraceSeconds: 10,
       cookieSameSite: 'Strict',
+      frontendPkce: 'required',
     });
   });
 
@@ -62,7 +63,7 @@ describe('tenant configuration', () => {
     tenant.api_keys = [{ id: 'k', sha256: 'nothex' }];
     tenant.providers.google!.client_secret_env = 'MISSING_SECRET';
     tenant.providers.google!.scopes = ['email'];
-    tenant.session_policy = { idle_timeout_seconds: 100, absolute_lifetime_seconds: 10, cookie_same_site: 'Sometimes' as never };
+    tenant.session_policy = { idle_timeout_seconds: 100, absolute_lifetime_seconds: 10, cookie_same_site: 'Sometimes' as never, frontend_pkce: 'sometimes' as never };
     expect(problemsOf(raw)).toEqual([
       'tenants[0].id must match ^[a-z0-9][a-z0-9-]{0,62}$',
       'tenants[0].providers.google.client_secret_env names MISSING_SECRET, which is not set',
@@ -71,6 +72,7 @@ describe('tenant configuration', () => {
       'tenants[0].redirect_uris[1] must be an absolute URL in normal form, without fragment',
       'tenants[0].api_keys[0].sha256 must be the lowercase hex SHA-256 of the key',
       'tenants[0].session_policy.cookie_same_site must be Strict, Lax or None',
+      'tenants[0].session_policy.frontend_pkce must be required or optional',
       'tenants[0].session_policy.idle_timeout_seconds must not exceed absolute_lifetime_seconds',
     ]);
   });

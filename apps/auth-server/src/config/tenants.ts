@@ -34,6 +34,7 @@ export interface RawSessionPolicy {
   idle_timeout_seconds: number;
   refresh_reuse_grace_seconds: number;
   cookie_same_site: 'Strict' | 'Lax' | 'None';
+  frontend_pkce: 'required' | 'optional';
 }
 
 export interface ProviderConfig {
@@ -52,6 +53,13 @@ export interface SessionPolicy {
   idleTimeoutSeconds: number;
   refreshReuseGraceSeconds: number;
   cookieSameSite: 'Strict' | 'Lax' | 'None';
+  /**
+   * Whether `start` requires the frontend's S256 `code_challenge`, and
+   * session creation the matching `code_verifier`. `optional` is weaker:
+   * a `code` and `state` taken from a URL then make a session for whoever
+   * redeems them first, and a planted pair signs a victim in as the attacker.
+   */
+  frontendPkce: 'required' | 'optional';
 }
 
 export interface TenantConfig {
@@ -70,6 +78,7 @@ export const DEFAULT_SESSION_POLICY: SessionPolicy = {
   idleTimeoutSeconds: 7 * 24 * 3600,
   refreshReuseGraceSeconds: 10,
   cookieSameSite: 'Strict',
+  frontendPkce: 'required',
 };
 
 export class ConfigError extends Error {
@@ -224,8 +233,10 @@ function parseSessionPolicy(raw: unknown, path: string, fail: Fail): SessionPoli
     idleTimeoutSeconds: seconds('idle_timeout_seconds', DEFAULT_SESSION_POLICY.idleTimeoutSeconds, 1),
     refreshReuseGraceSeconds: seconds('refresh_reuse_grace_seconds', DEFAULT_SESSION_POLICY.refreshReuseGraceSeconds, 0),
     cookieSameSite: r.cookie_same_site ?? DEFAULT_SESSION_POLICY.cookieSameSite,
+    frontendPkce: r.frontend_pkce ?? DEFAULT_SESSION_POLICY.frontendPkce,
   };
   if (!['Strict', 'Lax', 'None'].includes(policy.cookieSameSite)) fail(`${path}.cookie_same_site`, 'must be Strict, Lax or None');
+  if (!['required', 'optional'].includes(policy.frontendPkce)) fail(`${path}.frontend_pkce`, 'must be required or optional');
   if (policy.idleTimeoutSeconds > policy.absoluteLifetimeSeconds) fail(`${path}.idle_timeout_seconds`, 'must not exceed absolute_lifetime_seconds');
   return policy;
 }

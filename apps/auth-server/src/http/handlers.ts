@@ -30,7 +30,8 @@ export function createHandlers(deps: HandlerDependencies): Handlers {
     async startOidcLogin({ path, query, headers }, { req }) {
       await deps.limits.consume('start', req);
       const started = await deps.login.start({
-        tenantId: headers['X-Tenant-Id'],
+        tenantHeader: headers['X-Tenant-Id'],
+        tenantQuery: query.tenant,
         providerId: path.provider,
         frontendRedirectUri: query.frontend_redirect_uri,
         codeChallenge: query.code_challenge,
@@ -61,14 +62,15 @@ export function createHandlers(deps: HandlerDependencies): Handlers {
 
     async createSession({ headers, body }, context) {
       await deps.limits.consume('session', context.req);
-      const tenant = deps.tenants.require(headers['X-Tenant-Id']);
+      // Refused before anything is stored: an unknown state, another tenant's, or a missing or wrong verifier.
+      const login = await deps.login.redeemable({ state: body.state, tenantId: headers['X-Tenant-Id'], codeVerifier: body.code_verifier });
+      const { tenant } = login;
       const delivery = body.refresh_token_delivery ?? 'cookie';
       const scope = { tenantId: tenant.id, operation: 'createSession', key: headers['Idempotency-Key'] };
       const fingerprint = requestFingerprint('POST', '/v1/auth/oidc/session', body);
       return idempotent(deps.idempotency, context, scope, fingerprint, async (record) => {
         const issued = await deps.sessions.create(
-          tenant,
-          { code: body.code, state: body.state, codeVerifier: body.code_verifier },
+          { login, code: body.code, state: body.state },
           record && ((tx, issued) => record(tx, grantResponse(201, issued, delivery, tenant.id))),
         );
         return grantResponse(201, issued, delivery, tenant.id);

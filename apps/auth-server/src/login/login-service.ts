@@ -1,14 +1,20 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { ApiProblem } from '@aimable/auth-server-kit';
 import * as oidc from 'openid-client';
 import type { Clock } from '../clock.js';
+import type { TenantConfig } from '../config/tenants.js';
 import { randomSecret, sha256Hex } from '../ids.js';
 import type { ProviderClients } from '../oidc/provider-client.js';
 import type { AuthStore } from '../store/auth-store.js';
+import type { LoginStateRow } from '../store/schema.js';
 import type { TenantRegistry } from '../tenants/tenant-registry.js';
 import { isAllowedRedirectUri } from './redirect-allowlist.js';
 
 export interface StartLogin {
-  tenantId: string;
+  /** From `X-Tenant-Id`. */
+  tenantHeader?: string;
+  /** From the `tenant` query parameter, for navigations that cannot send a header. */
+  tenantQuery?: string;
   providerId: string;
   frontendRedirectUri: string;
   codeChallenge?: string;
@@ -29,6 +35,35 @@ export interface AuthorizationResponse {
   error?: string;
   errorDescription?: string;
 }
+
+/** What `POST /v1/auth/oidc/session` presents: the state, and the proof that it started the login. */
+export interface Redemption {
+  state: string;
+  /** `X-Tenant-Id`, when sent: it must name the state's own tenant. */
+  tenantId?: string;
+  codeVerifier?: string;
+}
+
+/** A login state that the presenter may redeem: its tenant, and the state as stored. */
+export interface RedeemableLogin {
+  tenant: TenantConfig;
+  stateHash: string;
+  saved: LoginStateRow;
+}
+
+/** RFC 6749 §4.1.2.1: the error codes an authorization response may carry. Nothing else reaches the frontend. */
+const AUTHORIZATION_ERRORS = new Set([
+  'invalid_request',
+  'unauthorized_client',
+  'access_denied',
+  'unsupported_response_type',
+  'invalid_scope',
+  'server_error',
+  'temporarily_unavailable',
+]);
+
+const PKCE_INSTRUCTIONS =
+  'create a random code_verifier, keep it, and send code_challenge=BASE64URL(SHA256(code_verifier)) with code_challenge_method=S256 (RFC 7636).';
 
 export interface LoginServiceOptions {
   publicUrl: string;
@@ -51,18 +86,22 @@ export class LoginService {
   }
 
   async start(request: StartLogin): Promise<StartedLogin> {
-    const tenant = this.tenants.require(request.tenantId);
+    const tenant = this.tenants.require(startingTenant(request));
     const provider = this.tenants.requireProvider(tenant, request.providerId);
     // RFC 9700 §4.11.1: never redirect to a URI not on the tenant's exact allowlist.
     if (!isAllowedRedirectUri(tenant, request.frontendRedirectUri)) {
       throw new ApiProblem({ status: 400, code: 'redirect_uri_not_allowed', detail: "frontend_redirect_uri is not on the tenant's allowlist." });
+    }
+    // RFC 9700 §2.1.1 and §4.7.1: the frontend's challenge binds the login to the browser that started it.
+    if (request.codeChallenge === undefined && tenant.sessionPolicy.frontendPkce === 'required') {
+      throw invalidRequest('query.code_challenge', `is required: ${PKCE_INSTRUCTIONS}`);
     }
     if (request.codeChallengeMethod !== undefined && request.codeChallenge === undefined) {
       throw invalidRequest('query.code_challenge', 'is required with code_challenge_method');
     }
     // RFC 7636 §4.3: an absent method means `plain`, which is not accepted.
     if (request.codeChallenge !== undefined && request.codeChallengeMethod !== 'S256') {
-      throw invalidRequest('query.code_challenge_method', 'must be S256');
+      throw invalidRequest('query.code_challenge_method', 'must be S256 (without it, RFC 7636 §4.3 means plain, which is not accepted)');
     }
     const configuration = await this.providers.configuration(tenant.id, provider);
 
@@ -107,11 +146,15 @@ export class LoginService {
     const configuration = await this.providers.configuration(tenant.id, provider);
 
     const target = new URL(saved.redirect_uri);
-    const fail = async (error: string, description?: string) => {
-      // A failed login ends its state: it is single-use.
+    /**
+     * A failed login ends its state: it is single-use. Only a code from RFC
+     * 6749 §4.1.2.1 goes back, never `error_description` or other free text:
+     * whoever made the link chose it, and the frontend would show it on the
+     * tenant's own page (content injection, phishing).
+     */
+    const fail = async (error: string) => {
       await this.store.consumeLoginState(stateHash, tenant.id, now);
-      target.searchParams.set('error', error);
-      if (description) target.searchParams.set('error_description', description);
+      target.searchParams.set('error', AUTHORIZATION_ERRORS.has(error) ? error : 'server_error');
       target.searchParams.set('state', response.state);
       return target.href;
     };
@@ -119,15 +162,65 @@ export class LoginService {
     // RFC 9207 §2.4: the response must come from the issuer the login was sent to (mix-up defence).
     const expectedIssuer = this.providers.issuerOf(configuration);
     if (response.iss !== undefined ? response.iss !== expectedIssuer : this.providers.sendsIssuerInResponses(configuration)) {
-      return fail('invalid_request', 'The authorization response did not come from the expected issuer.');
+      return fail('invalid_request');
     }
-    if (response.error !== undefined) return fail(response.error, response.errorDescription);
-    if (response.code === undefined) return fail('invalid_request', 'The authorization response carried no code.');
+    if (response.error !== undefined) return fail(response.error);
+    if (response.code === undefined) return fail('invalid_request');
 
     target.searchParams.set('code', response.code);
     target.searchParams.set('state', response.state);
     return target.href;
   }
+
+  /**
+   * Checks, before anything is written, that the presenter of `state` may
+   * redeem it: the state is known and unexpired, belongs to the tenant the
+   * request names (if it names one), and the presenter holds the
+   * `code_verifier` of the challenge the login started with (RFC 7636
+   * §4.6). A code and state taken from a URL, or planted in another
+   * browser, are worthless without it. Whether the state is still unused is
+   * decided atomically when it is consumed.
+   */
+  async redeemable(request: Redemption): Promise<RedeemableLogin> {
+    const stateHash = sha256Hex(request.state);
+    const saved = await this.store.findLoginState(stateHash, this.clock.now());
+    // Another tenant's state answers exactly as an unknown one: nothing about it leaks.
+    if (!saved || (request.tenantId !== undefined && request.tenantId !== saved.tenant_id)) throw invalidState();
+    const tenant = this.tenants.find(saved.tenant_id);
+    if (!tenant) throw invalidState();
+    if (saved.code_challenge === null) {
+      // Started without a challenge: only a tenant that made frontend PKCE optional accepts that.
+      if (tenant.sessionPolicy.frontendPkce === 'required') {
+        throw new ApiProblem({ status: 401, code: 'invalid_grant', detail: 'This login was started without a code_challenge; start it again with one.' });
+      }
+    } else if (request.codeVerifier === undefined) {
+      throw new ApiProblem({ status: 401, code: 'invalid_grant', detail: 'code_verifier is required: send the verifier whose challenge started this login.' });
+    } else if (!verifierMatches(request.codeVerifier, saved.code_challenge)) {
+      throw new ApiProblem({ status: 401, code: 'invalid_grant', detail: 'code_verifier does not match the code_challenge of this login.' });
+    }
+    return { tenant, stateHash, saved };
+  }
+}
+
+/** The tenant a login starts for: from the header or the query, which must agree when both are sent. */
+function startingTenant(request: StartLogin): string {
+  const { tenantHeader, tenantQuery } = request;
+  if (tenantHeader !== undefined && tenantQuery !== undefined && tenantHeader !== tenantQuery) {
+    throw invalidRequest('query.tenant', 'differs from X-Tenant-Id; send one, or the same tenant in both');
+  }
+  const tenantId = tenantHeader ?? tenantQuery;
+  if (tenantId === undefined) throw invalidRequest('headers.x-tenant-id', 'is required (or the tenant query parameter, for links and navigations)');
+  return tenantId;
+}
+
+function invalidState(): ApiProblem {
+  return new ApiProblem({ status: 401, code: 'invalid_state', detail: 'The login state is unknown, expired or already used.' });
+}
+
+function verifierMatches(verifier: string, challenge: string): boolean {
+  const computed = Buffer.from(createHash('sha256').update(verifier).digest('base64url'));
+  const expected = Buffer.from(challenge);
+  return computed.length === expected.length && timingSafeEqual(computed, expected);
 }
 
 function invalidRequest(location: string, message: string): ApiProblem {

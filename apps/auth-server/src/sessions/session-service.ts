@@ -1,8 +1,8 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { ApiProblem, type api } from '@aimable/auth-server-kit';
 import type { Clock } from '../clock.js';
 import type { SessionPolicy, TenantConfig } from '../config/tenants.js';
 import { newId, randomSecret, sha256Hex } from '../ids.js';
+import type { RedeemableLogin } from '../login/login-service.js';
 import type { ProviderClients } from '../oidc/provider-client.js';
 import type { AuthStore, StoreOperations } from '../store/auth-store.js';
 import type { RefreshTokenRow, SessionRow, UserRow } from '../store/schema.js';
@@ -23,9 +23,10 @@ export interface IssuedGrant {
 export type WithinIssue = (tx: StoreOperations, issued: IssuedGrant) => Promise<void>;
 
 export interface CreateSession {
+  /** The checked login state (`LoginService.redeemable`). */
+  login: RedeemableLogin;
   code: string;
   state: string;
-  codeVerifier?: string;
 }
 
 export interface Authenticated {
@@ -52,22 +53,16 @@ export class SessionService {
   ) {}
 
   /**
-   * Turns a login result into a session: consumes the state, checks the
-   * frontend's PKCE verifier, exchanges the code and validates the ID token,
-   * then upserts the user and creates the session in one transaction.
+   * Turns a checked login into a session: consumes the state, exchanges the
+   * code and validates the ID token, then upserts the user and creates the
+   * session in one transaction.
    */
-  async create(tenant: TenantConfig, request: CreateSession, withinIssue?: WithinIssue): Promise<IssuedGrant> {
-    const stateHash = sha256Hex(request.state);
+  async create(request: CreateSession, withinIssue?: WithinIssue): Promise<IssuedGrant> {
+    const { tenant, stateHash } = request.login;
     const consumedAt = this.clock.now();
     // Atomic and single-use: of two requests with one state, one wins; a replay is refused.
     const state = await this.store.consumeLoginState(stateHash, tenant.id, consumedAt);
     if (!state) throw new ApiProblem({ status: 401, code: 'invalid_state', detail: 'The login state is unknown, expired or already used.' });
-
-    // RFC 7636 §4.6 / RFC 9700 §2.1.1: a frontend that sent a challenge must prove it holds the verifier,
-    // so a code stolen from one browser cannot be redeemed in another (login CSRF).
-    if (state.code_challenge !== null && !verifierMatches(request.codeVerifier, state.code_challenge)) {
-      throw new ApiProblem({ status: 401, code: 'invalid_grant', detail: 'code_verifier does not match the code_challenge of this login.' });
-    }
 
     const provider = this.tenants.requireProvider(tenant, state.provider_id);
     let identity;
@@ -311,13 +306,6 @@ export function toSession(row: SessionRow): api.Session {
 
 export function toUser(row: UserRow): api.User {
   return { id: row.id, email: row.email, email_verified: row.email_verified === 1, name: row.name, picture: row.picture };
-}
-
-function verifierMatches(verifier: string | undefined, challenge: string): boolean {
-  if (verifier === undefined) return false;
-  const computed = Buffer.from(createHash('sha256').update(verifier).digest('base64url'));
-  const expected = Buffer.from(challenge);
-  return computed.length === expected.length && timingSafeEqual(computed, expected);
 }
 
 function invalidRefreshToken(): ApiProblem {

@@ -37,6 +37,8 @@ export interface StoreOperations {
   insertLoginState(row: NewLoginState): Promise<void>;
   /** A state that exists, is not consumed and has not expired. */
   findLiveLoginState(stateHash: string, now: number): Promise<LoginStateRow | undefined>;
+  /** A state that exists and has not expired, consumed or not. */
+  findLoginState(stateHash: string, now: number): Promise<LoginStateRow | undefined>;
   /** Marks the state consumed if it is live and of this tenant; undefined when another request won or it is not live. */
   consumeLoginState(stateHash: string, tenantId: string, now: number): Promise<LoginStateRow | undefined>;
   /** Undoes a consumption that did not lead to a session (the provider could not be reached). */

@@ -21,6 +21,10 @@ class KyselyOperations implements StoreOperations {
       .executeTakeFirst();
   }
 
+  findLoginState(stateHash: string, now: number) {
+    return this.db.selectFrom('login_states').selectAll().where('state_hash', '=', stateHash).where('expires_at', '>', now).executeTakeFirst();
+  }
+
   async consumeLoginState(stateHash: string, tenantId: string, now: number) {
     // A conditional update: of two concurrent requests, exactly one sees a row changed.
     const result = await this.db

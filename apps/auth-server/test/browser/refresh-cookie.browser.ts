@@ -24,8 +24,7 @@ if (location.pathname === '/') {
   start.searchParams.set('frontend_redirect_uri', redirectUri);
   start.searchParams.set('code_challenge', challenge);
   start.searchParams.set('code_challenge_method', 'S256');
-  // A browser navigation to start, whose 302 leads to the provider; the tenant header cannot ride along,
-  // so the app asks for the JSON variant first and then navigates.
+  // fetch cannot follow the cross-origin 302 to the provider, so the app asks for the JSON variant and navigates.
   const answer = await fetch(start, { headers: { 'X-Tenant-Id': 'alpha', Accept: 'application/json' }, credentials: 'include' });
   location.assign((await answer.json()).authorization_url);
 } else {

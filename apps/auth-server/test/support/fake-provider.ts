@@ -22,6 +22,66 @@ export const scenarios = {
   valid: (valid) => ({ claims: valid }),
 } satisfies Record<string, Scenario>;
 
+/**
+ * How a real provider shapes what an RP sees: its issuer's path, its codes,
+ * and the parameters it adds to the redirect back (sent unencoded where
+ * RFC 3986 allows it in a query, as browsers pass them on).
+ */
+export interface ProviderProfile {
+  name: string;
+  /** The issuer's path after the origin, for example `/realms/acme`; `/` for an issuer with a trailing slash. */
+  issuerPath: string;
+  /** Advertises `authorization_response_iss_parameter_supported` (RFC 9207). */
+  advertisesIssuer: boolean;
+  /** Sends `iss` in the authorization response. */
+  sendsIssuer: boolean;
+  newCode(): string;
+  /** What the redirect back carries besides `code`, `state` and `iss`, as raw query text. */
+  extraParameters: string;
+}
+
+const random = (bytes: number) => randomBytes(bytes).toString('base64url');
+const uuid = () => crypto.randomUUID();
+
+/** Each provider as it answers in the wild: the extra parameters are the ones each sends. */
+export const profiles = {
+  plain: { name: 'plain', issuerPath: '', advertisesIssuer: true, sendsIssuer: true, newCode: () => random(16), extraParameters: '' },
+  google: {
+    name: 'Google',
+    issuerPath: '',
+    advertisesIssuer: false,
+    sendsIssuer: true,
+    newCode: () => `4/0Ab${random(40)}`,
+    extraParameters:
+      'scope=email+profile+openid+https://www.googleapis.com/auth/userinfo.profile+https://www.googleapis.com/auth/userinfo.email&authuser=0&hd=example.com&prompt=consent',
+  },
+  keycloak: {
+    name: 'Keycloak',
+    issuerPath: '/realms/acme',
+    advertisesIssuer: true,
+    sendsIssuer: true,
+    newCode: () => `${uuid()}.${uuid()}.${uuid()}`,
+    extraParameters: `session_state=${uuid()}`,
+  },
+  entra: {
+    name: 'Microsoft Entra ID',
+    issuerPath: '/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0',
+    advertisesIssuer: false,
+    sendsIssuer: false,
+    newCode: () => `1.AQoA${random(120)}`,
+    extraParameters: `session_state=${uuid()}`,
+  },
+  okta: {
+    name: 'Okta',
+    issuerPath: '/oauth2/default',
+    advertisesIssuer: false,
+    sendsIssuer: false,
+    newCode: () => random(32),
+    extraParameters: `session_state=${random(24)}`,
+  },
+  auth0: { name: 'Auth0', issuerPath: '/', advertisesIssuer: false, sendsIssuer: false, newCode: () => random(24), extraParameters: '' },
+} satisfies Record<string, ProviderProfile>;
+
 interface Authorization {
   nonce: string;
   codeChallenge: string;
@@ -43,30 +103,47 @@ export class FakeProvider {
   /** Cut token requests off, as an unreachable provider would. */
   dropTokenRequests = false;
   readonly issuer: string;
+  readonly #origin: string;
   readonly #codes = new Map<string, Authorization>();
 
   private constructor(
     private readonly server: Server,
     private readonly keys: { signing: KeyPair; rogue: KeyPair; publicJwk: JWK },
+    readonly profile: ProviderProfile,
   ) {
-    this.issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    this.#origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    this.issuer = `${this.#origin}${profile.issuerPath}`;
   }
 
-  static async start(): Promise<FakeProvider> {
+  static async start(profile: ProviderProfile = profiles.plain): Promise<FakeProvider> {
     const signing = await generateKeyPair('RS256');
     const rogue = await generateKeyPair('RS256');
     const publicJwk = await exportJWK(signing.publicKey);
     let provider: FakeProvider | undefined;
     const server = createServer((req, res) => void provider!.handle(req, res));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-    provider = new FakeProvider(server, { signing, rogue, publicJwk });
+    provider = new FakeProvider(server, { signing, rogue, publicJwk }, profile);
     return provider;
+  }
+
+  /**
+   * What the login page would do: approve the request, and redirect the
+   * browser back as this provider does. Returns the redirect's raw query,
+   * unencoded where a query allows it.
+   */
+  authorizationResponse(authorizationUrl: string): { code: string; query: string } {
+    const url = new URL(authorizationUrl);
+    const code = this.authorize(authorizationUrl);
+    const parts = [`code=${code}`, `state=${url.searchParams.get('state')}`];
+    if (this.profile.sendsIssuer) parts.push(`iss=${this.issuer}`);
+    if (this.profile.extraParameters) parts.push(this.profile.extraParameters);
+    return { code, query: parts.join('&') };
   }
 
   /** What the login page would do: approve the request and return the code. */
   authorize(authorizationUrl: string): string {
     const url = new URL(authorizationUrl);
-    const code = randomBytes(16).toString('base64url');
+    const code = this.profile.newCode();
     this.#codes.set(code, {
       nonce: url.searchParams.get('nonce') ?? '',
       codeChallenge: url.searchParams.get('code_challenge') ?? '',
@@ -82,22 +159,22 @@ export class FakeProvider {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', this.issuer);
+    const url = new URL(req.url ?? '/', this.#origin);
     const json = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       res.end(JSON.stringify(body));
     };
-    if (url.pathname === '/.well-known/openid-configuration') {
+    if (url.pathname.endsWith('/.well-known/openid-configuration')) {
       return json(200, {
         issuer: this.issuer,
-        authorization_endpoint: `${this.issuer}/authorize`,
-        token_endpoint: `${this.issuer}/token`,
-        jwks_uri: `${this.issuer}/jwks`,
+        authorization_endpoint: `${this.#origin}/authorize`,
+        token_endpoint: `${this.#origin}/token`,
+        jwks_uri: `${this.#origin}/jwks`,
         response_types_supported: ['code'],
         subject_types_supported: ['public'],
         id_token_signing_alg_values_supported: ['RS256'],
         code_challenge_methods_supported: ['S256'],
-        authorization_response_iss_parameter_supported: true,
+        ...(this.profile.advertisesIssuer ? { authorization_response_iss_parameter_supported: true } : {}),
       });
     }
     if (url.pathname === '/jwks') {

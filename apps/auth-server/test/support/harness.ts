@@ -138,6 +138,36 @@ export function pkcePair(): { verifier: string; challenge: string } {
   return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
 }
 
+export interface StartOptions {
+  tenant?: string;
+  provider?: string;
+  redirectUri?: string;
+  /** The frontend's S256 challenge; `null` leaves it out. Default: a fresh one. */
+  challenge?: string | null;
+}
+
+/** The start URL of a login, with a fresh PKCE pair unless told otherwise; the tenant goes in the header. */
+export function startUrl(h: Harness, options: StartOptions = {}): { url: URL; verifier: string } {
+  const pair = pkcePair();
+  const url = new URL(`${h.url}/v1/auth/oidc/${options.provider ?? 'dev'}/start`);
+  url.searchParams.set('frontend_redirect_uri', options.redirectUri ?? REDIRECT_URI);
+  const challenge = options.challenge === undefined ? pair.challenge : options.challenge;
+  if (challenge !== null) {
+    url.searchParams.set('code_challenge', challenge);
+    url.searchParams.set('code_challenge_method', 'S256');
+  }
+  return { url, verifier: pair.verifier };
+}
+
+/** Starts a login as a SPA does (the JSON variant): the authorization URL, the state, and the verifier kept for later. */
+export async function startJson(h: Harness, options: StartOptions = {}): Promise<{ authorizationUrl: string; state: string; expiresAt: string; verifier: string }> {
+  const { url, verifier } = startUrl(h, options);
+  const response = await fetch(url, { headers: { 'X-Tenant-Id': options.tenant ?? 'alpha', Accept: 'application/json' } });
+  if (response.status !== 200) throw new Error(`start answered ${response.status}: ${await response.text()}`);
+  const body = (await response.json()) as { authorization_url: string; state: string; expires_at: string };
+  return { authorizationUrl: body.authorization_url, state: body.state, expiresAt: body.expires_at, verifier };
+}
+
 export interface LoginResult {
   code: string;
   state: string;
@@ -151,11 +181,7 @@ export async function loginThroughProvider(
   h: Harness,
   options: { tenant?: string; provider?: string; username?: string; redirectUri?: string } = {},
 ): Promise<LoginResult> {
-  const { verifier, challenge } = pkcePair();
-  const start = new URL(`${h.url}/v1/auth/oidc/${options.provider ?? 'dev'}/start`);
-  start.searchParams.set('frontend_redirect_uri', options.redirectUri ?? REDIRECT_URI);
-  start.searchParams.set('code_challenge', challenge);
-  start.searchParams.set('code_challenge_method', 'S256');
+  const { url: start, verifier } = startUrl(h, options);
   const started = await fetch(start, { headers: { 'X-Tenant-Id': options.tenant ?? 'alpha' }, redirect: 'manual' });
   if (started.status !== 302) throw new Error(`start answered ${started.status}: ${await started.text()}`);
   const providerReturn = await signInAt(started.headers.get('location')!, { username: options.username ?? 'ada', password: 'password' });
@@ -217,14 +243,7 @@ export async function problemCode(response: Response): Promise<string> {
 
 /** Start (JSON) → the fake provider approves → callback: the code and state the frontend receives. */
 export async function loginThroughFake(h: Harness, fake: { authorize(url: string): string; issuer: string }): Promise<LoginResult> {
-  const { verifier, challenge } = pkcePair();
-  const start = new URL(`${h.url}/v1/auth/oidc/dev/start`);
-  start.searchParams.set('frontend_redirect_uri', REDIRECT_URI);
-  start.searchParams.set('code_challenge', challenge);
-  start.searchParams.set('code_challenge_method', 'S256');
-  const started = await fetch(start, { headers: { 'X-Tenant-Id': 'alpha', Accept: 'application/json' } });
-  if (started.status !== 200) throw new Error(`start answered ${started.status}: ${await started.text()}`);
-  const { authorization_url: authorizationUrl, state } = (await started.json()) as { authorization_url: string; state: string };
+  const { authorizationUrl, state, verifier } = await startJson(h);
   const code = fake.authorize(authorizationUrl);
   const callback = await fetch(`${h.url}/v1/auth/oidc/dev/callback?code=${code}&state=${state}&iss=${encodeURIComponent(fake.issuer)}`, { redirect: 'manual' });
   const back = new URL(callback.headers.get('location')!);
