@@ -66,6 +66,12 @@ export interface AuthClient {
   readonly client: Client;
   /** Replaces the bearer access token used by the session operations. */
   setAccessToken(token: string | undefined): void;
+  /**
+   * The URL of the start operation for a link or a navigation, which cannot
+   * send `X-Tenant-Id`: the client's tenant goes in the `tenant` query
+   * parameter. Following it answers the `302` to the provider.
+   */
+  startOidcLoginUrl(options: { path: api.StartOidcLoginData['path']; query: Omit<api.StartOidcLoginData['query'], 'tenant'> }): string;
   startOidcLogin: Operation<api.StartOidcLoginData, api.StartOidcLoginResponses>;
   handleOidcCallback: Operation<api.HandleOidcCallbackData, never>;
   createSession: Operation<api.CreateSessionData, api.CreateSessionResponses>;
@@ -82,7 +88,7 @@ export interface AuthClient {
 
 // Every generated operation must be exposed: a new operation in the
 // contract fails to compile here until it is added to `AuthClient`.
-type OperationName = Exclude<keyof AuthClient, 'client' | 'setAccessToken'>;
+type OperationName = Exclude<keyof AuthClient, 'client' | 'setAccessToken' | 'startOidcLoginUrl'>;
 const operations: { [K in OperationName]: (typeof sdk)[K] } & { [K in Exclude<keyof typeof sdk, OperationName>]: never } = sdk;
 
 /**
@@ -127,13 +133,19 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
 
   const bound = Object.fromEntries(
     Object.entries(operations).map(([name, operation]) => [name, bind(operation as never)]),
-  ) as unknown as Omit<AuthClient, 'client' | 'setAccessToken'>;
+  ) as unknown as Omit<AuthClient, 'client' | 'setAccessToken' | 'startOidcLoginUrl'>;
 
   return {
     ...bound,
     client,
     setAccessToken(token) {
       accessToken = token;
+    },
+    startOidcLoginUrl({ path, query }) {
+      const url = new URL(`${options.baseUrl.replace(/\/+$/, '')}/v1/auth/oidc/${encodeURIComponent(path.provider)}/start`);
+      if (options.tenantId !== undefined) url.searchParams.set('tenant', options.tenantId);
+      for (const [name, value] of Object.entries(query)) if (value !== undefined) url.searchParams.set(name, String(value));
+      return url.href;
     },
   };
 }

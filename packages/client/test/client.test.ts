@@ -25,6 +25,20 @@ describe('createAuthClient against the Prism mock', () => {
     expect(Date.parse(data.expires_at)).not.toBeNaN();
   });
 
+  test('When a page needs a plain link to start a login, then the URL names the tenant in its query and answers the redirect', async () => {
+    const url = new URL(
+      auth.startOidcLoginUrl({
+        path: { provider: 'google' },
+        query: { frontend_redirect_uri: redirect, code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' },
+      }),
+    );
+    expect(url.pathname).toBe('/v1/auth/oidc/google/start');
+    expect(url.searchParams.get('tenant')).toBe('demo');
+    expect(url.searchParams.get('frontend_redirect_uri')).toBe(redirect);
+    const navigation = await fetch(url, { redirect: 'manual' });
+    expect(navigation.status).toBe(302);
+  });
+
   test('When the callback is called without following redirects, then the 302 Location is returned', async () => {
     const { data, response } = await auth.handleOidcCallback({
       path: { provider: 'google' },

@@ -35,6 +35,32 @@ describe('the mock', () => {
     expect(body.state).toBeTruthy();
   });
 
+  test('When a link names the tenant in the query and sends no headers, then it is redirected to the provider', async () => {
+    const challenge = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
+    const response = await fetch(`${mock.url}/v1/auth/oidc/google/start?tenant=demo&frontend_redirect_uri=http://localhost:5173/auth/callback&code_challenge=${challenge}&code_challenge_method=S256`, {
+      redirect: 'manual',
+    });
+    expect(response.status).toBe(302);
+  });
+
+  test('When the provider redirects back with parameters of its own and unencoded values, then the callback forwards the code', async () => {
+    const response = await fetch(
+      `${mock.url}/v1/auth/oidc/google/callback?code=4/0AbCdE&state=s&iss=https://accounts.google.com&scope=email+openid&authuser=0&prompt=consent&session_state=x`,
+      { redirect: 'manual' },
+    );
+    expect(response.status).toBe(302);
+    expect(new URL(response.headers.get('location')!).searchParams.get('code')).toBeTruthy();
+  });
+
+  test('When a session is created without X-Tenant-Id, as the state names the tenant, then it answers the grant', async () => {
+    const response = await fetch(`${mock.url}/v1/auth/oidc/session`, {
+      method: 'POST',
+      headers: { 'Idempotency-Key': 'k2', 'Content-Type': 'application/json' },
+      body: JSON.stringify({ code: '4/0AbCdE', state: 's', code_verifier: 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk' }),
+    });
+    expect(response.status).toBe(201);
+  });
+
   test('When the caller sends its own Prefer header, then it wins', async () => {
     const response = await fetch(`${mock.url}${start}`, { headers: { ...tenant, Prefer: 'code=404' }, redirect: 'manual' });
     expect(response.status).toBe(404);
