@@ -1,20 +1,24 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
-import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_CLIENT_SECRET_ENV, demoTenantsFile } from './demo.js';
-import { CONFIG_DEFAULTS, type ServerConfig } from './server-config.js';
-import { ConfigError, parseTenants } from './tenants.js';
+import type { RateLimitedOperation } from '../http/rate-limits.js';
+import { buildServerConfig, CONFIG_DEFAULTS, type ServerConfig } from './server-config.js';
+import { ConfigError, parseTenants, type RawTenantsFile } from './tenants.js';
 
-export interface LoadedConfig {
-  server: ServerConfig;
-  /** The local identity provider to run alongside, in the demo configuration. */
-  devIdp?: { port: number; issuer: string; clients: { client_id: string; client_secret: string; redirect_uris: string[] }[] };
+export interface LoadOptions {
+  /**
+   * Tenants to run when `AUTH_TENANTS_FILE` is not set, with the client
+   * secrets they name: how the demo supplies its own. Without them, the
+   * tenants file is required.
+   */
+  fallbackTenants?: { file: RawTenantsFile; secrets: Record<string, string> };
 }
 
 /**
  * Reads the configuration from the environment: the only place that reads
  * `process.env`. Every problem is reported at once, by name.
  */
-export function loadServerConfig(env: Record<string, string | undefined>): LoadedConfig {
+export function loadServerConfig(env: Record<string, string | undefined>, options: LoadOptions = {}): ServerConfig {
   const problems: string[] = [];
   const integer = (name: string, fallback: number, min = 0) => {
     const raw = env[name];
@@ -24,29 +28,24 @@ export function loadServerConfig(env: Record<string, string | undefined>): Loade
     return value;
   };
   const port = integer('PORT', CONFIG_DEFAULTS.port);
-  const devIdpPort = integer('DEV_IDP_PORT', 8090);
-  const publicUrl = (env.AUTH_PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, '');
-  try {
-    new URL(publicUrl);
-  } catch {
-    problems.push('AUTH_PUBLIC_URL must be an absolute URL');
-  }
-  const dataDir = resolve(env.AUTH_DATA_DIR ?? 'data');
-  const tenantsFile = env.AUTH_TENANTS_FILE;
-  const demo = tenantsFile === undefined;
-  const devIdpIssuer = `http://localhost:${devIdpPort}`;
+  const publicUrl = env.AUTH_PUBLIC_URL || undefined;
+  if (publicUrl !== undefined && !/^https?:\/\//.test(publicUrl)) problems.push('AUTH_PUBLIC_URL must be an absolute http(s) URL');
 
+  const tenantsFile = env.AUTH_TENANTS_FILE || undefined;
   let rawTenants: unknown;
-  if (demo) {
-    rawTenants = demoTenantsFile(devIdpIssuer);
-  } else {
+  let secrets: Record<string, string | undefined> = env;
+  if (tenantsFile !== undefined) {
     try {
       rawTenants = JSON.parse(readFileSync(tenantsFile, 'utf8'));
     } catch (error) {
       problems.push(`AUTH_TENANTS_FILE ${tenantsFile} cannot be read as JSON: ${(error as Error).message}`);
     }
+  } else if (options.fallbackTenants) {
+    rawTenants = options.fallbackTenants.file;
+    secrets = { ...options.fallbackTenants.secrets, ...env };
+  } else {
+    problems.push('AUTH_TENANTS_FILE must name the tenants file (see README, "Configuration"); `pnpm start` runs the demo instead');
   }
-  const secrets = demo ? { [DEMO_CLIENT_SECRET_ENV]: DEMO_CLIENT_SECRET, ...env } : env;
   let tenants: ServerConfig['tenants'] = [];
   if (rawTenants !== undefined) {
     try {
@@ -56,36 +55,66 @@ export function loadServerConfig(env: Record<string, string | undefined>): Loade
       problems.push(...error.problems);
     }
   }
-  const validateResponses = env.AUTH_VALIDATE_RESPONSES === undefined ? env.NODE_ENV !== 'production' : env.AUTH_VALIDATE_RESPONSES === 'true';
+  const validateResponses = parseBoolean(env, 'AUTH_VALIDATE_RESPONSES', env.NODE_ENV !== 'production', problems);
+  const trustProxy = parseTrustProxy(env.AUTH_TRUST_PROXY, problems);
+  const rateLimit = (operation: RateLimitedOperation, name: string) => ({
+    points: integer(`AUTH_RATE_LIMIT_${name}_PER_MINUTE`, CONFIG_DEFAULTS.rateLimits[operation].points, 1),
+    globalPoints: integer(`AUTH_RATE_LIMIT_${name}_GLOBAL_PER_MINUTE`, CONFIG_DEFAULTS.rateLimits[operation].globalPoints, 1),
+  });
+  const rateLimits = { start: rateLimit('start', 'START'), session: rateLimit('session', 'SESSION'), refresh: rateLimit('refresh', 'REFRESH') };
   if (problems.length > 0) throw new ConfigError(problems);
 
-  const server: ServerConfig = {
+  return buildServerConfig({
     port,
     host: env.HOST || undefined,
     publicUrl,
-    databaseFile: resolve(dataDir, 'auth.sqlite'),
-    keyFile: resolve(dataDir, 'keys.json'),
-    accessTokenAudience: env.AUTH_ACCESS_TOKEN_AUDIENCE ?? CONFIG_DEFAULTS.accessTokenAudience,
+    dataDir: resolve(env.AUTH_DATA_DIR || 'data'),
+    accessTokenAudience: env.AUTH_ACCESS_TOKEN_AUDIENCE || undefined,
     validateResponses,
-    trustProxy: env.AUTH_TRUST_PROXY === undefined ? false : /^\d+$/.test(env.AUTH_TRUST_PROXY) ? Number(env.AUTH_TRUST_PROXY) : env.AUTH_TRUST_PROXY,
-    loginStateTtlSeconds: CONFIG_DEFAULTS.loginStateTtlSeconds,
-    idempotency: { ...CONFIG_DEFAULTS.idempotency },
-    rateLimits: {
-      start: { points: integer('AUTH_RATE_LIMIT_START_PER_MINUTE', CONFIG_DEFAULTS.rateLimits.start.points, 1), durationSeconds: 60 },
-      session: { points: integer('AUTH_RATE_LIMIT_SESSION_PER_MINUTE', CONFIG_DEFAULTS.rateLimits.session.points, 1), durationSeconds: 60 },
-      refresh: { points: integer('AUTH_RATE_LIMIT_REFRESH_PER_MINUTE', CONFIG_DEFAULTS.rateLimits.refresh.points, 1), durationSeconds: 60 },
-    },
-    providerTimeoutSeconds: CONFIG_DEFAULTS.providerTimeoutSeconds,
-    logLevel: env.LOG_LEVEL ?? CONFIG_DEFAULTS.logLevel,
+    trustProxy,
+    rateLimits,
+    logLevel: env.LOG_LEVEL || undefined,
     tenants,
-  };
-  if (problems.length > 0) throw new ConfigError(problems);
-  const devIdp = demo
-    ? {
-        port: devIdpPort,
-        issuer: devIdpIssuer,
-        clients: [{ client_id: DEMO_CLIENT_ID, client_secret: secrets[DEMO_CLIENT_SECRET_ENV]!, redirect_uris: [`${publicUrl}/v1/auth/oidc/dev/callback`] }],
-      }
-    : undefined;
-  return { server, devIdp };
+  });
+}
+
+function parseBoolean(env: Record<string, string | undefined>, name: string, fallback: boolean, problems: string[]): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (['true', '1', 'yes', 'on'].includes(raw)) return true;
+  if (['false', '0', 'no', 'off'].includes(raw)) return false;
+  problems.push(`${name} must be true or false`);
+  return fallback;
+}
+
+const TRUST_PRESETS = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * `AUTH_TRUST_PROXY`: `true` (trust every hop: only when the server is
+ * reachable through the proxy alone), `false`, a hop count, or a
+ * comma-separated list of proxy addresses, CIDR ranges and the presets
+ * `loopback`, `linklocal` and `uniquelocal`.
+ */
+export function parseTrustProxy(raw: string | undefined, problems: string[]): boolean | number | string[] {
+  const value = raw?.trim() ?? '';
+  if (value === '' || /^(false|off|no|0)$/i.test(value)) return false;
+  if (/^(true|on|yes)$/i.test(value)) return true;
+  if (/^\d+$/.test(value)) return Number(value);
+  const entries = value.split(',').map((entry) => entry.trim());
+  const bad = entries.filter((entry) => !TRUST_PRESETS.has(entry) && !isAddressOrRange(entry));
+  if (bad.length > 0) {
+    problems.push(`AUTH_TRUST_PROXY must be true, false, a hop count, or addresses, CIDR ranges and loopback/linklocal/uniquelocal; not ${bad.join(', ')}`);
+    return false;
+  }
+  return entries;
+}
+
+function isAddressOrRange(entry: string): boolean {
+  const [address, prefix, ...rest] = entry.split('/');
+  if (rest.length > 0 || !address) return false;
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (prefix === undefined) return true;
+  const bits = Number(prefix);
+  return /^\d+$/.test(prefix) && bits <= (family === 4 ? 32 : 128);
 }

@@ -1,8 +1,9 @@
+import { join } from 'node:path';
 import type { RateLimit, RateLimitedOperation } from '../http/rate-limits.js';
 import type { IdempotencyTiming } from '../idempotency/idempotency.js';
-import type { TenantConfig } from './tenants.js';
+import type { TenantConfig } from '../tenants/tenant.js';
 
-/** Everything the server runs with, validated. Built by `loadServerConfig` from the environment, or by tests directly. */
+/** Everything the server runs with, validated. Built by `buildServerConfig`, from the environment or by tests. */
 export interface ServerConfig {
   port: number;
   /** Listen address; undefined listens on all interfaces. */
@@ -16,11 +17,13 @@ export interface ServerConfig {
   accessTokenAudience: string;
   validateResponses: boolean;
   /** Express `trust proxy`: how client addresses (for rate limits) are read behind a proxy. */
-  trustProxy: boolean | number | string;
+  trustProxy: boolean | number | string[];
   loginStateTtlSeconds: number;
   idempotency: IdempotencyTiming;
   rateLimits: Record<RateLimitedOperation, RateLimit>;
   providerTimeoutSeconds: number;
+  /** How long a provider's discovery document is trusted before it is fetched again. */
+  providerDiscoveryTtlSeconds: number;
   logLevel: string;
   tenants: TenantConfig[];
 }
@@ -30,12 +33,48 @@ export const CONFIG_DEFAULTS = {
   accessTokenAudience: 'aimable-api',
   loginStateTtlSeconds: 600,
   idempotency: { retentionSeconds: 24 * 3600, lockSeconds: 60 },
-  // Per client address and minute: far above what one person's browser does, far below a brute force.
+  // Per client address, and for all clients together, per minute: far above what one person's
+  // browser does, far below a brute force; the global caps bound what spread-out clients can store.
   rateLimits: {
-    start: { points: 300, durationSeconds: 60 },
-    session: { points: 300, durationSeconds: 60 },
-    refresh: { points: 1200, durationSeconds: 60 },
+    start: { points: 300, globalPoints: 6_000, durationSeconds: 60 },
+    session: { points: 300, globalPoints: 6_000, durationSeconds: 60 },
+    refresh: { points: 1_200, globalPoints: 60_000, durationSeconds: 60 },
   },
   providerTimeoutSeconds: 10,
+  providerDiscoveryTtlSeconds: 3600,
   logLevel: 'info',
 } as const;
+
+/** What a configuration must say; everything else has a documented default. */
+export interface ServerConfigInput extends Partial<Omit<ServerConfig, 'databaseFile' | 'keyFile' | 'rateLimits'>> {
+  tenants: TenantConfig[];
+  /** The directory of the database and the key file. */
+  dataDir: string;
+  rateLimits?: Partial<Record<RateLimitedOperation, Partial<RateLimit>>>;
+}
+
+/** The one builder of the server configuration: for the entry points, the tests and the benchmarks alike. */
+export function buildServerConfig(input: ServerConfigInput): ServerConfig {
+  const { dataDir, rateLimits, ...rest } = input;
+  // An option given as undefined takes its default.
+  const given = Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined)) as typeof rest;
+  const port = given.port ?? CONFIG_DEFAULTS.port;
+  const limit = (operation: RateLimitedOperation): RateLimit => ({ ...CONFIG_DEFAULTS.rateLimits[operation], ...rateLimits?.[operation] });
+  return {
+    host: undefined,
+    accessTokenAudience: CONFIG_DEFAULTS.accessTokenAudience,
+    validateResponses: true,
+    trustProxy: false,
+    loginStateTtlSeconds: CONFIG_DEFAULTS.loginStateTtlSeconds,
+    idempotency: { ...CONFIG_DEFAULTS.idempotency },
+    providerTimeoutSeconds: CONFIG_DEFAULTS.providerTimeoutSeconds,
+    providerDiscoveryTtlSeconds: CONFIG_DEFAULTS.providerDiscoveryTtlSeconds,
+    logLevel: CONFIG_DEFAULTS.logLevel,
+    ...given,
+    port,
+    publicUrl: (given.publicUrl ?? `http://localhost:${port}`).replace(/\/+$/, ''),
+    databaseFile: join(dataDir, 'auth.sqlite'),
+    keyFile: join(dataDir, 'keys.json'),
+    rateLimits: { start: limit('start'), session: limit('session'), refresh: limit('refresh') },
+  };
+}

@@ -3,6 +3,7 @@
  * into a validated `TenantConfig[]`. Each failure names its path, for
  * example `tenants[1].providers.google.issuer must be an https URL`.
  */
+import { DEFAULT_SESSION_POLICY, type ProviderConfig, type SessionPolicy, type TenantConfig } from '../tenants/tenant.js';
 
 export interface RawTenantsFile {
   tenants: RawTenant[];
@@ -36,50 +37,6 @@ export interface RawSessionPolicy {
   cookie_same_site: 'Strict' | 'Lax' | 'None';
   frontend_pkce: 'required' | 'optional';
 }
-
-export interface ProviderConfig {
-  id: string;
-  displayName: string;
-  issuer: string;
-  clientId: string;
-  clientSecret: string;
-  scopes: string[];
-  allowInsecureHttp: boolean;
-}
-
-export interface SessionPolicy {
-  accessTokenTtlSeconds: number;
-  absoluteLifetimeSeconds: number;
-  idleTimeoutSeconds: number;
-  refreshReuseGraceSeconds: number;
-  cookieSameSite: 'Strict' | 'Lax' | 'None';
-  /**
-   * Whether `start` requires the frontend's S256 `code_challenge`, and
-   * session creation the matching `code_verifier`. `optional` is weaker:
-   * a `code` and `state` taken from a URL then make a session for whoever
-   * redeems them first, and a planted pair signs a victim in as the attacker.
-   */
-  frontendPkce: 'required' | 'optional';
-}
-
-export interface TenantConfig {
-  id: string;
-  /** In display order. */
-  providers: ProviderConfig[];
-  redirectUris: string[];
-  corsOrigins: string[];
-  apiKeyHashes: { id: string; sha256: string }[];
-  sessionPolicy: SessionPolicy;
-}
-
-export const DEFAULT_SESSION_POLICY: SessionPolicy = {
-  accessTokenTtlSeconds: 15 * 60,
-  absoluteLifetimeSeconds: 30 * 24 * 3600,
-  idleTimeoutSeconds: 7 * 24 * 3600,
-  refreshReuseGraceSeconds: 10,
-  cookieSameSite: 'Strict',
-  frontendPkce: 'required',
-};
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {

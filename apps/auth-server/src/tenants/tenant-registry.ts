@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { ApiProblem } from '@aimable/auth-server-kit';
-import type { ProviderConfig, TenantConfig } from '../config/tenants.js';
+import type { ProviderConfig, TenantConfig } from './tenant.js';
 import { sha256Hex } from '../ids.js';
 
 /** The configured tenants, and the one place that resolves tenants, providers and API keys. */
