@@ -60,7 +60,11 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     idempotency,
     tenants,
     accessTokens,
-    limits: new RateLimits(config.rateLimits),
+    limits: new RateLimits(config.rateLimits, {
+      trustsProxy: config.trustProxy !== false,
+      warnUntrustedProxy: () =>
+        logger.warn('X-Forwarded-For arrives but AUTH_TRUST_PROXY is off: every client behind that proxy shares one rate limit. Set AUTH_TRUST_PROXY to the proxy.'),
+    }),
     store,
     isDraining: () => draining,
   });

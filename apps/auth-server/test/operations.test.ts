@@ -6,11 +6,7 @@ describe('rate limits', () => {
   test('When a client exceeds the limit on start, session or refresh, then 429 rate_limited with Retry-After', async () => {
     const h = await startHarness({
       config: {
-        rateLimits: {
-          start: { points: 3, durationSeconds: 60 },
-          session: { points: 3, durationSeconds: 60 },
-          refresh: { points: 3, durationSeconds: 60 },
-        },
+        rateLimits: { start: { points: 3 }, session: { points: 3 }, refresh: { points: 3 } },
       },
     });
     try {
@@ -26,6 +22,51 @@ describe('rate limits', () => {
       for (let i = 0; i < 3; i += 1) await refresh(h, 'rt_x');
       const refreshLimited = await refresh(h, 'rt_x');
       expect(refreshLimited.status).toBe(429);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('who a limit counts', () => {
+  test('When a trusted proxy forwards IPv6 clients, then addresses in one /64 share a limit and another /64 has its own', async () => {
+    const h = await startHarness({ config: { trustProxy: ['loopback'], rateLimits: { refresh: { points: 2 } } } });
+    try {
+      const from = (address: string) => fetch(`${h.url}/v1/refresh`, { method: 'POST', headers: { 'X-API-Key': 'wrong', 'X-Forwarded-For': address } });
+      expect((await from('2001:db8:1:2::1')).status).toBe(401);
+      expect((await from('2001:db8:1:2:ffff::9')).status).toBe(401);
+      expect((await from('2001:db8:1:2:0:0:0:77')).status).toBe(429);
+      expect((await from('2001:db8:1:3::1')).status).toBe(401);
+      expect((await from('192.0.2.1')).status).toBe(401);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('When clients spread over many addresses, then the global cap still holds', async () => {
+    const h = await startHarness({ config: { trustProxy: ['loopback'], rateLimits: { start: { points: 100, globalPoints: 3 } } } });
+    try {
+      const statuses = [];
+      for (let i = 0; i < 5; i += 1) {
+        const response = await fetch(startUrl(h).url, { headers: { 'X-Tenant-Id': 'alpha', 'X-Forwarded-For': `198.51.100.${i}` }, redirect: 'manual' });
+        statuses.push(response.status);
+      }
+      expect(statuses).toEqual([302, 302, 302, 429, 429]);
+      expect((await h.server.store.countRows()).login_states).toBe(3);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('When X-Forwarded-For arrives and no proxy is trusted, then the operator is warned once, and the header does not choose the bucket', async () => {
+    const h = await startHarness({ config: { rateLimits: { refresh: { points: 2 } } } });
+    try {
+      const statuses = [];
+      for (let i = 0; i < 3; i += 1) {
+        statuses.push((await fetch(`${h.url}/v1/refresh`, { method: 'POST', headers: { 'X-API-Key': 'wrong', 'X-Forwarded-For': `203.0.113.${i}` } })).status);
+      }
+      expect(statuses).toEqual([401, 401, 429]);
+      expect(h.logs.filter((line) => line.includes('AUTH_TRUST_PROXY is off'))).toHaveLength(1);
     } finally {
       await h.close();
     }

@@ -11,7 +11,7 @@ export interface AppOptions {
   tenants: TenantRegistry;
   logger: Logger;
   validateResponses: boolean;
-  trustProxy: boolean | number | string;
+  trustProxy: boolean | number | string[];
 }
 
 /** The Express app: security headers, CORS per tenant, access logs, and the contract's router. */
