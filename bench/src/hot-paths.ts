@@ -15,7 +15,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CONFIG_DEFAULTS, parseTenants, startServer } from '@aimable/auth-server';
+import { buildServerConfig, parseTenants, startServer } from '@aimable/auth-server';
 import { signInAt, startDevIdp } from '@aimable/dev-idp';
 
 const { values } = parseArgs({
@@ -34,20 +34,13 @@ const port = await freePort();
 const url = `http://localhost:${port}`;
 const idp = await startDevIdp({ port: 0, clients: [{ client_id: 'bench', client_secret: 'bench-secret', redirect_uris: [`${url}/v1/auth/oidc/dev/callback`] }] });
 const server = await startServer({
-  config: {
+  config: buildServerConfig({
     port,
     host: '127.0.0.1',
-    publicUrl: url,
-    databaseFile: join(dataDir, 'auth.sqlite'),
-    keyFile: join(dataDir, 'keys.json'),
-    accessTokenAudience: CONFIG_DEFAULTS.accessTokenAudience,
+    dataDir,
     validateResponses: false,
-    trustProxy: false,
-    loginStateTtlSeconds: 600,
-    idempotency: { ...CONFIG_DEFAULTS.idempotency },
-    rateLimits: { start: { points: 1e9, durationSeconds: 60 }, session: { points: 1e9, durationSeconds: 60 }, refresh: { points: 1e9, durationSeconds: 60 } },
-    providerTimeoutSeconds: 5,
     logLevel: 'silent',
+    rateLimits: { start: { points: 1e9, globalPoints: 1e9 }, session: { points: 1e9, globalPoints: 1e9 }, refresh: { points: 1e9, globalPoints: 1e9 } },
     tenants: parseTenants(
       {
         tenants: [
@@ -61,7 +54,7 @@ const server = await startServer({
       },
       { BENCH_SECRET: 'bench-secret' },
     ),
-  },
+  }),
 });
 
 interface Grant {

@@ -1,7 +1,7 @@
 import cors from 'cors';
 import type { Request, RequestHandler } from 'express';
 import { decodeJwt } from 'jose';
-import type { TenantConfig } from '../config/tenants.js';
+import type { TenantConfig } from '../tenants/tenant.js';
 import type { TenantRegistry } from '../tenants/tenant-registry.js';
 
 /**

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { ApiProblem } from '@aimable/auth-server-kit';
 import * as oidc from 'openid-client';
 import type { Clock } from '../clock.js';
-import type { TenantConfig } from '../config/tenants.js';
+import type { TenantConfig } from '../tenants/tenant.js';
 import { randomSecret, sha256Hex } from '../ids.js';
 import type { ProviderClients } from '../oidc/provider-client.js';
 import type { AuthStore } from '../store/auth-store.js';

@@ -1,4 +1,4 @@
-import type { TenantConfig } from '../config/tenants.js';
+import type { TenantConfig } from '../tenants/tenant.js';
 
 /**
  * RFC 9700 §4.11.1 and §2.1: a frontend redirect URI MUST equal one of the

@@ -1,6 +1,6 @@
 import { ApiProblem } from '@aimable/auth-server-kit';
 import * as oidc from 'openid-client';
-import type { ProviderConfig } from '../config/tenants.js';
+import type { ProviderConfig } from '../tenants/tenant.js';
 
 /** What a successful code exchange yields: the validated ID token's identity. */
 export interface ProviderIdentity {

@@ -1,6 +1,6 @@
 import { ApiProblem, type api } from '@aimable/auth-server-kit';
 import type { Clock } from '../clock.js';
-import type { SessionPolicy, TenantConfig } from '../config/tenants.js';
+import type { SessionPolicy, TenantConfig } from '../tenants/tenant.js';
 import { newId, randomSecret, sha256Hex } from '../ids.js';
 import type { RedeemableLogin } from '../login/login-service.js';
 import type { ProviderClients } from '../oidc/provider-client.js';

@@ -4,7 +4,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signInAt, startDevIdp, type RunningDevIdp } from '@aimable/dev-idp';
-import { CONFIG_DEFAULTS, type ServerConfig } from '../../src/config/server-config.js';
+import { buildServerConfig, type ServerConfig, type ServerConfigInput } from '../../src/config/server-config.js';
 import { parseTenants, type RawTenantsFile } from '../../src/config/tenants.js';
 import { sha256Hex } from '../../src/ids.js';
 import { startServer, type RunningServer } from '../../src/server.js';
@@ -48,34 +48,28 @@ export function twoTenants(issuer: string, extra: Partial<RawTenantsFile['tenant
   };
 }
 
+/** The settings tests may change; the tenants and the data directory are the harness's. */
+export type TestConfig = Omit<Partial<ServerConfigInput>, 'tenants' | 'dataDir'>;
+
 /** A server configuration for tests: loopback, a fresh data directory, limits out of the way, responses validated. */
-export function testServerConfig(port: number, dataDir: string, tenants: RawTenantsFile): ServerConfig {
-  return {
+export function testServerConfig(port: number, dataDir: string, tenants: RawTenantsFile, overrides: TestConfig = {}): ServerConfig {
+  const unlimited = { points: 100_000, globalPoints: 1_000_000 };
+  return buildServerConfig({
     port,
     host: '127.0.0.1',
-    publicUrl: `http://localhost:${port}`,
-    databaseFile: join(dataDir, 'auth.sqlite'),
-    keyFile: join(dataDir, 'keys.json'),
-    accessTokenAudience: CONFIG_DEFAULTS.accessTokenAudience,
+    dataDir,
     validateResponses: true,
-    trustProxy: false,
-    loginStateTtlSeconds: CONFIG_DEFAULTS.loginStateTtlSeconds,
-    idempotency: { ...CONFIG_DEFAULTS.idempotency },
-    rateLimits: {
-      start: { points: 100_000, durationSeconds: 60 },
-      session: { points: 100_000, durationSeconds: 60 },
-      refresh: { points: 100_000, durationSeconds: 60 },
-    },
     providerTimeoutSeconds: 5,
-    logLevel: 'info',
     tenants: parseTenants(tenants, { TEST_CLIENT_SECRET: CLIENT_SECRET }),
-  };
+    ...overrides,
+    rateLimits: { start: unlimited, session: unlimited, refresh: unlimited, ...overrides.rateLimits },
+  });
 }
 
 export interface HarnessOptions {
   clock?: ManualClock;
   tenants?: (issuer: string) => RawTenantsFile;
-  config?: Partial<ServerConfig>;
+  config?: TestConfig;
   /** Use this issuer instead of starting the local identity provider. */
   issuer?: string;
 }
@@ -108,10 +102,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         ],
       });
   const issuer = options.issuer ?? idp!.issuer;
-  const config: ServerConfig = {
-    ...testServerConfig(port, dataDir, (options.tenants ?? twoTenants)(issuer)),
-    ...options.config,
-  };
+  const config = testServerConfig(port, dataDir, (options.tenants ?? twoTenants)(issuer), options.config);
   const logs: string[] = [];
   const server = await startServer({
     config,

@@ -1,0 +1,36 @@
+import { createHash } from 'node:crypto';
+import type { RawTenantsFile } from '@aimable/auth-server';
+
+/**
+ * The demo tenant: tenant `demo`, provider `dev` (the local identity
+ * provider), and an API key that this file publishes. None of it exists
+ * outside the demo.
+ */
+export const DEMO_API_KEY = 'ak_demo_local_only_0c7f3b9a6e2d41f8';
+export const DEMO_CLIENT_ID = 'aimable-demo';
+export const DEMO_CLIENT_SECRET_ENV = 'AIMABLE_DEMO_DEV_CLIENT_SECRET';
+export const DEMO_CLIENT_SECRET = 'dev-secret-not-for-production';
+export const DEMO_REDIRECT_URIS = ['http://localhost:5173/auth/callback', 'http://localhost:4173/auth/callback'];
+
+export function demoTenantsFile(devIdpIssuer: string): RawTenantsFile {
+  return {
+    tenants: [
+      {
+        id: 'demo',
+        providers: {
+          dev: {
+            display_name: 'Local identity provider',
+            issuer: devIdpIssuer,
+            client_id: DEMO_CLIENT_ID,
+            client_secret_env: DEMO_CLIENT_SECRET_ENV,
+            scopes: ['openid', 'email', 'profile'],
+            // The local provider speaks http; only this demo configuration allows it.
+            allow_insecure_http: true,
+          },
+        },
+        redirect_uris: DEMO_REDIRECT_URIS,
+        api_keys: [{ id: 'demo', sha256: createHash('sha256').update(DEMO_API_KEY).digest('hex') }],
+      },
+    ],
+  };
+}

@@ -1,0 +1,131 @@
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { signInAt } from '@aimable/dev-idp';
+import { describe, expect, test } from 'vitest';
+
+const require = createRequire(import.meta.url);
+const tsx = require.resolve('tsx');
+const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+function pkcePair(): { verifier: string; challenge: string } {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+}
+
+describe('the demo (what `pnpm start` runs)', () => {
+  test('When started with the embedded defaults, then the demo tenant, the local provider and the demo key work, and SIGTERM stops it cleanly', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'aimable-main-'));
+    const [port, idpPort] = [await freePort(), await freePort()];
+    const child = spawn(process.execPath, ['--import', tsx, main], {
+      env: { ...process.env, PORT: String(port), DEV_IDP_PORT: String(idpPort), AUTH_DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`not ready:\n${output}`)), 30_000);
+        child.stdout.on('data', () => {
+          if (output.includes('test users')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+        child.once('exit', (code) => reject(new Error(`exited with ${code}:\n${output}`)));
+      });
+      expect(output).toContain('ak_demo_local_only_0c7f3b9a6e2d41f8');
+      const providers = await fetch(`http://localhost:${port}/v1/auth/providers`, { headers: { 'X-Tenant-Id': 'demo' } });
+      expect(await providers.json()).toEqual({ data: [{ id: 'dev', display_name: 'Local identity provider' }] });
+      // The demo requires frontend PKCE, and says what to send without it.
+      const api = `http://localhost:${port}`;
+      const withoutPkce = await fetch(`${api}/v1/auth/oidc/dev/start?tenant=demo&frontend_redirect_uri=http://localhost:5173/auth/callback`, { redirect: 'manual' });
+      expect(withoutPkce.status).toBe(400);
+      expect(((await withoutPkce.json()) as { detail: string }).detail).toContain('code_challenge');
+      // A plain navigation (no headers) signs ada in; the session needs no tenant header, only the verifier.
+      const { verifier, challenge } = pkcePair();
+      const start = await fetch(`${api}/v1/auth/oidc/dev/start?tenant=demo&frontend_redirect_uri=http://localhost:5173/auth/callback&code_challenge=${challenge}&code_challenge_method=S256`, { redirect: 'manual' });
+      expect(start.status).toBe(302);
+      expect(start.headers.get('location')).toMatch(new RegExp(`^http://localhost:${idpPort}/auth\\?`));
+      const back = new URL((await fetch(await signInAt(start.headers.get('location')!, { username: 'ada', password: 'password' }), { redirect: 'manual' })).headers.get('location')!);
+      expect(`${back.origin}${back.pathname}`).toBe('http://localhost:5173/auth/callback');
+      const session = await fetch(`${api}/v1/auth/oidc/session`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'Idempotency-Key': crypto.randomUUID() },
+        body: JSON.stringify({ code: back.searchParams.get('code'), state: back.searchParams.get('state'), code_verifier: verifier }),
+      });
+      expect(session.status, output).toBe(201);
+      expect(((await session.json()) as { user: { email: string } }).user.email).toBe('ada@example.com');
+      const refresh = await fetch(`http://localhost:${port}/v1/refresh`, { method: 'POST', headers: { 'X-API-Key': 'ak_demo_local_only_0c7f3b9a6e2d41f8' } });
+      expect((await refresh.json()) as { code: string }).toMatchObject({ code: 'invalid_refresh_token' });
+      // Only the published demo key opens refresh: any other is refused as a key, before the token is looked at.
+      for (const key of ['ak_demo_local_only_0c7f3b9a6e2d41f9', 'ak_demo', '']) {
+        const wrong = await fetch(`http://localhost:${port}/v1/refresh`, { method: 'POST', headers: { 'X-API-Key': key } });
+        expect(wrong.status).toBe(401);
+        expect(((await wrong.json()) as { code: string }).code).toBe('invalid_api_key');
+      }
+      expect(statSync(join(dataDir, 'auth.sqlite')).isFile()).toBe(true);
+      expect(statSync(join(dataDir, 'keys.json')).mode & 0o777).toBe(0o600);
+
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+
+  test('When a tenants file is given, then `pnpm start` runs those tenants: no demo tenant, no demo key, no local provider', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const dir = mkdtempSync(join(tmpdir(), 'aimable-demo-'));
+    const file = join(dir, 'tenants.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        tenants: [
+          {
+            id: 'acme',
+            providers: { g: { display_name: 'G', issuer: 'https://accounts.google.com', client_id: 'c', client_secret_env: 'G_SECRET' } },
+            redirect_uris: ['https://app.acme.example/cb'],
+            api_keys: [{ id: 'k', sha256: 'a'.repeat(64) }],
+          },
+        ],
+      }),
+    );
+    const [port, idpPort] = [await freePort(), await freePort()];
+    const child = spawn(process.execPath, ['--import', tsx, main], {
+      env: { ...process.env, AUTH_TENANTS_FILE: file, G_SECRET: 'x', PORT: String(port), DEV_IDP_PORT: String(idpPort), AUTH_DATA_DIR: dir, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      const api = `http://localhost:${port}`;
+      for (let i = 0; i < 100; i += 1) {
+        if (await fetch(`${api}/healthz`).then((r) => r.ok, () => false)) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect((await fetch(`${api}/v1/auth/providers`, { headers: { 'X-Tenant-Id': 'acme' } })).status).toBe(200);
+      expect(((await (await fetch(`${api}/v1/auth/providers`, { headers: { 'X-Tenant-Id': 'demo' } })).json()) as { code: string }).code).toBe('unknown_tenant');
+      const demoKey = await fetch(`${api}/v1/refresh`, { method: 'POST', headers: { 'X-API-Key': 'ak_demo_local_only_0c7f3b9a6e2d41f8' } });
+      expect(((await demoKey.json()) as { code: string }).code).toBe('invalid_api_key');
+      await expect(fetch(`http://localhost:${idpPort}/.well-known/openid-configuration`)).rejects.toThrow();
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
