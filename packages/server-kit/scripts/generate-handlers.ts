@@ -77,7 +77,8 @@ interface Operation {
   parameters: Parameter[];
   body: { required: boolean } | undefined;
   responses: { status: number; contentType: string | undefined; headers: { name: string; type: string; required: boolean }[] }[];
-  security: string[];
+  /** The operation's security requirements: any one of them authorises it, and each names the schemes it needs together. */
+  security: string[][];
 }
 
 const operations: Operation[] = [];
@@ -104,15 +105,43 @@ for (const [path, item] of Object.entries<Json>(spec.paths)) {
       });
       return { status: Number(status), contentType: Object.keys(response.content ?? {})[0], headers };
     });
-    const security = (op.security ?? spec.security ?? []).flatMap((requirement: Json) => Object.keys(requirement));
+    const security = (op.security ?? spec.security ?? []).map((requirement: Json) => Object.keys(requirement)).filter((names: string[]) => names.length > 0);
     operations.push({ id: op.operationId, method, path, parameters, body: requestBody && { required: requestBody.required === true }, responses, security });
   }
 }
 operations.sort((a, b) => a.id.localeCompare(b.id));
 
+const schemes = Object.entries<Json>(spec.components?.securitySchemes ?? {}).map(([name, scheme]) => ({
+  name,
+  type: scheme.type as string,
+  in: scheme.in as string | undefined,
+  parameter: (scheme.type === 'apiKey' ? scheme.name : scheme.type === 'http' ? 'Authorization' : undefined) as string | undefined,
+  scheme: scheme.scheme as string | undefined,
+  problemCode: scheme['x-problem-code'] as string | undefined,
+}));
+for (const scheme of schemes) {
+  if (!scheme.problemCode) throw new Error(`securitySchemes.${scheme.name} needs x-problem-code: the code of its 401`);
+}
+
 const lines: string[] = [HEADER];
 lines.push(`import type * as api from './types/types.gen.js';`);
-lines.push(`import type { HandlerContext, OperationDescriptor } from '../descriptor.js';`);
+lines.push(`import type { HandlerContext, OperationDescriptor, SecuritySchemeDescriptor } from '../descriptor.js';`);
+lines.push('');
+lines.push('/** The security schemes of the contract. */');
+lines.push(`export type SecuritySchemeName = ${schemes.length === 0 ? 'never' : schemes.map((s) => quote(s.name)).join(' | ')};`);
+lines.push('');
+lines.push('/** What each security scheme resolves to, as the security step hands it to handlers. */');
+lines.push('export type Principals = Record<SecuritySchemeName, unknown>;');
+lines.push('');
+lines.push('/** Without resolvers of its own, a scheme resolves to the credential as sent. */');
+lines.push(`export type DefaultPrincipals = Record<SecuritySchemeName, string>;`);
+lines.push('');
+lines.push('/** How each security scheme is sent, and the problem code of its 401. */');
+lines.push('export const securitySchemes: Readonly<Record<SecuritySchemeName, SecuritySchemeDescriptor>> = {');
+for (const scheme of schemes) {
+  lines.push(`  ${key(scheme.name)}: ${JSON.stringify({ type: scheme.type, in: scheme.type === 'http' ? 'header' : scheme.in, parameter: scheme.parameter, ...(scheme.scheme ? { scheme: scheme.scheme } : {}), problemCode: scheme.problemCode })},`);
+}
+lines.push('};');
 lines.push('');
 
 function objectType(fields: { name: string; type: string; required: boolean }[]): string {
@@ -128,13 +157,17 @@ for (const op of operations) {
   const cookies = inLocation('cookie').map((p) => ({ name: p.name, type: 'string', required: p.required }));
   const body = op.body ? `api.${Name}Data['body']${op.body.required ? '' : ' | undefined'}` : 'undefined';
 
+  const security =
+    op.security.length === 0 ? 'Record<string, never>' : op.security.map((names) => `{ ${names.map((n) => `${key(n)}: P[${quote(n)}]`).join('; ')} }`).join(' | ');
   lines.push(`/** What the \`${op.id}\` handler receives, validated against the contract. */`);
-  lines.push(`export interface ${Name}Input {`);
+  lines.push(`export interface ${Name}Input<P extends Principals = DefaultPrincipals> {`);
   lines.push(`  path: ${dataField('path', inLocation('path'))};`);
   lines.push(`  query: ${dataField('query', inLocation('query'))};`);
   lines.push(`  headers: ${dataField('headers', inLocation('header'))};`);
   lines.push(`  cookies: ${objectType(cookies)};`);
   lines.push(`  body: ${body};`);
+  lines.push(`  /** The caller, as the security step resolved it${op.security.length === 0 ? ': the operation is public' : ''}. */`);
+  lines.push(`  security: ${security};`);
   lines.push('}');
   lines.push('');
 
@@ -157,10 +190,10 @@ lines.push(' * One method per operation of the contract. An operation added to t
 lines.push(' * contract and not implemented, an undeclared status or a wrong body shape');
 lines.push(' * does not compile.');
 lines.push(' */');
-lines.push('export interface Handlers {');
+lines.push('export interface Handlers<P extends Principals = DefaultPrincipals> {');
 for (const op of operations) {
   const Name = pascal(op.id);
-  lines.push(`  ${op.id}(input: ${Name}Input, context: HandlerContext): ${Name}Result | Promise<${Name}Result>;`);
+  lines.push(`  ${op.id}(input: ${Name}Input<P>, context: HandlerContext): ${Name}Result | Promise<${Name}Result>;`);
 }
 lines.push('}');
 lines.push('');
@@ -183,7 +216,7 @@ for (const op of operations) {
   lines.push(`    expressPath: ${quote(op.path.replace(/\{([^}]+)\}/g, ':$1'))},`);
   lines.push(`    parameters: { path: ${params('path')}, query: ${params('query')}, header: ${params('header')}, cookie: ${params('cookie')} },`);
   lines.push(`    hasBody: ${op.body !== undefined},`);
-  lines.push(`    security: ${quoteList(op.security)},`);
+  lines.push(`    security: [${op.security.map(quoteList).join(', ')}],`);
   lines.push(`    responseContentTypes: ${JSON.stringify(contentTypes)},`);
   lines.push(`    parameterProblemCodes: ${JSON.stringify(problemCodes)},`);
   lines.push('  },');

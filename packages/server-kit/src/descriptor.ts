@@ -18,10 +18,22 @@ export interface OperationDescriptor<Id extends string = string> {
   expressPath: string;
   parameters: { path: string[]; query: string[]; header: string[]; cookie: string[] };
   hasBody: boolean;
-  /** Names of the security schemes that may authorise the operation. */
-  security: string[];
+  /** The operation's security requirements: any one authorises it; each lists the schemes it needs together. Empty: public. */
+  security: string[][];
   /** The media type of each status that has a body. */
   responseContentTypes: Record<number, string>;
   /** Problem codes the contract assigns to invalid parameters (`x-problem-code`), by location. */
   parameterProblemCodes: Record<string, string>;
+}
+
+/** How a security scheme's credential is sent. */
+export interface SecuritySchemeDescriptor {
+  type: string;
+  in: string | undefined;
+  /** The header, query parameter or cookie that carries it. */
+  parameter: string | undefined;
+  /** For `http` schemes, for example `bearer`. */
+  scheme?: string;
+  /** The problem code of the 401 when it is missing or refused (`x-problem-code`). */
+  problemCode: string;
 }

@@ -2,13 +2,48 @@ import { randomUUID } from 'node:crypto';
 import { parse as parseCookies } from 'cookie';
 import express, { Router, type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
-import type { OperationDescriptor } from './descriptor.js';
-import { operations, type Handlers, type OperationId } from './gen/operations.gen.js';
+import type { OperationDescriptor, SecuritySchemeDescriptor } from './descriptor.js';
+import {
+  operations,
+  securitySchemes,
+  type DefaultPrincipals,
+  type Handlers,
+  type OperationId,
+  type Principals,
+  type SecuritySchemeName,
+} from './gen/operations.gen.js';
 import { openApiDocument } from './gen/spec.gen.js';
 import type { ProblemCode, ValidationIssue } from './gen/types/types.gen.js';
 import { ApiProblem, sendProblem } from './problems.js';
 
-export interface ApiRouterOptions {
+/**
+ * Turns a scheme's credential into what handlers receive as
+ * `input.security`, or refuses it by throwing an `ApiProblem` (a 401 with
+ * the scheme's code, a 403). It runs after the request is validated and
+ * before the handler: nothing a handler does happens for a refused caller.
+ */
+export type SecurityResolver<T> = (request: { credential: string; req: Request; res: Response; operation: OperationDescriptor }) => T | Promise<T>;
+
+export type SecurityResolvers<P extends Principals> = { [K in SecuritySchemeName]: SecurityResolver<P[K]> };
+
+export interface ApiRouterOptions<P extends Principals = DefaultPrincipals> {
+  /**
+   * The security step: one resolver per scheme of the contract. Without
+   * them, a scheme resolves to its credential as sent, and a missing one is
+   * refused with the scheme's 401.
+   */
+  security?: SecurityResolvers<P>;
+  /**
+   * Middleware that runs first, before the body is read and the request
+   * validated (CORS, for example). What it throws is answered as a problem.
+   */
+  before?: RequestHandler[];
+  /**
+   * Middleware for one operation that runs after `before`, still before the
+   * request is validated and its caller resolved: rate limits, so that a
+   * refusal costs little and guessing credentials is limited too.
+   */
+  beforeOperation?: Partial<Record<OperationId, RequestHandler[]>>;
   /**
    * Validate every response against the contract. A response that violates
    * it becomes a 500 `internal_error` and is reported to `onError`.
@@ -25,10 +60,6 @@ export interface ApiRouterOptions {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-const SECURITY_PROBLEMS: Record<string, ProblemCode> = {
-  ApiKey: 'invalid_api_key',
-  BearerAuth: 'invalid_access_token',
-};
 
 /** The request id of a request: set by the router, for handlers and loggers. */
 export function requestIdOf(res: Response): string {
@@ -40,9 +71,16 @@ export function requestIdOf(res: Response): string {
  * `express-openapi-validator` before a handler sees it, dispatches to the
  * typed handlers, and writes every failure as an RFC 9457 problem.
  */
-export function createApiRouter(handlers: Handlers, options: ApiRouterOptions = {}): Router {
+export function createApiRouter(handlers: Handlers, options?: ApiRouterOptions): Router;
+export function createApiRouter<P extends Principals>(handlers: Handlers<P>, options: ApiRouterOptions<P> & { security: SecurityResolvers<P> }): Router;
+export function createApiRouter(handlers: Handlers<Principals>, options: ApiRouterOptions<Principals> = {}): Router {
   const router = Router();
   router.use(assignRequestId);
+  for (const middleware of options.before ?? []) router.use(middleware);
+  for (const descriptor of operations) {
+    const middleware = options.beforeOperation?.[descriptor.operationId] ?? [];
+    if (middleware.length > 0) router[descriptor.method](descriptor.expressPath, ...middleware);
+  }
   router.use(express.json({ limit: options.bodyLimit ?? '16kb', type: ['application/json', 'application/*+json'] }));
   router.use(readCookies);
   router.use(
@@ -50,13 +88,15 @@ export function createApiRouter(handlers: Handlers, options: ApiRouterOptions = 
       apiSpec: validatorDocument() as never,
       validateRequests: { allowUnknownQueryParameters: false, removeAdditional: false, coerceTypes: false },
       validateResponses: options.validateResponses ? { removeAdditional: false } : false,
-      validateSecurity: true,
+      // The security step below resolves credentials, with each scheme's own problem code.
+      validateSecurity: false,
       ignoreUndocumented: false,
       validateFormats: true,
     }),
   );
+  const resolvers = options.security ?? credentialsAsSent;
   for (const descriptor of operations) {
-    router[descriptor.method](descriptor.expressPath, dispatch(handlers, descriptor));
+    router[descriptor.method](descriptor.expressPath, dispatch(handlers, descriptor, resolvers));
   }
   router.use(writeProblem(options));
   return router;
@@ -92,11 +132,61 @@ const readCookies: RequestHandler = (req, _res, next) => {
   next();
 };
 
-function dispatch(handlers: Handlers, descriptor: OperationDescriptor<OperationId>): RequestHandler {
+const credentialsAsSent: SecurityResolvers<Principals> = {
+  ApiKey: ({ credential }) => credential,
+  BearerAuth: ({ credential }) => credential,
+};
+
+/** The credential of a scheme as the request carries it, if it does. */
+function credentialOf(scheme: SecuritySchemeDescriptor, req: Request): string | undefined {
+  const name = scheme.parameter ?? '';
+  if (scheme.type === 'http') {
+    const [kind, value] = (req.get('authorization') ?? '').split(/\s+/, 2);
+    return kind?.toLowerCase() === scheme.scheme?.toLowerCase() && value ? value : undefined;
+  }
+  const sent = scheme.in === 'query' ? req.query[name] : scheme.in === 'cookie' ? (req as Request & { cookies: Record<string, string> }).cookies[name] : req.get(name);
+  return typeof sent === 'string' && sent !== '' ? sent : undefined;
+}
+
+/**
+ * Resolves the caller for an operation's security: the first requirement
+ * whose schemes all resolve wins; when none does, the first refusal is
+ * answered.
+ */
+async function resolveSecurity(descriptor: OperationDescriptor, resolvers: SecurityResolvers<Principals>, req: Request, res: Response): Promise<Record<string, unknown>> {
+  let refusal: unknown;
+  for (const requirement of descriptor.security) {
+    try {
+      const principals: Record<string, unknown> = {};
+      for (const name of requirement as SecuritySchemeName[]) {
+        const scheme = securitySchemes[name];
+        const credential = credentialOf(scheme, req);
+        if (credential === undefined) {
+          const challenge = scheme.type === 'http' && scheme.scheme ? { 'WWW-Authenticate': `${pascalCase(scheme.scheme)}` } : undefined;
+          throw new ApiProblem({ status: 401, code: scheme.problemCode as ProblemCode, detail: `${scheme.parameter} is missing.`, headers: challenge });
+        }
+        principals[name] = await resolvers[name]({ credential, req, res, operation: descriptor });
+      }
+      return principals;
+    } catch (error) {
+      refusal ??= error;
+    }
+  }
+  if (refusal !== undefined) throw refusal;
+  return {};
+}
+
+function pascalCase(word: string): string {
+  return word.charAt(0).toUpperCase() + word.slice(1);
+}
+
+function dispatch(handlers: Handlers<Principals>, descriptor: OperationDescriptor<OperationId>, resolvers: SecurityResolvers<Principals>): RequestHandler {
   const handler = handlers[descriptor.operationId].bind(handlers) as (input: unknown, context: unknown) => unknown;
   return async (req, res) => {
+    const security = await resolveSecurity(descriptor, resolvers, req, res);
     const cookies = (req as Request & { cookies: Record<string, string | undefined> }).cookies;
     const input = {
+      security,
       path: pick(req.params, descriptor.parameters.path),
       query: pick(req.query as Record<string, unknown>, descriptor.parameters.query),
       headers: Object.fromEntries(
@@ -134,7 +224,7 @@ function pick(source: Record<string, unknown> | undefined, names: string[]): Rec
   return picked;
 }
 
-function writeProblem(options: ApiRouterOptions): ErrorRequestHandler {
+function writeProblem(options: Pick<ApiRouterOptions<Principals>, 'onError'>): ErrorRequestHandler {
   return (error, req, res, next) => {
     if (res.headersSent) {
       next(error);
@@ -176,12 +266,6 @@ function toProblem(error: unknown, req: Request): ApiProblem {
       const [only] = codes;
       const code = codes.size === 1 && only ? (only as ProblemCode) : 'invalid_request';
       return new ApiProblem({ status: 400, code, detail: summarize(issues), errors: issues, cause: error });
-    }
-    case 401: {
-      const scheme = descriptor?.security.find((name) => SECURITY_PROBLEMS[name]);
-      const code: ProblemCode = (scheme ? SECURITY_PROBLEMS[scheme] : undefined) ?? 'invalid_access_token';
-      const headers: Record<string, string> = scheme === 'BearerAuth' ? { 'WWW-Authenticate': 'Bearer' } : {};
-      return new ApiProblem({ status: 401, code, detail: 'Credentials are missing.', headers, cause: error });
     }
     case 404:
       return new ApiProblem({ status: 404, code: 'not_found', detail: 'No such route.', cause: error });

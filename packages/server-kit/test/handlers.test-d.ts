@@ -1,6 +1,7 @@
 import { describe, expectTypeOf, test } from 'vitest';
 import type {
   CreateSessionInput,
+  GetCurrentSessionInput,
   GetHealthResult,
   Handlers,
   RefreshSessionInput,
@@ -65,5 +66,13 @@ describe('Handlers', () => {
     expectTypeOf<CreateSessionInput['body']['code']>().toEqualTypeOf<string>();
     expectTypeOf<RefreshSessionInput['headers']['Idempotency-Key']>().toEqualTypeOf<string | undefined>();
     expectTypeOf<RefreshSessionInput['body']>().toEqualTypeOf<{ refresh_token: string } | undefined>();
+  });
+
+  test('When the security step resolves callers, then each operation’s input carries exactly its schemes’ principals', () => {
+    type P = { ApiKey: { tenant: string }; BearerAuth: { session: string } };
+    expectTypeOf<RefreshSessionInput<P>['security']>().toEqualTypeOf<{ ApiKey: { tenant: string } }>();
+    expectTypeOf<GetCurrentSessionInput<P>['security']>().toEqualTypeOf<{ BearerAuth: { session: string } }>();
+    expectTypeOf<CreateSessionInput<P>['security']>().toEqualTypeOf<Record<string, never>>();
+    expectTypeOf<RefreshSessionInput['security']>().toEqualTypeOf<{ ApiKey: string }>();
   });
 });

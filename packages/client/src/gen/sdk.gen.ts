@@ -118,10 +118,14 @@ export const createSession = <ThrowOnError extends boolean = false>(options: Opt
  *
  * **Rotation.** Every refresh issues a new refresh token and retires the
  * one presented. Presenting the retired token again within the reuse
- * grace window (10 seconds by default) answers the identical grant the
- * first refresh returned, so two tabs refreshing at once end up with the
- * same working token. Presenting it after the window revokes the whole
- * session and answers `401 refresh_token_reused`.
+ * grace window (10 seconds by default, per tenant) on the channel it was
+ * used on (cookie or body) answers the identical grant the first refresh
+ * returned, so two tabs refreshing at once end up with the same working
+ * token. Presenting it after the window, or on the other channel,
+ * revokes the whole session and answers `401 refresh_token_reused`.
+ *
+ * A refresh token of another tenant than the API key's answers exactly
+ * as an unknown one: `401 invalid_refresh_token`.
  *
  * **Lifetimes.** A session ends at its absolute expiry (30 days by
  * default) or after its idle timeout (7 days by default) without a

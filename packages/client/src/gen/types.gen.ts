@@ -30,7 +30,8 @@ export type IdempotencyKey = string;
  * * `idempotency_key_missing`: the operation requires `Idempotency-Key`.
  * * `idempotency_key_in_use`: a request with this key is still running; retry after `Retry-After`.
  * * `idempotency_key_reused`: this key was used with a different request.
- * * `invalid_api_key`: `X-API-Key` is missing, unknown, or of another tenant.
+ * * `invalid_api_key`: `X-API-Key` is missing or unknown.
+ * * `origin_not_allowed`: the request's `Origin` is not allowed by every tenant the request speaks for.
  * * `invalid_access_token`: the bearer token is missing, invalid or expired, or its session ended.
  * * `invalid_refresh_token`: the refresh token is missing or unknown.
  * * `refresh_token_reused`: a retired refresh token was presented after the grace window; the session is revoked.
@@ -44,7 +45,7 @@ export type IdempotencyKey = string;
  * * `service_unavailable`: the server is starting or shutting down.
  *
  */
-export type ProblemCode = 'invalid_request' | 'unknown_tenant' | 'unknown_provider' | 'redirect_uri_not_allowed' | 'invalid_state' | 'invalid_grant' | 'idempotency_key_missing' | 'idempotency_key_in_use' | 'idempotency_key_reused' | 'invalid_api_key' | 'invalid_access_token' | 'invalid_refresh_token' | 'refresh_token_reused' | 'session_expired' | 'not_found' | 'method_not_allowed' | 'unsupported_media_type' | 'rate_limited' | 'provider_unavailable' | 'internal_error' | 'service_unavailable';
+export type ProblemCode = 'invalid_request' | 'unknown_tenant' | 'unknown_provider' | 'redirect_uri_not_allowed' | 'invalid_state' | 'invalid_grant' | 'idempotency_key_missing' | 'idempotency_key_in_use' | 'idempotency_key_reused' | 'invalid_api_key' | 'origin_not_allowed' | 'invalid_access_token' | 'invalid_refresh_token' | 'refresh_token_reused' | 'session_expired' | 'not_found' | 'method_not_allowed' | 'unsupported_media_type' | 'rate_limited' | 'provider_unavailable' | 'internal_error' | 'service_unavailable';
 
 /**
  * An RFC 9457 problem document.
@@ -436,6 +437,10 @@ export type CreateSessionErrors = {
      */
     401: Problem;
     /**
+     * The request's `Origin` is not allowed by every tenant the request speaks for (`origin_not_allowed`). Nothing was done.
+     */
+    403: Problem;
+    /**
      * A request with this `Idempotency-Key` is still running (`idempotency_key_in_use`).
      */
     409: Problem;
@@ -498,6 +503,10 @@ export type RefreshSessionErrors = {
      * The refresh is refused (`invalid_api_key`, `invalid_refresh_token`, `refresh_token_reused`, `session_expired`).
      */
     401: Problem;
+    /**
+     * The request's `Origin` is not allowed by every tenant the request speaks for (`origin_not_allowed`). Nothing was done.
+     */
+    403: Problem;
     /**
      * A request with this `Idempotency-Key` is still running (`idempotency_key_in_use`).
      */
@@ -584,6 +593,10 @@ export type LogoutErrors = {
      * The bearer token is missing or invalid, or its session ended (`invalid_access_token`).
      */
     401: Problem;
+    /**
+     * The request's `Origin` is not allowed by every tenant the request speaks for (`origin_not_allowed`). Nothing was done.
+     */
+    403: Problem;
     /**
      * An unexpected error (`internal_error`). It carries no internal detail.
      */
@@ -672,6 +685,10 @@ export type RevokeSessionErrors = {
      * The bearer token is missing or invalid, or its session ended (`invalid_access_token`).
      */
     401: Problem;
+    /**
+     * The request's `Origin` is not allowed by every tenant the request speaks for (`origin_not_allowed`). Nothing was done.
+     */
+    403: Problem;
     /**
      * The user has no such session (`not_found`).
      */

@@ -7,7 +7,7 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
     "title": "Aimable Auth API",
     "version": "1.0.0",
     "summary": "OIDC login, sessions with rotating refresh tokens, and multi-tenancy.",
-    "description": "The authentication API of Aimable. A frontend signs its users in with an\nOpenID Connect provider configured for its tenant, exchanges the result for\na session, and keeps the session alive with rotating refresh tokens.\n\n## Login flow\n1. The frontend creates a PKCE pair (RFC 7636): a random `code_verifier`,\n   kept in the browser, and `code_challenge = BASE64URL(SHA256(code_verifier))`.\n2. `GET /v1/auth/oidc/{provider}/start` with the `code_challenge` returns the\n   provider's authorization URL (a `302`, or `200` JSON for\n   `Accept: application/json`). The tenant comes from the `X-Tenant-Id`\n   header or, for a plain link or navigation that cannot carry a header,\n   from the `tenant` query parameter. The server stores a single-use\n   `state` that expires after **10 minutes** and is bound to the tenant,\n   the provider, the exact `frontend_redirect_uri`, the server's own PKCE\n   verifier and nonce, and the frontend's `code_challenge`.\n3. The provider redirects the browser to\n   `GET /v1/auth/oidc/{provider}/callback`, which forwards `code` and `state`\n   (or `error` and `state`) to the saved `frontend_redirect_uri`.\n4. The frontend posts `code`, `state` and its `code_verifier` to\n   `POST /v1/auth/oidc/session` and receives a session grant. The tenant\n   comes from the state.\n\n**Frontend PKCE is required.** Only the browser that holds the\n`code_verifier` can turn a `code` and `state` into a session, so a `code`\nand `state` stolen from a URL (history, `Referer`, proxy logs) or planted\nin a victim's browser (login CSRF, RFC 9700 §4.7.1) are worthless. A tenant\nmay opt out (`frontend_pkce: optional` in its session policy); its logins\nare then bound only by the single-use `state`, which is weaker.\n\n**Query values** may be sent percent-encoded or, where RFC 3986 allows\nit in a query, as they are (`frontend_redirect_uri=https://app.example/cb`);\nthe server compares them after the one decoding HTTP does.\n\n## Tokens\n* The **access token** is a short-lived JWT (15 minutes by default) signed\n  with a key published at `/.well-known/jwks.json`. Revoking a session does\n  not recall access tokens already issued: they stay valid until they\n  expire.\n* The **refresh token** rotates on every use. Browsers receive it in the\n  tenant's cookie `__Host-aimable_refresh_{tenant}` (for example\n  `__Host-aimable_refresh_demo`; `HttpOnly; Secure; Path=/`), one per\n  tenant, so that a browser can hold sessions of several tenants; clients\n  that send it in a JSON body receive it in the body.\n\n## Idempotency\n`POST /v1/auth/oidc/session` requires and `POST /v1/refresh` accepts an\n`Idempotency-Key` header (1–255 printable ASCII characters), scoped to the\ntenant and the operation. The first completed response is stored for\n**24 hours**; a retry with the same key and the same request (method,\nroute, canonical JSON body) replays it with `Idempotent-Replayed: true`. The\nsame key with a different request answers `422 idempotency_key_reused`;\nwhile the first request is still running, a retry answers\n`409 idempotency_key_in_use` with `Retry-After`. Requests rejected by\nvalidation and `5xx` results are not stored, so a retry may succeed.\n\n## Errors\nEvery error is an RFC 9457 `application/problem+json` document with a\nstable `code` from the closed `ProblemCode` enum and the `request_id` of the\nrequest. `5xx` problems never carry internal detail.\n",
+    "description": "The authentication API of Aimable. A frontend signs its users in with an\nOpenID Connect provider configured for its tenant, exchanges the result for\na session, and keeps the session alive with rotating refresh tokens.\n\n## Login flow\n1. The frontend creates a PKCE pair (RFC 7636): a random `code_verifier`,\n   kept in the browser, and `code_challenge = BASE64URL(SHA256(code_verifier))`.\n2. `GET /v1/auth/oidc/{provider}/start` with the `code_challenge` returns the\n   provider's authorization URL (a `302`, or `200` JSON for\n   `Accept: application/json`). The tenant comes from the `X-Tenant-Id`\n   header or, for a plain link or navigation that cannot carry a header,\n   from the `tenant` query parameter. The server stores a single-use\n   `state` that expires after **10 minutes** and is bound to the tenant,\n   the provider, the exact `frontend_redirect_uri`, the server's own PKCE\n   verifier and nonce, and the frontend's `code_challenge`.\n3. The provider redirects the browser to\n   `GET /v1/auth/oidc/{provider}/callback`, which forwards `code` and `state`\n   (or `error` and `state`) to the saved `frontend_redirect_uri`.\n4. The frontend posts `code`, `state` and its `code_verifier` to\n   `POST /v1/auth/oidc/session` and receives a session grant. The tenant\n   comes from the state.\n\n**Frontend PKCE is required.** Only the browser that holds the\n`code_verifier` can turn a `code` and `state` into a session, so a `code`\nand `state` stolen from a URL (history, `Referer`, proxy logs) or planted\nin a victim's browser (login CSRF, RFC 9700 §4.7.1) are worthless. A tenant\nmay opt out (`frontend_pkce: optional` in its session policy); its logins\nare then bound only by the single-use `state`, which is weaker.\n\n**Query values** may be sent percent-encoded or, where RFC 3986 allows\nit in a query, as they are (`frontend_redirect_uri=https://app.example/cb`);\nthe server compares them after the one decoding HTTP does.\n\n## Tokens\n* The **access token** is a short-lived JWT (15 minutes by default) signed\n  with a key published at `/.well-known/jwks.json`. Revoking a session does\n  not recall access tokens already issued: they stay valid until they\n  expire.\n* The **refresh token** rotates on every use. Browsers receive it in the\n  tenant's cookie `__Host-aimable_refresh_{tenant}` (for example\n  `__Host-aimable_refresh_demo`; `HttpOnly; Secure; Path=/`), one per\n  tenant, so that a browser can hold sessions of several tenants; clients\n  that send it in a JSON body receive it in the body.\n\n## Idempotency\n`POST /v1/auth/oidc/session` requires and `POST /v1/refresh` accepts an\n`Idempotency-Key` header: 1–255 printable ASCII characters, sent as a\nplain token. Keys must be random (a UUID v4 is recommended) and new for\neach logical request; a retry reuses its key. A key is scoped to the\noperation and to what only its caller holds: for session creation the\n`code_verifier`, for refresh the refresh token's session. So one\ncaller's key never collides with another's.\n\nThe first completed response is stored for **24 hours**; a retry with the\nsame key and the same request (method, route, canonical JSON body, and\nthe credential it carries) replays it with `Idempotent-Replayed: true`,\nbut only while what it granted is still current: a session-creation\nreplay after the session was refreshed, revoked or expired answers\n`401 invalid_state`, and a refresh replay after the token could no longer\nrefresh answers as that token would. The same key with a different\nrequest answers `422 idempotency_key_reused`; while the first request is\nstill running, a retry answers `409 idempotency_key_in_use` with\n`Retry-After`. Requests rejected before they run (validation,\ncredentials, an unknown state, a wrong `code_verifier`) and `5xx`\nresults are not stored, so a retry may succeed.\n\n## Origins\nA browser request with an unsafe method (`POST`, `DELETE`) whose `Origin`\nis not allowed by every tenant it speaks for (its `X-Tenant-Id`, its API\nkey's tenant, its access token's tenant, its login state's tenant) is\nrefused with `403 origin_not_allowed` before anything runs. CORS lets an\norigin read an answer on the same rule.\n\n## Errors\nEvery error is an RFC 9457 `application/problem+json` document with a\nstable `code` from the closed `ProblemCode` enum and the `request_id` of the\nrequest. `5xx` problems never carry internal detail.\n",
     "contact": {
       "name": "Aimable Auth"
     },
@@ -373,6 +373,9 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
           "401": {
             "$ref": "#/components/responses/LoginRejected"
           },
+          "403": {
+            "$ref": "#/components/responses/OriginNotAllowed"
+          },
           "409": {
             "$ref": "#/components/responses/IdempotencyKeyInUse"
           },
@@ -401,7 +404,7 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
           "sessions"
         ],
         "summary": "Refresh a session",
-        "description": "Exchanges a refresh token for a new grant. The refresh token comes from\nthe `__Host-aimable_refresh_{tenant}` cookie of the API key's tenant, or from the JSON body for\nnon-browser clients; the new one is returned the same way. `X-API-Key`\nmust be a key of the session's own tenant.\n\n**Rotation.** Every refresh issues a new refresh token and retires the\none presented. Presenting the retired token again within the reuse\ngrace window (10 seconds by default) answers the identical grant the\nfirst refresh returned, so two tabs refreshing at once end up with the\nsame working token. Presenting it after the window revokes the whole\nsession and answers `401 refresh_token_reused`.\n\n**Lifetimes.** A session ends at its absolute expiry (30 days by\ndefault) or after its idle timeout (7 days by default) without a\nrefresh; then the answer is `401 session_expired`.\n\nAccepts an optional `Idempotency-Key` with the same semantics as\nsession creation.\n",
+        "description": "Exchanges a refresh token for a new grant. The refresh token comes from\nthe `__Host-aimable_refresh_{tenant}` cookie of the API key's tenant, or from the JSON body for\nnon-browser clients; the new one is returned the same way. `X-API-Key`\nmust be a key of the session's own tenant.\n\n**Rotation.** Every refresh issues a new refresh token and retires the\none presented. Presenting the retired token again within the reuse\ngrace window (10 seconds by default, per tenant) on the channel it was\nused on (cookie or body) answers the identical grant the first refresh\nreturned, so two tabs refreshing at once end up with the same working\ntoken. Presenting it after the window, or on the other channel,\nrevokes the whole session and answers `401 refresh_token_reused`.\n\nA refresh token of another tenant than the API key's answers exactly\nas an unknown one: `401 invalid_refresh_token`.\n\n**Lifetimes.** A session ends at its absolute expiry (30 days by\ndefault) or after its idle timeout (7 days by default) without a\nrefresh; then the answer is `401 session_expired`.\n\nAccepts an optional `Idempotency-Key` with the same semantics as\nsession creation.\n",
         "security": [
           {
             "ApiKey": []
@@ -464,6 +467,9 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
           "401": {
             "$ref": "#/components/responses/RefreshRejected"
           },
+          "403": {
+            "$ref": "#/components/responses/OriginNotAllowed"
+          },
           "409": {
             "$ref": "#/components/responses/IdempotencyKeyInUse"
           },
@@ -506,6 +512,9 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
             "headers": {
               "X-Request-Id": {
                 "$ref": "#/components/headers/X-Request-Id"
+              },
+              "Cache-Control": {
+                "$ref": "#/components/headers/Cache-Control-No-Store"
               }
             },
             "content": {
@@ -579,6 +588,9 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
           "401": {
             "$ref": "#/components/responses/InvalidAccessToken"
           },
+          "403": {
+            "$ref": "#/components/responses/OriginNotAllowed"
+          },
           "500": {
             "$ref": "#/components/responses/InternalError"
           }
@@ -634,6 +646,9 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
             "headers": {
               "X-Request-Id": {
                 "$ref": "#/components/headers/X-Request-Id"
+              },
+              "Cache-Control": {
+                "$ref": "#/components/headers/Cache-Control-No-Store"
               }
             },
             "content": {
@@ -718,6 +733,9 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
           },
           "401": {
             "$ref": "#/components/responses/InvalidAccessToken"
+          },
+          "403": {
+            "$ref": "#/components/responses/OriginNotAllowed"
           },
           "404": {
             "$ref": "#/components/responses/SessionNotFound"
@@ -894,13 +912,15 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
         "type": "apiKey",
         "in": "header",
         "name": "X-API-Key",
-        "description": "The tenant's client key. Keys are stored hashed and compared in constant time."
+        "description": "The tenant's client key. Keys are stored hashed and compared in constant time.",
+        "x-problem-code": "invalid_api_key"
       },
       "BearerAuth": {
         "type": "http",
         "scheme": "bearer",
         "bearerFormat": "JWT",
-        "description": "An access token from a session grant."
+        "description": "An access token from a session grant.",
+        "x-problem-code": "invalid_access_token"
       }
     },
     "parameters": {
@@ -1040,7 +1060,7 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
       },
       "ProblemCode": {
         "type": "string",
-        "description": "The stable, machine-readable reason of a problem. Clients branch on it.\n* `invalid_request`: the request does not match the contract (see `errors`).\n* `unknown_tenant`: no tenant has the id given (`X-Tenant-Id` or `tenant`).\n* `unknown_provider`: the tenant has no such provider.\n* `redirect_uri_not_allowed`: `frontend_redirect_uri` is not on the tenant's allowlist.\n* `invalid_state`: the login state is unknown, expired, already used, or of another tenant or provider.\n* `invalid_grant`: the provider rejected the code, the ID token is invalid, or `code_verifier` is missing or does not match.\n* `idempotency_key_missing`: the operation requires `Idempotency-Key`.\n* `idempotency_key_in_use`: a request with this key is still running; retry after `Retry-After`.\n* `idempotency_key_reused`: this key was used with a different request.\n* `invalid_api_key`: `X-API-Key` is missing, unknown, or of another tenant.\n* `invalid_access_token`: the bearer token is missing, invalid or expired, or its session ended.\n* `invalid_refresh_token`: the refresh token is missing or unknown.\n* `refresh_token_reused`: a retired refresh token was presented after the grace window; the session is revoked.\n* `session_expired`: the session reached its absolute or idle lifetime.\n* `not_found`: no such route or resource.\n* `method_not_allowed`: the route does not accept this method.\n* `unsupported_media_type`: the body is not `application/json`.\n* `rate_limited`: too many requests; retry after `Retry-After`.\n* `provider_unavailable`: the identity provider could not be reached.\n* `internal_error`: an unexpected error; quote `request_id` when reporting it.\n* `service_unavailable`: the server is starting or shutting down.\n",
+        "description": "The stable, machine-readable reason of a problem. Clients branch on it.\n* `invalid_request`: the request does not match the contract (see `errors`).\n* `unknown_tenant`: no tenant has the id given (`X-Tenant-Id` or `tenant`).\n* `unknown_provider`: the tenant has no such provider.\n* `redirect_uri_not_allowed`: `frontend_redirect_uri` is not on the tenant's allowlist.\n* `invalid_state`: the login state is unknown, expired, already used, or of another tenant or provider.\n* `invalid_grant`: the provider rejected the code, the ID token is invalid, or `code_verifier` is missing or does not match.\n* `idempotency_key_missing`: the operation requires `Idempotency-Key`.\n* `idempotency_key_in_use`: a request with this key is still running; retry after `Retry-After`.\n* `idempotency_key_reused`: this key was used with a different request.\n* `invalid_api_key`: `X-API-Key` is missing or unknown.\n* `origin_not_allowed`: the request's `Origin` is not allowed by every tenant the request speaks for.\n* `invalid_access_token`: the bearer token is missing, invalid or expired, or its session ended.\n* `invalid_refresh_token`: the refresh token is missing or unknown.\n* `refresh_token_reused`: a retired refresh token was presented after the grace window; the session is revoked.\n* `session_expired`: the session reached its absolute or idle lifetime.\n* `not_found`: no such route or resource.\n* `method_not_allowed`: the route does not accept this method.\n* `unsupported_media_type`: the body is not `application/json`.\n* `rate_limited`: too many requests; retry after `Retry-After`.\n* `provider_unavailable`: the identity provider could not be reached.\n* `internal_error`: an unexpected error; quote `request_id` when reporting it.\n* `service_unavailable`: the server is starting or shutting down.\n",
         "enum": [
           "invalid_request",
           "unknown_tenant",
@@ -1052,6 +1072,7 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
           "idempotency_key_in_use",
           "idempotency_key_reused",
           "invalid_api_key",
+          "origin_not_allowed",
           "invalid_access_token",
           "invalid_refresh_token",
           "refresh_token_reused",
@@ -1780,6 +1801,30 @@ export const openApiDocument: Readonly<Record<string, unknown>> = {
               "detail": "The access token is missing, invalid or expired.",
               "instance": "/v1/auth/session",
               "code": "invalid_access_token",
+              "request_id": "7f9c2ba4-e88f-4e1c-9d3a-1b2c3d4e5f60"
+            }
+          }
+        }
+      },
+      "OriginNotAllowed": {
+        "description": "The request's `Origin` is not allowed by every tenant the request speaks for (`origin_not_allowed`). Nothing was done.",
+        "headers": {
+          "X-Request-Id": {
+            "$ref": "#/components/headers/X-Request-Id"
+          }
+        },
+        "content": {
+          "application/problem+json": {
+            "schema": {
+              "$ref": "#/components/schemas/Problem"
+            },
+            "example": {
+              "type": "https://auth.aimable.dev/problems/origin_not_allowed",
+              "title": "Origin not allowed",
+              "status": 403,
+              "detail": "The origin https://evil.example is not allowed for this tenant.",
+              "instance": "/v1/refresh",
+              "code": "origin_not_allowed",
               "request_id": "7f9c2ba4-e88f-4e1c-9d3a-1b2c3d4e5f60"
             }
           }
