@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { JWK } from 'jose';
 
@@ -15,23 +15,63 @@ interface KeyFile {
 }
 
 /**
- * Reads the key file, or creates it (mode 0600) on first start. Keys must
- * survive restarts: sealed grants and idempotency records are unreadable,
- * and issued access tokens unverifiable, under new keys.
+ * Reads the key file, or creates it on first start. Keys must survive
+ * restarts: sealed grants and idempotency records are unreadable, and
+ * issued access tokens unverifiable, under new keys.
+ *
+ * - The data directory is made private to the server's user (0700).
+ * - The file is created exclusively: it is written whole under a temporary
+ *   name, then linked into place, which fails if another process won the
+ *   race; both then use the winner's keys.
+ * - A key file that others can read or write is refused.
  */
 export function loadOrCreateKeyFile(path: string): KeyMaterial {
-  if (!existsSync(path)) {
-    mkdirSync(dirname(path), { recursive: true });
-    const { privateKey } = generateKeyPairSync('ed25519');
-    const file: KeyFile = {
-      encryption_key: randomBytes(32).toString('base64url'),
-      signing_jwk: { ...(privateKey.export({ format: 'jwk' }) as JWK), kid: `ed25519-${randomBytes(6).toString('hex')}` } as KeyFile['signing_jwk'],
-    };
-    const temporary = `${path}.${process.pid}.tmp`;
-    writeFileSync(temporary, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
-    renameSync(temporary, path);
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+  if (!exists(path)) createExclusively(path, `${JSON.stringify(newKeyFile(), null, 2)}\n`);
+  const mode = statSync(path).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    throw new Error(`${path} is readable or writable by others (mode ${mode.toString(8)}): it holds the server's keys. Run chmod 600 on it.`);
   }
   return keyMaterialFrom(JSON.parse(readFileSync(path, 'utf8')) as KeyFile, path);
+}
+
+function newKeyFile(): KeyFile {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  return {
+    encryption_key: randomBytes(32).toString('base64url'),
+    signing_jwk: { ...(privateKey.export({ format: 'jwk' }) as JWK), kid: `ed25519-${randomBytes(6).toString('hex')}` } as KeyFile['signing_jwk'],
+  };
+}
+
+function createExclusively(path: string, content: string): void {
+  const temporary = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const fd = openSync(temporary, 'wx', 0o600);
+  try {
+    writeSync(fd, content);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    linkSync(temporary, path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    // Another process created it first: its keys are the ones.
+  } finally {
+    unlinkSync(temporary);
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    statSync(path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
 }
 
 /** Key material from explicit values, for deployments that keep secrets out of files. */

@@ -1,33 +1,54 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 
-const VERSION = 'v1';
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
 
 /**
  * AES-256-GCM for data at rest that holds tokens (grace grants, stored
- * idempotent responses). The associated data binds a sealed value to its
- * row, so a value copied to another row does not open.
+ * idempotent responses). A sealed value names the key that sealed it
+ * (`v2.<key id>.<iv | tag | ciphertext>`), so that values sealed under an
+ * earlier key still open once a new one is in use. The associated data
+ * binds a sealed value to its row, so a value copied to another row does
+ * not open.
  */
 export class Sealer {
-  constructor(private readonly key: Buffer) {
-    if (key.length !== 32) throw new Error('AES-256-GCM needs a 32-byte key');
+  readonly #current: { id: string; key: Buffer };
+  readonly #byId: Map<string, Buffer>;
+
+  /** `key` seals; `previousKeys` only open what they sealed before. */
+  constructor(key: Buffer, previousKeys: Buffer[] = []) {
+    for (const each of [key, ...previousKeys]) if (each.length !== 32) throw new Error('AES-256-GCM needs a 32-byte key');
+    this.#current = { id: keyId(key), key };
+    this.#byId = new Map([...previousKeys, key].map((each) => [keyId(each), each]));
   }
 
   seal(plaintext: string, associatedData: string): string {
-    const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.key, iv);
+    // A fresh random 96-bit IV for every value: GCM must never see one twice under a key.
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', this.#current.key, iv, { authTagLength: TAG_BYTES });
     cipher.setAAD(Buffer.from(associatedData));
     const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-    return `${VERSION}.${Buffer.concat([iv, cipher.getAuthTag(), ciphertext]).toString('base64url')}`;
+    return `v2.${this.#current.id}.${Buffer.concat([iv, cipher.getAuthTag(), ciphertext]).toString('base64url')}`;
   }
 
-  /** Throws when the value was tampered with, or sealed for other associated data or with another key. */
+  /** Throws when the value was tampered with, or sealed for other associated data or with an unknown key. */
   open(sealed: string, associatedData: string): string {
-    const [version, payload] = sealed.split('.', 2);
-    if (version !== VERSION || !payload) throw new Error('Unknown sealed value format');
+    const [version, ...rest] = sealed.split('.');
+    // v1 values, from before key ids, were sealed with the key in use then.
+    const [id, payload] = version === 'v1' && rest.length === 1 ? [this.#current.id, rest[0]] : version === 'v2' && rest.length === 2 ? rest : [];
+    const key = id === undefined ? undefined : this.#byId.get(id);
+    if (!key || !payload) throw new Error('Unknown sealed value format or key');
     const bytes = Buffer.from(payload, 'base64url');
-    const decipher = createDecipheriv('aes-256-gcm', this.key, bytes.subarray(0, 12));
+    // The tag length is pinned: a shortened tag would be accepted otherwise, and forged more easily.
+    if (bytes.length < IV_BYTES + TAG_BYTES) throw new Error('Sealed value too short');
+    const decipher = createDecipheriv('aes-256-gcm', key, bytes.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES });
     decipher.setAAD(Buffer.from(associatedData));
-    decipher.setAuthTag(bytes.subarray(12, 28));
-    return Buffer.concat([decipher.update(bytes.subarray(28)), decipher.final()]).toString('utf8');
+    decipher.setAuthTag(bytes.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
+    return Buffer.concat([decipher.update(bytes.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
   }
+}
+
+/** A key's public name: the first 8 bytes of its SHA-256, which reveal nothing usable about it. */
+function keyId(key: Buffer): string {
+  return createHash('sha256').update('aimable-sealing-key-id').update(key).digest('base64url').slice(0, 11);
 }

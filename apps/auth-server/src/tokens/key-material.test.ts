@@ -1,0 +1,58 @@
+import { fork } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, test } from 'vitest';
+import { loadOrCreateKeyFile } from './key-material.js';
+
+let dir: string;
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('the key file', () => {
+  test('When the server starts on a new data directory, then the directory is 0700 and the key file 0600, and a restart reads the same keys', () => {
+    dir = mkdtempSync(join(tmpdir(), 'aimable-keys-'));
+    const data = join(dir, 'data');
+    const first = loadOrCreateKeyFile(join(data, 'keys.json'));
+    expect(statSync(data).mode & 0o777).toBe(0o700);
+    expect(statSync(join(data, 'keys.json')).mode & 0o777).toBe(0o600);
+    const again = loadOrCreateKeyFile(join(data, 'keys.json'));
+    expect(again.signing.kid).toBe(first.signing.kid);
+    expect(again.encryptionKey.equals(first.encryptionKey)).toBe(true);
+    expect(readdirSync(data)).toEqual(['keys.json']);
+  });
+
+  test('When an existing data directory is open to others, then it is made private', () => {
+    dir = mkdtempSync(join(tmpdir(), 'aimable-keys-'));
+    chmodSync(dir, 0o755);
+    loadOrCreateKeyFile(join(dir, 'keys.json'));
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+  });
+
+  test('When the key file is readable by others, then the start is refused and says how to fix it', () => {
+    dir = mkdtempSync(join(tmpdir(), 'aimable-keys-'));
+    const path = join(dir, 'keys.json');
+    loadOrCreateKeyFile(path);
+    chmodSync(path, 0o644);
+    expect(() => loadOrCreateKeyFile(path)).toThrow(/readable or writable by others.*chmod 600/);
+  });
+
+  test('When several processes start at once on a new data directory, then they all end up with the same keys', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'aimable-keys-'));
+    const path = join(dir, 'keys.json');
+    const script = join(dir, 'load.mjs');
+    writeFileSync(
+      script,
+      `import { loadOrCreateKeyFile } from ${JSON.stringify(new URL('./key-material.ts', import.meta.url).pathname)};\nprocess.send(loadOrCreateKeyFile(process.argv[2]).signing.kid);\n`,
+    );
+    const kids = await Promise.all(
+      Array.from({ length: 6 }, () => new Promise<string>((resolve, reject) => {
+        const child = fork(script, [path], { execArgv: ['--import', 'tsx'] });
+        child.once('message', (kid) => resolve(String(kid)));
+        child.once('error', reject);
+      })),
+    );
+    expect(new Set(kids).size).toBe(1);
+    expect(JSON.parse(readFileSync(path, 'utf8')).signing_jwk.kid).toBe(kids[0]);
+    expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+  }, 30_000);
+});
