@@ -1,5 +1,7 @@
 import { ApiProblem } from '@aimable/auth-server-kit';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
+import type { Clock } from '../clock.js';
 import type { ProviderConfig } from '../tenants/tenant.js';
 
 /** What a successful code exchange yields: the validated ID token's identity. */
@@ -20,49 +22,87 @@ export interface CodeExchange {
   nonce: string;
 }
 
+/** A provider as discovered: openid-client's configuration, and the key set its ID tokens are verified with. */
+export interface DiscoveredProvider {
+  configuration: oidc.Configuration;
+  keys: ReturnType<typeof createRemoteJWKSet>;
+}
+
+interface CachedDiscovery {
+  discovered: Promise<DiscoveredProvider>;
+  fetchedAt: number;
+  /** The last discovery that succeeded, served while a new one fails. */
+  lastGood?: DiscoveredProvider;
+}
+
 /**
  * The one place that speaks to identity providers, through openid-client.
  * Its errors are translated here: a rejected login is 401 `invalid_grant`,
  * an unreachable provider is 502 `provider_unavailable`.
  */
 export class ProviderClients {
-  readonly #configurations = new Map<string, Promise<oidc.Configuration>>();
+  readonly #discoveries = new Map<string, CachedDiscovery>();
 
-  constructor(private readonly options: { timeoutSeconds: number }) {}
+  constructor(
+    private readonly options: { timeoutSeconds: number; discoveryTtlSeconds: number },
+    private readonly clock: Clock,
+  ) {}
 
-  /** The discovered configuration of a tenant's provider, cached after the first success. */
-  async configuration(tenantId: string, provider: ProviderConfig): Promise<oidc.Configuration> {
+  /**
+   * The discovered configuration of a tenant's provider. It is trusted for
+   * the discovery lifetime, then fetched again, so that a provider's changed
+   * endpoints are followed without a restart; while a new discovery fails,
+   * the last good one keeps serving.
+   */
+  async configuration(tenantId: string, provider: ProviderConfig): Promise<DiscoveredProvider> {
     const cacheKey = `${tenantId}\u0000${provider.id}`;
-    let configuration = this.#configurations.get(cacheKey);
-    if (!configuration) {
-      configuration = this.#discover(provider);
-      this.#configurations.set(cacheKey, configuration);
-      configuration.catch(() => this.#configurations.delete(cacheKey));
-    }
-    return configuration;
+    const now = this.clock.now();
+    const cached = this.#discoveries.get(cacheKey);
+    if (cached && now - cached.fetchedAt < this.options.discoveryTtlSeconds * 1000) return cached.discovered;
+    const lastGood = cached?.lastGood;
+    const entry: CachedDiscovery = {
+      fetchedAt: now,
+      lastGood,
+      discovered: this.#discover(provider).then(
+        (discovered) => {
+          entry.lastGood = discovered;
+          return discovered;
+        },
+        (error: unknown) => {
+          if (lastGood) return lastGood;
+          if (this.#discoveries.get(cacheKey) === entry) this.#discoveries.delete(cacheKey);
+          throw error;
+        },
+      ),
+    };
+    this.#discoveries.set(cacheKey, entry);
+    return entry.discovered;
   }
 
-  async #discover(provider: ProviderConfig): Promise<oidc.Configuration> {
-    // ID tokens are verified in full, signature included, even though they come over the back channel.
-    const execute = [oidc.enableNonRepudiationChecks];
+  async #discover(provider: ProviderConfig): Promise<DiscoveredProvider> {
     // http issuers only where the tenant configuration explicitly allows them (local development).
-    if (provider.allowInsecureHttp) execute.push(oidc.allowInsecureRequests);
+    const execute = provider.allowInsecureHttp ? [oidc.allowInsecureRequests] : [];
+    let configuration: oidc.Configuration;
     try {
-      return await oidc.discovery(new URL(provider.issuer), provider.clientId, undefined, oidc.ClientSecretBasic(provider.clientSecret), {
+      configuration = await oidc.discovery(new URL(provider.issuer), provider.clientId, undefined, oidc.ClientSecretBasic(provider.clientSecret), {
         execute,
         timeout: this.options.timeoutSeconds,
       });
     } catch (error) {
-      throw new ApiProblem({
-        status: 502,
-        code: 'provider_unavailable',
-        detail: 'The identity provider could not be reached.',
-        cause: error,
-      });
+      throw unavailable(error);
     }
+    const jwksUri = configuration.serverMetadata().jwks_uri;
+    if (!jwksUri || (!jwksUri.startsWith('https://') && !provider.allowInsecureHttp)) {
+      throw unavailable(new Error(`the provider's jwks_uri is missing or not https: ${jwksUri ?? '(none)'}`));
+    }
+    // A key id the set does not know means the provider rotated its keys: fetch the set again at once
+    // (OIDF rp-key-rotation-op-sign-key). ID tokens come from its token endpoint only, so no one else can
+    // make us fetch it.
+    const keys = createRemoteJWKSet(new URL(jwksUri), { cooldownDuration: 0, cacheMaxAge: 10 * 60 * 1000, timeoutDuration: this.options.timeoutSeconds * 1000 });
+    return { configuration, keys };
   }
 
-  authorizationUrl(configuration: oidc.Configuration, provider: ProviderConfig, parameters: { redirectUri: string; state: string; nonce: string; codeChallenge: string }): URL {
+  authorizationUrl({ configuration }: DiscoveredProvider, provider: ProviderConfig, parameters: { redirectUri: string; state: string; nonce: string; codeChallenge: string }): URL {
     return oidc.buildAuthorizationUrl(configuration, {
       redirect_uri: parameters.redirectUri,
       scope: provider.scopes.join(' '),
@@ -75,24 +115,27 @@ export class ProviderClients {
   }
 
   /** Whether the provider sends `iss` in authorization responses (RFC 9207 §3). */
-  sendsIssuerInResponses(configuration: oidc.Configuration): boolean {
+  sendsIssuerInResponses({ configuration }: DiscoveredProvider): boolean {
     return configuration.serverMetadata().authorization_response_iss_parameter_supported === true;
   }
 
-  issuerOf(configuration: oidc.Configuration): string {
+  issuerOf({ configuration }: DiscoveredProvider): string {
     return configuration.serverMetadata().issuer;
   }
 
   /**
-   * Exchanges the code with PKCE S256 and validates the ID token: signature,
-   * iss, aud, exp, iat, sub and nonce (OIDC Core §3.1.3.7).
+   * Exchanges the code with PKCE S256 and validates the ID token (OIDC
+   * Core §3.1.3.7): openid-client checks iss, aud, exp, iat, sub and nonce,
+   * and its signature is verified against the provider's key set, even
+   * though it comes over the back channel.
    */
-  async exchangeCode(configuration: oidc.Configuration, exchange: CodeExchange): Promise<ProviderIdentity> {
+  async exchangeCode(discovered: DiscoveredProvider, exchange: CodeExchange): Promise<ProviderIdentity> {
+    const { configuration } = discovered;
     const callbackUrl = new URL(exchange.redirectUri);
     callbackUrl.searchParams.set('code', exchange.code);
     callbackUrl.searchParams.set('state', exchange.state);
     // The callback already checked `iss` (RFC 9207); restate it for openid-client's own check.
-    if (this.sendsIssuerInResponses(configuration)) callbackUrl.searchParams.set('iss', this.issuerOf(configuration));
+    if (this.sendsIssuerInResponses(discovered)) callbackUrl.searchParams.set('iss', this.issuerOf(discovered));
     let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
     try {
       tokens = await oidc.authorizationCodeGrant(configuration, callbackUrl, {
@@ -105,7 +148,8 @@ export class ProviderClients {
       throw translateExchangeError(error);
     }
     const claims = tokens.claims();
-    if (!claims) throw new ApiProblem({ status: 401, code: 'invalid_grant', detail: 'The identity provider returned no ID token.' });
+    if (!claims || !tokens.id_token) throw new ApiProblem({ status: 401, code: 'invalid_grant', detail: 'The identity provider returned no ID token.' });
+    await this.#verifySignature(discovered, tokens.id_token);
     const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : null);
     return {
       issuer: claims.iss,
@@ -116,8 +160,27 @@ export class ProviderClients {
       picture: text(claims.picture),
     };
   }
+
+  /** The ID token's signature, with one of the algorithms the provider announces, and never `none` or a shared secret. */
+  async #verifySignature({ configuration, keys }: DiscoveredProvider, idToken: string): Promise<void> {
+    const announced = configuration.serverMetadata().id_token_signing_alg_values_supported ?? ['RS256'];
+    const algorithms = announced.filter((alg) => alg !== 'none' && !alg.startsWith('HS'));
+    try {
+      await jwtVerify(idToken, keys, { algorithms });
+    } catch (error) {
+      // The key set could not be fetched or read: the provider's fault, not the login's.
+      const unreachable = error instanceof TypeError || KEY_SET_UNAVAILABLE.has((error as { code?: string }).code ?? '');
+      if (unreachable) throw unavailable(error);
+      throw new ApiProblem({ status: 401, code: 'invalid_grant', detail: 'The identity provider did not confirm the login.', cause: error });
+    }
+  }
 }
 
+function unavailable(cause: unknown): ApiProblem {
+  return new ApiProblem({ status: 502, code: 'provider_unavailable', detail: 'The identity provider could not be reached.', cause });
+}
+
+const KEY_SET_UNAVAILABLE = new Set(['ERR_JWKS_TIMEOUT', 'ERR_JWKS_INVALID', 'ERR_JOSE_GENERIC']);
 const UNREACHABLE_CODES = new Set(['OAUTH_TIMEOUT', 'OAUTH_ABORT', 'OAUTH_RESPONSE_IS_NOT_CONFORM', 'OAUTH_RESPONSE_IS_NOT_JSON']);
 /** OAuth error responses that say the provider is down, not that the login is bad (RFC 6749 §4.1.2.1). */
 const TRANSIENT_OAUTH_ERRORS = new Set(['temporarily_unavailable', 'server_error']);

@@ -102,6 +102,14 @@ export class FakeProvider {
   tokenDelayMs = 0;
   /** Cut token requests off, as an unreachable provider would. */
   dropTokenRequests = false;
+  /** Answer discovery with a 503, as a provider in trouble does. */
+  failDiscovery = false;
+  /** Where the token endpoint is, as discovery announces it. */
+  tokenPath = '/token';
+  /** The signing key's id, which a rotation changes. */
+  #kid = 'k1';
+  /** JWKS fetches, to see a rotation followed. */
+  jwksRequests = 0;
   readonly issuer: string;
   readonly #origin: string;
   readonly #codes = new Map<string, Authorization>();
@@ -153,6 +161,14 @@ export class FakeProvider {
     return code;
   }
 
+  /** Replaces the signing key with a new one under a new key id; the JWKS publishes only the new one. */
+  async rotateSigningKey(): Promise<void> {
+    const signing = await generateKeyPair('RS256');
+    this.keys.signing = signing;
+    this.keys.publicJwk = await exportJWK(signing.publicKey);
+    this.#kid = `k${randomBytes(3).toString('hex')}`;
+  }
+
   close(): Promise<void> {
     this.server.closeAllConnections();
     return new Promise((resolve) => this.server.close(() => resolve()));
@@ -165,10 +181,11 @@ export class FakeProvider {
       res.end(JSON.stringify(body));
     };
     if (url.pathname.endsWith('/.well-known/openid-configuration')) {
+      if (this.failDiscovery) return json(503, { error: 'temporarily_unavailable' });
       return json(200, {
         issuer: this.issuer,
         authorization_endpoint: `${this.#origin}/authorize`,
-        token_endpoint: `${this.#origin}/token`,
+        token_endpoint: `${this.#origin}${this.tokenPath}`,
         jwks_uri: `${this.#origin}/jwks`,
         response_types_supported: ['code'],
         subject_types_supported: ['public'],
@@ -179,9 +196,10 @@ export class FakeProvider {
     }
     if (url.pathname === '/jwks') {
       const plan = this.scenario({}, { rogue: this.keys.rogue.privateKey });
-      return json(200, { keys: [{ ...this.keys.publicJwk, use: 'sig', alg: 'RS256', ...(plan.omitKid ? {} : { kid: 'k1' }) }] });
+      this.jwksRequests += 1;
+      return json(200, { keys: [{ ...this.keys.publicJwk, use: 'sig', alg: 'RS256', ...(plan.omitKid ? {} : { kid: this.#kid }) }] });
     }
-    if (url.pathname === '/token' && req.method === 'POST') {
+    if (url.pathname === this.tokenPath && req.method === 'POST') {
       if (this.dropTokenRequests) {
         req.socket.destroy();
         return;
@@ -218,7 +236,7 @@ export class FakeProvider {
       return `${encode({ alg: 'none', typ: 'JWT' })}.${encode(plan.claims)}.`;
     }
     return new SignJWT(plan.claims)
-      .setProtectedHeader({ alg: 'RS256', typ: 'JWT', ...(plan.omitKid ? {} : { kid: 'k1' }) })
+      .setProtectedHeader({ alg: 'RS256', typ: 'JWT', ...(plan.omitKid ? {} : { kid: this.#kid }) })
       .sign(plan.signWith ?? this.keys.signing.privateKey);
   }
 }
