@@ -4,6 +4,7 @@ import type { DestinationStream } from 'pino';
 import { systemClock, type Clock } from './clock.js';
 import type { ServerConfig } from './config/server-config.js';
 import { createApp } from './http/app.js';
+import { Callers } from './http/caller.js';
 import { createHandlers } from './http/handlers.js';
 import { RateLimits } from './http/rate-limits.js';
 import { Idempotency } from './idempotency/idempotency.js';
@@ -47,28 +48,33 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const store = await openSqliteStore(config.databaseFile);
 
   const tenants = new TenantRegistry(config.tenants);
-  const providers = new ProviderClients({ timeoutSeconds: config.providerTimeoutSeconds });
+  const providers = new ProviderClients({ timeoutSeconds: config.providerTimeoutSeconds, discoveryTtlSeconds: config.providerDiscoveryTtlSeconds }, clock);
   const sealer = new Sealer(keys.encryptionKey);
   const accessTokens = new AccessTokens(keys, config.publicUrl, config.accessTokenAudience);
   const login = new LoginService(store, tenants, providers, clock, { publicUrl: config.publicUrl, stateTtlSeconds: config.loginStateTtlSeconds });
-  const sessions = new SessionService(store, tenants, providers, accessTokens, sealer, clock, (id) => login.callbackUrl(id));
+  const sessions = new SessionService(store, tenants, providers, accessTokens, sealer, clock, (id) => login.callbackUrl(id), {
+    graceReplay: (event) => logger.info({ event: 'refresh_grace_replay', tenant: event.tenantId, session_id: event.sessionId, channel: event.channel }, 'retired refresh token answered within the grace window'),
+    reuseDetected: (event) => logger.warn({ event: 'refresh_token_reused', tenant: event.tenantId, session_id: event.sessionId, channel: event.channel }, 'retired refresh token reused: session revoked'),
+  });
   const idempotency = new Idempotency(store, sealer, clock, config.idempotency);
+  const callers = new Callers({ tenants, accessTokens, sessions, clock });
   let draining = false;
   const handlers = createHandlers({
     login,
     sessions,
     idempotency,
     tenants,
+    callers,
     accessTokens,
-    limits: new RateLimits(config.rateLimits, {
-      trustsProxy: config.trustProxy !== false,
-      warnUntrustedProxy: () =>
-        logger.warn('X-Forwarded-For arrives but AUTH_TRUST_PROXY is off: every client behind that proxy shares one rate limit. Set AUTH_TRUST_PROXY to the proxy.'),
-    }),
     store,
     isDraining: () => draining,
   });
-  const app = createApp({ handlers, tenants, logger, validateResponses: config.validateResponses, trustProxy: config.trustProxy });
+  const limits = new RateLimits(config.rateLimits, {
+    trustsProxy: config.trustProxy !== false,
+    warnUntrustedProxy: () =>
+      logger.warn('X-Forwarded-For arrives but AUTH_TRUST_PROXY is off: every client behind that proxy shares one rate limit. Set AUTH_TRUST_PROXY to the proxy.'),
+  });
+  const app = createApp({ handlers, tenants, callers, limits, logger, validateResponses: config.validateResponses, trustProxy: config.trustProxy });
 
   const server: Server = await new Promise((resolve, reject) => {
     const onListening = (error?: Error) => (error ? reject(error) : resolve(listening));

@@ -50,4 +50,36 @@ describe('the production entry point (what `pnpm serve` runs)', () => {
     expect(code).toBe(78);
     expect(errors).toContain('tenants[1].providers.google.issuer must be an https URL');
   }, 60_000);
+
+  test('When AUTH_TRUST_PROXY is true, then the server starts and serves, and @aimable/dev-idp is nowhere in what it runs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aimable-main-'));
+    const file = join(dir, 'tenants.json');
+    const { writeFileSync, readFileSync } = await import('node:fs');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        tenants: [
+          { id: 'a', providers: { g: { display_name: 'G', issuer: 'https://accounts.google.com', client_id: 'c', client_secret_env: 'G_SECRET' } }, redirect_uris: ['https://a.example/cb'], api_keys: [{ id: 'k', sha256: 'a'.repeat(64) }] },
+        ],
+      }),
+    );
+    const port = await freePort();
+    const child = spawn(process.execPath, ['--import', tsx, main], {
+      env: { ...process.env, AUTH_TENANTS_FILE: file, G_SECRET: 'x', AUTH_DATA_DIR: dir, PORT: String(port), AUTH_TRUST_PROXY: 'true', LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let healthy = false;
+      for (let i = 0; i < 100 && !healthy; i += 1) {
+        healthy = await fetch(`http://localhost:${port}/healthz`).then((r) => r.ok, () => false);
+        if (!healthy) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(healthy).toBe(true);
+      const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { dependencies: Record<string, string> };
+      expect(Object.keys(manifest.dependencies)).not.toContain('@aimable/dev-idp');
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

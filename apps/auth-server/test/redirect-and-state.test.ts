@@ -134,7 +134,7 @@ describe('the login state', () => {
     for (const state of states) expect(database).not.toContain(state);
   });
 
-  test('When the provider answers with an error, then the browser goes back with error and state, and the state is spent', async () => {
+  test('When the provider answers with an error, then the browser goes back with error and state, and the state redeems nothing', async () => {
     const { state, verifier } = await startJson(h);
     const iss = encodeURIComponent(h.idp!.issuer);
     const callback = await fetch(`${h.url}/v1/auth/oidc/dev/callback?error=access_denied&error_description=denied&state=${state}&iss=${iss}`, { redirect: 'manual' });
@@ -144,7 +144,26 @@ describe('the login state', () => {
     expect([...back.searchParams.keys()].sort()).toEqual(['error', 'state']);
     expect(back.searchParams.get('error')).toBe('access_denied');
     expect(back.searchParams.get('state')).toBe(state);
-    expect(await problemCode(await postSession(h, { code: 'c', state, code_verifier: verifier }))).toBe('invalid_state');
+    // Without a code the provider issued for it, the state makes no session.
+    const before = (await h.server.store.countRows()).sessions;
+    expect(await problemCode(await postSession(h, { code: 'c', state, code_verifier: verifier }))).toBe('invalid_grant');
+    expect((await h.server.store.countRows()).sessions).toBe(before);
+  });
+
+  test('When someone who knows a state sends the callback an error or a wrong iss with it, then the login it belongs to still completes', async () => {
+    const { url, verifier } = startUrl(h);
+    const started = await fetch(url, { headers: { 'X-Tenant-Id': 'alpha' }, redirect: 'manual' });
+    const authorizationUrl = started.headers.get('location')!;
+    const state = new URL(authorizationUrl).searchParams.get('state')!;
+    const iss = encodeURIComponent(h.idp!.issuer);
+    for (const query of [`error=access_denied&state=${state}&iss=${iss}`, `iss=https://attacker.example&state=${state}&code=x`, `state=${state}&code=x`]) {
+      const meddled = await fetch(`${h.url}/v1/auth/oidc/dev/callback?${query}`, { redirect: 'manual' });
+      expect(meddled.status).toBe(302);
+      expect(new URL(meddled.headers.get('location')!).searchParams.get('code')).toBeNull();
+    }
+    const back = new URL((await fetch(await signInAt(authorizationUrl, { username: 'ada', password: 'password' }), { redirect: 'manual' })).headers.get('location')!);
+    const created = await postSession(h, { code: back.searchParams.get('code'), state, code_verifier: verifier });
+    expect(created.status).toBe(201);
   });
 
   test('When a link carries an error of its own making, then the frontend gets server_error and none of its text', async () => {

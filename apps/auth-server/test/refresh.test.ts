@@ -201,13 +201,21 @@ describe('refresh with Idempotency-Key', () => {
     expect(replay.status).toBe(401);
   });
 
-  test('When the same key comes with another token, then 422 idempotency_key_reused', async () => {
+  test('When the same key comes with the session’s next token, then 422 idempotency_key_reused', async () => {
     const a = await signIn(h);
-    const b = await signIn(h);
-    expect((await refresh(h, a.refresh_token, { key: 'shared-1' })).status).toBe(200);
-    const other = await refresh(h, b.refresh_token, { key: 'shared-1' });
+    const first = await grantOf(await refresh(h, a.refresh_token, { key: 'shared-1' }));
+    const other = await refresh(h, first.refresh_token, { key: 'shared-1' });
     expect(other.status).toBe(422);
     expect(await problemCode(other)).toBe('idempotency_key_reused');
+  });
+
+  test('When another user’s session happens to use the same key, then neither is refused: keys are scoped to the session', async () => {
+    const ada = await signIn(h, { username: 'ada' });
+    const alan = await signIn(h, { username: 'alan' });
+    expect((await refresh(h, ada.refresh_token, { key: 'predictable-key' })).status).toBe(200);
+    const other = await refresh(h, alan.refresh_token, { key: 'predictable-key' });
+    expect(other.status).toBe(200);
+    expect(other.headers.get('idempotent-replayed')).toBeNull();
   });
 
   test('When 20 refreshes with one key and token race, then one rotation happens and every answer is the same grant or a 409', async () => {

@@ -42,18 +42,22 @@ describe('tenant isolation: a credential of tenant alpha is never accepted for t
     expect((await h.server.store.countRows()).sessions).toBe(before.sessions);
   });
 
-  test('When alpha’s refresh token is sent with beta’s API key, then 401 invalid_api_key and the token keeps working for alpha', async () => {
+  test('When alpha’s refresh token is sent with beta’s API key, then it answers exactly as an unknown token, and keeps working for alpha', async () => {
     const grant = await signIn(h, { tenant: 'alpha' });
-    const response = await refresh(h, grant.refresh_token, { apiKey: OTHER_API_KEY });
-    expect(response.status).toBe(401);
-    expect(await problemCode(response)).toBe('invalid_api_key');
+    const foreign = await refresh(h, grant.refresh_token, { apiKey: OTHER_API_KEY });
+    const unknown = await refresh(h, 'rt_this_token_was_never_issued_by_anyone_0000', { apiKey: OTHER_API_KEY });
+    expect(foreign.status).toBe(401);
+    const [a, b] = [(await foreign.json()) as Record<string, unknown>, (await unknown.json()) as Record<string, unknown>];
+    expect(a.code).toBe('invalid_refresh_token');
+    expect({ ...a, request_id: null }).toEqual({ ...b, request_id: null });
     expect((await refresh(h, grant.refresh_token, { apiKey: API_KEY })).status).toBe(200);
   });
 
-  test('When beta’s refresh token is sent with alpha’s API key, then 401 invalid_api_key', async () => {
+  test('When beta’s refresh token is sent with alpha’s API key, then 401 invalid_refresh_token, and beta’s session is untouched', async () => {
     const grant = await signIn(h, { tenant: 'beta', redirectUri: OTHER_REDIRECT_URI });
     const response = await refresh(h, grant.refresh_token, { apiKey: API_KEY });
-    expect(await problemCode(response)).toBe('invalid_api_key');
+    expect(await problemCode(response)).toBe('invalid_refresh_token');
+    expect((await refresh(h, grant.refresh_token, { apiKey: OTHER_API_KEY })).status).toBe(200);
   });
 
   test('When the same person signs in to both tenants, then they are two users, and neither sees nor revokes the other’s sessions', async () => {

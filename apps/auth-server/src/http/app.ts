@@ -4,26 +4,36 @@ import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { describeError } from '../logging/logger.js';
 import type { TenantRegistry } from '../tenants/tenant-registry.js';
+import type { CallerPrincipals, Callers } from './caller.js';
+import type { RateLimits } from './rate-limits.js';
 import { tenantCors } from './cors.js';
 
 export interface AppOptions {
-  handlers: Handlers;
+  handlers: Handlers<CallerPrincipals>;
   tenants: TenantRegistry;
+  callers: Callers;
+  limits: RateLimits;
   logger: Logger;
   validateResponses: boolean;
   trustProxy: boolean | number | string[];
 }
 
-/** The Express app: security headers, CORS per tenant, access logs, and the contract's router. */
+/** The Express app: security headers, access logs, and the contract's router with CORS and the security step. */
 export function createApp(options: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', options.trustProxy);
   app.use(helmet());
   app.use(accessLog(options.logger));
-  app.use(tenantCors(options.tenants));
   app.use(
     createApiRouter(options.handlers, {
+      before: [tenantCors(options.tenants, options.callers)],
+      beforeOperation: {
+        startOidcLogin: [options.limits.middleware('start')],
+        createSession: [options.limits.middleware('session')],
+        refreshSession: [options.limits.middleware('refresh')],
+      },
+      security: options.callers.resolvers(),
       validateResponses: options.validateResponses,
       onError: (error, problem, req) => {
         const entry = { req_id: req.res?.locals.requestId, status: problem.status, code: problem.code, error: describeError(error) };

@@ -1,54 +1,54 @@
-import cors from 'cors';
-import type { Request, RequestHandler } from 'express';
-import { decodeJwt } from 'jose';
-import type { TenantConfig } from '../tenants/tenant.js';
+import type { RequestHandler } from 'express';
 import type { TenantRegistry } from '../tenants/tenant-registry.js';
+import type { Callers } from './caller.js';
+
+const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const ALLOWED_HEADERS = 'Authorization, Content-Type, Idempotency-Key, X-API-Key, X-Request-Id, X-Tenant-Id';
+const EXPOSED_HEADERS = 'X-Request-Id, Idempotent-Replayed, Retry-After, WWW-Authenticate';
 
 /**
- * CORS with credentials, per tenant. An answer is readable by an origin
- * only if every tenant the request speaks for allows it: the tenant of its
- * `X-Tenant-Id`, of its API key, and of its bearer token. The header alone
- * is chosen by the calling page, so the credentials decide too. A
- * preflight carries no header values: it is allowed for any configured
- * origin, and the actual request is judged again.
+ * CORS with credentials, per tenant, and the origin check that goes with
+ * it. An origin may read an answer only if every tenant the request speaks
+ * for allows it (the tenant it names, its API key's, its access token's).
+ *
+ * CORS only hides an answer; the action still happens. So an unsafe
+ * request from an origin that is not allowed is refused with 403 before
+ * anything runs: a page of one tenant cannot make a browser act for
+ * another (plant a session, refresh, log out). A preflight carries no
+ * credentials: it is allowed for any tenant's origin, and the request that
+ * follows is judged on its own.
  */
-export function tenantCors(tenants: TenantRegistry): RequestHandler {
+export function tenantCors(tenants: TenantRegistry, callers: Callers): RequestHandler {
   const anyTenantOrigin = tenants.allOrigins();
-  return cors((req, callback) => {
-    const origin = req.headers.origin;
-    let allowed = false;
-    if (typeof origin === 'string') {
-      const implied = req.method === 'OPTIONS' ? [] : tenantsOf(req as Request, tenants);
-      allowed = implied.length === 0 ? anyTenantOrigin.has(origin) : implied.every((tenant) => tenant?.corsOrigins.includes(origin));
+  return async (req, res, next) => {
+    res.vary('Origin');
+    const origin = req.get('origin');
+    if (req.method === 'OPTIONS' && req.get('access-control-request-method') !== undefined) {
+      res.vary('Access-Control-Request-Method').vary('Access-Control-Request-Headers');
+      if (origin !== undefined && anyTenantOrigin.has(origin)) {
+        res.set({
+          'Access-Control-Allow-Origin': origin,
+          'Access-Control-Allow-Credentials': 'true',
+          'Access-Control-Allow-Methods': 'GET, POST, DELETE',
+          'Access-Control-Allow-Headers': ALLOWED_HEADERS,
+          'Access-Control-Max-Age': '600',
+        });
+      }
+      res.status(204).end();
+      return;
     }
-    callback(null, {
-      origin: allowed ? origin : false,
-      credentials: true,
-      methods: ['GET', 'POST', 'DELETE'],
-      allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-API-Key', 'X-Request-Id', 'X-Tenant-Id'],
-      exposedHeaders: ['X-Request-Id', 'Idempotent-Replayed', 'Retry-After'],
-      maxAge: 600,
-    });
-  });
-}
-
-/** The tenants a request speaks for; `undefined` stands for a named tenant that does not exist. */
-function tenantsOf(req: Request, tenants: TenantRegistry): (TenantConfig | undefined)[] {
-  const implied: (TenantConfig | undefined)[] = [];
-  const tenantId = req.get('x-tenant-id');
-  if (tenantId !== undefined) implied.push(tenants.find(tenantId));
-  const apiKey = req.get('x-api-key');
-  if (apiKey !== undefined) implied.push(tenants.tenantForApiKey(apiKey));
-  const bearer = /^Bearer (.+)$/i.exec(req.get('authorization') ?? '')?.[1];
-  if (bearer !== undefined) {
-    // Unverified on purpose: it only narrows who may read the answer; the handler verifies the token.
-    let claimed: unknown;
-    try {
-      claimed = decodeJwt(bearer).tenant;
-    } catch {
-      claimed = undefined;
+    if (origin === undefined) {
+      next();
+      return;
     }
-    implied.push(typeof claimed === 'string' ? tenants.find(claimed) : undefined);
-  }
-  return implied;
+    const caller = callers.of(req);
+    const spokenFor = await caller.tenantsSpokenFor();
+    if (caller.originAllowedBy(spokenFor)) {
+      res.set({ 'Access-Control-Allow-Origin': origin, 'Access-Control-Allow-Credentials': 'true', 'Access-Control-Expose-Headers': EXPOSED_HEADERS });
+    } else if (UNSAFE_METHODS.has(req.method)) {
+      // Express 5 answers what an async middleware throws through the router's problem writer.
+      caller.assertOriginAllowedBy(spokenFor);
+    }
+    next();
+  };
 }

@@ -1,6 +1,7 @@
 import { serialize } from 'cookie';
 import type { api } from '@aimable/auth-server-kit';
 import type { IssuedGrant } from '../sessions/session-service.js';
+import type { SessionPolicy } from '../tenants/tenant.js';
 
 /**
  * The tenant's refresh cookie. `__Host-` pins it to this origin (Secure,
@@ -16,7 +17,7 @@ export type RefreshTokenDelivery = 'cookie' | 'body';
 export interface GrantResponse<S extends number> {
   status: S;
   body: api.SessionGrant;
-  headers: { 'Cache-Control': 'no-store'; 'Set-Cookie'?: string };
+  headers: { 'Cache-Control': 'no-store' } | { 'Cache-Control': 'no-store'; 'Set-Cookie': string };
 }
 
 /**
@@ -38,13 +39,17 @@ export function grantResponse<S extends number>(status: S, issued: IssuedGrant, 
         maxAge: issued.refreshTokenMaxAge,
         httpOnly: true,
         secure: true,
-        sameSite: issued.sameSite.toLowerCase() as 'strict' | 'lax' | 'none',
+        sameSite: sameSiteOf(issued.sameSite),
       }),
     },
   };
 }
 
-/** Expires the tenant's refresh cookie. */
-export function clearedRefreshCookie(tenantId: string): string {
-  return serialize(refreshCookieName(tenantId), '', { path: '/', expires: new Date(0), httpOnly: true, secure: true, sameSite: 'strict' });
+/** Expires the tenant's refresh cookie, with the attributes it was set with (a cookie is replaced only by its like). */
+export function clearedRefreshCookie(tenantId: string, sameSite: SessionPolicy['cookieSameSite']): string {
+  return serialize(refreshCookieName(tenantId), '', { path: '/', expires: new Date(0), httpOnly: true, secure: true, sameSite: sameSiteOf(sameSite) });
+}
+
+function sameSiteOf(sameSite: SessionPolicy['cookieSameSite']): 'strict' | 'lax' | 'none' {
+  return sameSite.toLowerCase() as 'strict' | 'lax' | 'none';
 }

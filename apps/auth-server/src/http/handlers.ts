@@ -1,34 +1,36 @@
-import { ApiProblem, problemDocument, type HandlerContext, type Handlers } from '@aimable/auth-server-kit';
+import { ApiProblem, type HandlerContext, type Handlers } from '@aimable/auth-server-kit';
+import { parse as parseCookies } from 'cookie';
 import { sha256Hex } from '../ids.js';
-import { Idempotency, requestFingerprint, type StoredResponse } from '../idempotency/idempotency.js';
-import type { LoginService } from '../login/login-service.js';
-import { toSession, toUser, type SessionService } from '../sessions/session-service.js';
-import type { AuthStore, IdempotencyScope, StoreOperations } from '../store/auth-store.js';
+import { requestFingerprint, type Idempotency } from '../idempotency/idempotency.js';
+import type { LoginService, RedeemableLogin } from '../login/login-service.js';
+import { toSession, toUser, type CreationGuard, type RefreshChannel, type SessionService } from '../sessions/session-service.js';
 import type { TenantRegistry } from '../tenants/tenant-registry.js';
 import type { AccessTokens } from '../tokens/access-tokens.js';
-import { parse as parseCookies } from 'cookie';
+import type { AuthStore } from '../store/auth-store.js';
+import type { CallerPrincipals, Callers } from './caller.js';
 import { clearedRefreshCookie, grantResponse, refreshCookieName } from './grant-response.js';
-import type { RateLimits } from './rate-limits.js';
 
 export interface HandlerDependencies {
   login: LoginService;
   sessions: SessionService;
   idempotency: Idempotency;
   tenants: TenantRegistry;
+  callers: Callers;
   accessTokens: AccessTokens;
-  limits: RateLimits;
-  store: AuthStore;
+  store: Pick<AuthStore, 'ping'>;
   /** True once shutdown has begun: readiness answers 503. */
   isDraining: () => boolean;
 }
 
 const NO_STORE = { 'Cache-Control': 'no-store' } as const;
 
-/** The HTTP face of the services: parse the typed input, call a service, shape the typed response. */
-export function createHandlers(deps: HandlerDependencies): Handlers {
+/**
+ * The HTTP face of the services: take the typed input (the caller already
+ * resolved by the security step), call a service, shape the typed response.
+ */
+export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrincipals> {
   return {
     async startOidcLogin({ path, query, headers }, { req }) {
-      await deps.limits.consume('start', req);
       const started = await deps.login.start({
         tenantHeader: headers['X-Tenant-Id'],
         tenantQuery: query.tenant,
@@ -55,76 +57,87 @@ export function createHandlers(deps: HandlerDependencies): Handlers {
         code: query.code,
         iss: query.iss,
         error: query.error,
-        errorDescription: query.error_description,
       });
       return { status: 302, headers: { Location: location, ...NO_STORE } };
     },
 
     async createSession({ headers, body }, context) {
-      await deps.limits.consume('session', context.req);
-      // Refused before anything is stored: an unknown state, another tenant's, or a missing or wrong verifier.
-      const login = await deps.login.redeemable({ state: body.state, tenantId: headers['X-Tenant-Id'], codeVerifier: body.code_verifier });
-      const { tenant } = login;
+      const caller = deps.callers.of(context.req);
       const delivery = body.refresh_token_delivery ?? 'cookie';
-      const scope = { tenantId: tenant.id, operation: 'createSession', key: headers['Idempotency-Key'] };
-      const fingerprint = requestFingerprint('POST', '/v1/auth/oidc/session', body);
-      return idempotent(deps.idempotency, context, scope, fingerprint, async (record) => {
-        const issued = await deps.sessions.create(
-          { login, code: body.code, state: body.state },
-          record && ((tx, issued) => record(tx, grantResponse(201, issued, delivery, tenant.id))),
-        );
-        return grantResponse(201, issued, delivery, tenant.id);
+      let login: RedeemableLogin | undefined;
+      return deps.idempotency.handle({
+        // Scoped to what only the browser that started the login holds.
+        ref: { operation: 'createSession', subject: sha256Hex(body.code_verifier ?? `state ${body.state}`), key: headers['Idempotency-Key'] },
+        fingerprint: requestFingerprint('POST', '/v1/auth/oidc/session', body),
+        // Refused before anything is stored: an unknown state, a missing or wrong verifier, another tenant, a foreign origin.
+        admit: async () => {
+          login = await deps.login.redeemable({ state: body.state, tenantId: headers['X-Tenant-Id'], codeVerifier: body.code_verifier });
+          caller.assertOriginAllowedBy([login.tenant]);
+          return login.tenant.id;
+        },
+        replayable: async (stored, tenantId) => {
+          const tenant = deps.tenants.find(tenantId);
+          if (!tenant || (headers['X-Tenant-Id'] !== undefined && headers['X-Tenant-Id'] !== tenantId)) {
+            throw new ApiProblem({ status: 401, code: 'invalid_state', detail: 'The login state is unknown, expired or already used.' });
+          }
+          caller.assertOriginAllowedBy([tenant]);
+          if (stored.guard) await deps.sessions.assertCreationReplayable(tenantId, stored.guard as CreationGuard);
+        },
+        run: async (record) => {
+          const { tenant } = login!;
+          const issued = await deps.sessions.create({ login: login!, code: body.code, state: body.state }, (tx, issued) => {
+            const guard: CreationGuard = { sessionId: issued.grant.session.id, refreshTokenId: issued.refreshTokenId };
+            return record(tx, { ...grantResponse(201, issued, delivery, tenant.id), guard });
+          });
+          return grantResponse(201, issued, delivery, tenant.id);
+        },
+        problem: problemContext(context),
       });
     },
 
-    async refreshSession({ headers, body }, context) {
-      await deps.limits.consume('refresh', context.req);
-      const tenant = deps.tenants.tenantForApiKey(context.req.get('x-api-key') ?? '');
-      if (!tenant) throw new ApiProblem({ status: 401, code: 'invalid_api_key', detail: 'X-API-Key is not valid.' });
+    async refreshSession({ headers, body, security }, context) {
+      const tenant = security.ApiKey;
       const cookieName = refreshCookieName(tenant.id);
+      const channel: RefreshChannel = body?.refresh_token !== undefined ? 'body' : 'cookie';
       const token = body?.refresh_token ?? parseCookies(context.req.get('cookie') ?? '')[cookieName];
       if (!token) throw new ApiProblem({ status: 401, code: 'invalid_refresh_token', detail: `Send the refresh token in the ${cookieName} cookie or the body.` });
-      const delivery = body?.refresh_token !== undefined ? 'body' : 'cookie';
       const key = headers?.['Idempotency-Key'];
-      const scope = key === undefined ? undefined : { tenantId: tenant.id, operation: 'refreshSession', key };
-      // Bound to the token too: a replay must never hand a grant to someone who does not hold it.
-      const fingerprint = requestFingerprint('POST', '/v1/refresh', body, sha256Hex(token));
-      const replay = {
+      if (key === undefined) return grantResponse(200, await deps.sessions.refresh(tenant, token, channel), channel, tenant.id);
+
+      // Scoped to the token's session; refused before anything is stored when the token cannot refresh.
+      const { session } = await deps.sessions.presented(tenant, token);
+      return deps.idempotency.handle({
+        ref: { operation: 'refreshSession', subject: session.id, key },
+        // Bound to the token too: a replay never hands a grant to someone who does not hold it.
+        fingerprint: requestFingerprint('POST', '/v1/refresh', body, sha256Hex(token)),
+        admit: async () => tenant.id,
         // A replay must not outlive what the token itself may do: after logout, reuse or the grace window it is refused.
-        check: () => deps.sessions.assertReplayable(tenant, token),
-      };
-      return idempotent(
-        deps.idempotency,
-        context,
-        scope,
-        fingerprint,
-        async (record) => {
-          const issued = await deps.sessions.refresh(tenant, token, record && ((tx, issued) => record(tx, grantResponse(200, issued, delivery, tenant.id))));
-          return grantResponse(200, issued, delivery, tenant.id);
+        replayable: () => deps.sessions.assertReplayable(tenant, token, channel),
+        run: async (record) => {
+          const issued = await deps.sessions.refresh(tenant, token, channel, (tx, issued) => record(tx, grantResponse(200, issued, channel, tenant.id)));
+          return grantResponse(200, issued, channel, tenant.id);
         },
-        replay,
-      );
+        problem: problemContext(context),
+      });
     },
 
-    async getCurrentSession(_input, { req }) {
-      const auth = await deps.sessions.authenticate(req.get('authorization'));
-      return { status: 200, body: { session: toSession(auth.session), user: toUser(auth.user) } };
+    getCurrentSession({ security }) {
+      const { session, user } = security.BearerAuth;
+      return { status: 200, body: { session: toSession(session), user: toUser(user) }, headers: NO_STORE };
     },
 
-    async logout(_input, { req }) {
-      const auth = await deps.sessions.authenticate(req.get('authorization'));
+    async logout({ security }) {
+      const auth = security.BearerAuth;
       await deps.sessions.logout(auth);
-      return { status: 204, headers: { 'Set-Cookie': clearedRefreshCookie(auth.tenant.id) } };
+      return { status: 204, headers: { 'Set-Cookie': clearedRefreshCookie(auth.tenant.id, auth.tenant.sessionPolicy.cookieSameSite) } };
     },
 
-    async listSessions({ query }, { req }) {
-      const auth = await deps.sessions.authenticate(req.get('authorization'));
-      return { status: 200, body: await deps.sessions.list(auth, query.limit ?? 20, query.cursor) };
+    async listSessions({ query, security }) {
+      return { status: 200, body: await deps.sessions.list(security.BearerAuth, query.limit ?? 20, query.cursor), headers: NO_STORE };
     },
 
-    async revokeSession({ path }, { req }) {
-      const auth = await deps.sessions.authenticate(req.get('authorization'));
-      if (!(await deps.sessions.revoke(auth, path.session_id))) {
+    async revokeSession({ path, security }) {
+      if (!(await deps.sessions.revoke(security.BearerAuth, path.session_id))) {
         throw new ApiProblem({ status: 404, code: 'not_found', detail: 'No such session.' });
       }
       return { status: 204 };
@@ -155,38 +168,7 @@ export function createHandlers(deps: HandlerDependencies): Handlers {
   };
 }
 
-/** Stores the response in the transaction that produced it. */
-type RecordResponse = (tx: StoreOperations, response: StoredResponse) => Promise<void>;
-
-/**
- * Runs `work` at most once per idempotency key. A completed request is
- * replayed with `Idempotent-Replayed: true`; a 4xx is stored and replayed
- * too; a 5xx or a crash releases the key so that a retry runs again.
- */
-async function idempotent<R extends { status: number; body?: unknown; headers?: object }>(
-  idempotency: Idempotency,
-  context: HandlerContext,
-  scope: IdempotencyScope | undefined,
-  fingerprint: string,
-  work: (record: RecordResponse | undefined) => Promise<R>,
-  replay?: { check: () => Promise<void> },
-): Promise<R> {
-  if (!scope) return work(undefined);
-  const started = await idempotency.start(scope, fingerprint);
-  if (started.kind === 'replay') {
-    await replay?.check();
-    const { status, headers, body } = started.response;
-    return { status, body, headers: { ...headers, 'Idempotent-Replayed': 'true' } } as unknown as R;
-  }
-  try {
-    return await work((tx, response) => started.claim.complete(tx, response));
-  } catch (error) {
-    if (error instanceof ApiProblem && error.status < 500) {
-      const instance = context.req.originalUrl.split('?', 1)[0] ?? '/';
-      await started.claim.completeAlone({ status: error.status, headers: error.headers, body: problemDocument(error, context.requestId, instance) });
-    } else {
-      await started.claim.release();
-    }
-    throw error;
-  }
+/** What a stored 4xx problem names: the request id and the path. */
+function problemContext(context: HandlerContext): { requestId: string; instance: string } {
+  return { requestId: context.requestId, instance: context.req.originalUrl.split('?', 1)[0] ?? '/' };
 }

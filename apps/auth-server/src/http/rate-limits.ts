@@ -1,6 +1,6 @@
 import { isIPv6 } from 'node:net';
 import { ApiProblem } from '@aimable/auth-server-kit';
-import type { Request } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 
 export type RateLimitedOperation = 'start' | 'session' | 'refresh';
@@ -36,6 +36,14 @@ export class RateLimits {
     };
     this.#perClient = each((limit) => limit.points);
     this.#global = each((limit) => limit.globalPoints);
+  }
+
+  /** Middleware that counts each request of `operation` before anything else is done for it. */
+  middleware(operation: RateLimitedOperation): RequestHandler {
+    return async (req, _res, next) => {
+      await this.consume(operation, req);
+      next();
+    };
   }
 
   /** Counts the request, or throws 429 `rate_limited` with `Retry-After`. */

@@ -1,7 +1,8 @@
-import { ApiProblem } from '@aimable/auth-server-kit';
+import { ApiProblem, problemDocument } from '@aimable/auth-server-kit';
 import type { Clock } from '../clock.js';
 import { sha256Hex } from '../ids.js';
-import type { AuthStore, IdempotencyScope, StoreOperations } from '../store/auth-store.js';
+import type { AuthStore, IdempotencyKeyRef, IdempotencyScope, StoreOperations } from '../store/auth-store.js';
+import type { IdempotencyRecordRow } from '../store/schema.js';
 import type { Sealer } from '../tokens/sealing.js';
 
 /** A response as stored for replay. */
@@ -9,6 +10,12 @@ export interface StoredResponse {
   status: number;
   headers: Record<string, string | string[]>;
   body: unknown;
+  /**
+   * What the replay must still be true of, for the operation to check
+   * before it answers the stored response again (for a created session:
+   * its id and its first refresh token's).
+   */
+  guard?: unknown;
 }
 
 export interface IdempotencyTiming {
@@ -18,23 +25,40 @@ export interface IdempotencyTiming {
   lockSeconds: number;
 }
 
-/** The right to run a request once: complete it with its response, or release it. */
-export interface IdempotencyClaim {
-  /** Stores the response in the transaction that produced it. */
-  complete(tx: StoreOperations, response: StoredResponse): Promise<void>;
-  /** Stores a response that was produced without a transaction (a 4xx). */
-  completeAlone(response: StoredResponse): Promise<void>;
-  /** Forgets the claim, so that a retry runs the request again (5xx, crashes). */
-  release(): Promise<void>;
+/** Stores the response in the transaction that produced it, so that both commit or neither. */
+export type RecordResponse = (tx: StoreOperations, response: StoredResponse) => Promise<void>;
+
+/** A request that carries an `Idempotency-Key`. */
+export interface IdempotentRequest<R> {
+  /** The operation, what only the caller holds, and the key. */
+  ref: IdempotencyKeyRef;
+  /** The request's fingerprint (`requestFingerprint`). */
+  fingerprint: string;
+  /**
+   * Runs when the key is new, before anything is stored: the checks that
+   * refuse a request outright (and are not replayed). Returns the tenant the
+   * record belongs to.
+   */
+  admit(): Promise<string>;
+  /**
+   * Runs before a stored response is answered again: throws the problem to
+   * answer instead when what it granted is no longer current.
+   */
+  replayable(stored: StoredResponse, tenantId: string): Promise<void>;
+  /** Does the work, once; stores its response through `record` in the transaction that produced it. */
+  run(record: RecordResponse): Promise<R>;
+  /** For a 4xx that is stored: the request id and path its problem document names. */
+  problem: { requestId: string; instance: string };
 }
 
-export type IdempotencyStart = { kind: 'replay'; response: StoredResponse } | { kind: 'claimed'; claim: IdempotencyClaim };
-
 /**
- * The Idempotency-Key semantics of the IETF httpapi draft, with Stripe's
- * behaviour where the draft is silent. Records are keyed by (tenant,
- * operation, key) and hold a fingerprint of the request; the stored
- * response is sealed because it holds tokens.
+ * The Idempotency-Key protocol of the IETF httpapi draft, with Stripe's
+ * behaviour where the draft is silent. A key is scoped to its operation
+ * and to what only its caller holds, bound to a fingerprint of the request,
+ * and its response is kept sealed (it holds tokens) for 24 hours. A
+ * completed response is replayed only while it is still current; a 4xx
+ * is stored and replayed too; a 5xx or a crash releases the key, so that a
+ * retry runs again.
  */
 export class Idempotency {
   constructor(
@@ -44,38 +68,68 @@ export class Idempotency {
     private readonly timing: IdempotencyTiming,
   ) {}
 
-  async start(scope: IdempotencyScope, fingerprint: string): Promise<IdempotencyStart> {
+  async handle<R>(request: IdempotentRequest<R>): Promise<R> {
+    const { ref, fingerprint } = request;
+    const existing = await this.store.findIdempotencyRecord(ref, this.clock.now());
+    // A claim abandoned by a crashed process is taken over below, atomically, like a new key.
+    const abandoned = existing?.status === 'in_flight' && existing.fingerprint === fingerprint && existing.locked_until <= this.clock.now();
+    if (existing && !abandoned) return this.#answerExisting(request, existing);
+
+    // Nothing is stored for a request refused outright.
+    const tenantId = await request.admit();
+    const scope: IdempotencyScope = { ...ref, tenantId };
     const now = this.clock.now();
-    const result = await this.store.transaction((tx) =>
-      tx.claimIdempotencyKey(scope, fingerprint, now, {
-        retentionMs: this.timing.retentionSeconds * 1000,
-        lockMs: this.timing.lockSeconds * 1000,
-      }),
+    const claimed = await this.store.transaction((tx) =>
+      tx.claimIdempotencyKey(scope, fingerprint, now, { retentionMs: this.timing.retentionSeconds * 1000, lockMs: this.timing.lockSeconds * 1000 }),
     );
-    const associatedData = scopeText(scope);
-    switch (result.kind) {
-      case 'claimed':
-        return {
-          kind: 'claimed',
-          claim: {
-            complete: (tx, response) => tx.completeIdempotencyKey(scope, response.status, this.sealer.seal(JSON.stringify(response), associatedData)),
-            completeAlone: (response) => this.store.completeIdempotencyKey(scope, response.status, this.sealer.seal(JSON.stringify(response), associatedData)),
-            release: () => this.store.releaseIdempotencyKey(scope),
-          },
-        };
+    switch (claimed.kind) {
       case 'completed':
-        return { kind: 'replay', response: JSON.parse(this.sealer.open(result.record.response!, associatedData)) as StoredResponse };
+        return this.#answerExisting(request, claimed.record);
       case 'mismatch':
-        throw new ApiProblem({ status: 422, code: 'idempotency_key_reused', detail: 'This Idempotency-Key was used with a different request.' });
+        throw keyReused();
       case 'in_flight':
-        throw new ApiProblem({
-          status: 409,
-          code: 'idempotency_key_in_use',
-          detail: 'A request with this Idempotency-Key is still being processed. Retry later.',
-          headers: { 'Retry-After': '1' },
-        });
+        throw keyInUse();
+      case 'claimed':
+        break;
+    }
+    try {
+      return await request.run((tx, response) => tx.completeIdempotencyKey(ref, response.status, this.#seal(ref, response)));
+    } catch (error) {
+      if (error instanceof ApiProblem && error.status < 500) {
+        const body = problemDocument(error, request.problem.requestId, request.problem.instance);
+        await this.store.completeIdempotencyKey(ref, error.status, this.#seal(ref, { status: error.status, headers: error.headers, body }));
+      } else {
+        await this.store.releaseIdempotencyKey(ref);
+      }
+      throw error;
     }
   }
+
+  async #answerExisting<R>(request: IdempotentRequest<R>, record: IdempotencyRecordRow): Promise<R> {
+    if (record.fingerprint !== request.fingerprint) throw keyReused();
+    if (record.status !== 'completed' || record.response === null) throw keyInUse();
+    const stored = JSON.parse(this.sealer.open(record.response, scopeText(request.ref))) as StoredResponse;
+    await request.replayable(stored, record.tenant_id);
+    const { status, headers, body } = stored;
+    return { status, body, headers: { ...headers, 'Idempotent-Replayed': 'true' } } as R;
+  }
+
+  #seal(ref: IdempotencyKeyRef, response: StoredResponse): string {
+    return this.sealer.seal(JSON.stringify(response), scopeText(ref));
+  }
+}
+
+function keyReused(): ApiProblem {
+  return new ApiProblem({ status: 422, code: 'idempotency_key_reused', detail: 'This Idempotency-Key was used with a different request.' });
+}
+
+function keyInUse(): ApiProblem {
+  return new ApiProblem({
+    status: 409,
+    code: 'idempotency_key_in_use',
+    detail: 'A request with this Idempotency-Key is still being processed. Retry later.',
+    headers: { 'Retry-After': '1' },
+  });
 }
 
 /** The request fingerprint: method, route and canonical JSON body, plus any credential the replay must be bound to. */
@@ -95,6 +149,7 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-function scopeText(scope: IdempotencyScope): string {
-  return `${scope.tenantId}\u0000${scope.operation}\u0000${scope.key}`;
+/** The associated data of a sealed response: it opens only for its own key. */
+function scopeText(ref: IdempotencyKeyRef): string {
+  return `${ref.operation}\u0000${ref.subject}\u0000${ref.key}`;
 }

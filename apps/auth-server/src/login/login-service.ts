@@ -33,7 +33,6 @@ export interface AuthorizationResponse {
   code?: string;
   iss?: string;
   error?: string;
-  errorDescription?: string;
 }
 
 /** What `POST /v1/auth/oidc/session` presents: the state, and the proof that it started the login. */
@@ -147,13 +146,14 @@ export class LoginService {
 
     const target = new URL(saved.redirect_uri);
     /**
-     * A failed login ends its state: it is single-use. Only a code from RFC
-     * 6749 §4.1.2.1 goes back, never `error_description` or other free text:
-     * whoever made the link chose it, and the frontend would show it on the
-     * tenant's own page (content injection, phishing).
+     * Only a code from RFC 6749 §4.1.2.1 goes back, never `error_description`
+     * or other free text: whoever made the link chose it, and the frontend
+     * would show it on the tenant's own page (content injection, phishing).
+     * The state is left to expire: anyone who knows it can send this
+     * request, so it must not be able to end someone else's login. Without
+     * a code from the provider, the state redeems nothing.
      */
-    const fail = async (error: string) => {
-      await this.store.consumeLoginState(stateHash, tenant.id, now);
+    const fail = (error: string) => {
       target.searchParams.set('error', AUTHORIZATION_ERRORS.has(error) ? error : 'server_error');
       target.searchParams.set('state', response.state);
       return target.href;
@@ -184,10 +184,8 @@ export class LoginService {
   async redeemable(request: Redemption): Promise<RedeemableLogin> {
     const stateHash = sha256Hex(request.state);
     const saved = await this.store.findLoginState(stateHash, this.clock.now());
-    // Another tenant's state answers exactly as an unknown one: nothing about it leaks.
-    if (!saved || (request.tenantId !== undefined && request.tenantId !== saved.tenant_id)) throw invalidState();
-    const tenant = this.tenants.find(saved.tenant_id);
-    if (!tenant) throw invalidState();
+    const tenant = saved && this.tenants.find(saved.tenant_id);
+    if (!saved || !tenant) throw invalidState();
     if (saved.code_challenge === null) {
       // Started without a challenge: only a tenant that made frontend PKCE optional accepts that.
       if (tenant.sessionPolicy.frontendPkce === 'required') {
@@ -198,6 +196,9 @@ export class LoginService {
     } else if (!verifierMatches(request.codeVerifier, saved.code_challenge)) {
       throw new ApiProblem({ status: 401, code: 'invalid_grant', detail: 'code_verifier does not match the code_challenge of this login.' });
     }
+    // Checked after the verifier, so that only the browser holding it learns anything: to it, another
+    // tenant's state answers exactly as an unknown one.
+    if (request.tenantId !== undefined && request.tenantId !== tenant.id) throw invalidState();
     return { tenant, stateHash, saved };
   }
 }

@@ -6,7 +6,7 @@ import type { RedeemableLogin } from '../login/login-service.js';
 import type { ProviderClients } from '../oidc/provider-client.js';
 import type { AuthStore, StoreOperations } from '../store/auth-store.js';
 import type { RefreshTokenRow, SessionRow, UserRow } from '../store/schema.js';
-import type { AccessTokens } from '../tokens/access-tokens.js';
+import type { AccessTokens, VerifiedAccessToken } from '../tokens/access-tokens.js';
 import type { Sealer } from '../tokens/sealing.js';
 import type { TenantRegistry } from '../tenants/tenant-registry.js';
 
@@ -14,6 +14,7 @@ import type { TenantRegistry } from '../tenants/tenant-registry.js';
 export interface IssuedGrant {
   grant: Omit<api.SessionGrant, 'refresh_token'>;
   refreshToken: string;
+  refreshTokenId: string;
   /** Seconds until the session's absolute end: the refresh cookie's lifetime. */
   refreshTokenMaxAge: number;
   sameSite: SessionPolicy['cookieSameSite'];
@@ -27,6 +28,29 @@ export interface CreateSession {
   login: RedeemableLogin;
   code: string;
   state: string;
+}
+
+/** Where a refresh token came from, and where its successor goes: an HttpOnly cookie, or the JSON body. */
+export type RefreshChannel = 'cookie' | 'body';
+
+/** What a created session's stored answer is replayed on: it is current while the session lives and its first token is unused. */
+export interface CreationGuard {
+  sessionId: string;
+  refreshTokenId: string;
+}
+
+/** Security events for operators: each names the tenant and the session, never a token. */
+export interface SessionEvents {
+  /** A retired token was answered with its grant again, within the grace window. */
+  graceReplay(event: { tenantId: string; sessionId: string; channel: RefreshChannel }): void;
+  /** A retired token was presented after the window, or on another channel: the session was revoked. */
+  reuseDetected(event: { tenantId: string; sessionId: string; channel: RefreshChannel }): void;
+}
+
+/** The grant a rotation answered, kept sealed for its grace window with the channel it went out on. */
+interface GraceGrant {
+  issued: IssuedGrant;
+  channel: RefreshChannel;
 }
 
 export interface Authenticated {
@@ -50,6 +74,7 @@ export class SessionService {
     private readonly sealer: Sealer,
     private readonly clock: Clock,
     private readonly callbackUrl: (providerId: string) => string,
+    private readonly events: SessionEvents,
   ) {}
 
   /**
@@ -117,16 +142,17 @@ export class SessionService {
   }
 
   /**
-   * Rotates a refresh token (RFC 9700 §4.14.2) for the tenant whose API key came with it. The presented token is
-   * retired and a new one issued. Presenting the retired token again within
-   * the grace window answers the identical grant; after it, the whole
-   * session is revoked.
+   * Rotates a refresh token (RFC 9700 §4.14.2) for the tenant whose API
+   * key came with it. The presented token is retired and a new one issued.
+   * Presenting the retired token again within the grace window, on the
+   * channel it was used on, answers the identical grant; after the window,
+   * or on the other channel, the whole session is revoked.
    */
-  async refresh(tenant: TenantConfig, refreshToken: string, withinIssue?: WithinIssue): Promise<IssuedGrant> {
-    const { token, session, now } = await this.#presented(tenant, refreshToken);
+  async refresh(tenant: TenantConfig, refreshToken: string, channel: RefreshChannel, withinIssue?: WithinIssue): Promise<IssuedGrant> {
+    const { token, session, now } = await this.presented(tenant, refreshToken);
     if (token.retired_at === null) {
       try {
-        return await this.#rotate(tenant, session, token, now, withinIssue);
+        return await this.#rotate(tenant, session, token, now, channel, withinIssue);
       } catch (error) {
         if (error instanceof SessionEnded) {
           // Revoked or expired while this refresh ran: answer as the end of the session.
@@ -138,8 +164,10 @@ export class SessionService {
         // A concurrent refresh rotated it first: answer as a reuse of a retired token.
       }
     }
-    const forgiven = await this.#forgivenGrant(token.id, now);
-    if (!forgiven) return this.#revokeForReuse(tenant, session, now);
+    const forgiven = await this.#forgivenGrant(tenant, token.id, now, channel);
+    if (!forgiven) return this.#revokeForReuse(tenant, session, now, channel);
+    // The grace window hands the live token to whoever holds the old one: every use is logged.
+    this.events.graceReplay({ tenantId: tenant.id, sessionId: session.id, channel });
     if (withinIssue) await this.store.transaction((tx) => withinIssue(tx, forgiven));
     return forgiven;
   }
@@ -150,18 +178,36 @@ export class SessionService {
    * session, and a token that is current or the forgiven immediate parent
    * within the grace window; otherwise it is a reuse.
    */
-  async assertReplayable(tenant: TenantConfig, refreshToken: string): Promise<void> {
-    const { token, session, now } = await this.#presented(tenant, refreshToken);
-    if (token.retired_at === null || (await this.#forgivenGrant(token.id, now))) return;
-    await this.#revokeForReuse(tenant, session, now);
+  async assertReplayable(tenant: TenantConfig, refreshToken: string, channel: RefreshChannel): Promise<void> {
+    const { token, session, now } = await this.presented(tenant, refreshToken);
+    if (token.retired_at === null || (await this.#forgivenGrant(tenant, token.id, now, channel))) return;
+    await this.#revokeForReuse(tenant, session, now, channel);
   }
 
-  /** The presented token and its live session, for the tenant of the API key; or the 401 that says why not. */
-  async #presented(tenant: TenantConfig, refreshToken: string): Promise<{ token: RefreshTokenRow; session: SessionRow; now: number }> {
-    const token = await this.store.findRefreshTokenByHash(sha256Hex(refreshToken));
+  /**
+   * Checks a session creation that is about to be answered by an
+   * idempotent replay: its answer holds the session's first refresh token,
+   * so it is replayed only while the session lives and that token is still
+   * the current one. Otherwise 401 `invalid_state`: the login was redeemed.
+   */
+  async assertCreationReplayable(tenantId: string, guard: CreationGuard): Promise<void> {
+    const now = this.clock.now();
+    const session = await this.store.findSession(tenantId, guard.sessionId);
+    const token = session && (await this.store.findRefreshToken(tenantId, guard.refreshTokenId));
+    const current = session && session.revoked_at === null && now < session.expires_at && now < session.idle_expires_at && token?.retired_at === null;
+    if (!current) {
+      throw new ApiProblem({ status: 401, code: 'invalid_state', detail: 'This login was already redeemed, and its session has since been refreshed or has ended.' });
+    }
+  }
+
+  /**
+   * The presented token and its live session, for the tenant of the API
+   * key; or the 401 that says why not. Another tenant's token is not found
+   * at all: it answers exactly as an unknown one.
+   */
+  async presented(tenant: TenantConfig, refreshToken: string): Promise<{ token: RefreshTokenRow; session: SessionRow; now: number }> {
+    const token = await this.store.findRefreshTokenByHash(tenant.id, sha256Hex(refreshToken));
     if (!token) throw invalidRefreshToken();
-    // The key must belong to the session's own tenant.
-    if (token.tenant_id !== tenant.id) throw new ApiProblem({ status: 401, code: 'invalid_api_key', detail: 'X-API-Key is not valid for this session.' });
     const session = await this.store.findSession(tenant.id, token.session_id);
     if (!session) throw invalidRefreshToken();
     const now = this.clock.now();
@@ -169,20 +215,21 @@ export class SessionService {
     return { token, session, now };
   }
 
-  async #rotate(tenant: TenantConfig, session: SessionRow, token: RefreshTokenRow, now: number, withinIssue?: WithinIssue): Promise<IssuedGrant> {
+  async #rotate(tenant: TenantConfig, session: SessionRow, token: RefreshTokenRow, now: number, channel: RefreshChannel, withinIssue?: WithinIssue): Promise<IssuedGrant> {
     const user = await this.store.findUser(tenant.id, session.user_id);
     if (!user) throw invalidRefreshToken();
     return this.store.transaction(async (tx) => {
       const idleExpiresAt = Math.min(session.expires_at, now + tenant.sessionPolicy.idleTimeoutSeconds * 1000);
-      if (!(await tx.touchSession(session.id, now, idleExpiresAt))) throw new SessionEnded();
+      if (!(await tx.touchSession(tenant.id, session.id, now, idleExpiresAt))) throw new SessionEnded();
       const refreshed: SessionRow = { ...session, last_refreshed_at: now, idle_expires_at: idleExpiresAt };
       const successorId = newId('rtk');
       const issued = await this.#issue(tx, tenant, refreshed, user, now, successorId);
-      const retired = await tx.retireRefreshToken(token.id, {
+      const grace: GraceGrant = { issued, channel };
+      const retired = await tx.retireRefreshToken(tenant.id, token.id, {
         retiredAt: now,
         replacedBy: successorId,
-        // Kept, encrypted, for the grace window only: a concurrent refresh gets this same grant.
-        graceGrant: this.sealer.seal(JSON.stringify(issued), token.id),
+        // Kept, encrypted, for the grace window only: a concurrent refresh on the same channel gets this same grant.
+        graceGrant: this.sealer.seal(JSON.stringify(grace), token.id),
         graceExpiresAt: now + tenant.sessionPolicy.refreshReuseGraceSeconds * 1000,
       });
       if (!retired) throw new RotationLost();
@@ -191,18 +238,25 @@ export class SessionService {
     });
   }
 
-  /** The grant a retired token may still get: only the immediate parent of the current token, within the grace window. */
-  async #forgivenGrant(tokenId: string, now: number): Promise<IssuedGrant | undefined> {
-    const token = await this.store.findRefreshToken(tokenId);
+  /**
+   * The grant a retired token may still get: only the immediate parent of
+   * the current token, within the grace window, and only on the channel the
+   * grant went out on. A cookie-only token never comes back in a JSON body.
+   */
+  async #forgivenGrant(tenant: TenantConfig, tokenId: string, now: number, channel: RefreshChannel): Promise<IssuedGrant | undefined> {
+    const token = await this.store.findRefreshToken(tenant.id, tokenId);
     if (!token?.grace_grant || token.grace_expires_at === null || now >= token.grace_expires_at || !token.replaced_by) return undefined;
-    const successor = await this.store.findRefreshToken(token.replaced_by);
+    const successor = await this.store.findRefreshToken(tenant.id, token.replaced_by);
     if (!successor || successor.retired_at !== null) return undefined;
-    return JSON.parse(this.sealer.open(token.grace_grant, token.id)) as IssuedGrant;
+    const grace = JSON.parse(this.sealer.open(token.grace_grant, token.id)) as GraceGrant;
+    return grace.channel === channel ? grace.issued : undefined;
   }
 
   /** RFC 9700 §4.14.2: a retired token presented again means it leaked; end the whole session. */
-  async #revokeForReuse(tenant: TenantConfig, session: SessionRow, now: number): Promise<never> {
-    await this.store.revokeSession(tenant.id, session.id, 'refresh_token_reused', now);
+  async #revokeForReuse(tenant: TenantConfig, session: SessionRow, now: number, channel: RefreshChannel): Promise<never> {
+    if (await this.store.revokeSession(tenant.id, session.id, 'refresh_token_reused', now)) {
+      this.events.reuseDetected({ tenantId: tenant.id, sessionId: session.id, channel });
+    }
     throw new ApiProblem({ status: 401, code: 'refresh_token_reused', detail: 'A retired refresh token was presented; the session has been revoked.' });
   }
 
@@ -231,6 +285,7 @@ export class SessionService {
         user: toUser(user),
       },
       refreshToken,
+      refreshTokenId: tokenId,
       refreshTokenMaxAge: Math.max(0, Math.floor((session.expires_at - now) / 1000)),
       sameSite: policy.cookieSameSite,
     };
@@ -248,11 +303,9 @@ export class SessionService {
     }
   }
 
-  /** The live session and user of a bearer access token, or 401 `invalid_access_token`. */
-  async authenticate(authorization: string | undefined): Promise<Authenticated> {
-    const token = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(authorization ?? '')?.[1];
+  /** The live session and user of a verified access token, or 401 `invalid_access_token`. */
+  async authenticate(claims: VerifiedAccessToken | undefined): Promise<Authenticated> {
     const now = this.clock.now();
-    const claims = token ? await this.accessTokens.verify(token, now) : undefined;
     const tenant = claims && this.tenants.find(claims.tenantId);
     const session = claims && tenant ? await this.store.findSession(tenant.id, claims.sessionId) : undefined;
     const live = session && session.revoked_at === null && now < session.expires_at && now < session.idle_expires_at && session.user_id === claims?.userId;

@@ -17,10 +17,16 @@ export type IdempotencyClaimResult =
   | { kind: 'mismatch' }
   | { kind: 'in_flight'; lockedUntil: number };
 
-export interface IdempotencyScope {
-  tenantId: string;
+/** Where an idempotency key lives: its operation and its subject (what only the caller holds), then the key itself. */
+export interface IdempotencyKeyRef {
   operation: string;
+  subject: string;
   key: string;
+}
+
+/** A key as it is claimed: with the tenant its record belongs to. */
+export interface IdempotencyScope extends IdempotencyKeyRef {
+  tenantId: string;
 }
 
 export interface SessionPage {
@@ -51,25 +57,32 @@ export interface StoreOperations {
   insertSession(session: NewSession): Promise<void>;
   findSession(tenantId: string, sessionId: string): Promise<SessionRow | undefined>;
   /** Records a refresh on a live session; false when it was revoked or had expired by `now`. */
-  touchSession(sessionId: string, now: number, idleExpiresAt: number): Promise<boolean>;
+  touchSession(tenantId: string, sessionId: string, now: number, idleExpiresAt: number): Promise<boolean>;
   /** Revokes a live session; false when it was not live. */
   revokeSession(tenantId: string, sessionId: string, reason: string, now: number): Promise<boolean>;
   /** Active sessions of a user, newest first. */
   listActiveSessions(tenantId: string, userId: string, now: number, page: SessionPage): Promise<SessionRow[]>;
 
   insertRefreshToken(token: NewRefreshToken): Promise<void>;
-  findRefreshTokenByHash(tokenHash: string): Promise<RefreshTokenRow | undefined>;
-  findRefreshToken(id: string): Promise<RefreshTokenRow | undefined>;
+  /** The tenant's token with this hash: another tenant's is not found. */
+  findRefreshTokenByHash(tenantId: string, tokenHash: string): Promise<RefreshTokenRow | undefined>;
+  findRefreshToken(tenantId: string, id: string): Promise<RefreshTokenRow | undefined>;
   /**
    * Retires a current token in favour of its successor, keeping the sealed
    * grant for the grace window. False when it was already retired: a
    * concurrent refresh won.
    */
-  retireRefreshToken(id: string, retirement: { retiredAt: number; replacedBy: string; graceGrant: string; graceExpiresAt: number }): Promise<boolean>;
+  retireRefreshToken(
+    tenantId: string,
+    id: string,
+    retirement: { retiredAt: number; replacedBy: string; graceGrant: string; graceExpiresAt: number },
+  ): Promise<boolean>;
 
+  /** The record of a key that has not expired, if any; nothing is written. */
+  findIdempotencyRecord(ref: IdempotencyKeyRef, now: number): Promise<IdempotencyRecordRow | undefined>;
   claimIdempotencyKey(scope: IdempotencyScope, fingerprint: string, now: number, timing: { retentionMs: number; lockMs: number }): Promise<IdempotencyClaimResult>;
-  completeIdempotencyKey(scope: IdempotencyScope, responseStatus: number, sealedResponse: string): Promise<void>;
-  releaseIdempotencyKey(scope: IdempotencyScope): Promise<void>;
+  completeIdempotencyKey(ref: IdempotencyKeyRef, responseStatus: number, sealedResponse: string): Promise<void>;
+  releaseIdempotencyKey(ref: IdempotencyKeyRef): Promise<void>;
 }
 
 export interface AuthStore extends StoreOperations {

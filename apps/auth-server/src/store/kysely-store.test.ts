@@ -2,7 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import type { AuthStore } from './auth-store.js';
+import { migrationProvider } from './migrations.js';
 import { openSqliteStore } from './sqlite.js';
 
 let dir: string;
@@ -57,19 +60,35 @@ describe('the SQLite store', () => {
 
   test('When a session was revoked or has expired, then a refresh cannot touch it', async () => {
     await seedSession();
-    expect(await store.touchSession('ses_1', now + 100, now + 600)).toBe(true);
-    expect(await store.touchSession('ses_1', now + 1000, now + 1000)).toBe(false);
+    expect(await store.touchSession('t', 'ses_1', now + 100, now + 600)).toBe(true);
+    expect(await store.touchSession('t', 'ses_1', now + 1000, now + 1000)).toBe(false);
     expect(await store.revokeSession('t', 'ses_1', 'logout', now + 200)).toBe(true);
-    expect(await store.touchSession('ses_1', now + 300, now + 800)).toBe(false);
+    expect(await store.touchSession('t', 'ses_1', now + 300, now + 800)).toBe(false);
     expect(await store.revokeSession('t', 'ses_1', 'logout', now + 300)).toBe(false);
   });
 
   test('When a refresh token is retired twice at once, then exactly one retirement wins', async () => {
     await seedSession();
     await store.insertRefreshToken({ id: 'rtk_1', tenant_id: 't', session_id: 'ses_1', token_hash: 'th', created_at: now, retired_at: null, replaced_by: null, grace_grant: null, grace_expires_at: null });
-    const retire = (by: string) => store.retireRefreshToken('rtk_1', { retiredAt: now, replacedBy: by, graceGrant: 'g', graceExpiresAt: now + 10 });
+    const retire = (by: string) => store.retireRefreshToken('t', 'rtk_1', { retiredAt: now, replacedBy: by, graceGrant: 'g', graceExpiresAt: now + 10 });
     const results = await Promise.all([retire('a'), retire('b'), retire('c')]);
     expect(results.filter(Boolean)).toHaveLength(1);
+  });
+
+  test('When a lookup or a change names another tenant, then it finds and changes nothing', async () => {
+    await seedSession();
+    await store.insertRefreshToken({ id: 'rtk_1', tenant_id: 't', session_id: 'ses_1', token_hash: 'th', created_at: now, retired_at: null, replaced_by: null, grace_grant: null, grace_expires_at: null });
+    expect(await store.findRefreshTokenByHash('other', 'th')).toBeUndefined();
+    expect(await store.findRefreshToken('other', 'rtk_1')).toBeUndefined();
+    expect(await store.findSession('other', 'ses_1')).toBeUndefined();
+    expect(await store.findUser('other', 'usr_1')).toBeUndefined();
+    expect(await store.touchSession('other', 'ses_1', now + 1, now + 400)).toBe(false);
+    expect(await store.revokeSession('other', 'ses_1', 'x', now + 1)).toBe(false);
+    expect(await store.retireRefreshToken('other', 'rtk_1', { retiredAt: now, replacedBy: 'x', graceGrant: 'g', graceExpiresAt: now + 10 })).toBe(false);
+    expect(await store.listActiveSessions('other', 'usr_1', now, { limit: 10 })).toEqual([]);
+    // …and the tenant's own calls see and change them.
+    expect(await store.findRefreshTokenByHash('t', 'th')).toMatchObject({ id: 'rtk_1' });
+    expect(await store.retireRefreshToken('t', 'rtk_1', { retiredAt: now, replacedBy: 'x', graceGrant: 'g', graceExpiresAt: now + 10 })).toBe(true);
   });
 
   test('When a transaction fails, then none of its writes remain', async () => {
@@ -86,7 +105,7 @@ describe('the SQLite store', () => {
   });
 
   test('When idempotency keys are claimed, then the first claims, a same request waits, a different one is refused, and an abandoned claim is taken over', async () => {
-    const scope = { tenantId: 't', operation: 'op', key: 'k' };
+    const scope = { tenantId: 't', operation: 'op', subject: 'ses_1', key: 'k' };
     const timing = { retentionMs: 1000, lockMs: 100 };
     const claims = await Promise.all(Array.from({ length: 5 }, () => store.transaction((tx) => tx.claimIdempotencyKey(scope, 'fp', now, timing))));
     expect(claims.filter((c) => c.kind === 'claimed')).toHaveLength(1);
@@ -95,8 +114,28 @@ describe('the SQLite store', () => {
     expect((await store.claimIdempotencyKey(scope, 'fp', now + 100, timing)).kind).toBe('claimed');
     await store.completeIdempotencyKey(scope, 201, 'sealed');
     expect(await store.claimIdempotencyKey(scope, 'fp', now + 200, timing)).toMatchObject({ kind: 'completed', record: { response_status: 201, response: 'sealed' } });
-    expect((await store.claimIdempotencyKey({ ...scope, tenantId: 'u' }, 'other', now, timing)).kind).toBe('claimed');
+    expect((await store.claimIdempotencyKey({ ...scope, subject: 'ses_2' }, 'other', now, timing)).kind).toBe('claimed');
+    expect(await store.findIdempotencyRecord(scope, now + 200)).toMatchObject({ status: 'completed', tenant_id: 't' });
+    expect(await store.findIdempotencyRecord({ ...scope, key: 'unknown' }, now + 200)).toBeUndefined();
     expect((await store.claimIdempotencyKey(scope, 'other', now + 1000, timing)).kind).toBe('claimed');
+  });
+
+  test('When a database from before idempotency subjects is opened, then its records are kept, under their tenant', async () => {
+    const path = join(dir, 'old.sqlite');
+    const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new SqliteDatabase(path) }) });
+    await new Migrator({ db, provider: migrationProvider }).migrateTo('0001_initial');
+    await db
+      .insertInto('idempotency_records')
+      .values({ tenant_id: 't', operation: 'createSession', idempotency_key: 'k', fingerprint: 'f', status: 'completed', response_status: 201, response: 'sealed', created_at: now, expires_at: now + 1000, locked_until: now })
+      .execute();
+    await db.destroy();
+    const upgraded = await openSqliteStore(path);
+    try {
+      expect(await upgraded.findIdempotencyRecord({ operation: 'createSession', subject: 't', key: 'k' }, now)).toMatchObject({ tenant_id: 't', response: 'sealed' });
+      expect((await upgraded.claimIdempotencyKey({ tenantId: 't', operation: 'createSession', subject: 'verifier-hash', key: 'k' }, 'f2', now, { retentionMs: 1000, lockMs: 100 })).kind).toBe('claimed');
+    } finally {
+      await upgraded.close();
+    }
   });
 
   test('When the store is reopened, then migrations do not run twice and data is kept', async () => {

@@ -1,5 +1,5 @@
 import { Kysely, Migrator, sql, type Transaction } from 'kysely';
-import type { AuthStore, IdempotencyClaimResult, IdempotencyScope, SessionPage, StoreOperations } from './auth-store.js';
+import type { AuthStore, IdempotencyClaimResult, IdempotencyKeyRef, IdempotencyScope, SessionPage, StoreOperations } from './auth-store.js';
 import { migrationProvider } from './migrations.js';
 import type { Database, NewLoginState, NewRefreshToken, NewSession, NewUser } from './schema.js';
 
@@ -77,11 +77,12 @@ class KyselyOperations implements StoreOperations {
     return this.db.selectFrom('sessions').selectAll().where('tenant_id', '=', tenantId).where('id', '=', sessionId).executeTakeFirst();
   }
 
-  async touchSession(sessionId: string, now: number, idleExpiresAt: number): Promise<boolean> {
+  async touchSession(tenantId: string, sessionId: string, now: number, idleExpiresAt: number): Promise<boolean> {
     // Conditional on the session still being live: a logout that commits first wins.
     const result = await this.db
       .updateTable('sessions')
       .set({ last_refreshed_at: now, idle_expires_at: idleExpiresAt })
+      .where('tenant_id', '=', tenantId)
       .where('id', '=', sessionId)
       .where('revoked_at', 'is', null)
       .where('expires_at', '>', now)
@@ -123,15 +124,16 @@ class KyselyOperations implements StoreOperations {
     await this.db.insertInto('refresh_tokens').values(token).execute();
   }
 
-  findRefreshTokenByHash(tokenHash: string) {
-    return this.db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+  findRefreshTokenByHash(tenantId: string, tokenHash: string) {
+    return this.db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', tokenHash).where('tenant_id', '=', tenantId).executeTakeFirst();
   }
 
-  findRefreshToken(id: string) {
-    return this.db.selectFrom('refresh_tokens').selectAll().where('id', '=', id).executeTakeFirst();
+  findRefreshToken(tenantId: string, id: string) {
+    return this.db.selectFrom('refresh_tokens').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
   }
 
   async retireRefreshToken(
+    tenantId: string,
     id: string,
     retirement: { retiredAt: number; replacedBy: string; graceGrant: string; graceExpiresAt: number },
   ): Promise<boolean> {
@@ -144,10 +146,15 @@ class KyselyOperations implements StoreOperations {
         grace_grant: retirement.graceGrant,
         grace_expires_at: retirement.graceExpiresAt,
       })
+      .where('tenant_id', '=', tenantId)
       .where('id', '=', id)
       .where('retired_at', 'is', null)
       .executeTakeFirst();
     return result.numUpdatedRows === 1n;
+  }
+
+  findIdempotencyRecord(ref: IdempotencyKeyRef, now: number) {
+    return this.db.selectFrom('idempotency_records').selectAll().where(this.#keyFilter(ref)).where('expires_at', '>', now).executeTakeFirst();
   }
 
   async claimIdempotencyKey(
@@ -156,7 +163,7 @@ class KyselyOperations implements StoreOperations {
     now: number,
     timing: { retentionMs: number; lockMs: number },
   ): Promise<IdempotencyClaimResult> {
-    const key = this.#scopeFilter(scope);
+    const key = this.#keyFilter(scope);
     // An expired record no longer exists as far as clients are concerned.
     await this.db
       .deleteFrom('idempotency_records')
@@ -168,6 +175,7 @@ class KyselyOperations implements StoreOperations {
       .values({
         tenant_id: scope.tenantId,
         operation: scope.operation,
+        subject: scope.subject,
         idempotency_key: scope.key,
         fingerprint,
         status: 'in_flight',
@@ -177,7 +185,7 @@ class KyselyOperations implements StoreOperations {
         expires_at: now + timing.retentionMs,
         locked_until: now + timing.lockMs,
       })
-      .onConflict((conflict) => conflict.columns(['tenant_id', 'operation', 'idempotency_key']).doNothing())
+      .onConflict((conflict) => conflict.columns(['operation', 'subject', 'idempotency_key']).doNothing())
       .executeTakeFirst();
     if (inserted.numInsertedOrUpdatedRows === 1n) return { kind: 'claimed' };
 
@@ -196,20 +204,20 @@ class KyselyOperations implements StoreOperations {
     return taken.numUpdatedRows === 1n ? { kind: 'claimed' } : { kind: 'in_flight', lockedUntil: now + timing.lockMs };
   }
 
-  async completeIdempotencyKey(scope: IdempotencyScope, responseStatus: number, sealedResponse: string): Promise<void> {
+  async completeIdempotencyKey(ref: IdempotencyKeyRef, responseStatus: number, sealedResponse: string): Promise<void> {
     await this.db
       .updateTable('idempotency_records')
       .set({ status: 'completed', response_status: responseStatus, response: sealedResponse })
-      .where(this.#scopeFilter(scope))
+      .where(this.#keyFilter(ref))
       .execute();
   }
 
-  async releaseIdempotencyKey(scope: IdempotencyScope): Promise<void> {
-    await this.db.deleteFrom('idempotency_records').where(this.#scopeFilter(scope)).where('status', '=', 'in_flight').execute();
+  async releaseIdempotencyKey(ref: IdempotencyKeyRef): Promise<void> {
+    await this.db.deleteFrom('idempotency_records').where(this.#keyFilter(ref)).where('status', '=', 'in_flight').execute();
   }
 
-  #scopeFilter(scope: IdempotencyScope) {
-    return sql<boolean>`tenant_id = ${scope.tenantId} and operation = ${scope.operation} and idempotency_key = ${scope.key}`;
+  #keyFilter(ref: IdempotencyKeyRef) {
+    return sql<boolean>`operation = ${ref.operation} and subject = ${ref.subject} and idempotency_key = ${ref.key}`;
   }
 }
 

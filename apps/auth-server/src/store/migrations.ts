@@ -94,6 +94,39 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('idempotency_records_expiry').on('idempotency_records').column('expires_at').execute();
     },
   },
+  '0002_idempotency_subject': {
+    // Keys were scoped to the tenant; they are now scoped to what only the caller holds.
+    // Records live 24 hours: the old ones are kept, under their tenant as the subject, until they expire.
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('idempotency_records_v2')
+        .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('operation', 'varchar(64)', (c) => c.notNull())
+        .addColumn('subject', 'varchar(128)', (c) => c.notNull())
+        .addColumn('idempotency_key', 'varchar(255)', (c) => c.notNull())
+        .addColumn('fingerprint', 'varchar(64)', (c) => c.notNull())
+        .addColumn('status', 'varchar(16)', (c) => c.notNull())
+        .addColumn('response_status', 'integer')
+        .addColumn('response', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('locked_until', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('idempotency_records_v2_pk', ['operation', 'subject', 'idempotency_key'])
+        .execute();
+      await db
+        .insertInto('idempotency_records_v2')
+        .columns(['tenant_id', 'operation', 'subject', 'idempotency_key', 'fingerprint', 'status', 'response_status', 'response', 'created_at', 'expires_at', 'locked_until'])
+        .expression(
+          db
+            .selectFrom('idempotency_records')
+            .select(['tenant_id', 'operation', 'tenant_id as subject', 'idempotency_key', 'fingerprint', 'status', 'response_status', 'response', 'created_at', 'expires_at', 'locked_until']),
+        )
+        .execute();
+      await db.schema.dropTable('idempotency_records').execute();
+      await db.schema.alterTable('idempotency_records_v2').renameTo('idempotency_records').execute();
+      await db.schema.createIndex('idempotency_records_expiry_v2').on('idempotency_records').column('expires_at').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

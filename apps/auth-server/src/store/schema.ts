@@ -2,8 +2,11 @@ import type { Insertable, Selectable } from 'kysely';
 
 /**
  * The tables of the auth store. Every row carries its tenant, and every
- * lookup filters on it. Timestamps are epoch milliseconds, so that
- * comparisons behave the same in every dialect.
+ * lookup filters on it, but for lookups by the hash of a bearer secret (a
+ * login state at the callback, which carries no tenant) and by an
+ * idempotency scope, whose subject is itself tenant-specific. Timestamps
+ * are epoch milliseconds, so that comparisons behave the same in every
+ * dialect.
  */
 export interface Database {
   users: UsersTable;
@@ -74,6 +77,13 @@ export interface RefreshTokensTable {
 export interface IdempotencyRecordsTable {
   tenant_id: string;
   operation: string;
+  /**
+   * What the key is scoped to besides the operation: something only its
+   * caller holds (a hash of the session-creation `code_verifier`, the
+   * refreshed session's id), so that one caller's key never collides with
+   * another's.
+   */
+  subject: string;
   idempotency_key: string;
   fingerprint: string;
   /** `in_flight` while the first request runs, then `completed`. */

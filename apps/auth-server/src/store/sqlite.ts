@@ -7,7 +7,7 @@ import type { Database } from './schema.js';
 
 /** Opens (creating if needed) the embedded SQLite store at `filename`. */
 export async function openSqliteStore(filename: string): Promise<KyselyAuthStore> {
-  if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
+  if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true, mode: 0o700 });
   const database = new SqliteDatabase(filename);
   database.pragma('journal_mode = WAL');
   // FULL: a commit that was answered survives a crash of the process and of the machine.

@@ -1,0 +1,136 @@
+import { ApiProblem, type SecurityResolvers } from '@aimable/auth-server-kit';
+import type { Request } from 'express';
+import type { Clock } from '../clock.js';
+import type { Authenticated, SessionService } from '../sessions/session-service.js';
+import type { TenantConfig } from '../tenants/tenant.js';
+import type { TenantRegistry } from '../tenants/tenant-registry.js';
+import type { AccessTokens, VerifiedAccessToken } from '../tokens/access-tokens.js';
+
+/** What the security step hands to handlers, per security scheme of the contract. */
+export interface CallerPrincipals {
+  /** The tenant whose API key came with the request. */
+  ApiKey: TenantConfig;
+  /** The live session, user and tenant of the bearer access token. */
+  BearerAuth: Authenticated;
+}
+
+/**
+ * Who a request speaks for, worked out once per request and shared by
+ * CORS, the origin check and the security step: the tenant its
+ * `X-Tenant-Id` (or `tenant` query parameter) names, its API key's tenant,
+ * and its access token's session. Each is resolved on first use and kept.
+ */
+export class Caller {
+  #apiKeyTenant?: TenantConfig | undefined;
+  #apiKeyResolved = false;
+  #claims?: Promise<VerifiedAccessToken | undefined>;
+  #session?: Promise<Authenticated>;
+
+  constructor(
+    private readonly req: Request,
+    private readonly deps: CallerDependencies,
+  ) {}
+
+  /** The tenant of the request's API key; undefined when it has none or an unknown one. */
+  apiKeyTenant(): TenantConfig | undefined {
+    if (!this.#apiKeyResolved) {
+      const key = this.req.get('x-api-key');
+      this.#apiKeyTenant = key ? this.deps.tenants.tenantForApiKey(key) : undefined;
+      this.#apiKeyResolved = true;
+    }
+    return this.#apiKeyTenant;
+  }
+
+  /** The verified claims of the bearer access token; undefined when it has none, or one that is invalid or expired. */
+  bearerClaims(): Promise<VerifiedAccessToken | undefined> {
+    this.#claims ??= (async () => {
+      const token = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(this.req.get('authorization') ?? '')?.[1];
+      return token ? this.deps.accessTokens.verify(token, this.deps.clock.now()) : undefined;
+    })();
+    return this.#claims;
+  }
+
+  /** The live session of the bearer access token, or 401 `invalid_access_token`. */
+  session(): Promise<Authenticated> {
+    this.#session ??= this.bearerClaims().then((claims) => this.deps.sessions.authenticate(claims));
+    return this.#session;
+  }
+
+  /**
+   * The tenants the request speaks for, as far as its credentials prove
+   * them: a tenant named by header or query that exists, the API key's,
+   * the verified access token's. Unknown names and invalid credentials
+   * prove nothing; the operation refuses them itself.
+   */
+  async tenantsSpokenFor(): Promise<TenantConfig[]> {
+    const named = [this.req.get('x-tenant-id'), typeof this.req.query.tenant === 'string' ? this.req.query.tenant : undefined];
+    const tenants = named.flatMap((id) => (id === undefined ? [] : [this.deps.tenants.find(id)]));
+    tenants.push(this.apiKeyTenant());
+    const claims = await this.bearerClaims();
+    if (claims) tenants.push(this.deps.tenants.find(claims.tenantId));
+    return tenants.filter((tenant): tenant is TenantConfig => tenant !== undefined);
+  }
+
+  /** The request's `Origin`, when a browser sent one. */
+  get origin(): string | undefined {
+    return this.req.get('origin');
+  }
+
+  /**
+   * Whether the request's origin may act for, and read the answers of,
+   * every tenant it speaks for. A request without `Origin` is not a
+   * browser's cross-origin call and has no origin to judge. One that
+   * speaks for no tenant yet may come from any tenant's origin.
+   */
+  originAllowedBy(tenants: TenantConfig[]): boolean {
+    const origin = this.origin;
+    if (origin === undefined) return true;
+    return tenants.length === 0 ? this.deps.anyTenantOrigin.has(origin) : tenants.every((tenant) => tenant.corsOrigins.includes(origin));
+  }
+
+  /** 403 `origin_not_allowed` unless the origin is allowed by every tenant given. */
+  assertOriginAllowedBy(tenants: TenantConfig[]): void {
+    if (!this.originAllowedBy(tenants)) {
+      throw new ApiProblem({ status: 403, code: 'origin_not_allowed', detail: `The origin ${this.origin} is not allowed for this tenant.` });
+    }
+  }
+}
+
+export interface CallerDependencies {
+  tenants: TenantRegistry;
+  accessTokens: AccessTokens;
+  sessions: SessionService;
+  clock: Clock;
+  anyTenantOrigin: ReadonlySet<string>;
+}
+
+/** The one resolution of each request's caller. */
+export class Callers {
+  readonly #resolved = new WeakMap<Request, Caller>();
+  readonly #deps: CallerDependencies;
+
+  constructor(deps: Omit<CallerDependencies, 'anyTenantOrigin'>) {
+    this.#deps = { ...deps, anyTenantOrigin: deps.tenants.allOrigins() };
+  }
+
+  of(req: Request): Caller {
+    let caller = this.#resolved.get(req);
+    if (!caller) {
+      caller = new Caller(req, this.#deps);
+      this.#resolved.set(req, caller);
+    }
+    return caller;
+  }
+
+  /** The security step of the contract's schemes, reading the same resolution. */
+  resolvers(): SecurityResolvers<CallerPrincipals> {
+    return {
+      ApiKey: ({ req }) => {
+        const tenant = this.of(req).apiKeyTenant();
+        if (!tenant) throw new ApiProblem({ status: 401, code: 'invalid_api_key', detail: 'X-API-Key is not valid.' });
+        return tenant;
+      },
+      BearerAuth: ({ req }) => this.of(req).session(),
+    };
+  }
+}

@@ -1,0 +1,320 @@
+import { SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { loadOrCreateKeyFile } from '../src/tokens/key-material.js';
+import { FakeProvider } from './support/fake-provider.js';
+import {
+  API_KEY,
+  loginThroughProvider,
+  ManualClock,
+  OTHER_API_KEY,
+  pkcePair,
+  postSession,
+  problemCode,
+  refresh,
+  signIn,
+  startHarness,
+  twoTenants,
+  type Harness,
+} from './support/harness.js';
+
+const ALPHA_ORIGIN = 'http://localhost:5173';
+const BETA_ORIGIN = 'https://beta.example.com';
+
+const clock = new ManualClock();
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ clock });
+});
+afterAll(() => h?.close());
+
+const cookieOf = (response: Response) => /__Host-aimable_refresh_alpha=([^;]*)/.exec(response.headers.get('set-cookie') ?? '')?.[1];
+
+describe('hole 1: a session-creation replay never hands out a grant that has moved on', () => {
+  async function created(key: string) {
+    const login = await loginThroughProvider(h);
+    const body = { code: login.code, state: login.state, code_verifier: login.verifier, refresh_token_delivery: 'body' };
+    const first = await postSession(h, body, { key });
+    expect(first.status).toBe(201);
+    return { body, grant: (await first.json()) as { access_token: string; refresh_token: string } };
+  }
+
+  test('When the same request is retried while the session is fresh, then the same grant is replayed', async () => {
+    const { body, grant } = await created('fresh-replay');
+    const replay = await postSession(h, body, { key: 'fresh-replay' });
+    expect(replay.status).toBe(201);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(((await replay.json()) as { refresh_token: string }).refresh_token).toBe(grant.refresh_token);
+  });
+
+  test('When it is retried after logout, then 401 and no token', async () => {
+    const { body, grant } = await created('after-logout');
+    expect((await fetch(`${h.url}/v1/auth/logout`, { method: 'POST', headers: { Authorization: `Bearer ${grant.access_token}` } })).status).toBe(204);
+    const replay = await postSession(h, body, { key: 'after-logout' });
+    expect(replay.status).toBe(401);
+    const text = await replay.text();
+    expect(JSON.parse(text).code).toBe('invalid_state');
+    expect(text).not.toContain('rt_');
+    expect(replay.headers.get('set-cookie')).toBeNull();
+  });
+
+  test('When it is retried after the first refresh, then 401: the replay would hand out a retired token', async () => {
+    const { body, grant } = await created('after-refresh');
+    expect((await refresh(h, grant.refresh_token)).status).toBe(200);
+    clock.advance(11_000);
+    const replay = await postSession(h, body, { key: 'after-refresh' });
+    expect(replay.status).toBe(401);
+    expect(await replay.text()).not.toContain('rt_');
+  });
+
+  test('When the key and the code and state are replayed with another verifier, then no grant, and nothing is stored', async () => {
+    const { body } = await created('stolen-key');
+    const before = await h.server.store.countRows();
+    const replay = await postSession(h, { ...body, code_verifier: pkcePair().verifier }, { key: 'stolen-key' });
+    expect(replay.status).toBe(401);
+    expect(await replay.text()).not.toContain('rt_');
+    expect(await h.server.store.countRows()).toEqual(before);
+  });
+
+  test('When it is retried after the state has expired but before any refresh, then it is still replayed', async () => {
+    const { body, grant } = await created('late-retry');
+    clock.advance(11 * 60 * 1000);
+    await h.server.store.prune(clock.now());
+    const replay = await postSession(h, body, { key: 'late-retry' });
+    expect(replay.status).toBe(201);
+    expect(((await replay.json()) as { refresh_token: string }).refresh_token).toBe(grant.refresh_token);
+  });
+
+  test('When two logins use the same predictable key, then neither is refused: creation keys are scoped to the verifier', async () => {
+    for (let i = 0; i < 2; i += 1) {
+      const login = await loginThroughProvider(h);
+      const response = await postSession(h, { code: login.code, state: login.state, code_verifier: login.verifier }, { key: 'login-1' });
+      expect(response.status).toBe(201);
+      expect(response.headers.get('idempotent-replayed')).toBeNull();
+    }
+  });
+});
+
+describe('hole 2: an origin that a tenant does not allow cannot act for it', () => {
+  test('When beta’s page posts a refresh with alpha’s key and cookie, then 403 origin_not_allowed, nothing is rotated, no cookie is set', async () => {
+    const grant = await signIn(h);
+    const response = await fetch(`${h.url}/v1/refresh`, {
+      method: 'POST',
+      headers: { Origin: BETA_ORIGIN, 'X-API-Key': API_KEY, Cookie: `__Host-aimable_refresh_alpha=${grant.refresh_token}` },
+    });
+    expect(response.status).toBe(403);
+    expect(await problemCode(response)).toBe('origin_not_allowed');
+    expect(response.headers.get('set-cookie')).toBeNull();
+    // The token was not touched: alpha's own page rotates it now, rather than getting a grace replay.
+    const own = await fetch(`${h.url}/v1/refresh`, {
+      method: 'POST',
+      headers: { Origin: ALPHA_ORIGIN, 'X-API-Key': API_KEY, Cookie: `__Host-aimable_refresh_alpha=${grant.refresh_token}` },
+    });
+    expect(own.status).toBe(200);
+    expect(own.headers.get('access-control-allow-origin')).toBe(ALPHA_ORIGIN);
+    clock.advance(11_000);
+    expect(await problemCode(await refresh(h, grant.refresh_token))).toBe('refresh_token_reused');
+  });
+
+  test('When beta’s page posts alpha’s login result, then 403 and the state stays for alpha’s page', async () => {
+    const login = await loginThroughProvider(h);
+    const body = JSON.stringify({ code: login.code, state: login.state, code_verifier: login.verifier });
+    const headers = { 'Content-Type': 'application/json', 'Idempotency-Key': crypto.randomUUID() };
+    const before = await h.server.store.countRows();
+    const foreign = await fetch(`${h.url}/v1/auth/oidc/session`, { method: 'POST', headers: { ...headers, Origin: BETA_ORIGIN }, body });
+    expect(foreign.status).toBe(403);
+    expect(await problemCode(foreign)).toBe('origin_not_allowed');
+    expect(foreign.headers.get('set-cookie')).toBeNull();
+    expect(await h.server.store.countRows()).toEqual(before);
+    const own = await fetch(`${h.url}/v1/auth/oidc/session`, { method: 'POST', headers: { ...headers, Origin: ALPHA_ORIGIN, 'Idempotency-Key': crypto.randomUUID() }, body });
+    expect(own.status).toBe(201);
+  });
+
+  test('When beta’s page sends logout or revoke with alpha’s token, then 403 and the session lives on', async () => {
+    const grant = await signIn(h);
+    const auth = { Authorization: `Bearer ${grant.access_token}` };
+    const logout = await fetch(`${h.url}/v1/auth/logout`, { method: 'POST', headers: { ...auth, Origin: BETA_ORIGIN } });
+    expect(logout.status).toBe(403);
+    expect(logout.headers.get('set-cookie')).toBeNull();
+    const revoke = await fetch(`${h.url}/v1/auth/sessions/${grant.session.id}`, { method: 'DELETE', headers: { ...auth, Origin: BETA_ORIGIN } });
+    expect(revoke.status).toBe(403);
+    expect((await fetch(`${h.url}/v1/auth/session`, { headers: auth })).status).toBe(200);
+  });
+
+  test('When the origin is opaque (null) or unknown, then unsafe requests are refused; without Origin (not a browser), they run', async () => {
+    for (const origin of ['null', 'https://evil.example']) {
+      const response = await fetch(`${h.url}/v1/refresh`, { method: 'POST', headers: { Origin: origin, 'X-API-Key': API_KEY } });
+      expect(response.status).toBe(403);
+    }
+    expect(await problemCode(await fetch(`${h.url}/v1/refresh`, { method: 'POST', headers: { 'X-API-Key': API_KEY } }))).toBe('invalid_refresh_token');
+  });
+
+  test('When answers depend on Origin, then they say Vary: Origin; a preflight is allowed for tenants’ origins only', async () => {
+    const answer = await fetch(`${h.url}/v1/auth/providers`, { headers: { 'X-Tenant-Id': 'alpha', Origin: ALPHA_ORIGIN } });
+    expect(answer.headers.get('vary')).toMatch(/\bOrigin\b/);
+    const foreign = await fetch(`${h.url}/v1/auth/providers`, { headers: { 'X-Tenant-Id': 'alpha', Origin: BETA_ORIGIN } });
+    expect(foreign.headers.get('vary')).toMatch(/\bOrigin\b/);
+    expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
+    const preflight = (origin: string) =>
+      fetch(`${h.url}/v1/refresh`, { method: 'OPTIONS', headers: { Origin: origin, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'x-api-key' } });
+    expect((await preflight(BETA_ORIGIN)).headers.get('access-control-allow-origin')).toBe(BETA_ORIGIN);
+    expect((await preflight('https://evil.example')).headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
+
+describe('hole 3: the grace window answers only on the channel of the original', () => {
+  test('When a cookie token is replayed within the window in a JSON body, then it is a reuse: 401, no token, the session is revoked', async () => {
+    const login = await loginThroughProvider(h);
+    const created = await postSession(h, { code: login.code, state: login.state, code_verifier: login.verifier });
+    const cookieToken = cookieOf(created)!;
+    const rotated = await refresh(h, cookieToken, { viaCookie: true });
+    expect(rotated.status).toBe(200);
+    const inBody = await refresh(h, cookieToken);
+    expect(inBody.status).toBe(401);
+    const text = await inBody.text();
+    expect(JSON.parse(text).code).toBe('refresh_token_reused');
+    expect(text).not.toContain('rt_');
+    expect(await problemCode(await refresh(h, cookieOf(rotated)!, { viaCookie: true }))).toBe('refresh_token_reused');
+    expect(h.logs.join('')).toContain('"event":"refresh_token_reused"');
+  });
+
+  test('When a body token is replayed within the window in the cookie, then it is a reuse too', async () => {
+    const grant = await signIn(h);
+    expect((await refresh(h, grant.refresh_token)).status).toBe(200);
+    const viaCookie = await refresh(h, grant.refresh_token, { viaCookie: true });
+    expect(await problemCode(viaCookie)).toBe('refresh_token_reused');
+    expect(viaCookie.headers.get('set-cookie')).toBeNull();
+  });
+
+  test('When it is replayed on its own channel within the window, then the identical grant comes back, and the hit is logged with the session id', async () => {
+    const grant = await signIn(h);
+    const first = await refresh(h, grant.refresh_token);
+    const again = await refresh(h, grant.refresh_token);
+    expect(await again.text()).toBe(await first.text());
+    const hit = h.logs.find((line) => line.includes('"event":"refresh_grace_replay"') && line.includes(grant.session.id));
+    expect(hit).toBeDefined();
+    expect(hit).not.toContain(grant.refresh_token);
+  });
+
+  test('When a tenant sets a shorter window, then its own window applies', async () => {
+    const short = await startHarness({
+      clock,
+      tenants: (issuer) => {
+        const file = twoTenants(issuer);
+        file.tenants[0]!.session_policy = { refresh_reuse_grace_seconds: 2 };
+        return file;
+      },
+    });
+    try {
+      const grant = await signIn(short);
+      expect((await refresh(short, grant.refresh_token)).status).toBe(200);
+      clock.advance(2_500);
+      expect(await problemCode(await refresh(short, grant.refresh_token))).toBe('refresh_token_reused');
+    } finally {
+      await short.close();
+    }
+  });
+});
+
+describe('access tokens: only our own, for our audience', () => {
+  async function forged(claims: { iss?: string; aud?: string }, grant: { session: { id: string }; user: { id: string } }): Promise<string> {
+    const keys = loadOrCreateKeyFile(h.config.keyFile);
+    const now = Math.floor(clock.now() / 1000);
+    return new SignJWT({ sid: grant.session.id, tenant: 'alpha' })
+      .setProtectedHeader({ alg: 'EdDSA', kid: keys.signing.kid, typ: 'at+jwt' })
+      .setIssuer(claims.iss ?? h.config.publicUrl)
+      .setAudience(claims.aud ?? h.config.accessTokenAudience)
+      .setSubject(grant.user.id)
+      .setIssuedAt(now)
+      .setExpirationTime(now + 600)
+      .setJti(crypto.randomUUID())
+      .sign(keys.signing.privateKey);
+  }
+
+  test('When a token signed with our key names another audience or another issuer, then 401; with ours, 200', async () => {
+    const grant = await signIn(h);
+    const call = async (token: string) => fetch(`${h.url}/v1/auth/session`, { headers: { Authorization: `Bearer ${token}` } });
+    expect((await call(await forged({}, grant))).status).toBe(200);
+    for (const claims of [{ aud: 'another-api' }, { iss: 'https://another-auth.example' }]) {
+      const response = await call(await forged(claims, grant));
+      expect(response.status).toBe(401);
+      expect(await problemCode(response)).toBe('invalid_access_token');
+      expect(response.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    }
+  });
+});
+
+describe('lifetimes, each on its own', () => {
+  test('When a session is idle one second short of 7 days, then it refreshes; one second past, it has expired, before its absolute lifetime', async () => {
+    const day = 24 * 3600 * 1000;
+    const grant = await signIn(h);
+    clock.advance(7 * day - 1000);
+    const within = await refresh(h, grant.refresh_token);
+    expect(within.status).toBe(200);
+    const next = ((await within.json()) as { refresh_token: string }).refresh_token;
+    clock.advance(7 * day + 1000);
+    const idle = await refresh(h, next);
+    expect(idle.status).toBe(401);
+    expect(await problemCode(idle)).toBe('session_expired');
+  });
+});
+
+describe('smaller items', () => {
+  test('When a session and its list are read, then the answers are not cacheable', async () => {
+    const grant = await signIn(h);
+    const auth = { Authorization: `Bearer ${grant.access_token}` };
+    expect((await fetch(`${h.url}/v1/auth/session`, { headers: auth })).headers.get('cache-control')).toBe('no-store');
+    expect((await fetch(`${h.url}/v1/auth/sessions`, { headers: auth })).headers.get('cache-control')).toBe('no-store');
+  });
+
+  test('When a tenant’s cookie is SameSite=Lax, then logout clears it with SameSite=Lax too', async () => {
+    const lax = await startHarness({
+      tenants: (issuer) => {
+        const file = twoTenants(issuer);
+        file.tenants[0]!.session_policy = { cookie_same_site: 'Lax' };
+        return file;
+      },
+    });
+    try {
+      const login = await loginThroughProvider(lax);
+      const created = await postSession(lax, { code: login.code, state: login.state, code_verifier: login.verifier });
+      expect(created.headers.get('set-cookie')).toMatch(/SameSite=Lax/);
+      const grant = (await created.json()) as { access_token: string };
+      const logout = await fetch(`${lax.url}/v1/auth/logout`, { method: 'POST', headers: { Authorization: `Bearer ${grant.access_token}` } });
+      expect(logout.headers.get('set-cookie')).toMatch(/^__Host-aimable_refresh_alpha=; .*SameSite=Lax/);
+    } finally {
+      await lax.close();
+    }
+  });
+
+  test('When a 5xx happens, then its body carries the generic text and the request id, never the internal message', async () => {
+    const fake = await FakeProvider.start();
+    const broken = await startHarness({ issuer: fake.issuer });
+    try {
+      const { startJson } = await import('./support/harness.js');
+      const { authorizationUrl, state, verifier } = await startJson(broken);
+      const code = fake.authorize(authorizationUrl);
+      fake.dropTokenRequests = true;
+      const response = await postSession(broken, { code, state, code_verifier: verifier });
+      expect(response.status).toBe(502);
+      const problem = (await response.json()) as { code: string; detail: string; request_id: string };
+      expect(problem.code).toBe('provider_unavailable');
+      expect(problem.detail).toBe('An unexpected error occurred. Quote the request id when reporting it.');
+      expect(JSON.stringify(problem)).not.toMatch(/fetch failed|socket|ECONN|other side closed/i);
+      expect(problem.request_id).toBe(response.headers.get('x-request-id'));
+      expect(broken.logs.join('')).toMatch(new RegExp(`${problem.request_id}.*provider_unavailable`));
+    } finally {
+      await broken.close();
+      await fake.close();
+    }
+  });
+});
+
+describe('another tenant’s credentials', () => {
+  test('When beta’s key comes with alpha’s token, then nothing in the answer says that the token exists', async () => {
+    const grant = await signIn(h);
+    const foreign = (await (await refresh(h, grant.refresh_token, { apiKey: OTHER_API_KEY })).json()) as Record<string, unknown>;
+    const unknown = (await (await refresh(h, `rt_${'x'.repeat(43)}`, { apiKey: OTHER_API_KEY })).json()) as Record<string, unknown>;
+    expect({ ...foreign, request_id: undefined }).toEqual({ ...unknown, request_id: undefined });
+    expect((await refresh(h, grant.refresh_token)).status).toBe(200);
+  });
+});
