@@ -59,6 +59,11 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const idempotency = new Idempotency(store, sealer, clock, config.idempotency);
   const callers = new Callers({ tenants, accessTokens, sessions, clock });
   let draining = false;
+  const limits = new RateLimits(config.rateLimits, {
+    trustsProxy: config.trustProxy !== false,
+    warnUntrustedProxy: () =>
+      logger.warn('X-Forwarded-For arrives but AUTH_TRUST_PROXY is off: every client behind that proxy shares one rate limit. Set AUTH_TRUST_PROXY to the proxy.'),
+  });
   const handlers = createHandlers({
     login,
     sessions,
@@ -66,13 +71,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     tenants,
     callers,
     accessTokens,
+    limits,
     store,
     isDraining: () => draining,
-  });
-  const limits = new RateLimits(config.rateLimits, {
-    trustsProxy: config.trustProxy !== false,
-    warnUntrustedProxy: () =>
-      logger.warn('X-Forwarded-For arrives but AUTH_TRUST_PROXY is off: every client behind that proxy shares one rate limit. Set AUTH_TRUST_PROXY to the proxy.'),
   });
   const app = createApp({ handlers, tenants, callers, limits, logger, validateResponses: config.validateResponses, trustProxy: config.trustProxy });
 

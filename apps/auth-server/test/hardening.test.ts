@@ -94,6 +94,32 @@ describe('hole 1: a session-creation replay never hands out a grant that has mov
   });
 });
 
+describe('logins without a verifier (a tenant with frontend_pkce: optional)', () => {
+  test('When a login without a verifier is retried with its key, then its grant is not replayed: the state alone may have leaked', async () => {
+    const optional = await startHarness({
+      tenants: (issuer) => {
+        const file = twoTenants(issuer);
+        file.tenants[0]!.session_policy = { frontend_pkce: 'optional' };
+        return file;
+      },
+    });
+    try {
+      const { startUrl } = await import('./support/harness.js');
+      const { signInAt } = await import('@aimable/dev-idp');
+      const started = await fetch(startUrl(optional, { challenge: null }).url, { headers: { 'X-Tenant-Id': 'alpha' }, redirect: 'manual' });
+      const back = new URL((await fetch(await signInAt(started.headers.get('location')!, { username: 'ada', password: 'password' }), { redirect: 'manual' })).headers.get('location')!);
+      const body = { code: back.searchParams.get('code'), state: back.searchParams.get('state') };
+      expect((await postSession(optional, body, { key: 'login-1' })).status).toBe(201);
+      const replay = await postSession(optional, body, { key: 'login-1' });
+      expect(replay.status).toBe(401);
+      expect(await problemCode(replay)).toBe('invalid_state');
+      expect(replay.headers.get('set-cookie')).toBeNull();
+    } finally {
+      await optional.close();
+    }
+  });
+});
+
 describe('hole 2: an origin that a tenant does not allow cannot act for it', () => {
   test('When beta’s page posts a refresh with alpha’s key and cookie, then 403 origin_not_allowed, nothing is rotated, no cookie is set', async () => {
     const grant = await signIn(h);

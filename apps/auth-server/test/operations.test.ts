@@ -58,6 +58,22 @@ describe('who a limit counts', () => {
     }
   });
 
+  test('When requests are refused anyway (a bad redirect, a wrong key), then they do not spend the global cap, and others still get through', async () => {
+    const h = await startHarness({ config: { trustProxy: ['loopback'], rateLimits: { start: { points: 100, globalPoints: 2 }, refresh: { points: 100, globalPoints: 2 } } } });
+    try {
+      for (let i = 0; i < 10; i += 1) {
+        const refused = await fetch(startUrl(h, { redirectUri: 'https://evil.example/cb' }).url, { headers: { 'X-Tenant-Id': 'alpha', 'X-Forwarded-For': `198.51.100.${i}` }, redirect: 'manual' });
+        expect(refused.status).toBe(400);
+        const wrongKey = await fetch(`${h.url}/v1/refresh`, { method: 'POST', headers: { 'X-API-Key': 'guess', 'X-Forwarded-For': `198.51.100.${i}` } });
+        expect(wrongKey.status).toBe(401);
+      }
+      const victim = await fetch(startUrl(h).url, { headers: { 'X-Tenant-Id': 'alpha', 'X-Forwarded-For': '203.0.113.9' }, redirect: 'manual' });
+      expect(victim.status).toBe(302);
+    } finally {
+      await h.close();
+    }
+  });
+
   test('When X-Forwarded-For arrives and no proxy is trusted, then the operator is warned once, and the header does not choose the bucket', async () => {
     const h = await startHarness({ config: { rateLimits: { refresh: { points: 2 } } } });
     try {

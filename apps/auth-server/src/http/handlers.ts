@@ -8,6 +8,7 @@ import type { TenantRegistry } from '../tenants/tenant-registry.js';
 import type { AccessTokens } from '../tokens/access-tokens.js';
 import type { AuthStore } from '../store/auth-store.js';
 import type { CallerPrincipals, Callers } from './caller.js';
+import type { RateLimits } from './rate-limits.js';
 import { clearedRefreshCookie, grantResponse, refreshCookieName } from './grant-response.js';
 
 export interface HandlerDependencies {
@@ -17,6 +18,8 @@ export interface HandlerDependencies {
   tenants: TenantRegistry;
   callers: Callers;
   accessTokens: AccessTokens;
+  /** The global caps, counted only by requests that passed every check and are about to write. */
+  limits: Pick<RateLimits, 'consumeGlobal'>;
   store: Pick<AuthStore, 'ping'>;
   /** True once shutdown has begun: readiness answers 503. */
   isDraining: () => boolean;
@@ -38,7 +41,7 @@ export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrinci
         frontendRedirectUri: query.frontend_redirect_uri,
         codeChallenge: query.code_challenge,
         codeChallengeMethod: query.code_challenge_method,
-      });
+      }, () => deps.limits.consumeGlobal('start'));
       // fetch cannot follow a cross-origin redirect to the provider, so SPAs ask for JSON.
       if (req.accepts(['text/html', 'application/json']) === 'application/json') {
         return {
@@ -73,13 +76,14 @@ export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrinci
         admit: async () => {
           login = await deps.login.redeemable({ state: body.state, tenantId: headers['X-Tenant-Id'], codeVerifier: body.code_verifier });
           caller.assertOriginAllowedBy([login.tenant]);
+          await deps.limits.consumeGlobal('session');
           return login.tenant.id;
         },
         replayable: async (stored, tenantId) => {
+          // A login without a verifier proves nothing but its state, which may have leaked from a URL: its grant is not replayed.
+          if (body.code_verifier === undefined && stored.status < 300) throw alreadyRedeemed();
           const tenant = deps.tenants.find(tenantId);
-          if (!tenant || (headers['X-Tenant-Id'] !== undefined && headers['X-Tenant-Id'] !== tenantId)) {
-            throw new ApiProblem({ status: 401, code: 'invalid_state', detail: 'The login state is unknown, expired or already used.' });
-          }
+          if (!tenant || (headers['X-Tenant-Id'] !== undefined && headers['X-Tenant-Id'] !== tenantId)) throw alreadyRedeemed();
           caller.assertOriginAllowedBy([tenant]);
           if (stored.guard) await deps.sessions.assertCreationReplayable(tenantId, stored.guard as CreationGuard);
         },
@@ -102,7 +106,8 @@ export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrinci
       const token = body?.refresh_token ?? parseCookies(context.req.get('cookie') ?? '')[cookieName];
       if (!token) throw new ApiProblem({ status: 401, code: 'invalid_refresh_token', detail: `Send the refresh token in the ${cookieName} cookie or the body.` });
       const key = headers?.['Idempotency-Key'];
-      if (key === undefined) return grantResponse(200, await deps.sessions.refresh(tenant, token, channel), channel, tenant.id);
+      const beforeRotate = () => deps.limits.consumeGlobal('refresh');
+      if (key === undefined) return grantResponse(200, await deps.sessions.refresh(tenant, token, channel, { beforeRotate }), channel, tenant.id);
 
       // Scoped to the token's session; refused before anything is stored when the token cannot refresh.
       const { session } = await deps.sessions.presented(tenant, token);
@@ -114,7 +119,10 @@ export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrinci
         // A replay must not outlive what the token itself may do: after logout, reuse or the grace window it is refused.
         replayable: () => deps.sessions.assertReplayable(tenant, token, channel),
         run: async (record) => {
-          const issued = await deps.sessions.refresh(tenant, token, channel, (tx, issued) => record(tx, grantResponse(200, issued, channel, tenant.id)));
+          const issued = await deps.sessions.refresh(tenant, token, channel, {
+            beforeRotate,
+            withinIssue: (tx, issued) => record(tx, grantResponse(200, issued, channel, tenant.id)),
+          });
           return grantResponse(200, issued, channel, tenant.id);
         },
         problem: problemContext(context),
@@ -166,6 +174,10 @@ export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrinci
       return { status: 200, body: { status: 'ready', checks: { database: 'ok' } } };
     },
   };
+}
+
+function alreadyRedeemed(): ApiProblem {
+  return new ApiProblem({ status: 401, code: 'invalid_state', detail: 'The login state is unknown, expired or already used.' });
 }
 
 /** What a stored 4xx problem names: the request id and the path. */

@@ -1,4 +1,4 @@
-import { isIPv6 } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 import { ApiProblem } from '@aimable/auth-server-kit';
 import type { Request, RequestHandler } from 'express';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
@@ -18,8 +18,11 @@ export type UntrustedProxyWarning = () => void;
 
 /**
  * Limits on the operations worth abusing: login start, session creation
- * and refresh. Each counts per client and for everyone together, so that
- * clients spread over many addresses cannot grow the store without bound.
+ * and refresh. Each counts per client, before anything else is done for
+ * the request, and, for requests about to write, for everyone together, so
+ * that clients spread over many addresses cannot grow the store without
+ * bound. Only requests that passed every check count globally: requests
+ * refused anyway cannot spend the global budget and lock others out.
  */
 export class RateLimits {
   readonly #perClient: Record<RateLimitedOperation, RateLimiterMemory>;
@@ -38,51 +41,78 @@ export class RateLimits {
     this.#global = each((limit) => limit.globalPoints);
   }
 
-  /** Middleware that counts each request of `operation` before anything else is done for it. */
+  /** Middleware that counts each request of `operation` against its client, before anything else is done for it. */
   middleware(operation: RateLimitedOperation): RequestHandler {
     return async (req, _res, next) => {
-      await this.consume(operation, req);
+      await this.consumePerClient(operation, req);
       next();
     };
   }
 
-  /** Counts the request, or throws 429 `rate_limited` with `Retry-After`. */
-  async consume(operation: RateLimitedOperation, req: Request): Promise<void> {
+  /** Counts the request against its client, or throws 429 `rate_limited` with `Retry-After`. */
+  async consumePerClient(operation: RateLimitedOperation, req: Request): Promise<void> {
     if (!this.options.trustsProxy && !this.#warned && req.get('x-forwarded-for') !== undefined) {
       this.#warned = true;
       this.options.warnUntrustedProxy();
     }
-    try {
-      await this.#perClient[operation].consume(clientKey(req.ip ?? req.socket.remoteAddress ?? 'unknown'));
-      await this.#global[operation].consume('all');
-    } catch (error) {
-      if (!(error instanceof RateLimiterRes)) throw error;
-      throw new ApiProblem({
-        status: 429,
-        code: 'rate_limited',
-        detail: 'Too many requests. Retry after the time in Retry-After.',
-        headers: { 'Retry-After': String(Math.max(1, Math.ceil(error.msBeforeNext / 1000))) },
-      });
-    }
+    await refuseOver(this.#perClient[operation].consume(clientKey(req.ip ?? req.socket.remoteAddress ?? 'unknown')));
+  }
+
+  /** Counts a request that passed every check and is about to write against the global cap, or throws 429. */
+  async consumeGlobal(operation: RateLimitedOperation): Promise<void> {
+    await refuseOver(this.#global[operation].consume('all'));
+  }
+}
+
+async function refuseOver(consumed: Promise<RateLimiterRes>): Promise<void> {
+  try {
+    await consumed;
+  } catch (error) {
+    if (!(error instanceof RateLimiterRes)) throw error;
+    throw new ApiProblem({
+      status: 429,
+      code: 'rate_limited',
+      detail: 'Too many requests. Retry after the time in Retry-After.',
+      headers: { 'Retry-After': String(Math.max(1, Math.ceil(error.msBeforeNext / 1000))) },
+    });
   }
 }
 
 /**
  * Whom a request counts against: an IPv4 address, or the /64 of an IPv6
  * one, since a single subscriber usually holds a whole /64 and could
- * otherwise take a fresh address for every request.
+ * otherwise take a fresh address for every request. IPv4 carried in IPv6
+ * (mapped `::ffff:a.b.c.d`, translated `::ffff:0:a.b.c.d`, NAT64's
+ * `64:ff9b::/96`) counts as that IPv4 address.
  */
 export function clientKey(address: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
-  if (mapped) return mapped;
-  if (!isIPv6(address)) return address;
-  return `${expandIPv6(address).slice(0, 4).join(':')}::/64`;
+  if (isIPv4(address)) return address;
+  const groups = ipv6Groups(address.split('%', 1)[0]!);
+  if (!groups) return address;
+  const ipv4 = `${groups[6]! >> 8}.${groups[6]! & 0xff}.${groups[7]! >> 8}.${groups[7]! & 0xff}`;
+  const zeroUpTo = (end: number) => groups.slice(0, end).every((g) => g === 0);
+  const mapped = zeroUpTo(5) && groups[5] === 0xffff;
+  const translated = zeroUpTo(4) && groups[4] === 0xffff && groups[5] === 0;
+  const nat64 = groups[0] === 0x64 && groups[1] === 0xff9b && groups.slice(2, 6).every((g) => g === 0);
+  if (mapped || translated || nat64) return ipv4;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.toString(16))
+    .join(':')}::/64`;
 }
 
-function expandIPv6(address: string): string[] {
-  const [head = '', tail] = address.split('%', 1)[0]!.split('::');
+/** The eight 16-bit groups of an IPv6 address, or undefined if it is not one. */
+function ipv6Groups(address: string): number[] | undefined {
+  if (!isIPv6(address)) return undefined;
+  let text = address;
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = '', tail] = text.split('::');
   const left = head === '' ? [] : head.split(':');
   const right = tail === undefined || tail === '' ? [] : tail.split(':');
-  const missing = tail === undefined ? 0 : 8 - left.length - right.length;
-  return [...left, ...Array.from({ length: missing }, () => '0'), ...right].map((group) => group.toLowerCase().replace(/^0+(?=.)/, ''));
+  const zeros = tail === undefined ? [] : Array.from({ length: 8 - left.length - right.length }, () => '0');
+  return [...left, ...zeros, ...right].map((group) => Number.parseInt(group, 16));
 }

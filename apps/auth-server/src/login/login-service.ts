@@ -84,7 +84,8 @@ export class LoginService {
     return `${this.options.publicUrl}/v1/auth/oidc/${encodeURIComponent(providerId)}/callback`;
   }
 
-  async start(request: StartLogin): Promise<StartedLogin> {
+  /** Starts a login; `beforeStore` runs once every check has passed, just before the state is stored. */
+  async start(request: StartLogin, beforeStore?: () => Promise<void>): Promise<StartedLogin> {
     const tenant = this.tenants.require(startingTenant(request));
     const provider = this.tenants.requireProvider(tenant, request.providerId);
     // RFC 9700 §4.11.1: never redirect to a URI not on the tenant's exact allowlist.
@@ -103,6 +104,7 @@ export class LoginService {
       throw invalidRequest('query.code_challenge_method', 'must be S256 (without it, RFC 7636 §4.3 means plain, which is not accepted)');
     }
     const configuration = await this.providers.configuration(tenant.id, provider);
+    await beforeStore?.();
 
     // 256 bits of randomness, stored server-side only as a hash: never a self-contained token.
     const state = randomSecret(32);

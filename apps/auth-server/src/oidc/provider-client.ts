@@ -163,8 +163,8 @@ export class ProviderClients {
 
   /** The ID token's signature, with one of the algorithms the provider announces, and never `none` or a shared secret. */
   async #verifySignature({ configuration, keys }: DiscoveredProvider, idToken: string): Promise<void> {
-    const announced = configuration.serverMetadata().id_token_signing_alg_values_supported ?? ['RS256'];
-    const algorithms = announced.filter((alg) => alg !== 'none' && !alg.startsWith('HS'));
+    const announced: unknown = configuration.serverMetadata().id_token_signing_alg_values_supported ?? ['RS256'];
+    const algorithms = (Array.isArray(announced) ? announced : []).filter((alg): alg is string => typeof alg === 'string' && alg !== 'none' && !alg.startsWith('HS'));
     try {
       await jwtVerify(idToken, keys, { algorithms });
     } catch (error) {

@@ -101,7 +101,8 @@ export class SessionService {
         nonce: state.nonce,
       });
     } catch (error) {
-      // The provider was unreachable: the code was not spent, so let a retry use the state again.
+      // The provider could not be reached: let a retry use the state again. (Had the code been spent after
+      // all, the provider refuses it then, and the retry ends as a rejected login.)
       if (error instanceof ApiProblem && error.status >= 500) await this.store.restoreLoginState(stateHash, consumedAt);
       throw error;
     }
@@ -148,9 +149,16 @@ export class SessionService {
    * channel it was used on, answers the identical grant; after the window,
    * or on the other channel, the whole session is revoked.
    */
-  async refresh(tenant: TenantConfig, refreshToken: string, channel: RefreshChannel, withinIssue?: WithinIssue): Promise<IssuedGrant> {
+  async refresh(
+    tenant: TenantConfig,
+    refreshToken: string,
+    channel: RefreshChannel,
+    hooks: { beforeRotate?: () => Promise<void>; withinIssue?: WithinIssue } = {},
+  ): Promise<IssuedGrant> {
+    const { withinIssue } = hooks;
     const { token, session, now } = await this.presented(tenant, refreshToken);
     if (token.retired_at === null) {
+      await hooks.beforeRotate?.();
       try {
         return await this.#rotate(tenant, session, token, now, channel, withinIssue);
       } catch (error) {

@@ -138,6 +138,44 @@ describe('the SQLite store', () => {
     }
   });
 
+  test('When the upgrade was interrupted half-way, then the next start finishes it', async () => {
+    const path = join(dir, 'interrupted.sqlite');
+    const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new SqliteDatabase(path) }) });
+    await new Migrator({ db, provider: migrationProvider }).migrateTo('0001_initial');
+    await db
+      .insertInto('idempotency_records')
+      .values({ tenant_id: 't', operation: 'refreshSession', idempotency_key: 'k', fingerprint: 'f', status: 'completed', response_status: 200, response: 'sealed', created_at: now, expires_at: now + 1000, locked_until: now })
+      .execute();
+    // What a crash after the first steps leaves: the new table, part of the copy, the old table still there.
+    await db.schema
+      .createTable('idempotency_records_v2')
+      .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('operation', 'varchar(64)', (c) => c.notNull())
+      .addColumn('subject', 'varchar(128)', (c) => c.notNull())
+      .addColumn('idempotency_key', 'varchar(255)', (c) => c.notNull())
+      .addColumn('fingerprint', 'varchar(64)', (c) => c.notNull())
+      .addColumn('status', 'varchar(16)', (c) => c.notNull())
+      .addColumn('response_status', 'integer')
+      .addColumn('response', 'text')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('locked_until', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('idempotency_records_v2_pk', ['operation', 'subject', 'idempotency_key'])
+      .execute();
+    await db
+      .insertInto('idempotency_records_v2')
+      .values({ tenant_id: 't', operation: 'refreshSession', subject: 't', idempotency_key: 'k', fingerprint: 'f', status: 'completed', response_status: 200, response: 'sealed', created_at: now, expires_at: now + 1000, locked_until: now })
+      .execute();
+    await db.destroy();
+    const upgraded = await openSqliteStore(path);
+    try {
+      expect(await upgraded.findIdempotencyRecord({ operation: 'refreshSession', subject: 't', key: 'k' }, now)).toMatchObject({ response: 'sealed' });
+      expect((await upgraded.countRows()).idempotency_records).toBe(1);
+    } finally {
+      await upgraded.close();
+    }
+  });
+
   test('When the store is reopened, then migrations do not run twice and data is kept', async () => {
     await seedSession();
     await store.close();

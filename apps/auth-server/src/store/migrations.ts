@@ -95,11 +95,15 @@ const migrations: Record<string, Migration> = {
     },
   },
   '0002_idempotency_subject': {
-    // Keys were scoped to the tenant; they are now scoped to what only the caller holds.
-    // Records live 24 hours: the old ones are kept, under their tenant as the subject, until they expire.
+    // Keys were scoped to the tenant; they are now scoped to what only the caller holds. Records live
+    // 24 hours: the old ones are kept, under their tenant as the subject, until they expire. Each step
+    // checks what is already done, so that a start interrupted half-way finishes the next time.
     async up(db: Kysely<any>) {
+      const tables = async () => new Map((await db.introspection.getTables()).map((table) => [table.name, table]));
+      let existing = await tables();
       await db.schema
         .createTable('idempotency_records_v2')
+        .ifNotExists()
         .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
         .addColumn('operation', 'varchar(64)', (c) => c.notNull())
         .addColumn('subject', 'varchar(128)', (c) => c.notNull())
@@ -113,18 +117,19 @@ const migrations: Record<string, Migration> = {
         .addColumn('locked_until', 'bigint', (c) => c.notNull())
         .addPrimaryKeyConstraint('idempotency_records_v2_pk', ['operation', 'subject', 'idempotency_key'])
         .execute();
-      await db
-        .insertInto('idempotency_records_v2')
-        .columns(['tenant_id', 'operation', 'subject', 'idempotency_key', 'fingerprint', 'status', 'response_status', 'response', 'created_at', 'expires_at', 'locked_until'])
-        .expression(
-          db
-            .selectFrom('idempotency_records')
-            .select(['tenant_id', 'operation', 'tenant_id as subject', 'idempotency_key', 'fingerprint', 'status', 'response_status', 'response', 'created_at', 'expires_at', 'locked_until']),
-        )
-        .execute();
-      await db.schema.dropTable('idempotency_records').execute();
-      await db.schema.alterTable('idempotency_records_v2').renameTo('idempotency_records').execute();
-      await db.schema.createIndex('idempotency_records_expiry_v2').on('idempotency_records').column('expires_at').execute();
+      const old = existing.get('idempotency_records');
+      if (old && !old.columns.some((column) => column.name === 'subject')) {
+        await sql`
+          insert into idempotency_records_v2
+            (tenant_id, operation, subject, idempotency_key, fingerprint, status, response_status, response, created_at, expires_at, locked_until)
+          select tenant_id, operation, tenant_id, idempotency_key, fingerprint, status, response_status, response, created_at, expires_at, locked_until
+          from idempotency_records where true
+          on conflict do nothing`.execute(db);
+        await db.schema.dropTable('idempotency_records').execute();
+      }
+      existing = await tables();
+      if (!existing.has('idempotency_records')) await db.schema.alterTable('idempotency_records_v2').renameTo('idempotency_records').execute();
+      await db.schema.createIndex('idempotency_records_expiry_v2').ifNotExists().on('idempotency_records').column('expires_at').execute();
     },
   },
 };

@@ -19,7 +19,7 @@ interface KeyFile {
  * restarts: sealed grants and idempotency records are unreadable, and
  * issued access tokens unverifiable, under new keys.
  *
- * - The data directory is made private to the server's user (0700).
+ * - The data directory, when the server's user owns it, is made private to it (0700).
  * - The file is created exclusively: it is written whole under a temporary
  *   name, then linked into place, which fails if another process won the
  *   race; both then use the winner's keys.
@@ -28,7 +28,8 @@ interface KeyFile {
 export function loadOrCreateKeyFile(path: string): KeyMaterial {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  chmodSync(dir, 0o700);
+  // A directory the server owns is made private; one it only may write to (a mounted volume) is left as it is.
+  if (statSync(dir).uid === process.getuid?.()) chmodSync(dir, 0o700);
   if (!exists(path)) createExclusively(path, `${JSON.stringify(newKeyFile(), null, 2)}\n`);
   const mode = statSync(path).mode & 0o777;
   if ((mode & 0o077) !== 0) {
