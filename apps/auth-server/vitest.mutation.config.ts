@@ -1,0 +1,13 @@
+import { defineConfig, mergeConfig } from 'vitest/config';
+import base from './vitest.config.js';
+
+/**
+ * The tests mutation testing runs: all but those that run the server in a
+ * child process (the entry point, kill -9), which never see a mutant.
+ */
+export default mergeConfig(
+  base,
+  defineConfig({
+    test: { exclude: ['test/main.test.ts', 'test/durability.test.ts', 'node_modules/**'] },
+  }),
+);
