@@ -3,11 +3,18 @@ import base from './vitest.config.js';
 
 /**
  * The tests mutation testing runs: all but those that run the server in a
- * child process (the entry point, kill -9), which never see a mutant.
+ * child process (the entry point, kill -9), which never see a mutant. They
+ * run one file after another in one process, so that what each test
+ * covers is told apart exactly.
  */
 export default mergeConfig(
   base,
   defineConfig({
-    test: { exclude: ['test/main.test.ts', 'test/durability.test.ts', 'node_modules/**'] },
+    test: {
+      exclude: ['test/main.test.ts', 'test/durability.test.ts', 'node_modules/**'],
+      fileParallelism: false,
+      pool: 'forks',
+      poolOptions: { forks: { singleFork: true } },
+    },
   }),
 );

@@ -344,3 +344,98 @@ describe('another tenant’s credentials', () => {
     expect((await refresh(h, grant.refresh_token)).status).toBe(200);
   });
 });
+
+describe('CORS and the origin check, precisely', () => {
+  test('When a preflight comes from a tenant’s origin, then it allows the headers the API reads, and answers expose those a client needs', async () => {
+    const preflight = await fetch(`${h.url}/v1/refresh`, {
+      method: 'OPTIONS',
+      headers: { Origin: ALPHA_ORIGIN, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'x-api-key, idempotency-key' },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-headers')).toBe('Authorization, Content-Type, Idempotency-Key, X-API-Key, X-Request-Id, X-Tenant-Id');
+    expect(preflight.headers.get('access-control-allow-methods')).toBe('GET, POST, DELETE');
+    expect(preflight.headers.get('access-control-allow-credentials')).toBe('true');
+    const answer = await fetch(`${h.url}/v1/auth/providers`, { headers: { 'X-Tenant-Id': 'alpha', Origin: ALPHA_ORIGIN } });
+    expect(answer.headers.get('access-control-expose-headers')).toBe('X-Request-Id, Idempotent-Replayed, Retry-After, WWW-Authenticate');
+  });
+
+  test('When a request is not a preflight (no Access-Control-Request-Method, or not OPTIONS), then it is not answered as one', async () => {
+    const options = await fetch(`${h.url}/healthz`, { method: 'OPTIONS', headers: { Origin: ALPHA_ORIGIN } });
+    expect(options.status).toBe(405);
+    const post = await fetch(`${h.url}/v1/refresh`, { method: 'POST', headers: { Origin: ALPHA_ORIGIN, 'Access-Control-Request-Method': 'POST', 'X-API-Key': API_KEY } });
+    expect(post.status).toBe(401);
+    expect(await problemCode(post)).toBe('invalid_refresh_token');
+  });
+
+  test('When a foreign origin sends PUT or PATCH, then it is refused like POST; when it reads, the read runs but its answer is not shared', async () => {
+    for (const method of ['PUT', 'PATCH']) {
+      const response = await fetch(`${h.url}/v1/refresh`, { method, headers: { Origin: 'https://evil.example', 'X-API-Key': API_KEY } });
+      expect(response.status).toBe(403);
+      const problem = (await response.json()) as { code: string; detail: string };
+      expect(problem).toMatchObject({ code: 'origin_not_allowed', detail: 'The origin https://evil.example is not allowed for this tenant.' });
+    }
+    const read = await fetch(`${h.url}/v1/auth/providers`, { headers: { 'X-Tenant-Id': 'alpha', Origin: BETA_ORIGIN } });
+    expect(read.status).toBe(200);
+    expect(read.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  test('When the API key is unknown, then the 401 says so', async () => {
+    const response = await fetch(`${h.url}/v1/refresh`, { method: 'POST', headers: { 'X-API-Key': 'ak_unknown' } });
+    expect(await response.json()).toMatchObject({ code: 'invalid_api_key', detail: 'X-API-Key is not valid.' });
+  });
+});
+
+describe('replays and lifetimes at their edges', () => {
+  test('When a session-creation replay comes after the session’s idle timeout, before any refresh, then 401', async () => {
+    const login = await loginThroughProvider(h);
+    const body = { code: login.code, state: login.state, code_verifier: login.verifier, refresh_token_delivery: 'body' };
+    expect((await postSession(h, body, { key: 'idle-replay' })).status).toBe(201);
+    clock.advance(7 * 24 * 3600 * 1000 + 1000);
+    const replay = await postSession(h, body, { key: 'idle-replay' });
+    expect(replay.status).toBe(401);
+  });
+
+  test('When a session reaches its absolute end, then its access token stops working at that very millisecond', async () => {
+    const short = await startHarness({
+      clock,
+      tenants: (issuer) => {
+        const file = twoTenants(issuer);
+        file.tenants[0]!.session_policy = { absolute_lifetime_seconds: 60, idle_timeout_seconds: 60, access_token_ttl_seconds: 900 };
+        return file;
+      },
+    });
+    try {
+      const grant = await signIn(short);
+      const call = () => fetch(`${short.url}/v1/auth/session`, { headers: { Authorization: `Bearer ${grant.access_token}` } });
+      clock.advance(60_000 - 1);
+      expect((await call()).status).toBe(200);
+      clock.advance(1);
+      const ended = await call();
+      expect(ended.status).toBe(401);
+      expect(await ended.json()).toMatchObject({ detail: 'The access token is missing, invalid or expired, or its session has ended.' });
+    } finally {
+      await short.close();
+    }
+  });
+
+  test('When a session is created, then its refresh cookie lives exactly as long as the session', async () => {
+    const login = await loginThroughProvider(h);
+    const created = await postSession(h, { code: login.code, state: login.state, code_verifier: login.verifier });
+    expect(created.headers.get('set-cookie')).toMatch(/; Max-Age=2592000;/);
+  });
+});
+
+describe('readiness', () => {
+  test('When the database does not answer, then readiness answers 503', async () => {
+    const broken = await startHarness();
+    try {
+      expect((await fetch(`${broken.url}/readyz`)).status).toBe(200);
+      await broken.server.store.close();
+      const response = await fetch(`${broken.url}/readyz`);
+      expect(response.status).toBe(503);
+      expect(await problemCode(response)).toBe('service_unavailable');
+    } finally {
+      await broken.close().catch(() => {});
+    }
+  });
+});

@@ -124,7 +124,9 @@ describe('naming the tenant where a browser can', () => {
   test('When neither the header nor the query names a tenant, or the query names an unknown one, then 400', async () => {
     const none = await fetch(`${h.url}/v1/auth/oidc/dev/start?frontend_redirect_uri=${encodeURIComponent(REDIRECT_URI)}&${pkce()}`, { redirect: 'manual' });
     expect(none.status).toBe(400);
-    expect(await problemCode(none)).toBe('invalid_request');
+    expect(((await none.json()) as { errors: unknown[] }).errors).toEqual([
+      { location: 'headers.x-tenant-id', message: 'is required (or the tenant query parameter, for links and navigations)' },
+    ]);
     const unknown = await fetch(`${h.url}/v1/auth/oidc/dev/start?tenant=gamma&frontend_redirect_uri=${encodeURIComponent(REDIRECT_URI)}&${pkce()}`, { redirect: 'manual' });
     expect(await problemCode(unknown)).toBe('unknown_tenant');
   });

@@ -13,6 +13,7 @@ import {
   twoTenants,
   type Harness,
 } from './support/harness.js';
+import { createHash } from 'node:crypto';
 import { signInAt } from '@aimable/dev-idp';
 
 const clock = new ManualClock();
@@ -250,13 +251,49 @@ describe('PKCE between the frontend and the server (login CSRF)', () => {
     }
   });
 
-  test('When code_challenge_method is not S256 or comes without a challenge, then 400', async () => {
-    for (const query of ['code_challenge_method=S256', `code_challenge=${pkcePair().challenge}`, `code_challenge=${pkcePair().challenge}&code_challenge_method=plain`]) {
+  test('When code_challenge_method is not S256 or comes without a challenge, then 400 says which and why', async () => {
+    const cases = [
+      ['code_challenge_method=S256', 'query.code_challenge', /^is required/],
+      [`code_challenge=${pkcePair().challenge}`, 'query.code_challenge_method', /^must be S256 \(without it, RFC 7636 §4\.3 means plain/],
+      [`code_challenge=${pkcePair().challenge}&code_challenge_method=plain`, 'query.code_challenge_method', /^must be/],
+    ] as const;
+    for (const [query, location, message] of cases) {
       const response = await fetch(`${h.url}/v1/auth/oidc/dev/start?frontend_redirect_uri=${encodeURIComponent(REDIRECT_URI)}&${query}`, {
         headers: { 'X-Tenant-Id': 'alpha' },
         redirect: 'manual',
       });
       expect(response.status).toBe(400);
+      const problem = (await response.json()) as { errors: { location: string; message: string }[] };
+      expect(problem.errors).toHaveLength(1);
+      expect(problem.errors[0]!.location).toBe(location);
+      expect(problem.errors[0]!.message).toMatch(message);
     }
+  });
+
+  test('When a tenant requires PKCE and a state without a challenge turns up (started before the policy changed), then it redeems nothing', async () => {
+    const state = 'a-state-from-before-the-policy';
+    const now = clock.now();
+    await h.server.store.insertLoginState({
+      state_hash: createHash('sha256').update(state).digest('hex'), tenant_id: 'alpha', provider_id: 'dev', redirect_uri: REDIRECT_URI,
+      pkce_verifier: pkcePair().verifier, nonce: 'n', code_challenge: null, created_at: now, expires_at: now + 60_000, consumed_at: null,
+    });
+    const response = await postSession(h, { code: 'c', state });
+    expect(response.status).toBe(401);
+    expect(await response.json()).toMatchObject({ code: 'invalid_grant', detail: 'This login was started without a code_challenge; start it again with one.' });
+  });
+
+  test('When a wrong verifier is sent, then the detail says that it does not match', async () => {
+    const login = await loginThroughProvider(h);
+    const response = await postSession(h, { code: login.code, state: login.state, code_verifier: pkcePair().verifier });
+    expect(await response.json()).toMatchObject({ code: 'invalid_grant', detail: 'code_verifier does not match the code_challenge of this login.' });
+  });
+
+  test('When the provider answers with neither code nor error, then the frontend gets invalid_request and no code', async () => {
+    const { state } = await startJson(h);
+    const callback = await fetch(`${h.url}/v1/auth/oidc/dev/callback?state=${state}&iss=${encodeURIComponent(h.idp!.issuer)}`, { redirect: 'manual' });
+    expect(callback.status).toBe(302);
+    const back = new URL(callback.headers.get('location')!);
+    expect(back.searchParams.get('error')).toBe('invalid_request');
+    expect(back.searchParams.get('code')).toBeNull();
   });
 });

@@ -100,13 +100,13 @@ describe('tenant isolation: a credential of tenant alpha is never accepted for t
       redirect: 'manual',
     });
     expect(response.status).toBe(404);
-    expect(await problemCode(response)).toBe('unknown_provider');
+    expect(await response.json()).toMatchObject({ code: 'unknown_provider', detail: "The tenant has no provider 'other'." });
   });
 
   test('When a tenant does not exist, then 400 unknown_tenant', async () => {
     const response = await fetch(`${h.url}/v1/auth/providers`, { headers: { 'X-Tenant-Id': 'gamma' } });
     expect(response.status).toBe(400);
-    expect(await problemCode(response)).toBe('unknown_tenant');
+    expect(await response.json()).toMatchObject({ code: 'unknown_tenant', detail: "No tenant has the id 'gamma'." });
   });
 
   test('When two tenants use the same Idempotency-Key, then their records do not collide', async () => {

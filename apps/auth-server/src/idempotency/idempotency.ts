@@ -107,8 +107,8 @@ export class Idempotency {
 
   async #answerExisting<R>(request: IdempotentRequest<R>, record: IdempotencyRecordRow): Promise<R> {
     if (record.fingerprint !== request.fingerprint) throw keyReused();
-    if (record.status !== 'completed' || record.response === null) throw keyInUse();
-    const stored = JSON.parse(this.sealer.open(record.response, scopeText(request.ref))) as StoredResponse;
+    if (record.status !== 'completed') throw keyInUse();
+    const stored = JSON.parse(this.sealer.open(record.response ?? '', scopeText(request.ref))) as StoredResponse;
     await request.replayable(stored, record.tenant_id);
     const { status, headers, body } = stored;
     return { status, body, headers: { ...headers, 'Idempotent-Replayed': 'true' } } as R;

@@ -176,6 +176,34 @@ describe('the SQLite store', () => {
     }
   });
 
+  test('When an abandoned claim is taken over, then the new claim holds its own lock, and of several takers only one wins', async () => {
+    const scope = { tenantId: 't', operation: 'op', subject: 's', key: 'k' };
+    const timing = { retentionMs: 10_000, lockMs: 100 };
+    expect((await store.claimIdempotencyKey(scope, 'fp', now, timing)).kind).toBe('claimed');
+    const takers = await Promise.all(Array.from({ length: 5 }, () => store.transaction((tx) => tx.claimIdempotencyKey(scope, 'fp', now + 100, timing))));
+    expect(takers.filter((c) => c.kind === 'claimed')).toHaveLength(1);
+    expect(takers.filter((c) => c.kind === 'in_flight')).toEqual(Array.from({ length: 4 }, () => ({ kind: 'in_flight', lockedUntil: now + 200 })));
+    expect((await store.claimIdempotencyKey(scope, 'fp', now + 199, timing)).kind).toBe('in_flight');
+    expect((await store.claimIdempotencyKey(scope, 'fp', now + 200, timing)).kind).toBe('claimed');
+  });
+
+  test('When a migration fails, then opening the store fails with a message that names it', async () => {
+    const path = join(dir, 'broken.sqlite');
+    const database = new SqliteDatabase(path);
+    database.exec('create table users (id text)');
+    database.close();
+    await expect(openSqliteStore(path)).rejects.toThrow('Database migration 0001_initial failed');
+    await expect(openSqliteStore(path)).rejects.toHaveProperty('cause');
+  });
+
+  test('When the database is gone, then ping fails', async () => {
+    const path = join(dir, 'pinged.sqlite');
+    const pinged = await openSqliteStore(path);
+    await pinged.ping();
+    await pinged.close();
+    await expect(pinged.ping()).rejects.toThrow();
+  });
+
   test('When the store is reopened, then migrations do not run twice and data is kept', async () => {
     await seedSession();
     await store.close();

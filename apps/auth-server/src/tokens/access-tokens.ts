@@ -30,7 +30,7 @@ export class AccessTokens {
   /** The public keys, as published at /.well-known/jwks.json. */
   jwks(): { keys: (JWK & { kty: string; kid: string })[] } {
     const { publicJwk, kid } = this.keys.signing;
-    return { keys: [{ ...publicJwk, kty: publicJwk.kty ?? 'OKP', kid }] };
+    return { keys: [{ ...publicJwk, kty: publicJwk.kty!, kid }] };
   }
 
   issue(claims: AccessTokenClaims, issuedAtMs: number, ttlSeconds: number): Promise<string> {

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { loadOrCreateKeyFile } from './key-material.js';
+import { createExclusively, keyMaterialFrom, loadOrCreateKeyFile } from './key-material.js';
 
 let dir: string;
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
@@ -55,4 +55,26 @@ describe('the key file', () => {
     expect(JSON.parse(readFileSync(path, 'utf8')).signing_jwk.kid).toBe(kids[0]);
     expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
   }, 30_000);
+
+  test('When keys are given inline, then a wrong encryption key or a signing key that is not a private Ed25519 JWK with a kid is refused, naming its source', () => {
+    dir = mkdtempSync(join(tmpdir(), 'aimable-keys-'));
+    loadOrCreateKeyFile(join(dir, 'keys.json'));
+    const file = JSON.parse(readFileSync(join(dir, 'keys.json'), 'utf8'));
+    expect(keyMaterialFrom(file, 'inline').signing.kid).toBe(file.signing_jwk.kid);
+    expect(() => keyMaterialFrom({ ...file, encryption_key: undefined }, 'inline')).toThrow('inline: encryption_key must be 32 bytes, base64url');
+    expect(() => keyMaterialFrom({ ...file, encryption_key: 'c2hvcnQ' }, 'inline')).toThrow('inline: encryption_key must be 32 bytes, base64url');
+    const { d: _private, ...publicOnly } = file.signing_jwk;
+    for (const signing_jwk of [undefined, publicOnly, { ...file.signing_jwk, kid: undefined }, { ...file.signing_jwk, crv: 'X25519' }, { ...file.signing_jwk, kty: 'EC' }]) {
+      expect(() => keyMaterialFrom({ ...file, signing_jwk }, 'inline')).toThrow('inline: signing_jwk must be a private Ed25519 JWK with a kid');
+    }
+  });
+
+  test('When the key file appears while it is being created, then the one already there is kept', () => {
+    dir = mkdtempSync(join(tmpdir(), 'aimable-keys-'));
+    const path = join(dir, 'keys.json');
+    createExclusively(path, 'first\n');
+    createExclusively(path, 'second\n');
+    expect(readFileSync(path, 'utf8')).toBe('first\n');
+    expect(readdirSync(dir)).toEqual(['keys.json']);
+  });
 });

@@ -46,7 +46,8 @@ function newKeyFile(): KeyFile {
   };
 }
 
-function createExclusively(path: string, content: string): void {
+/** Writes `content` to `path` whole and only if nothing is there yet; what another process put there first stays. */
+export function createExclusively(path: string, content: string): void {
   const temporary = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   const fd = openSync(temporary, 'wx', 0o600);
   try {

@@ -56,4 +56,18 @@ describe('Sealer (AES-256-GCM)', () => {
     const v1 = `v1.${Buffer.concat([iv, cipher.getAuthTag(), ciphertext]).toString('base64url')}`;
     expect(new Sealer(key).open(v1, 'row')).toBe('legacy');
   });
+
+  test('When a key is not 32 bytes, then the sealer refuses it, current or previous', () => {
+    expect(() => new Sealer(randomBytes(16))).toThrow('AES-256-GCM needs a 32-byte key');
+    expect(() => new Sealer(randomBytes(32), [randomBytes(31)])).toThrow('AES-256-GCM needs a 32-byte key');
+  });
+
+  test('When a value is not of a known format, or too short to hold IV and tag, then it is refused for that reason', () => {
+    const sealed = sealer.seal('grant', 'row');
+    const [, id, payload] = sealed.split('.');
+    expect(() => sealer.open(`v3.${payload}`, 'row')).toThrow('Unknown sealed value format or key');
+    expect(() => sealer.open(`v1.${id}.${payload}`, 'row')).toThrow('Unknown sealed value format or key');
+    expect(() => sealer.open(`v2.${payload}`, 'row')).toThrow('Unknown sealed value format or key');
+    expect(() => sealer.open(`v2.${id}.${Buffer.alloc(27).toString('base64url')}`, 'row')).toThrow('Sealed value too short');
+  });
 });
