@@ -355,6 +355,10 @@ describe('CORS and the origin check, precisely', () => {
     expect(preflight.headers.get('access-control-allow-headers')).toBe('Authorization, Content-Type, Idempotency-Key, X-API-Key, X-Request-Id, X-Tenant-Id');
     expect(preflight.headers.get('access-control-allow-methods')).toBe('GET, POST, DELETE');
     expect(preflight.headers.get('access-control-allow-credentials')).toBe('true');
+    expect(preflight.headers.get('access-control-max-age')).toBe('600');
+    const noOrigin = await fetch(`${h.url}/v1/auth/providers`, { headers: { 'X-Tenant-Id': 'alpha' } });
+    expect(noOrigin.headers.get('access-control-allow-origin')).toBeNull();
+    expect(noOrigin.headers.get('access-control-allow-credentials')).toBeNull();
     const answer = await fetch(`${h.url}/v1/auth/providers`, { headers: { 'X-Tenant-Id': 'alpha', Origin: ALPHA_ORIGIN } });
     expect(answer.headers.get('access-control-expose-headers')).toBe('X-Request-Id, Idempotent-Replayed, Retry-After, WWW-Authenticate');
   });
@@ -437,5 +441,94 @@ describe('readiness', () => {
     } finally {
       await broken.close().catch(() => {});
     }
+  });
+});
+
+describe('sessions at the edges of their lifetimes, with an idle timeout shorter than the absolute one', () => {
+  let idle: Harness;
+  beforeAll(async () => {
+    idle = await startHarness({
+      clock,
+      tenants: (issuer) => {
+        const file = twoTenants(issuer);
+        file.tenants[0]!.session_policy = { absolute_lifetime_seconds: 3600, idle_timeout_seconds: 60, access_token_ttl_seconds: 900 };
+        return file;
+      },
+    });
+  });
+  afterAll(() => idle?.close());
+
+  test('When exactly the idle timeout has passed, then the access token, a refresh and a creation replay all end', async () => {
+    const login = await loginThroughProvider(idle);
+    const body = { code: login.code, state: login.state, code_verifier: login.verifier, refresh_token_delivery: 'body' };
+    const created = await postSession(idle, body, { key: 'edge' });
+    const grant = (await created.json()) as { access_token: string; refresh_token: string };
+    clock.advance(60_000 - 1);
+    expect((await fetch(`${idle.url}/v1/auth/session`, { headers: { Authorization: `Bearer ${grant.access_token}` } })).status).toBe(200);
+    expect((await postSession(idle, body, { key: 'edge' })).status).toBe(201);
+    clock.advance(1);
+    expect((await fetch(`${idle.url}/v1/auth/session`, { headers: { Authorization: `Bearer ${grant.access_token}` } })).status).toBe(401);
+    const replay = await postSession(idle, body, { key: 'edge' });
+    expect(await replay.json()).toMatchObject({ code: 'invalid_state', detail: 'This login was already redeemed, and its session has since been refreshed or has ended.' });
+    const refreshed = await refresh(idle, grant.refresh_token);
+    expect(await refreshed.json()).toMatchObject({ code: 'session_expired', detail: 'The session has expired. Sign in again.' });
+  });
+});
+
+describe('the grace window at its edge, and what a reuse says', () => {
+  test('When exactly the window has passed, then the old token is a reuse, and the answers say so', async () => {
+    const grant = await signIn(h);
+    expect((await refresh(h, grant.refresh_token)).status).toBe(200);
+    clock.advance(10_000);
+    const reused = await refresh(h, grant.refresh_token);
+    expect(await reused.json()).toMatchObject({ code: 'refresh_token_reused', detail: 'A retired refresh token was presented; the session has been revoked.' });
+    const after = await refresh(h, grant.refresh_token);
+    expect(await after.json()).toMatchObject({ code: 'refresh_token_reused', detail: 'The session was revoked after a refresh token was reused.' });
+  });
+});
+
+describe('what the access token must name', () => {
+  test('When a token signed with our key names a session of another user, or lacks a claim, then it is refused', async () => {
+    const ada = await signIn(h, { username: 'ada' });
+    const alan = await signIn(h, { username: 'alan' });
+    const keys = loadOrCreateKeyFile(h.config.keyFile);
+    const now = Math.floor(clock.now() / 1000);
+    const sign = (claims: Record<string, unknown>, omit: string[] = []) => {
+      const jwt = new SignJWT({ sid: ada.session.id, tenant: 'alpha', ...claims }).setProtectedHeader({ alg: 'EdDSA', kid: keys.signing.kid, typ: 'at+jwt' });
+      if (!omit.includes('iss')) jwt.setIssuer(h.config.publicUrl);
+      jwt.setAudience(h.config.accessTokenAudience);
+      if (!omit.includes('sub')) jwt.setSubject(String(claims.sub ?? ada.user.id));
+      if (!omit.includes('iat')) jwt.setIssuedAt(now);
+      jwt.setExpirationTime(now + 600);
+      if (!omit.includes('jti')) jwt.setJti(crypto.randomUUID());
+      return jwt.sign(keys.signing.privateKey);
+    };
+    const call = async (token: string) => (await fetch(`${h.url}/v1/auth/session`, { headers: { Authorization: `Bearer ${token}` } })).status;
+    expect(await call(await sign({}))).toBe(200);
+    expect(await call(await sign({ sub: alan.user.id }))).toBe(401);
+    for (const claim of ['jti', 'iat']) expect(await call(await sign({}, [claim]))).toBe(401);
+    expect(await call(await sign({ sid: undefined }))).toBe(401);
+    expect(await call(await sign({ tenant: undefined }))).toBe(401);
+  });
+});
+
+describe('what is recorded and listed', () => {
+  test('When a user logs out, then the session is recorded as ended by logout', async () => {
+    const grant = await signIn(h);
+    await fetch(`${h.url}/v1/auth/logout`, { method: 'POST', headers: { Authorization: `Bearer ${grant.access_token}` } });
+    expect((await h.server.store.findSession('alpha', grant.session.id))?.revoked_reason).toBe('logout');
+  });
+
+  test('When sessions are listed three at a time, then each page’s cursor continues after its last session', async () => {
+    const made = [];
+    for (let i = 0; i < 4; i += 1) {
+      made.push(await signIn(h, { username: 'grace' }));
+      clock.advance(1000);
+    }
+    const latest = made.at(-1)!;
+    const first = (await (await fetch(`${h.url}/v1/auth/sessions?limit=3`, { headers: { Authorization: `Bearer ${latest.access_token}` } })).json()) as { data: { id: string }[]; next_cursor: string };
+    expect(first.data.map((s) => s.id)).toEqual(made.slice(-3).map((s) => s.session.id).reverse());
+    const next = (await (await fetch(`${h.url}/v1/auth/sessions?limit=3&cursor=${first.next_cursor}`, { headers: { Authorization: `Bearer ${latest.access_token}` } })).json()) as { data: { id: string }[] };
+    expect(next.data[0]!.id).toBe(made.at(-4)!.session.id);
   });
 });

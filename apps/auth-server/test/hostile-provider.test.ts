@@ -55,6 +55,13 @@ describe('a hostile identity provider', () => {
     for (const secret of login.secrets) expect(h.logs.join('')).not.toContain(secret);
   });
 
+  test('When the provider says the email is not verified, then the user says so too', async () => {
+    fake.scenario = (valid) => ({ claims: { ...valid, email_verified: false } });
+    const login = await loginThroughFake(h, fake);
+    const response = await postSession(h, { code: login.code, state: login.state, code_verifier: login.verifier });
+    expect(((await response.json()) as { user: { email_verified: boolean } }).user.email_verified).toBe(false);
+  });
+
   test('When the ID token is valid, then the session is created (the baseline the cases above differ from)', async () => {
     const login = await loginThroughFake(h, fake);
     const response = await postSession(h, { code: login.code, state: login.state, code_verifier: login.verifier });

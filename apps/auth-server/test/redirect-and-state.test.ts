@@ -73,13 +73,32 @@ describe('the redirect allowlist (RFC 9700 §4.11.1)', () => {
     });
     expect(response.status).toBe(400);
     expect(response.headers.get('location')).toBeNull();
-    expect(await problemCode(response)).toBe('redirect_uri_not_allowed');
+    expect(await response.json()).toMatchObject({ code: 'redirect_uri_not_allowed', detail: "frontend_redirect_uri is not on the tenant's allowlist." });
     expect((await h.server.store.countRows()).login_states).toBe(before);
   });
 
   test('When the allowlisted URI is sent exactly, then the login starts (the corpus is not refused for another reason)', async () => {
     const response = await fetch(startUrl(h).url, { headers: { 'X-Tenant-Id': 'alpha' }, redirect: 'manual' });
     expect(response.status).toBe(302);
+  });
+});
+
+describe('a tenant with several redirect URIs', () => {
+  test('When any one of them is sent exactly, then the login starts', async () => {
+    const several = await startHarness({
+      tenants: (issuer) => {
+        const file = twoTenants(issuer);
+        file.tenants[0]!.redirect_uris = [REDIRECT_URI, 'http://localhost:4173/auth/callback'];
+        return file;
+      },
+    });
+    try {
+      for (const redirectUri of [REDIRECT_URI, 'http://localhost:4173/auth/callback']) {
+        expect((await fetch(startUrl(several, { redirectUri }).url, { headers: { 'X-Tenant-Id': 'alpha' }, redirect: 'manual' })).status).toBe(302);
+      }
+    } finally {
+      await several.close();
+    }
   });
 });
 
@@ -243,6 +262,9 @@ describe('PKCE between the frontend and the server (login CSRF)', () => {
       const back = new URL((await fetch(await signInAt(started.headers.get('location')!, { username: 'ada', password: 'password' }), { redirect: 'manual' })).headers.get('location')!);
       const created = await postSession(optional, { code: back.searchParams.get('code'), state: back.searchParams.get('state') });
       expect(created.status).toBe(201);
+      const methodAlone = await fetch(`${startUrl(optional, { challenge: null }).url}&code_challenge_method=S256`, { headers: { 'X-Tenant-Id': 'alpha' }, redirect: 'manual' });
+      expect(methodAlone.status).toBe(400);
+      expect(((await methodAlone.json()) as { errors: unknown[] }).errors).toEqual([{ location: 'query.code_challenge', message: 'is required with code_challenge_method' }]);
       const withChallenge = await loginThroughProvider(optional);
       expect(await problemCode(await postSession(optional, { code: withChallenge.code, state: withChallenge.state }))).toBe('invalid_grant');
       expect((await postSession(optional, { code: withChallenge.code, state: withChallenge.state, code_verifier: withChallenge.verifier })).status).toBe(201);
@@ -280,6 +302,8 @@ describe('PKCE between the frontend and the server (login CSRF)', () => {
     const response = await postSession(h, { code: 'c', state });
     expect(response.status).toBe(401);
     expect(await response.json()).toMatchObject({ code: 'invalid_grant', detail: 'This login was started without a code_challenge; start it again with one.' });
+    const unknown = await postSession(h, { code: 'c', state: 'never-issued' });
+    expect(await unknown.json()).toMatchObject({ code: 'invalid_state', detail: 'The login state is unknown, expired or already used.' });
   });
 
   test('When a wrong verifier is sent, then the detail says that it does not match', async () => {

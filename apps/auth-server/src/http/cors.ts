@@ -2,9 +2,6 @@ import type { RequestHandler } from 'express';
 import type { TenantRegistry } from '../tenants/tenant-registry.js';
 import type { Callers } from './caller.js';
 
-const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-const ALLOWED_HEADERS = 'Authorization, Content-Type, Idempotency-Key, X-API-Key, X-Request-Id, X-Tenant-Id';
-const EXPOSED_HEADERS = 'X-Request-Id, Idempotent-Replayed, Retry-After, WWW-Authenticate';
 
 /**
  * CORS with credentials, per tenant, and the origin check that goes with
@@ -20,6 +17,9 @@ const EXPOSED_HEADERS = 'X-Request-Id, Idempotent-Replayed, Retry-After, WWW-Aut
  */
 export function tenantCors(tenants: TenantRegistry, callers: Callers): RequestHandler {
   const anyTenantOrigin = tenants.allOrigins();
+  const unsafeMethods = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+  const allowedHeaders = 'Authorization, Content-Type, Idempotency-Key, X-API-Key, X-Request-Id, X-Tenant-Id';
+  const exposedHeaders = 'X-Request-Id, Idempotent-Replayed, Retry-After, WWW-Authenticate';
   return async (req, res, next) => {
     res.vary('Origin');
     const origin = req.get('origin');
@@ -30,7 +30,7 @@ export function tenantCors(tenants: TenantRegistry, callers: Callers): RequestHa
           'Access-Control-Allow-Origin': origin,
           'Access-Control-Allow-Credentials': 'true',
           'Access-Control-Allow-Methods': 'GET, POST, DELETE',
-          'Access-Control-Allow-Headers': ALLOWED_HEADERS,
+          'Access-Control-Allow-Headers': allowedHeaders,
           'Access-Control-Max-Age': '600',
         });
       }
@@ -44,8 +44,8 @@ export function tenantCors(tenants: TenantRegistry, callers: Callers): RequestHa
     const caller = callers.of(req);
     const spokenFor = await caller.tenantsSpokenFor();
     if (caller.originAllowedBy(spokenFor)) {
-      res.set({ 'Access-Control-Allow-Origin': origin, 'Access-Control-Allow-Credentials': 'true', 'Access-Control-Expose-Headers': EXPOSED_HEADERS });
-    } else if (UNSAFE_METHODS.has(req.method)) {
+      res.set({ 'Access-Control-Allow-Origin': origin, 'Access-Control-Allow-Credentials': 'true', 'Access-Control-Expose-Headers': exposedHeaders });
+    } else if (unsafeMethods.has(req.method)) {
       // Express 5 answers what an async middleware throws through the router's problem writer.
       caller.assertOriginAllowedBy(spokenFor);
     }

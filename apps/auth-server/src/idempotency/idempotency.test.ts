@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { ApiProblem } from '@aimable/auth-server-kit';
-import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import type { AuthStore } from '../store/auth-store.js';
 import { openSqliteStore } from '../store/sqlite.js';
 import { Sealer } from '../tokens/sealing.js';
@@ -75,6 +75,15 @@ describe('the Idempotency-Key protocol', () => {
     expect(await idempotency.handle(request())).toEqual({ status: 200, body: { run: 1 } });
     expect(await idempotency.handle(request())).toEqual({ status: 200, body: { run: 1 }, headers: { 'Idempotent-Replayed': 'true' } });
     expect(runs).toBe(1);
+  });
+
+  test('When the key is still in flight, or was taken for another request, then the request is refused without being admitted', async () => {
+    await claim();
+    const admit = vi.fn(async () => 'tenant-a');
+    expect(await refusal(idempotency.handle(request({ admit })))).toMatchObject({ status: 409 });
+    now += 61_000;
+    expect(await refusal(idempotency.handle(request({ admit, fingerprint: 'other' })))).toMatchObject({ status: 422 });
+    expect(admit).not.toHaveBeenCalled();
   });
 
   test('When an abandoned claim was for another request, then it is not taken over: 422', async () => {

@@ -40,6 +40,28 @@ beforeEach(async () => {
 afterEach(() => store.close());
 
 describe('refresh rotation under races', () => {
+  test('When the rotation fails for a reason of its own, then the error stands, the session lives on and the token is not retired', async () => {
+    const error = await sessions
+      .refresh(tenant, 'rt_first', 'body', {
+        withinIssue: async () => {
+          throw new Error('disk full');
+        },
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toBe('disk full');
+    expect((await store.findSession('t', 'ses_1'))?.revoked_at).toBeNull();
+    expect((await store.findRefreshToken('t', 'rtk_1'))?.retired_at).toBeNull();
+    expect(events.reuseDetected).not.toHaveBeenCalled();
+  });
+
+  test('When a retired token comes back within the window, then no rotation is attempted (nothing counts against the caps)', async () => {
+    await sessions.refresh(tenant, 'rt_first', 'body');
+    const beforeRotate = vi.fn(async () => {});
+    await sessions.refresh(tenant, 'rt_first', 'body', { beforeRotate });
+    expect(beforeRotate).not.toHaveBeenCalled();
+  });
+
   test('When another refresh of the same token commits first, then this one rolls back and answers that refresh’s grant, and the token has one successor', async () => {
     let first: Awaited<ReturnType<SessionService['refresh']>> | undefined;
     const second = await sessions.refresh(tenant, 'rt_first', 'body', {

@@ -103,7 +103,7 @@ export class SessionService {
     } catch (error) {
       // The provider could not be reached: let a retry use the state again. (Had the code been spent after
       // all, the provider refuses it then, and the retry ends as a rejected login.)
-      if (error instanceof ApiProblem && error.status >= 500) await this.store.restoreLoginState(stateHash, consumedAt);
+      if (error instanceof ApiProblem && error.code === 'provider_unavailable') await this.store.restoreLoginState(stateHash, consumedAt);
       throw error;
     }
 
@@ -202,7 +202,7 @@ export class SessionService {
     const now = this.clock.now();
     const session = await this.store.findSession(tenantId, guard.sessionId);
     const token = session && (await this.store.findRefreshToken(tenantId, guard.refreshTokenId));
-    const current = session && session.revoked_at === null && now < session.expires_at && now < session.idle_expires_at && token?.retired_at === null;
+    const current = session && session.revoked_at === null && now < endsAt(session) && token?.retired_at === null;
     if (!current) {
       throw new ApiProblem({ status: 401, code: 'invalid_state', detail: 'This login was already redeemed, and its session has since been refreshed or has ended.' });
     }
@@ -306,7 +306,7 @@ export class SessionService {
       }
       throw invalidRefreshToken();
     }
-    if (now >= session.expires_at || now >= session.idle_expires_at) {
+    if (now >= endsAt(session)) {
       throw new ApiProblem({ status: 401, code: 'session_expired', detail: 'The session has expired. Sign in again.' });
     }
   }
@@ -316,7 +316,7 @@ export class SessionService {
     const now = this.clock.now();
     const tenant = claims && this.tenants.find(claims.tenantId);
     const session = claims && tenant ? await this.store.findSession(tenant.id, claims.sessionId) : undefined;
-    const live = session && session.revoked_at === null && now < session.expires_at && now < session.idle_expires_at && session.user_id === claims?.userId;
+    const live = session && session.revoked_at === null && now < endsAt(session) && session.user_id === claims?.userId;
     const user = live && tenant ? await this.store.findUser(tenant.id, session.user_id) : undefined;
     if (!tenant || !session || !user || !live) {
       throw new ApiProblem({
@@ -367,6 +367,11 @@ export function toSession(row: SessionRow): api.Session {
 
 export function toUser(row: UserRow): api.User {
   return { id: row.id, email: row.email, email_verified: row.email_verified === 1, name: row.name, picture: row.picture };
+}
+
+/** When a session ends unless revoked earlier: its idle end or its absolute end, whichever comes first. */
+function endsAt(session: SessionRow): number {
+  return Math.min(session.expires_at, session.idle_expires_at);
 }
 
 function invalidRefreshToken(): ApiProblem {

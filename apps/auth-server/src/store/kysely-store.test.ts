@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import { Kysely, Migrator, sql, SqliteDialect } from 'kysely';
 import type { AuthStore } from './auth-store.js';
 import { migrationProvider } from './migrations.js';
 import { openSqliteStore } from './sqlite.js';
@@ -194,6 +194,15 @@ describe('the SQLite store', () => {
     database.close();
     await expect(openSqliteStore(path)).rejects.toThrow('Database migration 0001_initial failed');
     await expect(openSqliteStore(path)).rejects.toHaveProperty('cause');
+  });
+
+  test('When a later migration fails, then the message names that one', async () => {
+    const path = join(dir, 'broken-later.sqlite');
+    const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new SqliteDatabase(path) }) });
+    await new Migrator({ db, provider: migrationProvider }).migrateTo('0001_initial');
+    await sql`create view idempotency_records_v2 as select 1 as x`.execute(db);
+    await db.destroy();
+    await expect(openSqliteStore(path)).rejects.toThrow('Database migration 0002_idempotency_subject failed');
   });
 
   test('When the database is gone, then ping fails', async () => {
