@@ -1,0 +1,2 @@
+export { defaultConfig, defineConfig } from './config.js';
+export type { OperationsPlugin } from './types.js';
