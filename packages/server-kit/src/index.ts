@@ -1,7 +1,18 @@
-export { createApiRouter, requestIdOf, type ApiRouterOptions, type SecurityResolver, type SecurityResolvers } from './router.js';
-export { ApiProblem, PROBLEM_TITLES, PROBLEM_TYPE_BASE, problemDocument, sendProblem, type ProblemInit } from './problems.js';
-export type { HandlerContext, OperationDescriptor, SecuritySchemeDescriptor } from './descriptor.js';
-export * from './gen/operations.gen.js';
-export { openApiDocument } from './gen/spec.gen.js';
-export type * as api from './gen/types/types.gen.js';
-export type { Problem, ProblemCode, ValidationIssue } from './gen/types/types.gen.js';
+export { ContractViolation, createApiRouter, requestIdOf, type ApiRouterOptions, type SecurityResolver, type SecurityResolvers } from './router.js';
+export {
+  ApiProblem,
+  PROBLEM_TITLES,
+  PROBLEM_TYPE_BASE,
+  problemDocument,
+  sendProblem,
+  type AnyProblem,
+  type ProblemDocument,
+  type ProblemInit,
+  type ProblemOf,
+  type ProblemShape,
+} from './problems.js';
+export type { HandlerContext } from './context.js';
+export type * from './gen/handlers.gen.js';
+export { operations, type OperationDescriptor, type OperationId, type SecuritySchemeDescriptor } from '@aimable/auth-openapi';
+export type * as api from '@aimable/auth-openapi';
+export type { Problem, ProblemCode, ValidationIssue } from '@aimable/auth-openapi';

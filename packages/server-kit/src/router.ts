@@ -1,20 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { openApiDocument, operations, securitySchemes, type OperationDescriptor, type OperationId, type SecuritySchemeDescriptor, type ValidationIssue } from '@aimable/auth-openapi';
+import { ContractJudge } from '@aimable/auth-openapi/judge';
 import { parse as parseCookies } from 'cookie';
 import express, { Router, type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
-import type { OperationDescriptor, SecuritySchemeDescriptor } from './descriptor.js';
-import {
-  operations,
-  securitySchemes,
-  type DefaultPrincipals,
-  type Handlers,
-  type OperationId,
-  type Principals,
-  type SecuritySchemeName,
-} from './gen/operations.gen.js';
-import { openApiDocument } from './gen/spec.gen.js';
-import type { ProblemCode, ValidationIssue } from './gen/types/types.gen.js';
-import { ApiProblem, sendProblem } from './problems.js';
+import type { DefaultPrincipals, Handlers, Principals, SecuritySchemeName } from './gen/handlers.gen.js';
+import { ApiProblem, problemDocument, sendProblem, type ProblemShape } from './problems.js';
 
 /**
  * Turns a scheme's credential into what handlers receive as
@@ -34,8 +25,15 @@ export interface ApiRouterOptions<P extends Principals = DefaultPrincipals> {
    */
   security?: SecurityResolvers<P>;
   /**
+   * The challenge of each scheme's 401 (`WWW-Authenticate`), for the
+   * credentials the router finds missing. Default: `Bearer` for bearer
+   * schemes and `ApiKey header="…"` for API keys.
+   */
+  challenges?: Partial<Record<SecuritySchemeName, string>>;
+  /**
    * Middleware that runs first, before the body is read and the request
-   * validated (CORS, for example). What it throws is answered as a problem.
+   * validated (CORS, for example). What it throws is answered as a problem,
+   * and must be one the operation the request is for declares.
    */
   before?: RequestHandler[];
   /**
@@ -45,18 +43,19 @@ export interface ApiRouterOptions<P extends Principals = DefaultPrincipals> {
    */
   beforeOperation?: Partial<Record<OperationId, RequestHandler[]>>;
   /**
-   * Validate every response against the contract. A response that violates
-   * it becomes a 500 `internal_error` and is reported to `onError`.
-   * On in development and in tests. Default: false.
+   * Check every answer against the contract, problems included: its status,
+   * its body and its headers. An answer that breaks it becomes a 500
+   * `internal_error`, reported to `onError`. On in development and in
+   * tests. Default: false.
    */
   validateResponses?: boolean;
-  /** Largest accepted JSON body. Default: `16kb`. */
+  /** Largest accepted JSON body; larger ones answer 413. Default: `16kb`. */
   bodyLimit?: string;
   /**
    * Told of every error that became a problem response, with the original
    * error (which may carry private detail) and the problem the client got.
    */
-  onError?: (error: unknown, problem: ApiProblem, req: Request) => void;
+  onError?: (error: unknown, problem: ApiProblem<ProblemShape>, req: Request) => void;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -66,56 +65,115 @@ export function requestIdOf(res: Response): string {
   return (res.locals.requestId as string | undefined) ?? 'unknown';
 }
 
+interface Route {
+  operation: OperationDescriptor & { operationId: OperationId };
+  pattern: RegExp;
+  expressPath: string;
+}
+
+const routes: Route[] = (operations as readonly (OperationDescriptor & { operationId: OperationId })[]).map((operation) => ({
+  operation,
+  expressPath: operation.path.replace(/\{([^}]+)\}/g, ':$1'),
+  pattern: new RegExp(`^${operation.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\\\{[^}]+\\\}/g, '[^/]+')}$`),
+}));
+
 /**
- * Mounts the contract: validates every request with
- * `express-openapi-validator` before a handler sees it, dispatches to the
- * typed handlers, and writes every failure as an RFC 9457 problem.
+ * Mounts the contract: answers paths and methods outside it (404, 405 with
+ * `Allow`), validates every request before a handler sees it, resolves the
+ * caller, dispatches to the typed handlers, checks their answers, and writes
+ * every failure as an RFC 9457 problem.
  */
 export function createApiRouter(handlers: Handlers, options?: ApiRouterOptions): Router;
 export function createApiRouter<P extends Principals>(handlers: Handlers<P>, options: ApiRouterOptions<P> & { security: SecurityResolvers<P> }): Router;
-export function createApiRouter(handlers: Handlers<Principals>, options: ApiRouterOptions<Principals> = {}): Router {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the overloads above are what callers see
+export function createApiRouter(handlers: Handlers<any>, options: ApiRouterOptions<any> = {}): Router {
+  const judge = options.validateResponses ? new ContractJudge({ undeclaredHeaders: false }) : undefined;
   const router = Router();
   router.use(assignRequestId);
+  router.use(identifyOperation);
   for (const middleware of options.before ?? []) router.use(middleware);
-  for (const descriptor of operations) {
-    const middleware = options.beforeOperation?.[descriptor.operationId] ?? [];
-    if (middleware.length > 0) router[descriptor.method](descriptor.expressPath, ...middleware);
+  router.use(refuseUnrouted);
+  const json = readJson(options.bodyLimit ?? '16kb');
+  for (const { operation, expressPath } of routes) {
+    const first = [...(options.beforeOperation?.[operation.operationId] ?? []), ...(operation.body ? [json] : [])];
+    if (first.length > 0) router[operation.method as 'get'](expressPath, ...first);
   }
-  router.use(express.json({ limit: options.bodyLimit ?? '16kb', type: ['application/json', 'application/*+json'] }));
   router.use(readCookies);
   router.use(
     OpenApiValidator.middleware({
       apiSpec: validatorDocument() as never,
       validateRequests: { allowUnknownQueryParameters: false, removeAdditional: false, coerceTypes: false },
-      validateResponses: options.validateResponses ? { removeAdditional: false } : false,
+      validateResponses: false,
       // The security step below resolves credentials, with each scheme's own problem code.
       validateSecurity: false,
-      ignoreUndocumented: false,
+      ignoreUndocumented: true,
       validateFormats: true,
     }),
   );
   const resolvers = options.security ?? credentialsAsSent;
-  for (const descriptor of operations) {
-    router[descriptor.method](descriptor.expressPath, dispatch(handlers, descriptor, resolvers));
+  const challenges = { ...defaultChallenges(), ...options.challenges };
+  for (const { operation, expressPath } of routes) {
+    router[operation.method as 'get'](expressPath, dispatch(handlers, operation, resolvers, challenges, judge));
   }
-  router.use(writeProblem(options));
+  router.use(writeProblem(options, judge));
   return router;
 }
+
+/** Which operation a request is for, so that whatever answers it, from the first middleware on, is judged as that operation's answer. */
+const identifyOperation: RequestHandler = (req, res, next) => {
+  const route = routes.find((candidate) => candidate.operation.method === req.method.toLowerCase() && candidate.pattern.test(req.path));
+  if (route) res.locals.operationId = route.operation.operationId;
+  next();
+};
+
+/** A path outside the contract answers 404; a method the path does not take, 405 with `Allow`. */
+const refuseUnrouted: RequestHandler = (req, res, next) => {
+  if (res.locals.operationId !== undefined) {
+    next();
+    return;
+  }
+  const onPath = routes.filter((route) => route.pattern.test(req.path));
+  if (onPath.length === 0) {
+    next(ApiProblem.of({ status: 404, code: 'not_found', detail: 'No such route.' }));
+  } else {
+    const allow = onPath.map((candidate) => candidate.operation.method.toUpperCase()).join(', ');
+    next(ApiProblem.of({ status: 405, code: 'method_not_allowed', detail: 'The route does not accept this method.', headers: { Allow: allow } }));
+  }
+};
 
 /**
  * The contract as the validator reads it. An operation marked
  * `x-unknown-query-parameters: ignore` (the OIDC callback: RFC 6749 §4.1.2
- * has clients ignore response parameters they do not know) accepts
- * parameters it does not declare; every other operation refuses them.
+ * has clients ignore response parameters they do not know; the probes)
+ * accepts parameters it does not declare; every other operation refuses them.
  */
 function validatorDocument(): Record<string, unknown> {
-  const document = structuredClone(openApiDocument) as { paths: Record<string, Record<string, Record<string, unknown>>> };
+  const document = structuredClone(openApiDocument) as unknown as { paths: Record<string, Record<string, Record<string, unknown>>> };
   for (const item of Object.values(document.paths)) {
     for (const operation of Object.values(item)) {
       if (operation['x-unknown-query-parameters'] === 'ignore') operation['x-eov-allow-unknown-query-parameters'] = true;
     }
   }
   return document;
+}
+
+/** Reads a JSON body; what keeps it from being read becomes the problem that says why. */
+function readJson(limit: string): RequestHandler {
+  const parse = express.json({ limit, type: ['application/json', 'application/*+json'] });
+  return (req, res, next) => {
+    parse(req, res, (error?: unknown) => (error === undefined ? next() : next(bodyProblem(error))));
+  };
+}
+
+function bodyProblem(error: unknown): ApiProblem<ProblemShape> {
+  const type = (error as { type?: unknown }).type;
+  if (type === 'entity.too.large') return ApiProblem.of({ status: 413, code: 'payload_too_large', detail: 'The request body is too large.', cause: error });
+  if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
+    return ApiProblem.of({ status: 415, code: 'unsupported_media_type', detail: 'Send the body as UTF-8 JSON, uncompressed or with gzip, deflate or br.', cause: error });
+  }
+  // Malformed JSON, or a body that does not decompress: the client sent something unreadable.
+  const detail = 'The request body is not valid JSON.';
+  return ApiProblem.of({ status: 400, code: 'invalid_request', detail, errors: [{ location: 'body', message: detail }], cause: error });
 }
 
 const assignRequestId: RequestHandler = (req, res, next) => {
@@ -137,9 +195,18 @@ const credentialsAsSent: SecurityResolvers<Principals> = {
   BearerAuth: ({ credential }) => credential,
 };
 
+function defaultChallenges(): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(securitySchemes as Record<string, SecuritySchemeDescriptor>).map(([name, scheme]) => [
+      name,
+      scheme.type === 'http' ? pascalCase(scheme.scheme ?? 'bearer') : `ApiKey ${scheme.in}="${scheme.parameter}"`,
+    ]),
+  );
+}
+
 /** The credential of a scheme as the request carries it, if it does. */
 function credentialOf(scheme: SecuritySchemeDescriptor, req: Request): string | undefined {
-  const name = scheme.parameter ?? '';
+  const name = scheme.parameter;
   if (scheme.type === 'http') {
     const [kind, value] = (req.get('authorization') ?? '').split(/\s+/, 2);
     return kind?.toLowerCase() === scheme.scheme?.toLowerCase() && value ? value : undefined;
@@ -153,19 +220,29 @@ function credentialOf(scheme: SecuritySchemeDescriptor, req: Request): string | 
  * whose schemes all resolve wins; when none does, the first refusal is
  * answered.
  */
-async function resolveSecurity(descriptor: OperationDescriptor, resolvers: SecurityResolvers<Principals>, req: Request, res: Response): Promise<Record<string, unknown>> {
+async function resolveSecurity(
+  operation: OperationDescriptor,
+  resolvers: SecurityResolvers<Principals>,
+  challenges: Record<string, string>,
+  req: Request,
+  res: Response,
+): Promise<Record<string, unknown>> {
   let refusal: unknown;
-  for (const requirement of descriptor.security) {
+  for (const requirement of operation.security) {
     try {
       const principals: Record<string, unknown> = {};
       for (const name of requirement as SecuritySchemeName[]) {
-        const scheme = securitySchemes[name];
+        const scheme = (securitySchemes as Record<string, SecuritySchemeDescriptor>)[name]!;
         const credential = credentialOf(scheme, req);
         if (credential === undefined) {
-          const challenge = scheme.type === 'http' && scheme.scheme ? { 'WWW-Authenticate': `${pascalCase(scheme.scheme)}` } : undefined;
-          throw new ApiProblem({ status: 401, code: scheme.problemCode as ProblemCode, detail: `${scheme.parameter} is missing.`, headers: challenge });
+          throw ApiProblem.of({
+            status: 401,
+            code: scheme.problemCode as ProblemShape['code'],
+            detail: `${scheme.parameter} is missing.`,
+            headers: { 'WWW-Authenticate': challenges[name] },
+          });
         }
-        principals[name] = await resolvers[name]({ credential, req, res, operation: descriptor });
+        principals[name] = await resolvers[name]({ credential, req, res, operation });
       }
       return principals;
     } catch (error) {
@@ -180,40 +257,80 @@ function pascalCase(word: string): string {
   return word.charAt(0).toUpperCase() + word.slice(1);
 }
 
-function dispatch(handlers: Handlers<Principals>, descriptor: OperationDescriptor<OperationId>, resolvers: SecurityResolvers<Principals>): RequestHandler {
-  const handler = handlers[descriptor.operationId].bind(handlers) as (input: unknown, context: unknown) => unknown;
+interface HandlerResult {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string | string[] | number | undefined>;
+}
+
+function dispatch(
+  handlers: Handlers<Principals>,
+  operation: OperationDescriptor & { operationId: OperationId },
+  resolvers: SecurityResolvers<Principals>,
+  challenges: Record<string, string>,
+  judge: ContractJudge | undefined,
+): RequestHandler {
+  const handler = handlers[operation.operationId].bind(handlers) as (input: unknown, context: unknown) => unknown;
+  const names = (location: string) => operation.parameters.filter((p) => p.in === location).map((p) => p.name);
+  const [pathNames, queryNames, headerNames, cookieNames] = ['path', 'query', 'header', 'cookie'].map(names) as [string[], string[], string[], string[]];
   return async (req, res) => {
-    const security = await resolveSecurity(descriptor, resolvers, req, res);
+    const security = await resolveSecurity(operation, resolvers, challenges, req, res);
     const cookies = (req as Request & { cookies: Record<string, string | undefined> }).cookies;
     const input = {
       security,
-      path: pick(req.params, descriptor.parameters.path),
-      query: pick(req.query as Record<string, unknown>, descriptor.parameters.query),
+      path: pick(req.params, pathNames),
+      query: pick(req.query as Record<string, unknown>, queryNames),
       headers: Object.fromEntries(
-        descriptor.parameters.header.flatMap((name) => {
+        headerNames.flatMap((name) => {
           const value = req.get(name);
           return value === undefined ? [] : [[name, value]];
         }),
       ),
-      cookies: pick(cookies, descriptor.parameters.cookie),
-      body: descriptor.hasBody ? req.body : undefined,
+      cookies: pick(cookies, cookieNames),
+      body: operation.body ? req.body : undefined,
     };
-    const result = (await handler(input, { requestId: requestIdOf(res), req, res })) as {
-      status: number;
-      body?: unknown;
-      headers?: Record<string, string | string[] | number | undefined>;
-    };
-    for (const [name, value] of Object.entries(result.headers ?? {})) {
-      if (value !== undefined) res.setHeader(name, typeof value === 'number' ? String(value) : value);
+    const result = (await handler(input, { requestId: requestIdOf(res), req, res })) as HandlerResult;
+    const headers = Object.fromEntries(
+      Object.entries(result.headers ?? {}).flatMap(([name, value]) => (value === undefined ? [] : [[name, Array.isArray(value) ? value : String(value)]])),
+    ) as Record<string, string | string[]>;
+    const contentType = operation.responses[result.status]?.contentType;
+    if (judge) {
+      const violations = judge.judge({
+        operationId: operation.operationId,
+        status: result.status,
+        headers: { ...flatten(headers), ...(result.body === undefined ? {} : { 'content-type': contentType ?? 'application/json' }) },
+        body: result.body,
+      });
+      if (violations.length > 0) throw new ContractViolation(operation.operationId, result.status, violations.map((v) => v.message));
+    }
+    for (const [name, value] of Object.entries(headers)) {
+      if (name.toLowerCase() === 'vary') res.vary(String(value));
+      else res.setHeader(name, value);
     }
     res.status(result.status);
     if (result.body === undefined) {
       res.end();
       return;
     }
-    res.type(descriptor.responseContentTypes[result.status] ?? 'application/json');
-    res.json(result.body);
+    res.type(contentType ?? 'application/json');
+    res.send(JSON.stringify(result.body));
   };
+}
+
+/** An answer of a handler or a problem that the contract does not declare: answered as a 500. */
+export class ContractViolation extends Error {
+  constructor(
+    readonly operationId: string | undefined,
+    readonly status: number,
+    readonly violations: string[],
+  ) {
+    super(`${operationId ?? 'an unrouted request'} answered ${status}, which breaks the contract: ${violations.join('; ')}`);
+    this.name = 'ContractViolation';
+  }
+}
+
+function flatten(headers: Record<string, string | string[]>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, Array.isArray(value) ? value.join(', ') : value]));
 }
 
 function pick(source: Record<string, unknown> | undefined, names: string[]): Record<string, unknown> {
@@ -224,15 +341,27 @@ function pick(source: Record<string, unknown> | undefined, names: string[]): Rec
   return picked;
 }
 
-function writeProblem(options: Pick<ApiRouterOptions<Principals>, 'onError'>): ErrorRequestHandler {
+function writeProblem(options: Pick<ApiRouterOptions<Principals>, 'onError'>, judge: ContractJudge | undefined): ErrorRequestHandler {
   return (error, req, res, next) => {
     if (res.headersSent) {
       next(error);
       return;
     }
-    const problem = toProblem(error, req);
-    options.onError?.(error, problem, req);
-    sendProblem(res, problem, requestIdOf(res), req.originalUrl.split('?', 1)[0] ?? '/');
+    let problem = toProblem(error, req);
+    const operationId = res.locals.operationId as string | undefined;
+    const instance = req.originalUrl.split('?', 1)[0] ?? '/';
+    let document = problemDocument(problem, requestIdOf(res), instance);
+    let reported = error;
+    if (judge) {
+      const violations = judge.judge({ operationId, status: problem.status, headers: { ...problem.headers, 'content-type': 'application/problem+json' }, body: document });
+      if (violations.length > 0) {
+        reported = new ContractViolation(operationId, problem.status, violations.map((v) => v.message));
+        problem = ApiProblem.of({ status: 500, code: 'internal_error', cause: error });
+        document = problemDocument(problem, requestIdOf(res), instance);
+      }
+    }
+    options.onError?.(reported, problem, req);
+    sendProblem(res, problem, document);
   };
 }
 
@@ -246,39 +375,37 @@ function isValidatorError(error: unknown): error is ValidatorError {
 }
 
 /** Translates any error into the problem the client sees. */
-function toProblem(error: unknown, req: Request): ApiProblem {
-  if (error instanceof ApiProblem) return error;
-  const bodyParserType = (error as { type?: unknown } | null)?.type;
-  if (typeof bodyParserType === 'string' && (error as { status?: number }).status! < 500) {
-    const detail = bodyParserType === 'entity.too.large' ? 'The request body is too large.' : 'The request body is not valid JSON.';
-    return new ApiProblem({ status: 400, code: 'invalid_request', detail, errors: [{ location: 'body', message: detail }], cause: error });
+function toProblem(error: unknown, req: Request): ApiProblem<ProblemShape> {
+  if (error instanceof ApiProblem) return error as ApiProblem<ProblemShape>;
+  // The router could not percent-decode a path segment (`/sessions/%zz`): the client's mistake.
+  if (error instanceof URIError && (error as URIError & { status?: number }).status === 400) {
+    return ApiProblem.of({ status: 400, code: 'invalid_request', detail: 'A path parameter is not valid percent-encoding.', cause: error });
   }
-  if (!isValidatorError(error)) return new ApiProblem({ status: 500, code: 'internal_error', cause: error });
+  if (!isValidatorError(error)) return ApiProblem.of({ status: 500, code: 'internal_error', cause: error });
 
   const issues: ValidationIssue[] = (error.errors ?? []).map((issue) => ({
     location: locationOf(issue.path),
     message: issue.message ?? 'is invalid',
   }));
-  const descriptor = descriptorOf(req);
+  const operation = routes.find((route) => route.operation.operationId === req.res?.locals.operationId)?.operation;
   switch (error.status) {
     case 400: {
-      const codes = new Set(issues.map((issue) => descriptor?.parameterProblemCodes[issue.location.toLowerCase()]));
+      const problemCodes = Object.fromEntries(
+        (operation?.parameters ?? []).flatMap((p) => (p.problemCode ? [[`${p.in === 'header' ? 'headers' : p.in}.${p.in === 'header' ? p.name.toLowerCase() : p.name}`, p.problemCode]] : [])),
+      );
+      const codes = new Set(issues.map((issue) => problemCodes[issue.location.toLowerCase()]));
       const [only] = codes;
-      const code = codes.size === 1 && only ? (only as ProblemCode) : 'invalid_request';
-      return new ApiProblem({ status: 400, code, detail: summarize(issues), errors: issues, cause: error });
+      const code = codes.size === 1 && only ? (only as ProblemShape['code']) : 'invalid_request';
+      return ApiProblem.of({ status: 400, code, detail: summarize(issues), errors: issues, cause: error });
     }
-    case 404:
-      return new ApiProblem({ status: 404, code: 'not_found', detail: 'No such route.', cause: error });
-    case 405:
-      return new ApiProblem({ status: 405, code: 'method_not_allowed', detail: 'The route does not accept this method.', cause: error });
     case 413:
-      return new ApiProblem({ status: 400, code: 'invalid_request', detail: 'The request body is too large.', cause: error });
+      return ApiProblem.of({ status: 413, code: 'payload_too_large', detail: 'The request body is too large.', cause: error });
     case 415:
-      return new ApiProblem({ status: 415, code: 'unsupported_media_type', detail: 'Send the body as application/json.', cause: error });
+      return ApiProblem.of({ status: 415, code: 'unsupported_media_type', detail: 'Send the body as application/json.', cause: error });
     default:
       return error.status < 500
-        ? new ApiProblem({ status: 400, code: 'invalid_request', detail: summarize(issues), errors: issues, cause: error })
-        : new ApiProblem({ status: 500, code: 'internal_error', cause: error });
+        ? ApiProblem.of({ status: 400, code: 'invalid_request', detail: summarize(issues), errors: issues, cause: error })
+        : ApiProblem.of({ status: 500, code: 'internal_error', cause: error });
   }
 }
 
@@ -290,9 +417,4 @@ function locationOf(path: string | undefined): string {
 function summarize(issues: ValidationIssue[]): string {
   if (issues.length === 0) return 'The request does not match the contract.';
   return issues.map((issue) => `${issue.location} ${issue.message}`).join('; ');
-}
-
-function descriptorOf(req: Request): OperationDescriptor | undefined {
-  const operationId = (req as Request & { openapi?: { schema?: { operationId?: string } } }).openapi?.schema?.operationId;
-  return operations.find((descriptor) => descriptor.operationId === operationId);
 }

@@ -2,11 +2,11 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express from 'express';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import { ApiProblem as ApiProblemClass, createApiRouter, type ApiProblem, type Handlers } from '../src/index.js';
+import { ApiProblem as ApiProblemClass, createApiRouter, type ApiProblem, type Handlers, type ProblemShape } from '../src/index.js';
 import { stubHandlers } from './stub-handlers.js';
 
 const calls: string[] = [];
-const reported: { error: unknown; problem: ApiProblem }[] = [];
+const reported: { error: unknown; problem: ApiProblem<ProblemShape> }[] = [];
 let overrides: Partial<Handlers> = {};
 
 // Every call goes through the stubs, recorded, unless a test overrides one.
@@ -82,7 +82,7 @@ describe('createApiRouter', () => {
   test('When a parameter declared allowReserved carries reserved characters unencoded, then it is accepted as sent', async () => {
     overrides.startOidcLogin = (input) => {
       expect(input.query.frontend_redirect_uri).toBe('https://yourapp.com/callback');
-      return { status: 302, headers: { Location: 'https://idp.test/authorize' } };
+      return { status: 302, headers: { Location: 'https://idp.test/authorize', Vary: 'Accept' } };
     };
     const response = await fetch(`${baseUrl}/v1/auth/oidc/dev/start?frontend_redirect_uri=https://yourapp.com/callback`, { headers: { 'X-Tenant-Id': 'demo' }, redirect: 'manual' });
     expect(response.status).toBe(302);
@@ -160,7 +160,63 @@ describe('createApiRouter', () => {
     expect((await problemOf(missing)).code).toBe('not_found');
     const wrongMethod = await fetch(`${baseUrl}/healthz`, { method: 'DELETE' });
     expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('allow')).toBe('GET');
     expect((await problemOf(wrongMethod)).code).toBe('method_not_allowed');
+    const sessions = await fetch(`${baseUrl}/v1/auth/sessions/ses_1`, { method: 'GET', headers: { Authorization: 'Bearer t' } });
+    expect(sessions.status).toBe(405);
+    expect(sessions.headers.get('allow')).toBe('DELETE');
+    expect(calls).toEqual([]);
+  });
+
+  test('When a body is larger than the limit, then 413 payload_too_large; a body sent to an operation that takes none is not read', async () => {
+    const large = await fetch(`${baseUrl}/v1/refresh`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-API-Key': 'k' },
+      body: JSON.stringify({ refresh_token: 'x'.repeat(20_000) }),
+    });
+    expect(large.status).toBe(413);
+    expect((await problemOf(large)).code).toBe('payload_too_large');
+    const ignored = await fetch(`${baseUrl}/v1/auth/logout`, { method: 'POST', headers: { Authorization: 'Bearer t', 'Content-Type': 'application/json' }, body: '{not json' });
+    expect(ignored.status).toBe(204);
+  });
+
+  test('When a probe gets query parameters, then it ignores them', async () => {
+    expect((await fetch(`${baseUrl}/healthz?x=1`)).status).toBe(200);
+    expect((await fetch(`${baseUrl}/.well-known/jwks.json?v=2`)).status).toBe(200);
+  });
+
+  test('When a handler throws a problem its operation does not declare, then the answer is a 500 and the violation is reported', async () => {
+    overrides.getHealth = () => {
+      throw ApiProblemClass.of({ status: 418, code: 'rate_limited' });
+    };
+    const teapot = await fetch(`${baseUrl}/healthz`);
+    expect(teapot.status).toBe(500);
+    expect((await problemOf(teapot)).code).toBe('internal_error');
+    expect(String((reported[0]?.error as Error).message)).toMatch(/418 is not a status getHealth declares/);
+
+    overrides.refreshSession = () => {
+      throw ApiProblemClass.of({ status: 401, code: 'rate_limited', headers: { 'WWW-Authenticate': 'ApiKey' } });
+    };
+    const wrongCode = await fetch(`${baseUrl}/v1/refresh`, { method: 'POST', headers: { 'X-API-Key': 'k' } });
+    expect(wrongCode.status).toBe(500);
+
+    overrides.refreshSession = () => {
+      throw ApiProblemClass.of({ status: 401, code: 'session_expired' });
+    };
+    const noChallenge = await fetch(`${baseUrl}/v1/refresh`, { method: 'POST', headers: { 'X-API-Key': 'k' } });
+    expect(noChallenge.status).toBe(500);
+    expect(String((reported.at(-1)?.error as Error).message)).toMatch(/WWW-Authenticate is required/);
+  });
+
+  test('When a handler answers with a field its schema does not have, then response validation refuses it', async () => {
+    overrides.getHealth = () => ({ status: 200, body: { status: 'ok', uptime: 12 } }) as never;
+    expect((await fetch(`${baseUrl}/healthz`)).status).toBe(500);
+  });
+
+  test('When a handler varies on Accept, then Vary keeps what others set and adds Accept', async () => {
+    overrides.startOidcLogin = () => ({ status: 302, headers: { Location: 'https://idp.test/authorize', Vary: 'Accept' } });
+    const response = await fetch(`${baseUrl}${startUrl}`, { headers: { 'X-Tenant-Id': 'demo' }, redirect: 'manual' });
+    expect(response.headers.get('vary')).toBe('Accept');
   });
 
   test('When a handler response violates the contract, then response validation turns it into a 500 that hides the detail', async () => {
@@ -172,7 +228,7 @@ describe('createApiRouter', () => {
     expect(problem.detail).not.toContain('degraded');
     expect(calls).toEqual(['getHealth']);
     expect(reported).toHaveLength(1);
-    expect(String((reported[0]?.error as Error).message)).toMatch(/response/i);
+    expect(String((reported[0]?.error as Error).message)).toMatch(/getHealth answered 200, which breaks the contract/);
   });
 
   test('When a handler throws, then a 500 problem carries the request id and no internal detail', async () => {
@@ -225,7 +281,7 @@ describe('createApiRouter with a security step', () => {
       },
       getCurrentSession: ({ security }) => {
         seen.push(security.BearerAuth);
-        throw new ApiProblemClass({ status: 401, code: 'invalid_access_token' });
+        throw new ApiProblemClass({ status: 401, code: 'invalid_access_token', headers: { 'WWW-Authenticate': 'Bearer' } });
       },
     };
     const express = (await import('express')).default;
@@ -249,7 +305,7 @@ describe('createApiRouter with a security step', () => {
         },
         security: {
           ApiKey: ({ credential }) => {
-            if (credential !== 'good-key') throw new ApiProblemClass({ status: 401, code: 'invalid_api_key', detail: 'not a key' });
+            if (credential !== 'good-key') throw new ApiProblemClass({ status: 401, code: 'invalid_api_key', detail: 'not a key', headers: { 'WWW-Authenticate': 'ApiKey header="X-API-Key"' } });
             return { tenant: 'acme' };
           },
           BearerAuth: async ({ credential }) => ({ tenant: `bearer:${credential}` }),

@@ -15,7 +15,7 @@ const grant: api.SessionGrant = { access_token: 'at', token_type: 'Bearer', expi
 export const stubHandlers: Handlers = {
   startOidcLogin: ({ query }) => {
     const authorizationUrl = `https://idp.test/authorize?state=s1&redirect=${encodeURIComponent(query.frontend_redirect_uri)}`;
-    return { status: 302, headers: { Location: authorizationUrl, 'Cache-Control': 'no-store' } };
+    return { status: 302, headers: { Location: authorizationUrl, 'Cache-Control': 'no-store', Vary: 'Accept' } };
   },
   handleOidcCallback: ({ query }) => ({
     status: 302,

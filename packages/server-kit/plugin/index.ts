@@ -1,0 +1,2 @@
+export { defaultConfig, defineConfig } from './config.js';
+export type { HandlersPlugin } from './types.js';
