@@ -1,10 +1,10 @@
-import { createClient, createConfig, type Client } from './gen/client/index.js';
-import * as sdk from './gen/sdk.gen.js';
-import type * as api from './gen/types.gen.js';
+import type * as api from '@aimable/auth-openapi';
+import { createClient, createConfig, type Client } from '@aimable/auth-openapi/fetch-client';
+import * as sdk from '@aimable/auth-openapi/sdk';
 import { AuthApiError } from './errors.js';
 
-export { AuthApiError, isAuthApiError } from './errors.js';
-export type * from './gen/types.gen.js';
+export { AuthApiError, isAuthApiError, type AuthErrorCode } from './errors.js';
+export type * from '@aimable/auth-openapi';
 
 type MaybePromise<T> = T | Promise<T>;
 

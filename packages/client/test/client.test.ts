@@ -1,6 +1,6 @@
 import { startMock, type RunningMock } from '@aimable/auth-mock';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, test } from 'vitest';
-import { AuthApiError, createAuthClient, isAuthApiError, type AuthClient, type ProblemCode, type SessionGrant } from '../src/index.js';
+import { AuthApiError, createAuthClient, isAuthApiError, type AuthClient, type AuthErrorCode, type SessionGrant } from '../src/index.js';
 
 let mock: RunningMock;
 let auth: AuthClient;
@@ -91,7 +91,7 @@ describe('createAuthClient against the Prism mock', () => {
     const error = await noTenant.listProviders({}).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AuthApiError);
     const apiError = error as AuthApiError;
-    expectTypeOf(apiError.code).toEqualTypeOf<ProblemCode | 'unexpected_response'>();
+    expectTypeOf(apiError.code).toEqualTypeOf<AuthErrorCode>();
     expect(apiError.status).toBe(400);
     expect(apiError.code).toBe('invalid_request');
     expect(apiError.problem?.request_id).toBeTruthy();

@@ -11,6 +11,9 @@ const require = createRequire(import.meta.url);
 /** The port `pnpm mock` listens on unless told otherwise. */
 export const DEFAULT_MOCK_PORT = 4010;
 
+/** Where the contract's examples send a browser: the mock at its default address (the provider's page is its callback). */
+const EXAMPLE_ORIGIN = `http://localhost:${DEFAULT_MOCK_PORT}`;
+
 export interface MockOptions {
   /** Port to listen on; 0 picks a free one. Default 4010. */
   port?: number;
@@ -35,11 +38,13 @@ export interface RunningMock {
  * Starts Prism on a private port behind a thin proxy that maps `Accept` to
  * Prism's `Prefer` header, so that browsers get redirects and `fetch`
  * callers asking for JSON get the JSON variant, as from the real server.
+ * The examples' authorization URLs lead to the mock's own callback (the
+ * mock plays the provider too), at whatever address the mock is reached.
  */
 export async function startMock(options: MockOptions = {}): Promise<RunningMock> {
   const host = options.host ?? '127.0.0.1';
   const specPath = options.specPath ?? require.resolve('@aimable/auth-openapi/openapi.yaml');
-  const negotiator = new ResponseNegotiator(specPath);
+  const negotiator = new ResponseNegotiator();
   const prismPort = await freePort();
   const prism = await startPrism(specPath, prismPort, options);
 
@@ -50,8 +55,21 @@ export async function startMock(options: MockOptions = {}): Promise<RunningMock>
     const upstream = request(
       { host: '127.0.0.1', port: prismPort, method: req.method, path: req.url, headers },
       (answer: IncomingMessage) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
+        const origin = req.headers.host ? `http://${req.headers.host}` : EXAMPLE_ORIGIN;
+        if (origin === EXAMPLE_ORIGIN) {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+          return;
+        }
+        // Served elsewhere, the examples' links lead back to this mock, so that a browser round trip stays on it.
+        const chunks: Buffer[] = [];
+        answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+        answer.on('end', () => {
+          const body = Buffer.from(Buffer.concat(chunks).toString('utf8').replaceAll(EXAMPLE_ORIGIN, origin));
+          const location = answer.headers.location?.replaceAll(EXAMPLE_ORIGIN, origin);
+          res.writeHead(answer.statusCode ?? 502, { ...answer.headers, ...(location ? { location } : {}), 'content-length': String(body.length) });
+          res.end(body);
+        });
       },
     );
     upstream.on('error', () => {

@@ -1,7 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { parse } from 'yaml';
-
-const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const;
+import { operations, type OperationDescriptor } from '@aimable/auth-openapi';
 
 interface MockedOperation {
   method: string;
@@ -16,29 +13,22 @@ interface MockedOperation {
  * Prism answers the lowest 2xx it finds unless told otherwise, so a browser
  * navigating to the start operation would get the JSON variant instead of
  * the redirect. The real server redirects unless the request asks for JSON;
- * this maps that rule onto Prism's `Prefer: code=…` header.
+ * this maps that rule onto Prism's `Prefer: code=…` header. It reads the
+ * contract as data (`@aimable/auth-openapi`), generated once from the spec.
  */
 export class ResponseNegotiator {
   readonly #operations: MockedOperation[];
 
-  constructor(specPath: string) {
-    const spec = parse(readFileSync(specPath, 'utf8')) as {
-      paths: Record<string, Record<string, { responses?: Record<string, unknown> }>>;
-    };
-    this.#operations = [];
-    for (const [path, item] of Object.entries(spec.paths)) {
-      for (const method of METHODS) {
-        const operation = item[method];
-        if (!operation) continue;
-        const statuses = Object.keys(operation.responses ?? {}).map(Number);
-        this.#operations.push({
-          method: method.toUpperCase(),
-          pattern: pathPattern(path),
-          redirectStatus: statuses.filter((s) => s >= 300 && s < 400).sort()[0],
-          hasSuccess: statuses.some((s) => s >= 200 && s < 300),
-        });
-      }
-    }
+  constructor(contract: readonly OperationDescriptor[] = operations) {
+    this.#operations = contract.map((operation) => {
+      const statuses = Object.keys(operation.responses).map(Number);
+      return {
+        method: operation.method.toUpperCase(),
+        pattern: pathPattern(operation.path),
+        redirectStatus: statuses.filter((s) => s >= 300 && s < 400).sort()[0],
+        hasSuccess: statuses.some((s) => s >= 200 && s < 300),
+      };
+    });
   }
 
   /** The `Prefer` header to add, or undefined to leave Prism's choice. */

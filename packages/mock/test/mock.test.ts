@@ -19,6 +19,7 @@ describe('the mock', () => {
       redirect: 'manual',
     });
     expect(response.status).toBe(302);
+    expect(response.headers.get('location')!.startsWith(`${mock.url}/`)).toBe(true);
     expect(new URL(response.headers.get('location')!).searchParams.get('state')).toBeTruthy();
   });
 
@@ -31,8 +32,12 @@ describe('the mock', () => {
     const response = await fetch(`${mock.url}${start}`, { headers: { ...tenant, Accept: 'application/json' }, redirect: 'manual' });
     expect(response.status).toBe(200);
     const body = (await response.json()) as { authorization_url: string; state: string };
-    expect(body.authorization_url).toMatch(/^https:\/\//);
     expect(body.state).toBeTruthy();
+    // The mock plays the provider: its authorization URL leads back to the mock, not to a real provider.
+    expect(body.authorization_url.startsWith(`${mock.url}/v1/auth/oidc/google/callback?`)).toBe(true);
+    const callback = await fetch(body.authorization_url, { redirect: 'manual' });
+    expect(callback.status).toBe(302);
+    expect(callback.headers.get('location')).toMatch(/^http:\/\/localhost:5173\/auth\/callback\?code=/);
   });
 
   test('When a link names the tenant in the query and sends no headers, then it is redirected to the provider', async () => {
