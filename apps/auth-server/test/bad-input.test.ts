@@ -40,6 +40,7 @@ const attempts: Record<string, Attempt[]> = {
     { path: `/v1/auth/oidc/dev/callback?state=${'s'.repeat(600)}` },
     { path: '/v1/auth/oidc/dev/callback?state=s&state=t' },
     { path: '/v1/auth/oidc/Dev!/callback?state=s' },
+    { path: '/v1/auth/oidc/%E0%A4%A/callback?state=s' },
   ],
   createSession: [
     { method: 'POST', path: '/v1/auth/oidc/session', headers: session, body: '{' },
@@ -88,13 +89,14 @@ const attempts: Record<string, Attempt[]> = {
     { method: 'DELETE', path: '/v1/auth/sessions/not-a-session-id', headers: { Authorization: 'Bearer {bearer}' } },
     { method: 'DELETE', path: '/v1/auth/sessions/ses_doesnotexist', headers: { Authorization: 'Bearer {bearer}' } },
     { method: 'DELETE', path: '/v1/auth/sessions/ses_x' },
+    { method: 'DELETE', path: '/v1/auth/sessions/%zz', headers: { Authorization: 'Bearer {bearer}' } },
   ],
   listProviders: [
     { path: '/v1/auth/providers' },
     { path: '/v1/auth/providers', headers: { 'X-Tenant-Id': '' } },
     { path: '/v1/auth/providers', headers: { 'X-Tenant-Id': 'unknown' } },
   ],
-  getJwks: [{ method: 'POST', path: '/.well-known/jwks.json' }, { path: '/.well-known/jwks.json?x=1' }],
+  getJwks: [{ method: 'POST', path: '/.well-known/jwks.json' }],
   getHealth: [{ method: 'DELETE', path: '/healthz' }],
   getReadiness: [{ method: 'PUT', path: '/readyz' }],
 };
@@ -114,6 +116,15 @@ describe('bad input', () => {
       expect(problem.request_id, label).toBe(response.headers.get('x-request-id'));
       const after = await h.server.store.countRows();
       expect(after, label).toEqual(before);
+    }
+  });
+});
+
+describe('probes', () => {
+  test('When a probe or the key set is asked with query parameters, then they are ignored and it answers as without them', async () => {
+    for (const path of ['/healthz?x=1', '/readyz?v=2&probe', '/.well-known/jwks.json?v=2']) {
+      const response = await fetch(`${h.url}${path}`);
+      expect(response.status, path).toBe(200);
     }
   });
 });

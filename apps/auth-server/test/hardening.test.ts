@@ -371,12 +371,19 @@ describe('CORS and the origin check, precisely', () => {
     expect(await problemCode(post)).toBe('invalid_refresh_token');
   });
 
-  test('When a foreign origin sends PUT or PATCH, then it is refused like POST; when it reads, the read runs but its answer is not shared', async () => {
+  test('When a foreign origin sends DELETE, then it is refused like POST; PUT and PATCH no route takes; when it reads, the read runs but its answer is not shared', async () => {
+    const grant = await signIn(h);
+    const revoke = await fetch(`${h.url}/v1/auth/sessions/${grant.session.id}`, {
+      method: 'DELETE',
+      headers: { Origin: 'https://evil.example', Authorization: `Bearer ${grant.access_token}` },
+    });
+    expect(revoke.status).toBe(403);
+    expect(await revoke.json()).toMatchObject({ code: 'origin_not_allowed', detail: 'The origin https://evil.example is not allowed for this tenant.' });
+    expect((await h.server.store.findSession('alpha', grant.session.id))?.revokedAt).toBeNull();
     for (const method of ['PUT', 'PATCH']) {
       const response = await fetch(`${h.url}/v1/refresh`, { method, headers: { Origin: 'https://evil.example', 'X-API-Key': API_KEY } });
-      expect(response.status).toBe(403);
-      const problem = (await response.json()) as { code: string; detail: string };
-      expect(problem).toMatchObject({ code: 'origin_not_allowed', detail: 'The origin https://evil.example is not allowed for this tenant.' });
+      expect(response.status).toBe(405);
+      expect(response.headers.get('allow')).toBe('POST');
     }
     const read = await fetch(`${h.url}/v1/auth/providers`, { headers: { 'X-Tenant-Id': 'alpha', Origin: BETA_ORIGIN } });
     expect(read.status).toBe(200);
@@ -516,7 +523,7 @@ describe('what is recorded and listed', () => {
   test('When a user logs out, then the session is recorded as ended by logout', async () => {
     const grant = await signIn(h);
     await fetch(`${h.url}/v1/auth/logout`, { method: 'POST', headers: { Authorization: `Bearer ${grant.access_token}` } });
-    expect((await h.server.store.findSession('alpha', grant.session.id))?.revoked_reason).toBe('logout');
+    expect((await h.server.store.findSession('alpha', grant.session.id))?.revokedReason).toBe('logout');
   });
 
   test('When sessions are listed three at a time, then each page’s cursor continues after its last session', async () => {

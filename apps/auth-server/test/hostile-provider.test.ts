@@ -46,7 +46,7 @@ describe('a hostile identity provider', () => {
     const after = await h.server.store.countRows();
     expect(after.sessions).toBe(before.sessions);
     expect(after.users).toBe(before.users);
-    expect(after.refresh_tokens).toBe(before.refresh_tokens);
+    expect(after.refreshTokens).toBe(before.refreshTokens);
     // The state is spent: the rejected login cannot be retried, even with a well-behaved provider.
     fake.scenario = scenarios.valid;
     const retry = await postSession(h, { code: login.code, state: login.state, code_verifier: login.verifier });

@@ -110,14 +110,14 @@ describe('naming the tenant where a browser can', () => {
   });
 
   test('When the header and the query name different tenants, then 400 and no state is stored; when they agree, the login starts', async () => {
-    const before = (await h.server.store.countRows()).login_states;
+    const before = (await h.server.store.countRows()).loginStates;
     const url = (tenant: string) => `${h.url}/v1/auth/oidc/dev/start?tenant=${tenant}&frontend_redirect_uri=${encodeURIComponent(REDIRECT_URI)}&${pkce()}`;
     const conflict = await fetch(url('beta'), { headers: { 'X-Tenant-Id': 'alpha' }, redirect: 'manual' });
     expect(conflict.status).toBe(400);
     const problem = (await conflict.json()) as { code: string; errors: { location: string; message: string }[] };
     expect(problem.code).toBe('invalid_request');
     expect(problem.errors).toEqual([{ location: 'query.tenant', message: 'differs from X-Tenant-Id; send one, or the same tenant in both' }]);
-    expect((await h.server.store.countRows()).login_states).toBe(before);
+    expect((await h.server.store.countRows()).loginStates).toBe(before);
     expect((await fetch(url('alpha'), { headers: { 'X-Tenant-Id': 'alpha' }, redirect: 'manual' })).status).toBe(302);
   });
 

@@ -52,7 +52,7 @@ describe('who a limit counts', () => {
         statuses.push(response.status);
       }
       expect(statuses).toEqual([302, 302, 302, 429, 429]);
-      expect((await h.server.store.countRows()).login_states).toBe(3);
+      expect((await h.server.store.countRows()).loginStates).toBe(3);
     } finally {
       await h.close();
     }

@@ -66,7 +66,7 @@ function strictlyEncoded(value: string): string {
 
 describe('the redirect allowlist (RFC 9700 §4.11.1)', () => {
   test.each(bypassAttempts)('When frontend_redirect_uri is a %s bypass, then 400 and no redirect, no state', async (_name, uri) => {
-    const before = (await h.server.store.countRows()).login_states;
+    const before = (await h.server.store.countRows()).loginStates;
     const response = await fetch(`${h.url}/v1/auth/oidc/dev/start?frontend_redirect_uri=${strictlyEncoded(uri)}&code_challenge=${pkcePair().challenge}&code_challenge_method=S256`, {
       headers: { 'X-Tenant-Id': 'alpha' },
       redirect: 'manual',
@@ -74,7 +74,7 @@ describe('the redirect allowlist (RFC 9700 §4.11.1)', () => {
     expect(response.status).toBe(400);
     expect(response.headers.get('location')).toBeNull();
     expect(await response.json()).toMatchObject({ code: 'redirect_uri_not_allowed', detail: "frontend_redirect_uri is not on the tenant's allowlist." });
-    expect((await h.server.store.countRows()).login_states).toBe(before);
+    expect((await h.server.store.countRows()).loginStates).toBe(before);
   });
 
   test('When the allowlisted URI is sent exactly, then the login starts (the corpus is not refused for another reason)', async () => {
@@ -296,8 +296,8 @@ describe('PKCE between the frontend and the server (login CSRF)', () => {
     const state = 'a-state-from-before-the-policy';
     const now = clock.now();
     await h.server.store.insertLoginState({
-      state_hash: createHash('sha256').update(state).digest('hex'), tenant_id: 'alpha', provider_id: 'dev', redirect_uri: REDIRECT_URI,
-      pkce_verifier: pkcePair().verifier, nonce: 'n', code_challenge: null, created_at: now, expires_at: now + 60_000, consumed_at: null,
+      stateHash: createHash('sha256').update(state).digest('hex'), tenantId: 'alpha', providerId: 'dev', redirectUri: REDIRECT_URI,
+      pkceVerifier: pkcePair().verifier, nonce: 'n', codeChallenge: null, createdAt: now, expiresAt: now + 60_000, consumedAt: null,
     });
     const response = await postSession(h, { code: 'c', state });
     expect(response.status).toBe(401);

@@ -220,12 +220,12 @@ describe('refresh with Idempotency-Key', () => {
 
   test('When 20 refreshes with one key and token race, then one rotation happens and every answer is the same grant or a 409', async () => {
     const created = await signIn(h);
-    const before = (await h.server.store.countRows()).refresh_tokens;
+    const before = (await h.server.store.countRows()).refreshTokens;
     const responses = await Promise.all(Array.from({ length: 20 }, () => refresh(h, created.refresh_token, { key: 'race-refresh' })));
     const ok = responses.filter((r) => r.status === 200);
     expect(responses.every((r) => r.status === 200 || r.status === 409)).toBe(true);
     expect(new Set(await Promise.all(ok.map((r) => r.text()))).size).toBe(1);
-    expect((await h.server.store.countRows()).refresh_tokens - before).toBe(1);
+    expect((await h.server.store.countRows()).refreshTokens - before).toBe(1);
   });
 
   test('When grants are stored for replay and grace, then no refresh or access token is readable in the database', async () => {
@@ -235,7 +235,7 @@ describe('refresh with Idempotency-Key', () => {
     const file = h.config.databaseFile;
     const bytes = readFileSync(file).toString('latin1') + (existsSync(`${file}-wal`) ? readFileSync(`${file}-wal`).toString('latin1') : '');
     for (const secret of [created.refresh_token, next.refresh_token, next.access_token]) expect(bytes).not.toContain(secret);
-    const rows = (await h.server.store.countRows()).idempotency_records;
+    const rows = (await h.server.store.countRows()).idempotencyRecords;
     expect(rows).toBeGreaterThan(0);
   });
 

@@ -1,4 +1,4 @@
-import { createApiRouter, type Handlers } from '@aimable/auth-server-kit';
+import { createApiRouter, operations, type Handlers, type OperationId } from '@aimable/auth-server-kit';
 import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
@@ -6,7 +6,8 @@ import { describeError } from '../logging/logger.js';
 import type { TenantRegistry } from '../tenants/tenant-registry.js';
 import type { CallerPrincipals, Callers } from './caller.js';
 import type { RateLimits } from './rate-limits.js';
-import { tenantCors } from './cors.js';
+import { CHALLENGES } from '../problems.js';
+import { originCheck, tenantCors, UNSAFE_OPERATIONS } from './cors.js';
 
 export interface AppOptions {
   handlers: Handlers<CallerPrincipals>;
@@ -22,18 +23,17 @@ export interface AppOptions {
 export function createApp(options: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
+  // Every answer is the contract's: no ETag, and so no 304 it does not declare.
+  app.set('etag', false);
   app.set('trust proxy', options.trustProxy);
   app.use(helmet());
   app.use(accessLog(options.logger));
   app.use(
     createApiRouter(options.handlers, {
       before: [tenantCors(options.tenants, options.callers)],
-      beforeOperation: {
-        startOidcLogin: [options.limits.middleware('start')],
-        createSession: [options.limits.middleware('session')],
-        refreshSession: [options.limits.middleware('refresh')],
-      },
+      beforeOperation: beforeOperation(options),
       security: options.callers.resolvers(),
+      challenges: CHALLENGES,
       validateResponses: options.validateResponses,
       onError: (error, problem, req) => {
         const entry = { req_id: req.res?.locals.requestId, status: problem.status, code: problem.code, error: describeError(error) };
@@ -43,6 +43,19 @@ export function createApp(options: AppOptions): Express {
     }),
   );
   return app;
+}
+
+/** Per operation, before its request is read: the origin check of unsafe operations, then the rate limits. */
+function beforeOperation({ callers, limits }: AppOptions): Partial<Record<OperationId, RequestHandler[]>> {
+  const limited: Partial<Record<OperationId, RequestHandler>> = {
+    startOidcLogin: limits.middleware('start'),
+    createSession: limits.middleware('session'),
+    refreshSession: limits.middleware('refresh'),
+  };
+  const checkOrigin = originCheck(callers);
+  return Object.fromEntries(
+    operations.map(({ operationId }) => [operationId, [...(UNSAFE_OPERATIONS.has(operationId) ? [checkOrigin] : []), ...(limited[operationId] ? [limited[operationId]] : [])]]),
+  );
 }
 
 /** One line per request: path without query (the query may hold codes and states), status and duration. */

@@ -1,6 +1,7 @@
-import { ApiProblem, type SecurityResolvers } from '@aimable/auth-server-kit';
+import type { SecurityResolvers } from '@aimable/auth-server-kit';
 import type { Request } from 'express';
 import type { Clock } from '../clock.js';
+import { invalidApiKey, originNotAllowed } from '../problems.js';
 import type { Authenticated, SessionService } from '../sessions/session-service.js';
 import type { TenantConfig } from '../tenants/tenant.js';
 import type { TenantRegistry } from '../tenants/tenant-registry.js';
@@ -91,9 +92,7 @@ export class Caller {
 
   /** 403 `origin_not_allowed` unless the origin is allowed by every tenant given. */
   assertOriginAllowedBy(tenants: TenantConfig[]): void {
-    if (!this.originAllowedBy(tenants)) {
-      throw new ApiProblem({ status: 403, code: 'origin_not_allowed', detail: `The origin ${this.origin} is not allowed for this tenant.` });
-    }
+    if (!this.originAllowedBy(tenants)) throw originNotAllowed(this.origin);
   }
 }
 
@@ -128,7 +127,7 @@ export class Callers {
     return {
       ApiKey: ({ req }) => {
         const tenant = this.of(req).apiKeyTenant();
-        if (!tenant) throw new ApiProblem({ status: 401, code: 'invalid_api_key', detail: 'X-API-Key is not valid.' });
+        if (!tenant) throw invalidApiKey();
         return tenant;
       },
       BearerAuth: ({ req }) => this.of(req).session(),

@@ -1,23 +1,18 @@
+import { operations } from '@aimable/auth-server-kit';
 import type { RequestHandler } from 'express';
 import type { TenantRegistry } from '../tenants/tenant-registry.js';
 import type { Callers } from './caller.js';
 
 
 /**
- * CORS with credentials, per tenant, and the origin check that goes with
- * it. An origin may read an answer only if every tenant the request speaks
- * for allows it (the tenant it names, its API key's, its access token's).
- *
- * CORS only hides an answer; the action still happens. So an unsafe
- * request from an origin that is not allowed is refused with 403 before
- * anything runs: a page of one tenant cannot make a browser act for
- * another (plant a session, refresh, log out). A preflight carries no
- * credentials: it is allowed for any tenant's origin, and the request that
- * follows is judged on its own.
+ * CORS with credentials, per tenant. An origin may read an answer only if
+ * every tenant the request speaks for allows it (the tenant it names, its
+ * API key's, its access token's). A preflight carries no credentials: it
+ * is allowed for any tenant's origin, and the request that follows is
+ * judged on its own.
  */
 export function tenantCors(tenants: TenantRegistry, callers: Callers): RequestHandler {
   const anyTenantOrigin = tenants.allOrigins();
-  const unsafeMethods = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
   const allowedHeaders = 'Authorization, Content-Type, Idempotency-Key, X-API-Key, X-Request-Id, X-Tenant-Id';
   const exposedHeaders = 'X-Request-Id, Idempotent-Replayed, Retry-After, WWW-Authenticate';
   return async (req, res, next) => {
@@ -45,10 +40,24 @@ export function tenantCors(tenants: TenantRegistry, callers: Callers): RequestHa
     const spokenFor = await caller.tenantsSpokenFor();
     if (caller.originAllowedBy(spokenFor)) {
       res.set({ 'Access-Control-Allow-Origin': origin, 'Access-Control-Allow-Credentials': 'true', 'Access-Control-Expose-Headers': exposedHeaders });
-    } else if (unsafeMethods.has(req.method)) {
-      // Express 5 answers what an async middleware throws through the router's problem writer.
-      caller.assertOriginAllowedBy(spokenFor);
     }
     next();
   };
 }
+
+/**
+ * CORS only hides an answer; the action still happens. So an unsafe
+ * request from an origin that is not allowed is refused with 403 before
+ * anything runs: a page of one tenant cannot make a browser act for
+ * another (plant a session, refresh, log out).
+ */
+export function originCheck(callers: Callers): RequestHandler {
+  return async (req, _res, next) => {
+    const caller = callers.of(req);
+    if (caller.origin !== undefined) caller.assertOriginAllowedBy(await caller.tenantsSpokenFor());
+    next();
+  };
+}
+
+/** The operations that change something: those an origin check guards. */
+export const UNSAFE_OPERATIONS: ReadonlySet<string> = new Set(operations.filter((operation) => operation.method !== 'get').map((operation) => operation.operationId));

@@ -2,6 +2,7 @@ import { serialize } from 'cookie';
 import type { api } from '@aimable/auth-server-kit';
 import type { IssuedGrant } from '../sessions/session-service.js';
 import type { SessionPolicy } from '../tenants/tenant.js';
+import { toSessionGrant } from './presenters.js';
 
 /**
  * The tenant's refresh cookie. `__Host-` pins it to this origin (Secure,
@@ -26,12 +27,13 @@ export interface GrantResponse<S extends number> {
  * never both.
  */
 export function grantResponse<S extends number>(status: S, issued: IssuedGrant, delivery: RefreshTokenDelivery, tenantId: string): GrantResponse<S> {
+  const grant = toSessionGrant(issued);
   if (delivery === 'body') {
-    return { status, body: { ...issued.grant, refresh_token: issued.refreshToken }, headers: { 'Cache-Control': 'no-store' } };
+    return { status, body: { ...grant, refresh_token: issued.refreshToken }, headers: { 'Cache-Control': 'no-store' } };
   }
   return {
     status,
-    body: issued.grant,
+    body: grant,
     headers: {
       'Cache-Control': 'no-store',
       'Set-Cookie': serialize(refreshCookieName(tenantId), issued.refreshToken, {

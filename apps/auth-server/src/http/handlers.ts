@@ -1,15 +1,17 @@
-import { ApiProblem, type HandlerContext, type Handlers } from '@aimable/auth-server-kit';
+import type { HandlerContext, Handlers } from '@aimable/auth-server-kit';
 import { parse as parseCookies } from 'cookie';
 import { sha256Hex } from '../ids.js';
 import { requestFingerprint, type Idempotency } from '../idempotency/idempotency.js';
 import type { LoginService, RedeemableLogin } from '../login/login-service.js';
-import { toSession, toUser, type CreationGuard, type RefreshChannel, type SessionService } from '../sessions/session-service.js';
+import { loginRejected, refreshRejected, serviceUnavailable, sessionNotFound } from '../problems.js';
+import type { CreationGuard, RefreshChannel, SessionService } from '../sessions/session-service.js';
 import type { TenantRegistry } from '../tenants/tenant-registry.js';
 import type { AccessTokens } from '../tokens/access-tokens.js';
 import type { AuthStore } from '../store/auth-store.js';
 import type { CallerPrincipals, Callers } from './caller.js';
 import type { RateLimits } from './rate-limits.js';
 import { clearedRefreshCookie, grantResponse, refreshCookieName } from './grant-response.js';
+import { decodeCursor, toSession, toSessionList, toUser } from './presenters.js';
 
 export interface HandlerDependencies {
   login: LoginService;
@@ -26,6 +28,9 @@ export interface HandlerDependencies {
 }
 
 const NO_STORE = { 'Cache-Control': 'no-store' } as const;
+
+/** `start` answers JSON or a redirect by `Accept`: caches must key on it. */
+const START_HEADERS = { ...NO_STORE, Vary: 'Accept' } as const;
 
 /**
  * The HTTP face of the services: take the typed input (the caller already
@@ -47,10 +52,10 @@ export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrinci
         return {
           status: 200,
           body: { authorization_url: started.authorizationUrl, state: started.state, expires_at: new Date(started.expiresAt).toISOString() },
-          headers: NO_STORE,
+          headers: START_HEADERS,
         };
       }
-      return { status: 302, headers: { Location: started.authorizationUrl, ...NO_STORE } };
+      return { status: 302, headers: { Location: started.authorizationUrl, ...START_HEADERS } };
     },
 
     async handleOidcCallback({ path, query }) {
@@ -90,7 +95,7 @@ export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrinci
         run: async (record) => {
           const { tenant } = login!;
           const issued = await deps.sessions.create({ login: login!, code: body.code, state: body.state }, (tx, issued) => {
-            const guard: CreationGuard = { sessionId: issued.grant.session.id, refreshTokenId: issued.refreshTokenId };
+            const guard: CreationGuard = { sessionId: issued.session.id, refreshTokenId: issued.refreshTokenId };
             return record(tx, { ...grantResponse(201, issued, delivery, tenant.id), guard });
           });
           return grantResponse(201, issued, delivery, tenant.id);
@@ -104,7 +109,7 @@ export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrinci
       const cookieName = refreshCookieName(tenant.id);
       const channel: RefreshChannel = body?.refresh_token !== undefined ? 'body' : 'cookie';
       const token = body?.refresh_token ?? parseCookies(context.req.get('cookie') ?? '')[cookieName];
-      if (!token) throw new ApiProblem({ status: 401, code: 'invalid_refresh_token', detail: `Send the refresh token in the ${cookieName} cookie or the body.` });
+      if (!token) throw refreshRejected('invalid_refresh_token', `Send the refresh token in the ${cookieName} cookie or the body.`);
       const key = headers?.['Idempotency-Key'];
       const beforeRotate = () => deps.limits.consumeGlobal('refresh');
       if (key === undefined) return grantResponse(200, await deps.sessions.refresh(tenant, token, channel, { beforeRotate }), channel, tenant.id);
@@ -141,13 +146,14 @@ export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrinci
     },
 
     async listSessions({ query, security }) {
-      return { status: 200, body: await deps.sessions.list(security.BearerAuth, query.limit ?? 20, query.cursor), headers: NO_STORE };
+      const auth = security.BearerAuth;
+      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+      const page = await deps.sessions.list(auth, query.limit ?? 20, after);
+      return { status: 200, body: toSessionList(page, auth.session.id), headers: NO_STORE };
     },
 
     async revokeSession({ path, security }) {
-      if (!(await deps.sessions.revoke(security.BearerAuth, path.session_id))) {
-        throw new ApiProblem({ status: 404, code: 'not_found', detail: 'No such session.' });
-      }
+      if (!(await deps.sessions.revoke(security.BearerAuth, path.session_id))) throw sessionNotFound();
       return { status: 204 };
     },
 
@@ -165,19 +171,19 @@ export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrinci
     },
 
     async getReadiness() {
-      if (deps.isDraining()) throw new ApiProblem({ status: 503, code: 'service_unavailable', detail: 'The server is shutting down.' });
+      if (deps.isDraining()) throw serviceUnavailable('The server is shutting down.');
       try {
         await deps.store.ping();
       } catch (error) {
-        throw new ApiProblem({ status: 503, code: 'service_unavailable', detail: 'The database does not answer.', cause: error });
+        throw serviceUnavailable('The database does not answer.', error);
       }
       return { status: 200, body: { status: 'ready', checks: { database: 'ok' } } };
     },
   };
 }
 
-function alreadyRedeemed(): ApiProblem {
-  return new ApiProblem({ status: 401, code: 'invalid_state', detail: 'The login state is unknown, expired or already used.' });
+function alreadyRedeemed(): Error {
+  return loginRejected('invalid_state', 'The login state is unknown, expired or already used.');
 }
 
 /** What a stored 4xx problem names: the request id and the path. */

@@ -1,7 +1,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
-import { ApiProblem } from '@aimable/auth-server-kit';
 import type { Request, RequestHandler } from 'express';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { rateLimited } from '../problems.js';
 
 export type RateLimitedOperation = 'start' | 'session' | 'refresh';
 
@@ -69,12 +69,7 @@ async function refuseOver(consumed: Promise<RateLimiterRes>): Promise<void> {
     await consumed;
   } catch (error) {
     if (!(error instanceof RateLimiterRes)) throw error;
-    throw new ApiProblem({
-      status: 429,
-      code: 'rate_limited',
-      detail: 'Too many requests. Retry after the time in Retry-After.',
-      headers: { 'Retry-After': String(Math.max(1, Math.ceil(error.msBeforeNext / 1000))) },
-    });
+    throw rateLimited(Math.max(1, Math.ceil(error.msBeforeNext / 1000)));
   }
 }
 

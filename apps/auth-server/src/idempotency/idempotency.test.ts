@@ -3,6 +3,7 @@ import { ApiProblem } from '@aimable/auth-server-kit';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import type { AuthStore } from '../store/auth-store.js';
 import { openSqliteStore } from '../store/sqlite.js';
+import { rateLimited } from '../problems.js';
 import { Sealer } from '../tokens/sealing.js';
 import { canonicalJson, Idempotency, requestFingerprint, type IdempotentRequest } from './idempotency.js';
 
@@ -70,7 +71,7 @@ describe('the Idempotency-Key protocol', () => {
     now += 60_000 - 1;
     const early = await refusal(idempotency.handle(request()));
     expect(early).toMatchObject({ status: 409, code: 'idempotency_key_in_use', headers: { 'Retry-After': '1' } });
-    expect(early?.detail).toBe('A request with this Idempotency-Key is still being processed. Retry later.');
+    expect(early?.detail).toBe('A request with this Idempotency-Key is still being processed. Retry after the time given.');
     now += 1;
     expect(await idempotency.handle(request())).toEqual({ status: 200, body: { run: 1 } });
     expect(await idempotency.handle(request())).toEqual({ status: 200, body: { run: 1 }, headers: { 'Idempotent-Replayed': 'true' } });
@@ -130,6 +131,23 @@ describe('the Idempotency-Key protocol', () => {
     expect(await refusal(idempotency.handle(failing))).toMatchObject({ status: 500 });
     expect(await refusal(idempotency.handle(failing))).toMatchObject({ status: 500 });
     expect(runs).toBe(3);
+  });
+
+  test('When the work is refused for now (a rate limit), then nothing is stored: a retry with the key runs again', async () => {
+    let limited = true;
+    const throttled = request({
+      run: async (record) => {
+        runs += 1;
+        if (limited) throw rateLimited(7);
+        const answer = { status: 200, body: { run: runs } };
+        await store.transaction((tx) => record(tx, { ...answer, headers: {} }));
+        return answer;
+      },
+    });
+    expect(await refusal(idempotency.handle(throttled))).toMatchObject({ status: 429, headers: { 'Retry-After': '7' } });
+    expect((await store.countRows()).idempotencyRecords).toBe(0);
+    limited = false;
+    expect(await idempotency.handle(throttled)).toEqual({ status: 200, body: { run: 2 } });
   });
 
   test('When a stored answer may no longer be replayed, then the refusal is answered instead', async () => {

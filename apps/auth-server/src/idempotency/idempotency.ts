@@ -2,8 +2,9 @@ import { ApiProblem, problemDocument } from '@aimable/auth-server-kit';
 import type { Clock } from '../clock.js';
 import { sha256Hex } from '../ids.js';
 import type { AuthStore, IdempotencyKeyRef, IdempotencyScope, StoreOperations } from '../store/auth-store.js';
-import type { IdempotencyRecordRow } from '../store/schema.js';
+import type { IdempotencyRecord } from '../store/schema.js';
 import type { Sealer } from '../tokens/sealing.js';
+import { idempotencyKeyInUse, idempotencyKeyReused } from '../problems.js';
 
 /** A response as stored for replay. */
 export interface StoredResponse {
@@ -57,8 +58,9 @@ export interface IdempotentRequest<R> {
  * and to what only its caller holds, bound to a fingerprint of the request,
  * and its response is kept sealed (it holds tokens) for 24 hours. A
  * completed response is replayed only while it is still current; a 4xx
- * is stored and replayed too; a 5xx or a crash releases the key, so that a
- * retry runs again.
+ * is stored and replayed too, but for a refusal that says "not now" (a
+ * rate limit); that, a 5xx or a crash releases the key, so that a retry
+ * runs again.
  */
 export class Idempotency {
   constructor(
@@ -72,7 +74,7 @@ export class Idempotency {
     const { ref, fingerprint } = request;
     const existing = await this.store.findIdempotencyRecord(ref, this.clock.now());
     // A claim abandoned by a crashed process is taken over below, atomically, like a new key.
-    const abandoned = existing?.status === 'in_flight' && existing.fingerprint === fingerprint && existing.locked_until <= this.clock.now();
+    const abandoned = existing?.status === 'in_flight' && existing.fingerprint === fingerprint && existing.lockedUntil <= this.clock.now();
     if (existing && !abandoned) return this.#answerExisting(request, existing);
 
     // Nothing is stored for a request refused outright.
@@ -84,12 +86,12 @@ export class Idempotency {
     );
     // Another request may have taken the key while this one was admitted.
     if (claimed.kind === 'completed') return this.#answerExisting(request, claimed.record);
-    if (claimed.kind === 'mismatch') throw keyReused();
-    if (claimed.kind === 'in_flight') throw keyInUse();
+    if (claimed.kind === 'mismatch') throw idempotencyKeyReused();
+    if (claimed.kind === 'in_flight') throw idempotencyKeyInUse(IN_FLIGHT_RETRY_AFTER_SECONDS);
     try {
       return await request.run((tx, response) => tx.completeIdempotencyKey(ref, response.status, this.#seal(ref, response)));
     } catch (error) {
-      if (error instanceof ApiProblem && error.status < 500) {
+      if (error instanceof ApiProblem && error.status < 500 && !RETRYABLE_STATUSES.has(error.status)) {
         const body = problemDocument(error, request.problem.requestId, request.problem.instance);
         await this.store.completeIdempotencyKey(ref, error.status, this.#seal(ref, { status: error.status, headers: error.headers, body }));
       } else {
@@ -99,11 +101,11 @@ export class Idempotency {
     }
   }
 
-  async #answerExisting<R>(request: IdempotentRequest<R>, record: IdempotencyRecordRow): Promise<R> {
-    if (record.fingerprint !== request.fingerprint) throw keyReused();
-    if (record.status !== 'completed') throw keyInUse();
+  async #answerExisting<R>(request: IdempotentRequest<R>, record: IdempotencyRecord): Promise<R> {
+    if (record.fingerprint !== request.fingerprint) throw idempotencyKeyReused();
+    if (record.status !== 'completed') throw idempotencyKeyInUse(IN_FLIGHT_RETRY_AFTER_SECONDS);
     const stored = JSON.parse(this.sealer.open(record.response ?? '', scopeText(request.ref))) as StoredResponse;
-    await request.replayable(stored, record.tenant_id);
+    await request.replayable(stored, record.tenantId);
     const { status, headers, body } = stored;
     return { status, body, headers: { ...headers, 'Idempotent-Replayed': 'true' } } as R;
   }
@@ -113,18 +115,11 @@ export class Idempotency {
   }
 }
 
-function keyReused(): ApiProblem {
-  return new ApiProblem({ status: 422, code: 'idempotency_key_reused', detail: 'This Idempotency-Key was used with a different request.' });
-}
+/** Refusals that say "not now" rather than "no": never stored, so that a retry with the key runs again. */
+const RETRYABLE_STATUSES = new Set([408, 409, 425, 429]);
 
-function keyInUse(): ApiProblem {
-  return new ApiProblem({
-    status: 409,
-    code: 'idempotency_key_in_use',
-    detail: 'A request with this Idempotency-Key is still being processed. Retry later.',
-    headers: { 'Retry-After': '1' },
-  });
-}
+/** A request with the same key is usually done within a second. */
+const IN_FLIGHT_RETRY_AFTER_SECONDS = 1;
 
 /** The request fingerprint: method, route and canonical JSON body, plus any credential the replay must be bound to. */
 export function requestFingerprint(method: string, route: string, body: unknown, boundTo = ''): string {

@@ -1,12 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { ApiProblem } from '@aimable/auth-server-kit';
 import * as oidc from 'openid-client';
 import type { Clock } from '../clock.js';
 import type { TenantConfig } from '../tenants/tenant.js';
 import { randomSecret, sha256Hex } from '../ids.js';
 import type { ProviderClients } from '../oidc/provider-client.js';
+import { callbackStateInvalid, invalidRequest, loginRejected, redirectUriNotAllowed } from '../problems.js';
 import type { AuthStore } from '../store/auth-store.js';
-import type { LoginStateRow } from '../store/schema.js';
+import type { LoginStateRecord } from '../store/schema.js';
 import type { TenantRegistry } from '../tenants/tenant-registry.js';
 import { isAllowedRedirectUri } from './redirect-allowlist.js';
 
@@ -47,7 +47,7 @@ export interface Redemption {
 export interface RedeemableLogin {
   tenant: TenantConfig;
   stateHash: string;
-  saved: LoginStateRow;
+  saved: LoginStateRecord;
 }
 
 /** RFC 6749 §4.1.2.1: the error codes an authorization response may carry. Nothing else reaches the frontend. */
@@ -90,7 +90,7 @@ export class LoginService {
     const provider = this.tenants.requireProvider(tenant, request.providerId);
     // RFC 9700 §4.11.1: never redirect to a URI not on the tenant's exact allowlist.
     if (!isAllowedRedirectUri(tenant, request.frontendRedirectUri)) {
-      throw new ApiProblem({ status: 400, code: 'redirect_uri_not_allowed', detail: "frontend_redirect_uri is not on the tenant's allowlist." });
+      throw redirectUriNotAllowed();
     }
     // RFC 9700 §2.1.1 and §4.7.1: the frontend's challenge binds the login to the browser that started it.
     if (request.codeChallenge === undefined && tenant.sessionPolicy.frontendPkce === 'required') {
@@ -113,16 +113,16 @@ export class LoginService {
     const now = this.clock.now();
     const expiresAt = now + this.options.stateTtlSeconds * 1000;
     await this.store.insertLoginState({
-      state_hash: sha256Hex(state),
-      tenant_id: tenant.id,
-      provider_id: provider.id,
-      redirect_uri: request.frontendRedirectUri,
-      pkce_verifier: pkceVerifier,
+      stateHash: sha256Hex(state),
+      tenantId: tenant.id,
+      providerId: provider.id,
+      redirectUri: request.frontendRedirectUri,
+      pkceVerifier,
       nonce,
-      code_challenge: request.codeChallenge ?? null,
-      created_at: now,
-      expires_at: expiresAt,
-      consumed_at: null,
+      codeChallenge: request.codeChallenge ?? null,
+      createdAt: now,
+      expiresAt,
+      consumedAt: null,
     });
     const authorizationUrl = this.providers.authorizationUrl(configuration, provider, {
       redirectUri: this.callbackUrl(provider.id),
@@ -139,14 +139,13 @@ export class LoginService {
     const now = this.clock.now();
     const saved = await this.store.findLiveLoginState(stateHash, now);
     // Unknown, expired, used, or started for another provider: there is no safe place to redirect to.
-    if (!saved || saved.provider_id !== response.providerId) {
-      throw new ApiProblem({ status: 400, code: 'invalid_state', detail: 'The login state is unknown or expired. Start the login again.' });
-    }
-    const tenant = this.tenants.require(saved.tenant_id);
-    const provider = this.tenants.requireProvider(tenant, saved.provider_id);
+    // A tenant or provider removed from the configuration since the login started ends it the same way.
+    const tenant = saved && saved.providerId === response.providerId ? this.tenants.find(saved.tenantId) : undefined;
+    const provider = tenant && this.tenants.findProvider(tenant, saved!.providerId);
+    if (!saved || !tenant || !provider) throw callbackStateInvalid();
     const configuration = await this.providers.configuration(tenant.id, provider);
 
-    const target = new URL(saved.redirect_uri);
+    const target = new URL(saved.redirectUri);
     /**
      * Only a code from RFC 6749 §4.1.2.1 goes back, never `error_description`
      * or other free text: whoever made the link chose it, and the frontend
@@ -186,17 +185,17 @@ export class LoginService {
   async redeemable(request: Redemption): Promise<RedeemableLogin> {
     const stateHash = sha256Hex(request.state);
     const saved = await this.store.findLoginState(stateHash, this.clock.now());
-    const tenant = saved && this.tenants.find(saved.tenant_id);
+    const tenant = saved && this.tenants.find(saved.tenantId);
     if (!saved || !tenant) throw invalidState();
-    if (saved.code_challenge === null) {
+    if (saved.codeChallenge === null) {
       // Started without a challenge: only a tenant that made frontend PKCE optional accepts that.
       if (tenant.sessionPolicy.frontendPkce === 'required') {
-        throw new ApiProblem({ status: 401, code: 'invalid_grant', detail: 'This login was started without a code_challenge; start it again with one.' });
+        throw loginRejected('invalid_grant', 'This login was started without a code_challenge; start it again with one.');
       }
     } else if (request.codeVerifier === undefined) {
-      throw new ApiProblem({ status: 401, code: 'invalid_grant', detail: 'code_verifier is required: send the verifier whose challenge started this login.' });
-    } else if (!verifierMatches(request.codeVerifier, saved.code_challenge)) {
-      throw new ApiProblem({ status: 401, code: 'invalid_grant', detail: 'code_verifier does not match the code_challenge of this login.' });
+      throw loginRejected('invalid_grant', 'code_verifier is required: send the verifier whose challenge started this login.');
+    } else if (!verifierMatches(request.codeVerifier, saved.codeChallenge)) {
+      throw loginRejected('invalid_grant', 'code_verifier does not match the code_challenge of this login.');
     }
     // Checked after the verifier, so that only the browser holding it learns anything: to it, another
     // tenant's state answers exactly as an unknown one.
@@ -216,8 +215,8 @@ function startingTenant(request: StartLogin): string {
   return tenantId;
 }
 
-function invalidState(): ApiProblem {
-  return new ApiProblem({ status: 401, code: 'invalid_state', detail: 'The login state is unknown, expired or already used.' });
+function invalidState(): Error {
+  return loginRejected('invalid_state', 'The login state is unknown, expired or already used.');
 }
 
 function verifierMatches(verifier: string, challenge: string): boolean {
@@ -226,8 +225,4 @@ function verifierMatches(verifier: string, challenge: string): boolean {
   // Both are 43 characters (SHA-256 in base64url; a challenge the contract pins to 43); the check keeps timingSafeEqual from throwing if that ever changed.
   // Stryker disable next-line ConditionalExpression: see above
   return computed.length === expected.length && timingSafeEqual(computed, expected);
-}
-
-function invalidRequest(location: string, message: string): ApiProblem {
-  return new ApiProblem({ status: 400, code: 'invalid_request', detail: `${location} ${message}`, errors: [{ location, message }] });
 }

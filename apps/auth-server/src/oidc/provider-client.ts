@@ -1,7 +1,7 @@
-import { ApiProblem } from '@aimable/auth-server-kit';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import type { Clock } from '../clock.js';
+import { loginRejected, providerUnavailable } from '../problems.js';
 import type { ProviderConfig } from '../tenants/tenant.js';
 
 /** What a successful code exchange yields: the validated ID token's identity. */
@@ -89,11 +89,11 @@ export class ProviderClients {
         timeout: this.options.timeoutSeconds,
       });
     } catch (error) {
-      throw unavailable(error);
+      throw providerUnavailable(error);
     }
     const jwksUri = configuration.serverMetadata().jwks_uri;
     if (!jwksUri || (!jwksUri.startsWith('https://') && !provider.allowInsecureHttp)) {
-      throw unavailable(new Error(`the provider's jwks_uri is missing or not https: ${jwksUri ?? '(none)'}`));
+      throw providerUnavailable(new Error(`the provider's jwks_uri is missing or not https: ${jwksUri ?? '(none)'}`));
     }
     // A key id the set does not know means the provider rotated its keys: fetch the set again at once
     // (OIDF rp-key-rotation-op-sign-key). ID tokens come from its token endpoint only, so no one else can
@@ -148,7 +148,7 @@ export class ProviderClients {
       throw translateExchangeError(error);
     }
     const claims = tokens.claims();
-    if (!claims || !tokens.id_token) throw new ApiProblem({ status: 401, code: 'invalid_grant', detail: 'The identity provider returned no ID token.' });
+    if (!claims || !tokens.id_token) throw loginRejected('invalid_grant', 'The identity provider returned no ID token.');
     await this.#verifySignature(discovered, tokens.id_token);
     const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : null);
     return {
@@ -170,14 +170,10 @@ export class ProviderClients {
     } catch (error) {
       // The key set could not be fetched or read: the provider's fault, not the login's.
       const unreachable = error instanceof TypeError || KEY_SET_UNAVAILABLE.has((error as { code?: string }).code ?? '');
-      if (unreachable) throw unavailable(error);
-      throw new ApiProblem({ status: 401, code: 'invalid_grant', detail: 'The identity provider did not confirm the login.', cause: error });
+      if (unreachable) throw providerUnavailable(error);
+      throw loginRejected('invalid_grant', 'The identity provider did not confirm the login.', error);
     }
   }
-}
-
-function unavailable(cause: unknown): ApiProblem {
-  return new ApiProblem({ status: 502, code: 'provider_unavailable', detail: 'The identity provider could not be reached.', cause });
 }
 
 const KEY_SET_UNAVAILABLE = new Set(['ERR_JWKS_TIMEOUT', 'ERR_JWKS_INVALID', 'ERR_JOSE_GENERIC']);
@@ -185,13 +181,13 @@ const UNREACHABLE_CODES = new Set(['OAUTH_TIMEOUT', 'OAUTH_ABORT', 'OAUTH_RESPON
 /** OAuth error responses that say the provider is down, not that the login is bad (RFC 6749 §4.1.2.1). */
 const TRANSIENT_OAUTH_ERRORS = new Set(['temporarily_unavailable', 'server_error']);
 
-function translateExchangeError(error: unknown): ApiProblem {
+function translateExchangeError(error: unknown): Error {
   const unreachable =
     (error instanceof TypeError && !(error as { code?: string }).code) ||
     (error instanceof oidc.ClientError && UNREACHABLE_CODES.has(error.code ?? '')) ||
     (error instanceof oidc.ResponseBodyError && TRANSIENT_OAUTH_ERRORS.has(error.error));
   if (unreachable) {
-    return new ApiProblem({ status: 502, code: 'provider_unavailable', detail: 'The identity provider could not be reached.', cause: error });
+    return providerUnavailable(error);
   }
-  return new ApiProblem({ status: 401, code: 'invalid_grant', detail: 'The identity provider did not confirm the login.', cause: error });
+  return loginRejected('invalid_grant', 'The identity provider did not confirm the login.', error);
 }

@@ -17,6 +17,7 @@ const tenant: TenantConfig = { id: 't', providers: [], redirectUris: [], corsOri
 const now = 1_800_000_000_000;
 let store: AuthStore;
 let sessions: SessionService;
+let sealer: Sealer;
 const events = { graceReplay: vi.fn(), reuseDetected: vi.fn() };
 
 beforeEach(async () => {
@@ -28,14 +29,14 @@ beforeEach(async () => {
     new TenantRegistry([tenant]),
     {} as ProviderClients,
     new AccessTokens(keys, 'https://auth.example', 'api'),
-    new Sealer(keys.encryptionKey),
+    (sealer = new Sealer(keys.encryptionKey)),
     { now: () => now },
     () => 'https://auth.example/cb',
     events,
   );
-  await store.upsertUser({ id: 'usr_1', tenant_id: 't', issuer: 'https://idp', subject: 's', email: null, email_verified: 0, name: null, picture: null, created_at: now, updated_at: now });
-  await store.insertSession({ id: 'ses_1', tenant_id: 't', user_id: 'usr_1', provider_id: 'p', created_at: now, last_refreshed_at: now, expires_at: now + 3_600_000, idle_expires_at: now + 3_600_000, revoked_at: null, revoked_reason: null });
-  await store.insertRefreshToken({ id: 'rtk_1', tenant_id: 't', session_id: 'ses_1', token_hash: sha256Hex('rt_first'), created_at: now, retired_at: null, replaced_by: null, grace_grant: null, grace_expires_at: null });
+  await store.upsertUser({ id: 'usr_1', tenantId: 't', issuer: 'https://idp', subject: 's', email: null, emailVerified: false, name: null, picture: null, createdAt: now, updatedAt: now });
+  await store.insertSession({ id: 'ses_1', tenantId: 't', userId: 'usr_1', providerId: 'p', createdAt: now, lastRefreshedAt: now, expiresAt: now + 3_600_000, idleExpiresAt: now + 3_600_000, revokedAt: null, revokedReason: null });
+  await store.insertRefreshToken({ id: 'rtk_1', tenantId: 't', sessionId: 'ses_1', tokenHash: sha256Hex('rt_first'), createdAt: now, retiredAt: null, replacedBy: null, graceGrant: null, graceExpiresAt: null });
 });
 afterEach(() => store.close());
 
@@ -50,8 +51,8 @@ describe('refresh rotation under races', () => {
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).toBe('disk full');
-    expect((await store.findSession('t', 'ses_1'))?.revoked_at).toBeNull();
-    expect((await store.findRefreshToken('t', 'rtk_1'))?.retired_at).toBeNull();
+    expect((await store.findSession('t', 'ses_1'))?.revokedAt).toBeNull();
+    expect((await store.findRefreshToken('t', 'rtk_1'))?.retiredAt).toBeNull();
     expect(events.reuseDetected).not.toHaveBeenCalled();
   });
 
@@ -70,8 +71,8 @@ describe('refresh rotation under races', () => {
       },
     });
     expect(second.refreshToken).toBe(first!.refreshToken);
-    expect(second.grant.access_token).toBe(first!.grant.access_token);
-    expect((await store.countRows()).refresh_tokens).toBe(2);
+    expect(second.accessToken).toBe(first!.accessToken);
+    expect((await store.countRows()).refreshTokens).toBe(2);
   });
 
   test('When the session is revoked while the refresh runs, then nothing is issued and the answer is the end of the session', async () => {
@@ -83,8 +84,8 @@ describe('refresh rotation under races', () => {
       })
       .catch((e: unknown) => e)) as ApiProblem;
     expect(error).toMatchObject({ status: 401, code: 'invalid_refresh_token' });
-    expect((await store.countRows()).refresh_tokens).toBe(1);
-    expect((await store.findRefreshToken('t', 'rtk_1'))?.retired_at).toBeNull();
+    expect((await store.countRows()).refreshTokens).toBe(1);
+    expect((await store.findRefreshToken('t', 'rtk_1'))?.retiredAt).toBeNull();
   });
 
   test('When the session is revoked for reuse while the refresh runs, then the answer says so', async () => {
@@ -92,5 +93,28 @@ describe('refresh rotation under races', () => {
       .refresh(tenant, 'rt_first', 'body', { beforeRotate: async () => void (await store.revokeSession('t', 'ses_1', 'refresh_token_reused', now)) })
       .catch((e: unknown) => e)) as ApiProblem;
     expect(error).toMatchObject({ status: 401, code: 'refresh_token_reused' });
+  });
+});
+
+describe('grace grants across an upgrade', () => {
+  test('When a grace grant sealed by the first release is still within its window, then the retired token is answered with its grant, not revoked', async () => {
+    const legacy = {
+      grant: { access_token: 'at_from_before', token_type: 'Bearer', expires_in: 900, session: { id: 'ses_1' }, user: { id: 'usr_1' } },
+      refreshToken: 'rt_second',
+      refreshTokenId: 'rtk_2',
+      refreshTokenMaxAge: 3600,
+      sameSite: 'Strict',
+    };
+    await store.insertRefreshToken({ id: 'rtk_2', tenantId: 't', sessionId: 'ses_1', tokenHash: sha256Hex('rt_second'), createdAt: now, retiredAt: null, replacedBy: null, graceGrant: null, graceExpiresAt: null });
+    await store.retireRefreshToken('t', 'rtk_1', { retiredAt: now, replacedBy: 'rtk_2', graceGrant: sealer.seal(JSON.stringify(legacy), 'rtk_1'), graceExpiresAt: now + 10_000 });
+
+    events.reuseDetected.mockClear();
+    for (const channel of ['cookie', 'body'] as const) {
+      const replayed = await sessions.refresh(tenant, 'rt_first', channel);
+      expect(replayed).toMatchObject({ accessToken: 'at_from_before', expiresIn: 900, refreshToken: 'rt_second', refreshTokenId: 'rtk_2', sameSite: 'Strict' });
+      expect(replayed.session).toMatchObject({ id: 'ses_1', userId: 'usr_1', revokedAt: null });
+      expect(replayed.user).toMatchObject({ id: 'usr_1', emailVerified: false });
+    }
+    expect(events.reuseDetected).not.toHaveBeenCalled();
   });
 });

@@ -1,18 +1,23 @@
-import { ApiProblem, type api } from '@aimable/auth-server-kit';
+import { ApiProblem } from '@aimable/auth-server-kit';
 import type { Clock } from '../clock.js';
 import type { SessionPolicy, TenantConfig } from '../tenants/tenant.js';
 import { newId, randomSecret, sha256Hex } from '../ids.js';
 import type { RedeemableLogin } from '../login/login-service.js';
 import type { ProviderClients } from '../oidc/provider-client.js';
 import type { AuthStore, StoreOperations } from '../store/auth-store.js';
-import type { RefreshTokenRow, SessionRow, UserRow } from '../store/schema.js';
+import { accessTokenRejected, loginRejected, refreshRejected } from '../problems.js';
+import type { RefreshTokenRecord, SessionRecord, UserRecord } from '../store/schema.js';
 import type { AccessTokens, VerifiedAccessToken } from '../tokens/access-tokens.js';
 import type { Sealer } from '../tokens/sealing.js';
 import type { TenantRegistry } from '../tenants/tenant-registry.js';
 
-/** A grant as issued: the response body without the refresh token, and the refresh token apart. */
+/** A grant as issued: an access token, the session and user it is for, and the refresh token that continues it. */
 export interface IssuedGrant {
-  grant: Omit<api.SessionGrant, 'refresh_token'>;
+  accessToken: string;
+  /** Seconds until the access token expires. */
+  expiresIn: number;
+  session: SessionRecord;
+  user: UserRecord;
   refreshToken: string;
   refreshTokenId: string;
   /** Seconds until the session's absolute end: the refresh cookie's lifetime. */
@@ -53,10 +58,19 @@ interface GraceGrant {
   channel: RefreshChannel;
 }
 
+/** A grace grant as the first release sealed it: the response body it answered, for either channel. */
+type LegacyGraceGrant = Omit<IssuedGrant, 'accessToken' | 'expiresIn' | 'session' | 'user'> & { grant: { access_token: string; expires_in: number } };
+
+/** Where a page of sessions starts: after the session created at `createdAt` with this id. */
+export interface SessionPosition {
+  createdAt: number;
+  id: string;
+}
+
 export interface Authenticated {
   tenant: TenantConfig;
-  session: SessionRow;
-  user: UserRow;
+  session: SessionRecord;
+  user: UserRecord;
 }
 
 /** Thrown inside a rotation transaction that lost the race for a token, to roll it back. */
@@ -87,9 +101,10 @@ export class SessionService {
     const consumedAt = this.clock.now();
     // Atomic and single-use: of two requests with one state, one wins; a replay is refused.
     const state = await this.store.consumeLoginState(stateHash, tenant.id, consumedAt);
-    if (!state) throw new ApiProblem({ status: 401, code: 'invalid_state', detail: 'The login state is unknown, expired or already used.' });
+    if (!state) throw loginRejected('invalid_state', 'The login state is unknown, expired or already used.');
 
-    const provider = this.tenants.requireProvider(tenant, state.provider_id);
+    const provider = this.tenants.findProvider(tenant, state.providerId);
+    if (!provider) throw loginRejected('invalid_grant', 'The identity provider of this login is no longer configured.');
     let identity;
     try {
       const configuration = await this.providers.configuration(tenant.id, provider);
@@ -97,7 +112,7 @@ export class SessionService {
         redirectUri: this.callbackUrl(provider.id),
         code: request.code,
         state: request.state,
-        pkceVerifier: state.pkce_verifier,
+        pkceVerifier: state.pkceVerifier,
         nonce: state.nonce,
       });
     } catch (error) {
@@ -112,28 +127,28 @@ export class SessionService {
     return this.store.transaction(async (tx) => {
       const user = await tx.upsertUser({
         id: newId('usr'),
-        tenant_id: tenant.id,
+        tenantId: tenant.id,
         issuer: identity.issuer,
         subject: identity.subject,
         email: identity.email,
-        email_verified: identity.emailVerified ? 1 : 0,
+        emailVerified: identity.emailVerified,
         name: identity.name,
         picture: identity.picture,
-        created_at: now,
-        updated_at: now,
+        createdAt: now,
+        updatedAt: now,
       });
       const expiresAt = now + policy.absoluteLifetimeSeconds * 1000;
-      const session: SessionRow = {
+      const session: SessionRecord = {
         id: newId('ses'),
-        tenant_id: tenant.id,
-        user_id: user.id,
-        provider_id: provider.id,
-        created_at: now,
-        last_refreshed_at: now,
-        expires_at: expiresAt,
-        idle_expires_at: Math.min(expiresAt, now + policy.idleTimeoutSeconds * 1000),
-        revoked_at: null,
-        revoked_reason: null,
+        tenantId: tenant.id,
+        userId: user.id,
+        providerId: provider.id,
+        createdAt: now,
+        lastRefreshedAt: now,
+        expiresAt,
+        idleExpiresAt: Math.min(expiresAt, now + policy.idleTimeoutSeconds * 1000),
+        revokedAt: null,
+        revokedReason: null,
       };
       await tx.insertSession(session);
       const issued = await this.#issue(tx, tenant, session, user, now);
@@ -157,7 +172,7 @@ export class SessionService {
   ): Promise<IssuedGrant> {
     const { withinIssue } = hooks;
     const { token, session, now } = await this.presented(tenant, refreshToken);
-    if (token.retired_at === null) {
+    if (token.retiredAt === null) {
       await hooks.beforeRotate?.();
       try {
         return await this.#rotate(tenant, session, token, now, channel, withinIssue);
@@ -188,7 +203,7 @@ export class SessionService {
    */
   async assertReplayable(tenant: TenantConfig, refreshToken: string, channel: RefreshChannel): Promise<void> {
     const { token, session, now } = await this.presented(tenant, refreshToken);
-    if (token.retired_at === null || (await this.#forgivenGrant(tenant, token.id, now, channel))) return;
+    if (token.retiredAt === null || (await this.#forgivenGrant(tenant, token.id, now, channel))) return;
     await this.#revokeForReuse(tenant, session, now, channel);
   }
 
@@ -202,10 +217,8 @@ export class SessionService {
     const now = this.clock.now();
     const session = await this.store.findSession(tenantId, guard.sessionId);
     const token = session && (await this.store.findRefreshToken(tenantId, guard.refreshTokenId));
-    const current = session && session.revoked_at === null && now < endsAt(session) && token?.retired_at === null;
-    if (!current) {
-      throw new ApiProblem({ status: 401, code: 'invalid_state', detail: 'This login was already redeemed, and its session has since been refreshed or has ended.' });
-    }
+    const current = session && session.revokedAt === null && now < endsAt(session) && token?.retiredAt === null;
+    if (!current) throw loginRejected('invalid_state', 'This login was already redeemed, and its session has since been refreshed or has ended.');
   }
 
   /**
@@ -213,23 +226,23 @@ export class SessionService {
    * key; or the 401 that says why not. Another tenant's token is not found
    * at all: it answers exactly as an unknown one.
    */
-  async presented(tenant: TenantConfig, refreshToken: string): Promise<{ token: RefreshTokenRow; session: SessionRow; now: number }> {
+  async presented(tenant: TenantConfig, refreshToken: string): Promise<{ token: RefreshTokenRecord; session: SessionRecord; now: number }> {
     const token = await this.store.findRefreshTokenByHash(tenant.id, sha256Hex(refreshToken));
     if (!token) throw invalidRefreshToken();
-    const session = await this.store.findSession(tenant.id, token.session_id);
+    const session = await this.store.findSession(tenant.id, token.sessionId);
     if (!session) throw invalidRefreshToken();
     const now = this.clock.now();
     this.#assertLive(session, now);
     return { token, session, now };
   }
 
-  async #rotate(tenant: TenantConfig, session: SessionRow, token: RefreshTokenRow, now: number, channel: RefreshChannel, withinIssue?: WithinIssue): Promise<IssuedGrant> {
-    const user = await this.store.findUser(tenant.id, session.user_id);
+  async #rotate(tenant: TenantConfig, session: SessionRecord, token: RefreshTokenRecord, now: number, channel: RefreshChannel, withinIssue?: WithinIssue): Promise<IssuedGrant> {
+    const user = await this.store.findUser(tenant.id, session.userId);
     if (!user) throw invalidRefreshToken();
     return this.store.transaction(async (tx) => {
-      const idleExpiresAt = Math.min(session.expires_at, now + tenant.sessionPolicy.idleTimeoutSeconds * 1000);
+      const idleExpiresAt = Math.min(session.expiresAt, now + tenant.sessionPolicy.idleTimeoutSeconds * 1000);
       if (!(await tx.touchSession(tenant.id, session.id, now, idleExpiresAt))) throw new SessionEnded();
-      const refreshed: SessionRow = { ...session, last_refreshed_at: now, idle_expires_at: idleExpiresAt };
+      const refreshed: SessionRecord = { ...session, lastRefreshedAt: now, idleExpiresAt };
       const successorId = newId('rtk');
       const issued = await this.#issue(tx, tenant, refreshed, user, now, successorId);
       const grace: GraceGrant = { issued, channel };
@@ -253,62 +266,65 @@ export class SessionService {
    */
   async #forgivenGrant(tenant: TenantConfig, tokenId: string, now: number, channel: RefreshChannel): Promise<IssuedGrant | undefined> {
     const token = await this.store.findRefreshToken(tenant.id, tokenId);
-    if (!token?.grace_grant || token.grace_expires_at === null || now >= token.grace_expires_at || !token.replaced_by) return undefined;
-    const successor = await this.store.findRefreshToken(tenant.id, token.replaced_by);
-    if (!successor || successor.retired_at !== null) return undefined;
-    const grace = JSON.parse(this.sealer.open(token.grace_grant, token.id)) as GraceGrant;
+    if (!token?.graceGrant || token.graceExpiresAt === null || now >= token.graceExpiresAt || !token.replacedBy) return undefined;
+    const successor = await this.store.findRefreshToken(tenant.id, token.replacedBy);
+    if (!successor || successor.retiredAt !== null) return undefined;
+    const grace = JSON.parse(this.sealer.open(token.graceGrant, token.id)) as GraceGrant | LegacyGraceGrant;
+    if ('grant' in grace) return this.#fromLegacy(tenant, token, grace);
     return grace.channel === channel ? grace.issued : undefined;
   }
 
+  /** A first-release grace grant still within its window after an upgrade: with its session and user as they are now. */
+  async #fromLegacy(tenant: TenantConfig, token: RefreshTokenRecord, legacy: LegacyGraceGrant): Promise<IssuedGrant | undefined> {
+    const session = await this.store.findSession(tenant.id, token.sessionId);
+    const user = session && (await this.store.findUser(tenant.id, session.userId));
+    if (!session || !user) return undefined;
+    const { grant, ...rest } = legacy;
+    return { accessToken: grant.access_token, expiresIn: grant.expires_in, session, user, ...rest };
+  }
+
   /** RFC 9700 §4.14.2: a retired token presented again means it leaked; end the whole session. */
-  async #revokeForReuse(tenant: TenantConfig, session: SessionRow, now: number, channel: RefreshChannel): Promise<never> {
+  async #revokeForReuse(tenant: TenantConfig, session: SessionRecord, now: number, channel: RefreshChannel): Promise<never> {
     if (await this.store.revokeSession(tenant.id, session.id, 'refresh_token_reused', now)) {
       this.events.reuseDetected({ tenantId: tenant.id, sessionId: session.id, channel });
     }
-    throw new ApiProblem({ status: 401, code: 'refresh_token_reused', detail: 'A retired refresh token was presented; the session has been revoked.' });
+    throw refreshRejected('refresh_token_reused', 'A retired refresh token was presented; the session has been revoked.');
   }
 
-  async #issue(tx: StoreOperations, tenant: TenantConfig, session: SessionRow, user: UserRow, now: number, tokenId = newId('rtk')): Promise<IssuedGrant> {
+  async #issue(tx: StoreOperations, tenant: TenantConfig, session: SessionRecord, user: UserRecord, now: number, tokenId = newId('rtk')): Promise<IssuedGrant> {
     // 256 random bits; only its hash is stored.
     const refreshToken = `rt_${randomSecret(32)}`;
     await tx.insertRefreshToken({
       id: tokenId,
-      tenant_id: tenant.id,
-      session_id: session.id,
-      token_hash: sha256Hex(refreshToken),
-      created_at: now,
-      retired_at: null,
-      replaced_by: null,
-      grace_grant: null,
-      grace_expires_at: null,
+      tenantId: tenant.id,
+      sessionId: session.id,
+      tokenHash: sha256Hex(refreshToken),
+      createdAt: now,
+      retiredAt: null,
+      replacedBy: null,
+      graceGrant: null,
+      graceExpiresAt: null,
     });
     const policy = tenant.sessionPolicy;
     const accessToken = await this.accessTokens.issue({ userId: user.id, sessionId: session.id, tenantId: tenant.id }, now, policy.accessTokenTtlSeconds);
     return {
-      grant: {
-        access_token: accessToken,
-        token_type: 'Bearer',
-        expires_in: policy.accessTokenTtlSeconds,
-        session: toSession(session),
-        user: toUser(user),
-      },
+      accessToken,
+      expiresIn: policy.accessTokenTtlSeconds,
+      session,
+      user,
       refreshToken,
       refreshTokenId: tokenId,
-      refreshTokenMaxAge: Math.max(0, Math.floor((session.expires_at - now) / 1000)),
+      refreshTokenMaxAge: Math.max(0, Math.floor((session.expiresAt - now) / 1000)),
       sameSite: policy.cookieSameSite,
     };
   }
 
-  #assertLive(session: SessionRow, now: number): void {
-    if (session.revoked_at !== null) {
-      if (session.revoked_reason === 'refresh_token_reused') {
-        throw new ApiProblem({ status: 401, code: 'refresh_token_reused', detail: 'The session was revoked after a refresh token was reused.' });
-      }
+  #assertLive(session: SessionRecord, now: number): void {
+    if (session.revokedAt !== null) {
+      if (session.revokedReason === 'refresh_token_reused') throw refreshRejected('refresh_token_reused', 'The session was revoked after a refresh token was reused.');
       throw invalidRefreshToken();
     }
-    if (now >= endsAt(session)) {
-      throw new ApiProblem({ status: 401, code: 'session_expired', detail: 'The session has expired. Sign in again.' });
-    }
+    if (now >= endsAt(session)) throw refreshRejected('session_expired', 'The session has expired. Sign in again.');
   }
 
   /** The live session and user of a verified access token, or 401 `invalid_access_token`. */
@@ -316,16 +332,9 @@ export class SessionService {
     const now = this.clock.now();
     const tenant = claims && this.tenants.find(claims.tenantId);
     const session = claims && tenant ? await this.store.findSession(tenant.id, claims.sessionId) : undefined;
-    const live = session && session.revoked_at === null && now < endsAt(session) && session.user_id === claims?.userId;
-    const user = live && tenant ? await this.store.findUser(tenant.id, session.user_id) : undefined;
-    if (!tenant || !session || !user || !live) {
-      throw new ApiProblem({
-        status: 401,
-        code: 'invalid_access_token',
-        detail: 'The access token is missing, invalid or expired, or its session has ended.',
-        headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' },
-      });
-    }
+    const live = session && session.revokedAt === null && now < endsAt(session) && session.userId === claims?.userId;
+    const user = live && tenant ? await this.store.findUser(tenant.id, session.userId) : undefined;
+    if (!tenant || !session || !user || !live) throw accessTokenRejected();
     return { tenant, session, user };
   }
 
@@ -336,58 +345,23 @@ export class SessionService {
   /** Revokes one of the user's sessions; false when the user has no such session. */
   async revoke(auth: Authenticated, sessionId: string): Promise<boolean> {
     const session = await this.store.findSession(auth.tenant.id, sessionId);
-    if (!session || session.user_id !== auth.user.id) return false;
+    if (!session || session.userId !== auth.user.id) return false;
     await this.store.revokeSession(auth.tenant.id, session.id, 'revoked', this.clock.now());
     return true;
   }
 
-  async list(auth: Authenticated, limit: number, cursor: string | undefined): Promise<api.SessionList> {
-    const after = cursor === undefined ? undefined : decodeCursor(cursor);
+  /** A page of the user's active sessions, newest first, after the given one. */
+  async list(auth: Authenticated, limit: number, after?: SessionPosition): Promise<{ sessions: SessionRecord[]; more: boolean }> {
     const rows = await this.store.listActiveSessions(auth.tenant.id, auth.user.id, this.clock.now(), { limit: limit + 1, after });
-    const page = rows.slice(0, limit);
-    const last = page.at(-1);
-    return {
-      data: page.map((row) => ({ ...toSession(row), current: row.id === auth.session.id })),
-      next_cursor: rows.length > limit && last ? encodeCursor(last) : null,
-    };
+    return { sessions: rows.slice(0, limit), more: rows.length > limit };
   }
-}
-
-export function toSession(row: SessionRow): api.Session {
-  const iso = (ms: number) => new Date(ms).toISOString();
-  return {
-    id: row.id,
-    provider: row.provider_id,
-    created_at: iso(row.created_at),
-    last_refreshed_at: iso(row.last_refreshed_at),
-    expires_at: iso(row.expires_at),
-    idle_expires_at: iso(row.idle_expires_at),
-  };
-}
-
-export function toUser(row: UserRow): api.User {
-  return { id: row.id, email: row.email, email_verified: row.email_verified === 1, name: row.name, picture: row.picture };
 }
 
 /** When a session ends unless revoked earlier: its idle end or its absolute end, whichever comes first. */
-function endsAt(session: SessionRow): number {
-  return Math.min(session.expires_at, session.idle_expires_at);
+function endsAt(session: SessionRecord): number {
+  return Math.min(session.expiresAt, session.idleExpiresAt);
 }
 
-function invalidRefreshToken(): ApiProblem {
-  return new ApiProblem({ status: 401, code: 'invalid_refresh_token', detail: 'The refresh token is missing, unknown or no longer valid.' });
-}
-
-function encodeCursor(row: SessionRow): string {
-  return Buffer.from(JSON.stringify([row.created_at, row.id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: number; id: string } {
-  try {
-    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (typeof createdAt === 'number' && typeof id === 'string') return { createdAt, id };
-  } catch {
-    // fall through
-  }
-  throw new ApiProblem({ status: 400, code: 'invalid_request', detail: 'query.cursor is not a cursor this API issued.', errors: [{ location: 'query.cursor', message: 'is invalid' }] });
+function invalidRefreshToken(): Error {
+  return refreshRejected('invalid_refresh_token', 'The refresh token is missing, unknown or no longer valid.');
 }

@@ -1,19 +1,19 @@
 import type {
-  IdempotencyRecordRow,
-  LoginStateRow,
+  IdempotencyRecord,
+  LoginStateRecord,
   NewLoginState,
   NewRefreshToken,
   NewSession,
   NewUser,
-  RefreshTokenRow,
-  SessionRow,
-  UserRow,
+  RefreshTokenRecord,
+  SessionRecord,
+  UserRecord,
 } from './schema.js';
 
 /** The outcome of claiming an idempotency key. */
 export type IdempotencyClaimResult =
   | { kind: 'claimed' }
-  | { kind: 'completed'; record: IdempotencyRecordRow }
+  | { kind: 'completed'; record: IdempotencyRecord }
   | { kind: 'mismatch' }
   | { kind: 'in_flight'; lockedUntil: number };
 
@@ -42,31 +42,31 @@ export interface SessionPage {
 export interface StoreOperations {
   insertLoginState(row: NewLoginState): Promise<void>;
   /** A state that exists, is not consumed and has not expired. */
-  findLiveLoginState(stateHash: string, now: number): Promise<LoginStateRow | undefined>;
+  findLiveLoginState(stateHash: string, now: number): Promise<LoginStateRecord | undefined>;
   /** A state that exists and has not expired, consumed or not. */
-  findLoginState(stateHash: string, now: number): Promise<LoginStateRow | undefined>;
+  findLoginState(stateHash: string, now: number): Promise<LoginStateRecord | undefined>;
   /** Marks the state consumed if it is live and of this tenant; undefined when another request won or it is not live. */
-  consumeLoginState(stateHash: string, tenantId: string, now: number): Promise<LoginStateRow | undefined>;
+  consumeLoginState(stateHash: string, tenantId: string, now: number): Promise<LoginStateRecord | undefined>;
   /** Undoes a consumption that did not lead to a session (the provider could not be reached). */
   restoreLoginState(stateHash: string, consumedAt: number): Promise<void>;
 
   /** Inserts the user, or updates its profile when (tenant, issuer, subject) exists; returns the stored row. */
-  upsertUser(user: NewUser): Promise<UserRow>;
-  findUser(tenantId: string, userId: string): Promise<UserRow | undefined>;
+  upsertUser(user: NewUser): Promise<UserRecord>;
+  findUser(tenantId: string, userId: string): Promise<UserRecord | undefined>;
 
   insertSession(session: NewSession): Promise<void>;
-  findSession(tenantId: string, sessionId: string): Promise<SessionRow | undefined>;
+  findSession(tenantId: string, sessionId: string): Promise<SessionRecord | undefined>;
   /** Records a refresh on a live session; false when it was revoked or had expired by `now`. */
   touchSession(tenantId: string, sessionId: string, now: number, idleExpiresAt: number): Promise<boolean>;
   /** Revokes a live session; false when it was not live. */
   revokeSession(tenantId: string, sessionId: string, reason: string, now: number): Promise<boolean>;
   /** Active sessions of a user, newest first. */
-  listActiveSessions(tenantId: string, userId: string, now: number, page: SessionPage): Promise<SessionRow[]>;
+  listActiveSessions(tenantId: string, userId: string, now: number, page: SessionPage): Promise<SessionRecord[]>;
 
   insertRefreshToken(token: NewRefreshToken): Promise<void>;
   /** The tenant's token with this hash: another tenant's is not found. */
-  findRefreshTokenByHash(tenantId: string, tokenHash: string): Promise<RefreshTokenRow | undefined>;
-  findRefreshToken(tenantId: string, id: string): Promise<RefreshTokenRow | undefined>;
+  findRefreshTokenByHash(tenantId: string, tokenHash: string): Promise<RefreshTokenRecord | undefined>;
+  findRefreshToken(tenantId: string, id: string): Promise<RefreshTokenRecord | undefined>;
   /**
    * Retires a current token in favour of its successor, keeping the sealed
    * grant for the grace window. False when it was already retired: a
@@ -79,7 +79,7 @@ export interface StoreOperations {
   ): Promise<boolean>;
 
   /** The record of a key that has not expired, if any; nothing is written. */
-  findIdempotencyRecord(ref: IdempotencyKeyRef, now: number): Promise<IdempotencyRecordRow | undefined>;
+  findIdempotencyRecord(ref: IdempotencyKeyRef, now: number): Promise<IdempotencyRecord | undefined>;
   claimIdempotencyKey(scope: IdempotencyScope, fingerprint: string, now: number, timing: { retentionMs: number; lockMs: number }): Promise<IdempotencyClaimResult>;
   completeIdempotencyKey(ref: IdempotencyKeyRef, responseStatus: number, sealedResponse: string): Promise<void>;
   releaseIdempotencyKey(ref: IdempotencyKeyRef): Promise<void>;
@@ -91,7 +91,7 @@ export interface AuthStore extends StoreOperations {
   /** Deletes expired login states and idempotency records, and grace grants past their window. */
   prune(now: number): Promise<{ loginStates: number; idempotencyRecords: number; graceGrants: number }>;
   /** Row counts per table, for operators and tests. */
-  countRows(): Promise<Record<'users' | 'login_states' | 'sessions' | 'refresh_tokens' | 'idempotency_records', number>>;
+  countRows(): Promise<Record<'users' | 'loginStates' | 'sessions' | 'refreshTokens' | 'idempotencyRecords', number>>;
   /** Throws when the database does not answer. */
   ping(): Promise<void>;
   close(): Promise<void>;

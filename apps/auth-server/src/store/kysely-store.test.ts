@@ -23,17 +23,17 @@ afterEach(async () => {
 
 async function seedSession(id = 'ses_1') {
   const user = await store.upsertUser({
-    id: 'usr_1', tenant_id: 't', issuer: 'https://idp', subject: 's', email: null, email_verified: 0, name: null, picture: null, created_at: now, updated_at: now,
+    id: 'usr_1', tenantId: 't', issuer: 'https://idp', subject: 's', email: null, emailVerified: false, name: null, picture: null, createdAt: now, updatedAt: now,
   });
   await store.insertSession({
-    id, tenant_id: 't', user_id: user.id, provider_id: 'p', created_at: now, last_refreshed_at: now, expires_at: now + 1000, idle_expires_at: now + 500, revoked_at: null, revoked_reason: null,
+    id, tenantId: 't', userId: user.id, providerId: 'p', createdAt: now, lastRefreshedAt: now, expiresAt: now + 1000, idleExpiresAt: now + 500, revokedAt: null, revokedReason: null,
   });
 }
 
 describe('the SQLite store', () => {
   test('When a login state is consumed twice at once, then exactly one consumption wins', async () => {
     await store.insertLoginState({
-      state_hash: 'h', tenant_id: 't', provider_id: 'p', redirect_uri: 'https://app/cb', pkce_verifier: 'v', nonce: 'n', code_challenge: null, created_at: now, expires_at: now + 600_000, consumed_at: null,
+      stateHash: 'h', tenantId: 't', providerId: 'p', redirectUri: 'https://app/cb', pkceVerifier: 'v', nonce: 'n', codeChallenge: null, createdAt: now, expiresAt: now + 600_000, consumedAt: null,
     });
     const results = await Promise.all(Array.from({ length: 10 }, () => store.consumeLoginState('h', 't', now)));
     expect(results.filter(Boolean)).toHaveLength(1);
@@ -42,7 +42,7 @@ describe('the SQLite store', () => {
 
   test('When a state of another tenant or an expired one is consumed, then nothing happens', async () => {
     await store.insertLoginState({
-      state_hash: 'h', tenant_id: 't', provider_id: 'p', redirect_uri: 'https://app/cb', pkce_verifier: 'v', nonce: 'n', code_challenge: null, created_at: now, expires_at: now + 10, consumed_at: null,
+      stateHash: 'h', tenantId: 't', providerId: 'p', redirectUri: 'https://app/cb', pkceVerifier: 'v', nonce: 'n', codeChallenge: null, createdAt: now, expiresAt: now + 10, consumedAt: null,
     });
     expect(await store.consumeLoginState('h', 'other', now)).toBeUndefined();
     expect(await store.consumeLoginState('h', 't', now + 10)).toBeUndefined();
@@ -51,7 +51,7 @@ describe('the SQLite store', () => {
   test('When the same user signs in again, then the user row is updated, not duplicated', async () => {
     await seedSession();
     const again = await store.upsertUser({
-      id: 'usr_2', tenant_id: 't', issuer: 'https://idp', subject: 's', email: 'new@example.com', email_verified: 1, name: 'N', picture: null, created_at: now + 1, updated_at: now + 1,
+      id: 'usr_2', tenantId: 't', issuer: 'https://idp', subject: 's', email: 'new@example.com', emailVerified: true, name: 'N', picture: null, createdAt: now + 1, updatedAt: now + 1,
     });
     expect(again.id).toBe('usr_1');
     expect(again.email).toBe('new@example.com');
@@ -69,7 +69,7 @@ describe('the SQLite store', () => {
 
   test('When a refresh token is retired twice at once, then exactly one retirement wins', async () => {
     await seedSession();
-    await store.insertRefreshToken({ id: 'rtk_1', tenant_id: 't', session_id: 'ses_1', token_hash: 'th', created_at: now, retired_at: null, replaced_by: null, grace_grant: null, grace_expires_at: null });
+    await store.insertRefreshToken({ id: 'rtk_1', tenantId: 't', sessionId: 'ses_1', tokenHash: 'th', createdAt: now, retiredAt: null, replacedBy: null, graceGrant: null, graceExpiresAt: null });
     const retire = (by: string) => store.retireRefreshToken('t', 'rtk_1', { retiredAt: now, replacedBy: by, graceGrant: 'g', graceExpiresAt: now + 10 });
     const results = await Promise.all([retire('a'), retire('b'), retire('c')]);
     expect(results.filter(Boolean)).toHaveLength(1);
@@ -77,7 +77,7 @@ describe('the SQLite store', () => {
 
   test('When a lookup or a change names another tenant, then it finds and changes nothing', async () => {
     await seedSession();
-    await store.insertRefreshToken({ id: 'rtk_1', tenant_id: 't', session_id: 'ses_1', token_hash: 'th', created_at: now, retired_at: null, replaced_by: null, grace_grant: null, grace_expires_at: null });
+    await store.insertRefreshToken({ id: 'rtk_1', tenantId: 't', sessionId: 'ses_1', tokenHash: 'th', createdAt: now, retiredAt: null, replacedBy: null, graceGrant: null, graceExpiresAt: null });
     expect(await store.findRefreshTokenByHash('other', 'th')).toBeUndefined();
     expect(await store.findRefreshToken('other', 'rtk_1')).toBeUndefined();
     expect(await store.findSession('other', 'ses_1')).toBeUndefined();
@@ -95,13 +95,13 @@ describe('the SQLite store', () => {
     await seedSession();
     await expect(
       store.transaction(async (tx) => {
-        await tx.insertRefreshToken({ id: 'rtk_x', tenant_id: 't', session_id: 'ses_1', token_hash: 'x', created_at: now, retired_at: null, replaced_by: null, grace_grant: null, grace_expires_at: null });
+        await tx.insertRefreshToken({ id: 'rtk_x', tenantId: 't', sessionId: 'ses_1', tokenHash: 'x', createdAt: now, retiredAt: null, replacedBy: null, graceGrant: null, graceExpiresAt: null });
         await tx.revokeSession('t', 'ses_1', 'test', now);
         throw new Error('boom');
       }),
     ).rejects.toThrow('boom');
-    expect((await store.countRows()).refresh_tokens).toBe(0);
-    expect((await store.findSession('t', 'ses_1'))?.revoked_at).toBeNull();
+    expect((await store.countRows()).refreshTokens).toBe(0);
+    expect((await store.findSession('t', 'ses_1'))?.revokedAt).toBeNull();
   });
 
   test('When idempotency keys are claimed, then the first claims, a same request waits, a different one is refused, and an abandoned claim is taken over', async () => {
@@ -113,9 +113,9 @@ describe('the SQLite store', () => {
     expect((await store.claimIdempotencyKey(scope, 'other', now, timing)).kind).toBe('mismatch');
     expect((await store.claimIdempotencyKey(scope, 'fp', now + 100, timing)).kind).toBe('claimed');
     await store.completeIdempotencyKey(scope, 201, 'sealed');
-    expect(await store.claimIdempotencyKey(scope, 'fp', now + 200, timing)).toMatchObject({ kind: 'completed', record: { response_status: 201, response: 'sealed' } });
+    expect(await store.claimIdempotencyKey(scope, 'fp', now + 200, timing)).toMatchObject({ kind: 'completed', record: { responseStatus: 201, response: 'sealed' } });
     expect((await store.claimIdempotencyKey({ ...scope, subject: 'ses_2' }, 'other', now, timing)).kind).toBe('claimed');
-    expect(await store.findIdempotencyRecord(scope, now + 200)).toMatchObject({ status: 'completed', tenant_id: 't' });
+    expect(await store.findIdempotencyRecord(scope, now + 200)).toMatchObject({ status: 'completed', tenantId: 't' });
     expect(await store.findIdempotencyRecord({ ...scope, key: 'unknown' }, now + 200)).toBeUndefined();
     expect((await store.claimIdempotencyKey(scope, 'other', now + 1000, timing)).kind).toBe('claimed');
   });
@@ -131,7 +131,7 @@ describe('the SQLite store', () => {
     await db.destroy();
     const upgraded = await openSqliteStore(path);
     try {
-      expect(await upgraded.findIdempotencyRecord({ operation: 'createSession', subject: 't', key: 'k' }, now)).toMatchObject({ tenant_id: 't', response: 'sealed' });
+      expect(await upgraded.findIdempotencyRecord({ operation: 'createSession', subject: 't', key: 'k' }, now)).toMatchObject({ tenantId: 't', response: 'sealed' });
       expect((await upgraded.claimIdempotencyKey({ tenantId: 't', operation: 'createSession', subject: 'verifier-hash', key: 'k' }, 'f2', now, { retentionMs: 1000, lockMs: 100 })).kind).toBe('claimed');
     } finally {
       await upgraded.close();
@@ -170,7 +170,7 @@ describe('the SQLite store', () => {
     const upgraded = await openSqliteStore(path);
     try {
       expect(await upgraded.findIdempotencyRecord({ operation: 'refreshSession', subject: 't', key: 'k' }, now)).toMatchObject({ response: 'sealed' });
-      expect((await upgraded.countRows()).idempotency_records).toBe(1);
+      expect((await upgraded.countRows()).idempotencyRecords).toBe(1);
     } finally {
       await upgraded.close();
     }

@@ -1,72 +1,75 @@
-import { Kysely, Migrator, sql, type Transaction } from 'kysely';
+import { CamelCasePlugin, Kysely, Migrator, sql, type Selectable, type Transaction } from 'kysely';
 import type { AuthStore, IdempotencyClaimResult, IdempotencyKeyRef, IdempotencyScope, SessionPage, StoreOperations } from './auth-store.js';
 import { migrationProvider } from './migrations.js';
-import type { Database, NewLoginState, NewRefreshToken, NewSession, NewUser } from './schema.js';
+import type { Database, NewLoginState, NewRefreshToken, NewSession, NewUser, UserRecord, UsersTable } from './schema.js';
 
 /** The store's queries, over a connection or a transaction. Dialect-neutral SQL only. */
 class KyselyOperations implements StoreOperations {
   constructor(protected readonly db: Kysely<Database> | Transaction<Database>) {}
 
   async insertLoginState(row: NewLoginState): Promise<void> {
-    await this.db.insertInto('login_states').values(row).execute();
+    await this.db.insertInto('loginStates').values(row).execute();
   }
 
   findLiveLoginState(stateHash: string, now: number) {
     return this.db
-      .selectFrom('login_states')
+      .selectFrom('loginStates')
       .selectAll()
-      .where('state_hash', '=', stateHash)
-      .where('consumed_at', 'is', null)
-      .where('expires_at', '>', now)
+      .where('stateHash', '=', stateHash)
+      .where('consumedAt', 'is', null)
+      .where('expiresAt', '>', now)
       .executeTakeFirst();
   }
 
   findLoginState(stateHash: string, now: number) {
-    return this.db.selectFrom('login_states').selectAll().where('state_hash', '=', stateHash).where('expires_at', '>', now).executeTakeFirst();
+    return this.db.selectFrom('loginStates').selectAll().where('stateHash', '=', stateHash).where('expiresAt', '>', now).executeTakeFirst();
   }
 
   async consumeLoginState(stateHash: string, tenantId: string, now: number) {
     // A conditional update: of two concurrent requests, exactly one sees a row changed.
     const result = await this.db
-      .updateTable('login_states')
-      .set({ consumed_at: now })
-      .where('state_hash', '=', stateHash)
-      .where('tenant_id', '=', tenantId)
-      .where('consumed_at', 'is', null)
-      .where('expires_at', '>', now)
+      .updateTable('loginStates')
+      .set({ consumedAt: now })
+      .where('stateHash', '=', stateHash)
+      .where('tenantId', '=', tenantId)
+      .where('consumedAt', 'is', null)
+      .where('expiresAt', '>', now)
       .executeTakeFirst();
     if (result.numUpdatedRows !== 1n) return undefined;
-    return this.db.selectFrom('login_states').selectAll().where('state_hash', '=', stateHash).executeTakeFirst();
+    return this.db.selectFrom('loginStates').selectAll().where('stateHash', '=', stateHash).executeTakeFirst();
   }
 
   async restoreLoginState(stateHash: string, consumedAt: number): Promise<void> {
     await this.db
-      .updateTable('login_states')
-      .set({ consumed_at: null })
-      .where('state_hash', '=', stateHash)
-      .where('consumed_at', '=', consumedAt)
+      .updateTable('loginStates')
+      .set({ consumedAt: null })
+      .where('stateHash', '=', stateHash)
+      .where('consumedAt', '=', consumedAt)
       .execute();
   }
 
   async upsertUser(user: NewUser) {
-    return this.db
+    const row = { ...user, emailVerified: user.emailVerified ? 1 : 0 };
+    const stored = await this.db
       .insertInto('users')
-      .values(user)
+      .values(row)
       .onConflict((conflict) =>
-        conflict.columns(['tenant_id', 'issuer', 'subject']).doUpdateSet({
-          email: user.email,
-          email_verified: user.email_verified,
-          name: user.name,
-          picture: user.picture,
-          updated_at: user.updated_at,
+        conflict.columns(['tenantId', 'issuer', 'subject']).doUpdateSet({
+          email: row.email,
+          emailVerified: row.emailVerified,
+          name: row.name,
+          picture: row.picture,
+          updatedAt: row.updatedAt,
         }),
       )
       .returningAll()
       .executeTakeFirstOrThrow();
+    return toUserRecord(stored);
   }
 
-  findUser(tenantId: string, userId: string) {
-    return this.db.selectFrom('users').selectAll().where('tenant_id', '=', tenantId).where('id', '=', userId).executeTakeFirst();
+  async findUser(tenantId: string, userId: string) {
+    const row = await this.db.selectFrom('users').selectAll().where('tenantId', '=', tenantId).where('id', '=', userId).executeTakeFirst();
+    return row && toUserRecord(row);
   }
 
   async insertSession(session: NewSession): Promise<void> {
@@ -74,19 +77,19 @@ class KyselyOperations implements StoreOperations {
   }
 
   findSession(tenantId: string, sessionId: string) {
-    return this.db.selectFrom('sessions').selectAll().where('tenant_id', '=', tenantId).where('id', '=', sessionId).executeTakeFirst();
+    return this.db.selectFrom('sessions').selectAll().where('tenantId', '=', tenantId).where('id', '=', sessionId).executeTakeFirst();
   }
 
   async touchSession(tenantId: string, sessionId: string, now: number, idleExpiresAt: number): Promise<boolean> {
     // Conditional on the session still being live: a logout that commits first wins.
     const result = await this.db
       .updateTable('sessions')
-      .set({ last_refreshed_at: now, idle_expires_at: idleExpiresAt })
-      .where('tenant_id', '=', tenantId)
+      .set({ lastRefreshedAt: now, idleExpiresAt: idleExpiresAt })
+      .where('tenantId', '=', tenantId)
       .where('id', '=', sessionId)
-      .where('revoked_at', 'is', null)
-      .where('expires_at', '>', now)
-      .where('idle_expires_at', '>', now)
+      .where('revokedAt', 'is', null)
+      .where('expiresAt', '>', now)
+      .where('idleExpiresAt', '>', now)
       .executeTakeFirst();
     return result.numUpdatedRows === 1n;
   }
@@ -94,10 +97,10 @@ class KyselyOperations implements StoreOperations {
   async revokeSession(tenantId: string, sessionId: string, reason: string, now: number): Promise<boolean> {
     const result = await this.db
       .updateTable('sessions')
-      .set({ revoked_at: now, revoked_reason: reason })
-      .where('tenant_id', '=', tenantId)
+      .set({ revokedAt: now, revokedReason: reason })
+      .where('tenantId', '=', tenantId)
       .where('id', '=', sessionId)
-      .where('revoked_at', 'is', null)
+      .where('revokedAt', 'is', null)
       .executeTakeFirst();
     return result.numUpdatedRows === 1n;
   }
@@ -106,30 +109,30 @@ class KyselyOperations implements StoreOperations {
     let query = this.db
       .selectFrom('sessions')
       .selectAll()
-      .where('tenant_id', '=', tenantId)
-      .where('user_id', '=', userId)
-      .where('revoked_at', 'is', null)
-      .where('expires_at', '>', now)
-      .where('idle_expires_at', '>', now);
+      .where('tenantId', '=', tenantId)
+      .where('userId', '=', userId)
+      .where('revokedAt', 'is', null)
+      .where('expiresAt', '>', now)
+      .where('idleExpiresAt', '>', now);
     const after = page.after;
     if (after) {
       query = query.where((eb) =>
-        eb.or([eb('created_at', '<', after.createdAt), eb.and([eb('created_at', '=', after.createdAt), eb('id', '<', after.id)])]),
+        eb.or([eb('createdAt', '<', after.createdAt), eb.and([eb('createdAt', '=', after.createdAt), eb('id', '<', after.id)])]),
       );
     }
-    return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(page.limit).execute();
+    return query.orderBy('createdAt', 'desc').orderBy('id', 'desc').limit(page.limit).execute();
   }
 
   async insertRefreshToken(token: NewRefreshToken): Promise<void> {
-    await this.db.insertInto('refresh_tokens').values(token).execute();
+    await this.db.insertInto('refreshTokens').values(token).execute();
   }
 
   findRefreshTokenByHash(tenantId: string, tokenHash: string) {
-    return this.db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', tokenHash).where('tenant_id', '=', tenantId).executeTakeFirst();
+    return this.db.selectFrom('refreshTokens').selectAll().where('tokenHash', '=', tokenHash).where('tenantId', '=', tenantId).executeTakeFirst();
   }
 
   findRefreshToken(tenantId: string, id: string) {
-    return this.db.selectFrom('refresh_tokens').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
+    return this.db.selectFrom('refreshTokens').selectAll().where('tenantId', '=', tenantId).where('id', '=', id).executeTakeFirst();
   }
 
   async retireRefreshToken(
@@ -139,22 +142,22 @@ class KyselyOperations implements StoreOperations {
   ): Promise<boolean> {
     // Conditional on the token still being current: the loser of a race changes nothing.
     const result = await this.db
-      .updateTable('refresh_tokens')
+      .updateTable('refreshTokens')
       .set({
-        retired_at: retirement.retiredAt,
-        replaced_by: retirement.replacedBy,
-        grace_grant: retirement.graceGrant,
-        grace_expires_at: retirement.graceExpiresAt,
+        retiredAt: retirement.retiredAt,
+        replacedBy: retirement.replacedBy,
+        graceGrant: retirement.graceGrant,
+        graceExpiresAt: retirement.graceExpiresAt,
       })
-      .where('tenant_id', '=', tenantId)
+      .where('tenantId', '=', tenantId)
       .where('id', '=', id)
-      .where('retired_at', 'is', null)
+      .where('retiredAt', 'is', null)
       .executeTakeFirst();
     return result.numUpdatedRows === 1n;
   }
 
   findIdempotencyRecord(ref: IdempotencyKeyRef, now: number) {
-    return this.db.selectFrom('idempotency_records').selectAll().where(this.#keyFilter(ref)).where('expires_at', '>', now).executeTakeFirst();
+    return this.db.selectFrom('idempotencyRecords').selectAll().where(this.#keyFilter(ref)).where('expiresAt', '>', now).executeTakeFirst();
   }
 
   async claimIdempotencyKey(
@@ -166,40 +169,40 @@ class KyselyOperations implements StoreOperations {
     const key = this.#keyFilter(scope);
     // An expired record no longer exists as far as clients are concerned.
     await this.db
-      .deleteFrom('idempotency_records')
+      .deleteFrom('idempotencyRecords')
       .where(key)
-      .where('expires_at', '<=', now)
+      .where('expiresAt', '<=', now)
       .execute();
     const inserted = await this.db
-      .insertInto('idempotency_records')
+      .insertInto('idempotencyRecords')
       .values({
-        tenant_id: scope.tenantId,
+        tenantId: scope.tenantId,
         operation: scope.operation,
         subject: scope.subject,
-        idempotency_key: scope.key,
+        idempotencyKey: scope.key,
         fingerprint,
         status: 'in_flight',
-        response_status: null,
+        responseStatus: null,
         response: null,
-        created_at: now,
-        expires_at: now + timing.retentionMs,
-        locked_until: now + timing.lockMs,
+        createdAt: now,
+        expiresAt: now + timing.retentionMs,
+        lockedUntil: now + timing.lockMs,
       })
-      .onConflict((conflict) => conflict.columns(['operation', 'subject', 'idempotency_key']).doNothing())
+      .onConflict((conflict) => conflict.columns(['operation', 'subject', 'idempotencyKey']).doNothing())
       .executeTakeFirst();
     if (inserted.numInsertedOrUpdatedRows === 1n) return { kind: 'claimed' };
 
-    const record = await this.db.selectFrom('idempotency_records').selectAll().where(key).executeTakeFirstOrThrow();
+    const record = await this.db.selectFrom('idempotencyRecords').selectAll().where(key).executeTakeFirstOrThrow();
     if (record.fingerprint !== fingerprint) return { kind: 'mismatch' };
     if (record.status === 'completed') return { kind: 'completed', record };
-    if (record.locked_until > now) return { kind: 'in_flight', lockedUntil: record.locked_until };
+    if (record.lockedUntil > now) return { kind: 'in_flight', lockedUntil: record.lockedUntil };
     // The request that claimed it died without finishing: take the claim over.
     const taken = await this.db
-      .updateTable('idempotency_records')
-      .set({ locked_until: now + timing.lockMs })
+      .updateTable('idempotencyRecords')
+      .set({ lockedUntil: now + timing.lockMs })
       .where(key)
       .where('status', '=', 'in_flight')
-      .where('locked_until', '=', record.locked_until)
+      .where('lockedUntil', '=', record.lockedUntil)
       .executeTakeFirst();
     // Two takers that both read the old lock are possible only across processes (PostgreSQL); SQLite runs one transaction at a time.
     // Stryker disable next-line ConditionalExpression,ArithmeticOperator: see above
@@ -208,19 +211,23 @@ class KyselyOperations implements StoreOperations {
 
   async completeIdempotencyKey(ref: IdempotencyKeyRef, responseStatus: number, sealedResponse: string): Promise<void> {
     await this.db
-      .updateTable('idempotency_records')
-      .set({ status: 'completed', response_status: responseStatus, response: sealedResponse })
+      .updateTable('idempotencyRecords')
+      .set({ status: 'completed', responseStatus: responseStatus, response: sealedResponse })
       .where(this.#keyFilter(ref))
       .execute();
   }
 
   async releaseIdempotencyKey(ref: IdempotencyKeyRef): Promise<void> {
-    await this.db.deleteFrom('idempotency_records').where(this.#keyFilter(ref)).where('status', '=', 'in_flight').execute();
+    await this.db.deleteFrom('idempotencyRecords').where(this.#keyFilter(ref)).where('status', '=', 'in_flight').execute();
   }
 
   #keyFilter(ref: IdempotencyKeyRef) {
     return sql<boolean>`operation = ${ref.operation} and subject = ${ref.subject} and idempotency_key = ${ref.key}`;
   }
+}
+
+function toUserRecord(row: Selectable<UsersTable>): UserRecord {
+  return { ...row, emailVerified: row.emailVerified === 1 };
 }
 
 /** The store on any Kysely dialect: SQLite here, PostgreSQL alike. */
@@ -232,7 +239,10 @@ export class KyselyAuthStore extends KyselyOperations implements AuthStore {
     this.#db = db;
   }
 
-  /** Opens the store and brings its schema up to date. */
+  /**
+   * Opens the store and brings its schema up to date. Migrations speak the
+   * columns' own snake_case names; queries go through `CamelCasePlugin`.
+   */
   static async open(db: Kysely<Database>): Promise<KyselyAuthStore> {
     const migrator = new Migrator({ db, provider: migrationProvider });
     const { error, results } = await migrator.migrateToLatest();
@@ -241,7 +251,7 @@ export class KyselyAuthStore extends KyselyOperations implements AuthStore {
       // Stryker disable next-line StringLiteral: the migrator always names the migration that failed; '' is a fallback for its contract
       throw new Error(`Database migration ${failed ?? ''} failed`, { cause: error });
     }
-    return new KyselyAuthStore(db);
+    return new KyselyAuthStore(db.withPlugin(new CamelCasePlugin()));
   }
 
   transaction<T>(work: (tx: StoreOperations) => Promise<T>): Promise<T> {
@@ -251,13 +261,13 @@ export class KyselyAuthStore extends KyselyOperations implements AuthStore {
   async prune(now: number) {
     // Each statement is atomic on its own; together they need no transaction.
     {
-      const states = await this.#db.deleteFrom('login_states').where('expires_at', '<=', now).executeTakeFirst();
-      const records = await this.#db.deleteFrom('idempotency_records').where('expires_at', '<=', now).executeTakeFirst();
+      const states = await this.#db.deleteFrom('loginStates').where('expiresAt', '<=', now).executeTakeFirst();
+      const records = await this.#db.deleteFrom('idempotencyRecords').where('expiresAt', '<=', now).executeTakeFirst();
       const graces = await this.#db
-        .updateTable('refresh_tokens')
-        .set({ grace_grant: null })
-        .where('grace_grant', 'is not', null)
-        .where('grace_expires_at', '<=', now)
+        .updateTable('refreshTokens')
+        .set({ graceGrant: null })
+        .where('graceGrant', 'is not', null)
+        .where('graceExpiresAt', '<=', now)
         .executeTakeFirst();
       return {
         loginStates: Number(states.numDeletedRows),
@@ -272,10 +282,10 @@ export class KyselyAuthStore extends KyselyOperations implements AuthStore {
       Number((await this.#db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
     return {
       users: await count('users'),
-      login_states: await count('login_states'),
+      loginStates: await count('loginStates'),
       sessions: await count('sessions'),
-      refresh_tokens: await count('refresh_tokens'),
-      idempotency_records: await count('idempotency_records'),
+      refreshTokens: await count('refreshTokens'),
+      idempotencyRecords: await count('idempotencyRecords'),
     };
   }
 

@@ -1,7 +1,9 @@
 import type { Insertable, Selectable } from 'kysely';
 
 /**
- * The tables of the auth store. Every row carries its tenant, and every
+ * The tables of the auth store, as the services see them: names in
+ * camelCase (Kysely's `CamelCasePlugin` maps them to the snake_case
+ * columns of the migrations). Every row carries its tenant, and every
  * lookup filters on it, but for lookups by the hash of a bearer secret (a
  * login state at the callback, which carries no tenant) and by an
  * idempotency scope, whose subject is itself tenant-specific. Timestamps
@@ -10,72 +12,73 @@ import type { Insertable, Selectable } from 'kysely';
  */
 export interface Database {
   users: UsersTable;
-  login_states: LoginStatesTable;
+  loginStates: LoginStatesTable;
   sessions: SessionsTable;
-  refresh_tokens: RefreshTokensTable;
-  idempotency_records: IdempotencyRecordsTable;
+  refreshTokens: RefreshTokensTable;
+  idempotencyRecords: IdempotencyRecordsTable;
 }
 
 export interface UsersTable {
   id: string;
-  tenant_id: string;
+  tenantId: string;
   issuer: string;
   subject: string;
   email: string | null;
-  email_verified: number;
+  /** 0 or 1: the same in every dialect. */
+  emailVerified: number;
   name: string | null;
   picture: string | null;
-  created_at: number;
-  updated_at: number;
+  createdAt: number;
+  updatedAt: number;
 }
 
 export interface LoginStatesTable {
   /** SHA-256 of the state: the state itself is a bearer secret. */
-  state_hash: string;
-  tenant_id: string;
-  provider_id: string;
-  redirect_uri: string;
+  stateHash: string;
+  tenantId: string;
+  providerId: string;
+  redirectUri: string;
   /** The server's own PKCE verifier for the code exchange with the provider. */
-  pkce_verifier: string;
+  pkceVerifier: string;
   nonce: string;
   /** The frontend's S256 challenge, when it sent one. */
-  code_challenge: string | null;
-  created_at: number;
-  expires_at: number;
-  consumed_at: number | null;
+  codeChallenge: string | null;
+  createdAt: number;
+  expiresAt: number;
+  consumedAt: number | null;
 }
 
 export interface SessionsTable {
   id: string;
-  tenant_id: string;
-  user_id: string;
-  provider_id: string;
-  created_at: number;
-  last_refreshed_at: number;
-  expires_at: number;
-  idle_expires_at: number;
-  revoked_at: number | null;
-  revoked_reason: string | null;
+  tenantId: string;
+  userId: string;
+  providerId: string;
+  createdAt: number;
+  lastRefreshedAt: number;
+  expiresAt: number;
+  idleExpiresAt: number;
+  revokedAt: number | null;
+  revokedReason: string | null;
 }
 
 export interface RefreshTokensTable {
   id: string;
-  tenant_id: string;
-  session_id: string;
+  tenantId: string;
+  sessionId: string;
   /** SHA-256 of the token: the token itself is never stored. */
-  token_hash: string;
-  created_at: number;
+  tokenHash: string;
+  createdAt: number;
   /** Set when the token was rotated. */
-  retired_at: number | null;
+  retiredAt: number | null;
   /** The token that replaced it. */
-  replaced_by: string | null;
+  replacedBy: string | null;
   /** The grant the rotation answered, sealed with AES-256-GCM, kept for the grace window only. */
-  grace_grant: string | null;
-  grace_expires_at: number | null;
+  graceGrant: string | null;
+  graceExpiresAt: number | null;
 }
 
 export interface IdempotencyRecordsTable {
-  tenant_id: string;
+  tenantId: string;
   operation: string;
   /**
    * What the key is scoped to besides the operation: something only its
@@ -84,25 +87,28 @@ export interface IdempotencyRecordsTable {
    * another's.
    */
   subject: string;
-  idempotency_key: string;
+  idempotencyKey: string;
   fingerprint: string;
   /** `in_flight` while the first request runs, then `completed`. */
   status: string;
-  response_status: number | null;
+  responseStatus: number | null;
   /** The stored response (status, headers, body), sealed with AES-256-GCM. */
   response: string | null;
-  created_at: number;
-  expires_at: number;
+  createdAt: number;
+  expiresAt: number;
   /** An in-flight claim older than this was abandoned by a crashed process. */
-  locked_until: number;
+  lockedUntil: number;
 }
 
-export type UserRow = Selectable<UsersTable>;
-export type LoginStateRow = Selectable<LoginStatesTable>;
-export type SessionRow = Selectable<SessionsTable>;
-export type RefreshTokenRow = Selectable<RefreshTokensTable>;
-export type IdempotencyRecordRow = Selectable<IdempotencyRecordsTable>;
-export type NewUser = Insertable<UsersTable>;
+/** The domain records the store hands out and takes: rows, but for a user's flag, which is a boolean. */
+export interface UserRecord extends Omit<Selectable<UsersTable>, 'emailVerified'> {
+  emailVerified: boolean;
+}
+export type LoginStateRecord = Selectable<LoginStatesTable>;
+export type SessionRecord = Selectable<SessionsTable>;
+export type RefreshTokenRecord = Selectable<RefreshTokensTable>;
+export type IdempotencyRecord = Selectable<IdempotencyRecordsTable>;
+export type NewUser = UserRecord;
 export type NewSession = Insertable<SessionsTable>;
 export type NewRefreshToken = Insertable<RefreshTokensTable>;
 export type NewLoginState = Insertable<LoginStatesTable>;

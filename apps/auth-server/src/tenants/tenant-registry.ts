@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
-import { ApiProblem } from '@aimable/auth-server-kit';
 import type { ProviderConfig, TenantConfig } from './tenant.js';
 import { sha256Hex } from '../ids.js';
+import { unknownProvider, unknownTenant } from '../problems.js';
 
 /** The configured tenants, and the one place that resolves tenants, providers and API keys. */
 export class TenantRegistry {
@@ -20,14 +20,18 @@ export class TenantRegistry {
   /** The tenant, or a 400 `unknown_tenant`. */
   require(tenantId: string): TenantConfig {
     const tenant = this.#tenants.get(tenantId);
-    if (!tenant) throw new ApiProblem({ status: 400, code: 'unknown_tenant', detail: `No tenant has the id '${tenantId}'.` });
+    if (!tenant) throw unknownTenant(tenantId);
     return tenant;
+  }
+
+  findProvider(tenant: TenantConfig, providerId: string): ProviderConfig | undefined {
+    return tenant.providers.find((p) => p.id === providerId);
   }
 
   /** The tenant's provider, or a 404 `unknown_provider`. */
   requireProvider(tenant: TenantConfig, providerId: string): ProviderConfig {
-    const provider = tenant.providers.find((p) => p.id === providerId);
-    if (!provider) throw new ApiProblem({ status: 404, code: 'unknown_provider', detail: `The tenant has no provider '${providerId}'.` });
+    const provider = this.findProvider(tenant, providerId);
+    if (!provider) throw unknownProvider(providerId);
     return provider;
   }
 

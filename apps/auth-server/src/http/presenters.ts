@@ -1,0 +1,59 @@
+import type { api } from '@aimable/auth-server-kit';
+import { invalidRequest } from '../problems.js';
+import type { IssuedGrant, SessionPosition } from '../sessions/session-service.js';
+import type { SessionRecord, UserRecord } from '../store/schema.js';
+
+/** The wire shapes of the domain records: what the contract names, in its words. */
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function toSession(session: SessionRecord): api.Session {
+  return {
+    id: session.id,
+    provider: session.providerId,
+    created_at: iso(session.createdAt),
+    last_refreshed_at: iso(session.lastRefreshedAt),
+    expires_at: iso(session.expiresAt),
+    idle_expires_at: iso(session.idleExpiresAt),
+  };
+}
+
+export function toUser(user: UserRecord): api.User {
+  return { id: user.id, email: user.email, email_verified: user.emailVerified, name: user.name, picture: user.picture };
+}
+
+/** A grant as the response body, without the refresh token (which goes in a cookie, or is added for body delivery). */
+export function toSessionGrant(issued: IssuedGrant): Omit<api.SessionGrant, 'refresh_token'> {
+  return {
+    access_token: issued.accessToken,
+    token_type: 'Bearer',
+    expires_in: issued.expiresIn,
+    session: toSession(issued.session),
+    user: toUser(issued.user),
+  };
+}
+
+/** A page of sessions; the cursor names the last one, so the next page starts after it. */
+export function toSessionList(page: { sessions: SessionRecord[]; more: boolean }, currentSessionId: string): api.SessionList {
+  const last = page.sessions.at(-1);
+  return {
+    data: page.sessions.map((session) => ({ ...toSession(session), current: session.id === currentSessionId })),
+    next_cursor: page.more && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null,
+  };
+}
+
+/** An opaque cursor: the position, base64url-encoded. */
+export function encodeCursor(position: SessionPosition): string {
+  return Buffer.from(JSON.stringify([position.createdAt, position.id])).toString('base64url');
+}
+
+/** The position a cursor names, or 400 `invalid_request` for one this API did not issue. */
+export function decodeCursor(cursor: string): SessionPosition {
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    if (typeof createdAt === 'number' && typeof id === 'string') return { createdAt, id };
+  } catch {
+    // fall through
+  }
+  throw invalidRequest('query.cursor', 'is not a cursor this API issued');
+}

@@ -1,0 +1,110 @@
+import { ApiProblem, type ProblemOf } from '@aimable/auth-server-kit';
+
+/**
+ * Every problem the server raises, each typed by the operations that may
+ * answer it: a factory compiles only while every one of its operations
+ * declares that status, that code and its required headers. The `401`
+ * challenges (RFC 9110 §11.6.1) and the `Retry-After` of `5xx` answers are
+ * set here, once.
+ */
+
+const REALM = 'aimable-auth';
+
+/** The `WWW-Authenticate` challenge of each security scheme, for a credential that is missing. */
+export const CHALLENGES = {
+  ApiKey: `ApiKey realm="${REALM}", header="X-API-Key"`,
+  BearerAuth: `Bearer realm="${REALM}"`,
+} as const;
+
+/** RFC 6750 §3.1: a bearer token was sent, and is not accepted. */
+const INVALID_TOKEN_CHALLENGE = `Bearer realm="${REALM}", error="invalid_token"`;
+
+/** A login is proven by its state and the PKCE verifier of the browser that started it. */
+const LOGIN_CHALLENGE = `Login realm="${REALM}"`;
+
+/** Seconds a client waits before retrying when the provider or the database does not answer. */
+export const RETRY_AFTER_SECONDS = 5;
+
+/** An input the contract cannot express a rule for: a pairing of parameters, a cursor, PKCE. */
+export function invalidRequest(location: string, message: string): ApiProblem<ProblemOf<'startOidcLogin' | 'listSessions'>> {
+  return new ApiProblem({ status: 400, code: 'invalid_request', detail: `${location} ${message}`, errors: [{ location, message }] });
+}
+
+export function unknownTenant(tenantId: string): ApiProblem<ProblemOf<'startOidcLogin' | 'listProviders'>> {
+  return new ApiProblem({ status: 400, code: 'unknown_tenant', detail: `No tenant has the id '${tenantId}'.` });
+}
+
+export function unknownProvider(providerId: string): ApiProblem<ProblemOf<'startOidcLogin' | 'handleOidcCallback'>> {
+  return new ApiProblem({ status: 404, code: 'unknown_provider', detail: `The tenant has no provider '${providerId}'.` });
+}
+
+export function redirectUriNotAllowed(): ApiProblem<ProblemOf<'startOidcLogin'>> {
+  return new ApiProblem({ status: 400, code: 'redirect_uri_not_allowed', detail: "frontend_redirect_uri is not on the tenant's allowlist." });
+}
+
+/** The callback's state is unknown, expired, used, or another provider's: there is no safe place to redirect to. */
+export function callbackStateInvalid(): ApiProblem<ProblemOf<'handleOidcCallback'>> {
+  return new ApiProblem({ status: 400, code: 'invalid_state', detail: 'The login state is unknown or expired. Start the login again.' });
+}
+
+/** A session creation that the login does not allow: `invalid_state` (unknown, expired, used) or `invalid_grant` (verifier, provider). */
+export function loginRejected(code: 'invalid_state' | 'invalid_grant', detail: string, cause?: unknown): ApiProblem<ProblemOf<'createSession'>> {
+  return new ApiProblem({ status: 401, code, detail, cause, headers: { 'WWW-Authenticate': LOGIN_CHALLENGE } });
+}
+
+export function invalidApiKey(): ApiProblem<ProblemOf<'refreshSession'>> {
+  return new ApiProblem({ status: 401, code: 'invalid_api_key', detail: 'X-API-Key is not valid.', headers: { 'WWW-Authenticate': CHALLENGES.ApiKey } });
+}
+
+/** A refresh the token does not allow. The client proved its API key, so the challenge names the scheme, not an error. */
+export function refreshRejected(code: 'invalid_refresh_token' | 'refresh_token_reused' | 'session_expired', detail: string): ApiProblem<ProblemOf<'refreshSession'>> {
+  return new ApiProblem({ status: 401, code, detail, headers: { 'WWW-Authenticate': CHALLENGES.ApiKey } });
+}
+
+export function accessTokenRejected(): ApiProblem<ProblemOf<'getCurrentSession' | 'logout' | 'listSessions' | 'revokeSession'>> {
+  return new ApiProblem({
+    status: 401,
+    code: 'invalid_access_token',
+    detail: 'The access token is missing, invalid or expired, or its session has ended.',
+    headers: { 'WWW-Authenticate': INVALID_TOKEN_CHALLENGE },
+  });
+}
+
+export function originNotAllowed(origin: string | undefined): ApiProblem<ProblemOf<'createSession' | 'refreshSession' | 'logout' | 'revokeSession'>> {
+  return new ApiProblem({ status: 403, code: 'origin_not_allowed', detail: `The origin ${origin} is not allowed for this tenant.` });
+}
+
+export function sessionNotFound(): ApiProblem<ProblemOf<'revokeSession'>> {
+  return new ApiProblem({ status: 404, code: 'not_found', detail: 'No such session.' });
+}
+
+export function idempotencyKeyReused(): ApiProblem<ProblemOf<'createSession' | 'refreshSession'>> {
+  return new ApiProblem({ status: 422, code: 'idempotency_key_reused', detail: 'This Idempotency-Key was used with a different request.' });
+}
+
+export function idempotencyKeyInUse(retryAfterSeconds: number): ApiProblem<ProblemOf<'createSession' | 'refreshSession'>> {
+  return new ApiProblem({
+    status: 409,
+    code: 'idempotency_key_in_use',
+    detail: 'A request with this Idempotency-Key is still being processed. Retry after the time given.',
+    headers: { 'Retry-After': retryAfterSeconds },
+  });
+}
+
+export function rateLimited(retryAfterSeconds: number): ApiProblem<ProblemOf<'startOidcLogin' | 'createSession' | 'refreshSession'>> {
+  return new ApiProblem({ status: 429, code: 'rate_limited', detail: 'Too many requests. Retry after the time given.', headers: { 'Retry-After': retryAfterSeconds } });
+}
+
+export function providerUnavailable(cause: unknown): ApiProblem<ProblemOf<'startOidcLogin' | 'handleOidcCallback' | 'createSession'>> {
+  return new ApiProblem({
+    status: 502,
+    code: 'provider_unavailable',
+    detail: 'The identity provider could not be reached.',
+    cause,
+    headers: { 'Retry-After': RETRY_AFTER_SECONDS },
+  });
+}
+
+export function serviceUnavailable(detail: string, cause?: unknown): ApiProblem<ProblemOf<'getReadiness'>> {
+  return new ApiProblem({ status: 503, code: 'service_unavailable', detail, cause, headers: { 'Retry-After': RETRY_AFTER_SECONDS } });
+}
