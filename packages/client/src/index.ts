@@ -3,7 +3,7 @@ import { createClient, createConfig, type Client } from '@aimable/auth-openapi/f
 import * as sdk from '@aimable/auth-openapi/sdk';
 import { AuthApiError } from './errors.js';
 
-export { AuthApiError, isAuthApiError, type AuthErrorCode } from './errors.js';
+export { AuthApiError, isAuthApiError, type AuthErrorCode, type AuthErrorCodeOf, type OperationId } from './errors.js';
 export type * from '@aimable/auth-openapi';
 
 type MaybePromise<T> = T | Promise<T>;
@@ -105,7 +105,7 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
       fetch: options.fetch,
       credentials: options.credentials ?? 'include',
       headers: {
-        Accept: 'application/json',
+        Accept: 'application/json, application/problem+json',
         ...(options.tenantId === undefined ? {} : { 'X-Tenant-Id': options.tenantId }),
         ...options.headers,
       },
@@ -117,22 +117,23 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
   );
 
   const bind =
-    (operation: (options: never) => Promise<unknown>) =>
+    (name: OperationName, operation: (options: never) => Promise<unknown>) =>
     async (callOptions: object): Promise<CallResult<unknown>> => {
-      const result = (await operation({ ...callOptions, client, throwOnError: false } as never)) as {
-        data?: unknown;
-        error?: unknown;
-        response?: Response;
-      };
+      let result: { data?: unknown; error?: unknown; response?: Response };
+      try {
+        result = (await operation({ ...callOptions, client, throwOnError: false } as never)) as typeof result;
+      } catch (cause) {
+        throw new AuthApiError(undefined, undefined, name, cause);
+      }
       const { response } = result;
-      if (!response) throw result.error;
+      if (!response) throw new AuthApiError(undefined, undefined, name, result.error);
       if (response.status >= 300 && response.status < 400) return { data: undefined, response };
-      if (!response.ok) throw new AuthApiError(response, result.error);
+      if (!response.ok) throw new AuthApiError(response, result.error, name);
       return { data: result.data, response };
     };
 
   const bound = Object.fromEntries(
-    Object.entries(operations).map(([name, operation]) => [name, bind(operation as never)]),
+    Object.entries(operations).map(([name, operation]) => [name, bind(name as OperationName, operation as never)]),
   ) as unknown as Omit<AuthClient, 'client' | 'setAccessToken' | 'startOidcLoginUrl'>;
 
   return {
@@ -149,3 +150,5 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
     },
   };
 }
+
+export { createAuth, SignInError, browserSessionStorage, memoryStorage, type Auth, type AuthEvent, type AuthListener, type AuthOptions, type AuthSession, type AuthStorage } from './auth.js';

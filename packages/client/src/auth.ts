@@ -1,0 +1,329 @@
+import type { AuthorizationRedirect, CurrentSession, ProviderList, SessionGrant } from '@aimable/auth-openapi';
+import { AuthApiError, isAuthApiError, type OperationId } from './errors.js';
+import { browserSessionStorage, memoryStorage, type AuthStorage } from './storage.js';
+
+export { browserSessionStorage, memoryStorage, type AuthStorage } from './storage.js';
+
+/** What sign-in needs to know. */
+export interface AuthOptions {
+  /** Base URL of the API, for example `http://localhost:8080`. */
+  baseUrl: string;
+  /** The tenant, sent as `X-Tenant-Id`. */
+  tenantId: string;
+  /** The tenant's client key, sent as `X-API-Key` on refresh. */
+  apiKey: string;
+  /**
+   * Where the logins in progress (state, PKCE verifier) are kept, and, with
+   * `refreshTokenDelivery: 'body'`, the refresh token. Default:
+   * `sessionStorage` in a browser, memory elsewhere.
+   */
+  storage?: AuthStorage;
+  /**
+   * How the refresh token travels: `cookie` (an HttpOnly cookie scripts never
+   * see; the default in a browser) or `body` (kept in `storage`; the default
+   * elsewhere, where fetch keeps no cookies).
+   */
+  refreshTokenDelivery?: 'cookie' | 'body';
+  /** Opens the provider's login page. Default: `location.assign`. */
+  navigate?: (url: string) => void;
+  /** Fetch implementation. Default: `globalThis.fetch`. */
+  fetch?: typeof fetch;
+  /** How many times a session creation is tried, with the same `Idempotency-Key`. Default: 4. */
+  attempts?: number;
+}
+
+/** A signed-in user's session, as the last grant described it. */
+export interface AuthSession {
+  accessToken: string;
+  /** When the access token expires, in milliseconds since the epoch. */
+  expiresAt: number;
+  session: SessionGrant['session'];
+  user: SessionGrant['user'];
+}
+
+export type AuthEvent = 'signed_in' | 'token_refreshed' | 'signed_out';
+export type AuthListener = (event: AuthEvent, session: AuthSession | undefined) => void;
+
+/** A sign-in that went wrong before the API was asked: a callback this app did not start, or a provider's refusal. */
+export class SignInError extends Error {
+  override readonly name = 'SignInError';
+  constructor(
+    /** `unknown_state`: the callback's state is not one this app started (or it was used). `provider_error`: the provider refused; `error` is its RFC 6749 code. `no_callback`: the URL has no `code`, `state` or `error`. */
+    readonly code: 'unknown_state' | 'provider_error' | 'no_callback',
+    message: string,
+    readonly error?: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface Auth {
+  /** Starts a login (PKCE S256, the JSON form of start) and opens the provider's page. */
+  signIn(provider: string, options: { redirectUri: string }): Promise<void>;
+  /** Finishes the login the provider sent the browser back from, and cleans `code` and `state` from the address bar. */
+  handleRedirectCallback(url?: string): Promise<AuthSession>;
+  /** On page load: the session the refresh cookie (or stored token) still holds, if any. */
+  restore(): Promise<AuthSession | undefined>;
+  /** Ends the session on the server, even with an expired access token, and here. */
+  signOut(): Promise<void>;
+  /** A new access token now: once, however many ask at the same time, in this tab or others. */
+  refresh(): Promise<AuthSession>;
+  /** The current session, if signed in. */
+  readonly session: AuthSession | undefined;
+  /** Reports `signed_in`, `token_refreshed` and `signed_out`; returns the unsubscribe. */
+  onAuthStateChange(listener: AuthListener): () => void;
+  /**
+   * `fetch` with the bearer token: a `401` refreshes once and the call is
+   * retried once. Pass it to `createAuthClient({ fetch: auth.fetch })`.
+   */
+  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+  /** The tenant's providers, for sign-in buttons. */
+  providers(): Promise<ProviderList>;
+  /** The session and user the access token belongs to. */
+  currentSession(): Promise<CurrentSession>;
+}
+
+const PREFIX = 'aimable-auth:';
+/** The retryable answers of session creation: another attempt with the same key is running, or the provider or database did not answer. */
+const RETRYABLE = new Set([409, 502, 503]);
+/** Signs the user out: the session cannot be refreshed again. */
+const SESSION_OVER = ['refresh_token_reused', 'session_expired', 'invalid_refresh_token'] as const;
+
+/**
+ * Sign-in for a single-page app (or a Node program) in a few lines:
+ *
+ * ```ts
+ * const auth = createAuth({ baseUrl, tenantId: 'demo', apiKey });
+ * await auth.restore();                                   // on load
+ * button.onclick = () => auth.signIn('dev', { redirectUri: `${location.origin}/auth/callback` });
+ * if (location.pathname === '/auth/callback') await auth.handleRedirectCallback();
+ * ```
+ */
+export function createAuth(options: AuthOptions): Auth {
+  const browser = typeof document !== 'undefined';
+  const storage = options.storage ?? (browser ? browserSessionStorage() : memoryStorage());
+  const delivery = options.refreshTokenDelivery ?? (browser ? 'cookie' : 'body');
+  const fetchImpl = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => globalThis.fetch(input, init));
+  const base = options.baseUrl.replace(/\/+$/, '');
+  const listeners = new Set<AuthListener>();
+  // Tabs of one browser share the session: a grant or a sign-out in one reaches the others.
+  const channel = browser && typeof BroadcastChannel !== 'undefined' ? new BroadcastChannel(`${PREFIX}${options.tenantId}`) : undefined;
+  let current: AuthSession | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let inFlight: Promise<AuthSession> | undefined;
+  /** When this tab last took a grant, its own or another tab's. */
+  let lastAdopted = 0;
+
+  async function call<T>(operation: OperationId, method: string, path: string, init: { headers?: Record<string, string>; body?: unknown; bearer?: boolean } = {}): Promise<{ data: T; response: Response }> {
+    const headers: Record<string, string> = { Accept: 'application/json, application/problem+json', 'X-Tenant-Id': options.tenantId, ...init.headers };
+    if (init.body !== undefined) headers['Content-Type'] = 'application/json';
+    if (init.bearer && current) headers.Authorization = `Bearer ${current.accessToken}`;
+    let response: Response;
+    try {
+      response = await fetchImpl(`${base}${path}`, { method, headers, body: init.body === undefined ? undefined : JSON.stringify(init.body), credentials: 'include' });
+    } catch (cause) {
+      throw new AuthApiError(undefined, undefined, operation, cause);
+    }
+    const text = await response.text();
+    let data: unknown;
+    try {
+      data = text ? JSON.parse(text) : undefined;
+    } catch {
+      data = text;
+    }
+    if (!response.ok) throw new AuthApiError(response, data, operation);
+    return { data: data as T, response };
+  }
+
+  function emit(event: AuthEvent): void {
+    for (const listener of [...listeners]) listener(event, current);
+  }
+
+  /** Takes a grant as the current session, schedules its refresh, and tells the other tabs. */
+  async function adopt(grant: SessionGrant, event: AuthEvent, fromOtherTab = false): Promise<AuthSession> {
+    current = { accessToken: grant.access_token, expiresAt: Date.now() + grant.expires_in * 1000, session: grant.session, user: grant.user };
+    lastAdopted = Date.now();
+    if (grant.refresh_token !== undefined) await storage.set(`${PREFIX}refresh`, grant.refresh_token);
+    schedule(grant.expires_in);
+    if (!fromOtherTab) channel?.postMessage({ event, grant: { ...grant, refresh_token: undefined } });
+    emit(event);
+    return current;
+  }
+
+  async function clear(tellOthers: boolean): Promise<void> {
+    const wasSignedIn = current !== undefined;
+    current = undefined;
+    if (timer) clearTimeout(timer);
+    await storage.remove(`${PREFIX}refresh`);
+    if (tellOthers) channel?.postMessage({ event: 'signed_out' });
+    if (wasSignedIn) emit('signed_out');
+  }
+
+  /** Refreshes shortly before the access token expires: a tenth of its lifetime before, at most a minute. */
+  function schedule(expiresIn: number): void {
+    if (timer) clearTimeout(timer);
+    const lead = Math.min(60, expiresIn / 10);
+    timer = setTimeout(() => void refresh().catch(() => undefined), Math.max(0, (expiresIn - lead) * 1000));
+    (timer as { unref?: () => void }).unref?.();
+  }
+
+  channel?.addEventListener('message', (message: MessageEvent<{ event: AuthEvent; grant?: SessionGrant }>) => {
+    const { event, grant } = message.data;
+    if (event === 'signed_out') void clear(false);
+    else if (grant) void adopt(grant, event, true);
+  });
+
+  async function rotate(): Promise<AuthSession> {
+    const stored = delivery === 'body' ? await storage.get(`${PREFIX}refresh`) : undefined;
+    try {
+      const { data } = await call<SessionGrant>('refreshSession', 'POST', '/v1/refresh', {
+        headers: { 'X-API-Key': options.apiKey },
+        ...(stored ? { body: { refresh_token: stored } } : {}),
+      });
+      return await adopt(data, current ? 'token_refreshed' : 'signed_in');
+    } catch (error) {
+      if (isAuthApiError(error, ...SESSION_OVER)) await clear(true);
+      throw error;
+    }
+  }
+
+  function refresh(): Promise<AuthSession> {
+    inFlight ??= (async () => {
+      const asked = Date.now();
+      const locks = typeof navigator === 'undefined' ? undefined : (navigator as Navigator & { locks?: LockManager }).locks;
+      if (!locks) return rotate();
+      // One tab refreshes at a time; a tab that waited takes the grant another tab just got.
+      return locks.request(`${PREFIX}refresh:${options.tenantId}`, async () => {
+        if (current && lastAdopted > asked) return current;
+        return rotate();
+      });
+    })().finally(() => {
+      inFlight = undefined;
+    });
+    return inFlight;
+  }
+
+  async function createSession(code: string, state: string, verifier: string): Promise<SessionGrant> {
+    const key = crypto.randomUUID();
+    const attempts = options.attempts ?? 4;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const { data } = await call<SessionGrant>('createSession', 'POST', '/v1/auth/oidc/session', {
+          headers: { 'Idempotency-Key': key },
+          body: { code, state, code_verifier: verifier, refresh_token_delivery: delivery },
+        });
+        return data;
+      } catch (error) {
+        const retryable = error instanceof AuthApiError && (error.code === 'network_error' || RETRYABLE.has(error.status));
+        if (!retryable || attempt >= attempts) throw error;
+        const retryAfter = Number((error as AuthApiError).response?.headers.get('retry-after'));
+        await sleep(Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter, 30) * 1000 : 250 * 2 ** attempt);
+      }
+    }
+  }
+
+  return {
+    get session() {
+      return current;
+    },
+
+    async signIn(provider, { redirectUri }) {
+      const verifier = base64url(crypto.getRandomValues(new Uint8Array(32)));
+      const challenge = base64url(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier))));
+      const query = new URLSearchParams({ frontend_redirect_uri: redirectUri, code_challenge: challenge, code_challenge_method: 'S256' });
+      const { data } = await call<AuthorizationRedirect>('startOidcLogin', 'GET', `/v1/auth/oidc/${encodeURIComponent(provider)}/start?${query}`);
+      await storage.set(`${PREFIX}login:${data.state}`, JSON.stringify({ verifier, expiresAt: data.expires_at }));
+      (options.navigate ?? ((url: string) => location.assign(url)))(data.authorization_url);
+    },
+
+    async handleRedirectCallback(url = location.href) {
+      const address = new URL(url);
+      const params = address.searchParams;
+      const state = params.get('state');
+      const code = params.get('code');
+      const error = params.get('error');
+      if (browser && url === location.href) {
+        for (const name of ['code', 'state', 'iss', 'error', 'error_description']) address.searchParams.delete(name);
+        history.replaceState(history.state, '', address.href);
+      }
+      if (!state || (!code && !error)) throw new SignInError('no_callback', 'The URL is not a sign-in callback: it has no code, state or error.');
+      const saved = await storage.get(`${PREFIX}login:${state}`);
+      // A state is used once: whatever comes next, it is spent here.
+      await storage.remove(`${PREFIX}login:${state}`);
+      if (!saved) throw new SignInError('unknown_state', 'This sign-in was not started here, or was already finished. Sign in again.');
+      if (error || !code) throw new SignInError('provider_error', `The provider refused the sign-in: ${error}.`, error ?? undefined);
+      const { verifier } = JSON.parse(saved) as { verifier: string };
+      return adopt(await createSession(code, state, verifier), 'signed_in');
+    },
+
+    async restore() {
+      if (current) return current;
+      if (delivery === 'body' && !(await storage.get(`${PREFIX}refresh`))) return undefined;
+      try {
+        return await refresh();
+      } catch (error) {
+        if (isAuthApiError(error, 'refreshSession') && error.status === 401) return undefined;
+        throw error;
+      }
+    },
+
+    async signOut() {
+      try {
+        if (current) {
+          await call('logout', 'POST', '/v1/auth/logout', { bearer: true }).catch(async (error: unknown) => {
+            // An expired access token: a fresh one ends the session all the same.
+            if (!isAuthApiError(error, 'invalid_access_token')) throw error;
+            await rotate();
+            await call('logout', 'POST', '/v1/auth/logout', { bearer: true });
+          });
+        }
+      } catch (error) {
+        // A session that can no longer be refreshed is over already.
+        if (!isAuthApiError(error, ...SESSION_OVER)) throw error;
+      } finally {
+        await clear(true);
+      }
+    },
+
+    refresh,
+
+    onAuthStateChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+
+    async fetch(input, init) {
+      const request = new Request(input, init);
+      const authorize = (token: string | undefined) => {
+        const attempt = request.clone();
+        if (token && !attempt.headers.has('authorization')) attempt.headers.set('Authorization', `Bearer ${token}`);
+        return fetchImpl(attempt);
+      };
+      // The bearer goes to this API only, never to another origin.
+      const sentWith = request.url.startsWith(`${base}/`) ? current?.accessToken : undefined;
+      const response = await authorize(sentWith);
+      if (response.status !== 401 || !sentWith || request.headers.has('authorization')) return response;
+      // Another call may have refreshed meanwhile; otherwise this one does, once for all.
+      const fresh = current && current.accessToken !== sentWith ? current : await refresh().catch(() => undefined);
+      return fresh ? authorize(fresh.accessToken) : response;
+    },
+
+    async providers() {
+      return (await call<ProviderList>('listProviders', 'GET', '/v1/auth/providers')).data;
+    },
+
+    async currentSession() {
+      return (await call<CurrentSession>('getCurrentSession', 'GET', '/v1/auth/session', { bearer: true })).data;
+    },
+  };
+}
+
+function base64url(bytes: Uint8Array): string {
+  let binary = '';
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
