@@ -25,7 +25,7 @@ export interface Answer {
 
 /** One way an answer breaks the contract. */
 export interface Violation {
-  rule: 'status' | 'content-type' | 'body' | 'header' | 'undeclared-header' | 'problem';
+  rule: 'status' | 'content-type' | 'body' | 'header' | 'undeclared-header' | 'problem' | 'judge';
   message: string;
 }
 
@@ -129,7 +129,8 @@ export class ContractJudge {
         continue;
       }
       const candidate = header.numeric && /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value;
-      if (!header.validate(candidate)) violations.push({ rule: 'header', message: `${header.name}: ${JSON.stringify(value)} ${header.validate.errors?.[0]?.message ?? 'is invalid'}` });
+      // The value is not quoted: a header may carry a secret (Set-Cookie, a Location with a code).
+      if (!header.validate(candidate)) violations.push({ rule: 'header', message: `${header.name} on ${answer.status} ${header.validate.errors?.[0]?.message ?? 'is invalid'}` });
     }
     if (this.#reportUndeclared) {
       const known = new Set(declared.headers.map((header) => header.name.toLowerCase()));

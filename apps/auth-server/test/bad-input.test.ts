@@ -83,6 +83,7 @@ const attempts: Record<string, Attempt[]> = {
     { path: '/v1/auth/sessions?limit=101', headers: { Authorization: 'Bearer {bearer}' } },
     { path: '/v1/auth/sessions?cursor=', headers: { Authorization: 'Bearer {bearer}' } },
     { path: '/v1/auth/sessions?cursor=bm90LWpzb24', headers: { Authorization: 'Bearer {bearer}' } },
+    { path: `/v1/auth/sessions?cursor=${Buffer.from('[1e400,"ses_x"]').toString('base64url')}`, headers: { Authorization: 'Bearer {bearer}' } },
     { path: '/v1/auth/sessions' },
   ],
   revokeSession: [
@@ -121,6 +122,19 @@ describe('bad input', () => {
 });
 
 describe('probes', () => {
+  test('When a probe is asked with HEAD, then it answers as GET without the body, and a method a path does not take lists GET and HEAD in Allow', async () => {
+    for (const path of ['/healthz', '/readyz', '/.well-known/jwks.json']) {
+      const response = await fetch(`${h.url}${path}`, { method: 'HEAD' });
+      expect(response.status, path).toBe(200);
+      expect(await response.text(), path).toBe('');
+    }
+    const refused = await fetch(`${h.url}/healthz`, { method: 'DELETE' });
+    expect(refused.status).toBe(405);
+    expect(refused.headers.get('allow')).toBe('GET, HEAD');
+    const noTenant = await fetch(`${h.url}/v1/auth/providers`, { method: 'HEAD' });
+    expect(noTenant.status).toBe(400);
+  });
+
   test('When a probe or the key set is asked with query parameters, then they are ignored and it answers as without them', async () => {
     for (const path of ['/healthz?x=1', '/readyz?v=2&probe', '/.well-known/jwks.json?v=2']) {
       const response = await fetch(`${h.url}${path}`);

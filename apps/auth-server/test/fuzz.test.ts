@@ -52,10 +52,12 @@ beforeAll(async () => {
   h = await startHarness({ clock: new ManualClock(), issuer: provider.issuer });
   // Every write to the server's tables is recorded, by triggers inside the server's own transactions.
   audit = new SqliteDatabase(h.config.databaseFile);
-  audit.exec('create table fuzz_writes (seq integer primary key autoincrement, tbl text not null, op text not null)');
+  audit.exec('create table fuzz_writes (seq integer primary key autoincrement, tbl text not null, op text not null, stored text)');
   for (const table of TABLES) {
     for (const op of ['insert', 'update', 'delete']) {
-      audit.exec(`create trigger fuzz_${table}_${op} after ${op} on ${table} begin insert into fuzz_writes (tbl, op) values ('${table}', '${op}'); end`);
+      // For an idempotency record, what it now holds: a claim (`in_flight`) or a stored answer (`completed`).
+      const stored = table === 'idempotency_records' && op !== 'delete' ? 'new.status' : 'null';
+      audit.exec(`create trigger fuzz_${table}_${op} after ${op} on ${table} begin insert into fuzz_writes (tbl, op, stored) values ('${table}', '${op}', ${stored}); end`);
     }
   }
   const challenge = pkcePair();
@@ -88,23 +90,31 @@ afterAll(async () => {
 interface Write {
   tbl: string;
   op: string;
+  stored: string | null;
 }
+
+/** Refusals that mean "not now": a retry with the same key must run again, so their answer is never stored. */
+const RETRYABLE = new Set([408, 409, 425, 429]);
 
 /**
  * Sends the request and checks what it wrote. A refused request writes
  * nothing, but for what the contract says it does: the stored answer of a
- * request with an `Idempotency-Key` (replayed on retry), and the
- * revocation of a session whose refresh token was reused.
+ * request with an `Idempotency-Key` (replayed on retry; never for a
+ * retryable refusal or a 5xx), and the revocation of a session whose
+ * refresh token was reused.
  */
 async function around(request: SentRequest, send: () => Promise<ReceivedAnswer>): Promise<void> {
   const before = lastWrite();
   const answer = await send();
-  const writes = audit.prepare('select tbl, op from fuzz_writes where seq > ?').all(before) as Write[];
+  const writes = audit.prepare('select tbl, op, stored from fuzz_writes where seq > ?').all(before) as Write[];
   if (answer.status >= 400) {
     const code = (answer.body as { code?: string } | undefined)?.code;
     const hasKey = Object.keys(request.headers).some((name) => name.toLowerCase() === 'idempotency-key');
+    const storable = !RETRYABLE.has(answer.status) && answer.status < 500;
     const unexpected = writes.filter(
-      (write) => !(write.tbl === 'idempotency_records' && hasKey) && !(write.tbl === 'sessions' && write.op === 'update' && code === 'refresh_token_reused'),
+      (write) =>
+        !(write.tbl === 'idempotency_records' && hasKey && (storable || write.stored !== 'completed')) &&
+        !(write.tbl === 'sessions' && write.op === 'update' && code === 'refresh_token_reused'),
     );
     if (unexpected.length > 0) {
       throw new Error(`${request.method} ${request.target} was refused with ${answer.status} ${code}, and wrote ${JSON.stringify(unexpected)}`);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { openApiDocument, operations, securitySchemes, type OperationDescriptor, type OperationId, type SecuritySchemeDescriptor, type ValidationIssue } from '@aimable/auth-openapi';
-import { ContractJudge } from '@aimable/auth-openapi/judge';
+import { ContractJudge, type Answer, type Violation } from '@aimable/auth-openapi/judge';
 import { parse as parseCookies } from 'cookie';
 import express, { Router, type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
@@ -121,7 +121,9 @@ export function createApiRouter(handlers: Handlers<any>, options: ApiRouterOptio
 
 /** Which operation a request is for, so that whatever answers it, from the first middleware on, is judged as that operation's answer. */
 const identifyOperation: RequestHandler = (req, res, next) => {
-  const route = routes.find((candidate) => candidate.operation.method === req.method.toLowerCase() && candidate.pattern.test(req.path));
+  // HEAD is GET without the body (RFC 9110 §9.3.2).
+  const method = req.method === 'HEAD' ? 'get' : req.method.toLowerCase();
+  const route = routes.find((candidate) => candidate.operation.method === method && candidate.pattern.test(req.path));
   if (route) res.locals.operationId = route.operation.operationId;
   next();
 };
@@ -136,7 +138,7 @@ const refuseUnrouted: RequestHandler = (req, res, next) => {
   if (onPath.length === 0) {
     next(ApiProblem.of({ status: 404, code: 'not_found', detail: 'No such route.' }));
   } else {
-    const allow = onPath.map((candidate) => candidate.operation.method.toUpperCase()).join(', ');
+    const allow = onPath.flatMap((candidate) => (candidate.operation.method === 'get' ? ['GET', 'HEAD'] : [candidate.operation.method.toUpperCase()])).join(', ');
     next(ApiProblem.of({ status: 405, code: 'method_not_allowed', detail: 'The route does not accept this method.', headers: { Allow: allow } }));
   }
 };
@@ -295,7 +297,7 @@ function dispatch(
     ) as Record<string, string | string[]>;
     const contentType = operation.responses[result.status]?.contentType;
     if (judge) {
-      const violations = judge.judge({
+      const violations = judgeSafely(judge, {
         operationId: operation.operationId,
         status: result.status,
         headers: { ...flatten(headers), ...(result.body === undefined ? {} : { 'content-type': contentType ?? 'application/json' }) },
@@ -341,6 +343,15 @@ function pick(source: Record<string, unknown> | undefined, names: string[]): Rec
   return picked;
 }
 
+/** The judge's verdict; a judge that fails is a violation too, so that the answer still leaves as a problem. */
+function judgeSafely(judge: ContractJudge, answer: Answer): Violation[] {
+  try {
+    return judge.judge(answer);
+  } catch (error) {
+    return [{ rule: 'judge', message: `the answer could not be judged: ${error instanceof Error ? error.message : String(error)}` }];
+  }
+}
+
 function writeProblem(options: Pick<ApiRouterOptions<Principals>, 'onError'>, judge: ContractJudge | undefined): ErrorRequestHandler {
   return (error, req, res, next) => {
     if (res.headersSent) {
@@ -353,7 +364,7 @@ function writeProblem(options: Pick<ApiRouterOptions<Principals>, 'onError'>, ju
     let document = problemDocument(problem, requestIdOf(res), instance);
     let reported = error;
     if (judge) {
-      const violations = judge.judge({ operationId, status: problem.status, headers: { ...problem.headers, 'content-type': 'application/problem+json' }, body: document });
+      const violations = judgeSafely(judge, { operationId, status: problem.status, headers: { ...problem.headers, 'content-type': 'application/problem+json' }, body: document });
       if (violations.length > 0) {
         reported = new ContractViolation(operationId, problem.status, violations.map((v) => v.message));
         problem = ApiProblem.of({ status: 500, code: 'internal_error', cause: error });

@@ -160,7 +160,7 @@ describe('createApiRouter', () => {
     expect((await problemOf(missing)).code).toBe('not_found');
     const wrongMethod = await fetch(`${baseUrl}/healthz`, { method: 'DELETE' });
     expect(wrongMethod.status).toBe(405);
-    expect(wrongMethod.headers.get('allow')).toBe('GET');
+    expect(wrongMethod.headers.get('allow')).toBe('GET, HEAD');
     expect((await problemOf(wrongMethod)).code).toBe('method_not_allowed');
     const sessions = await fetch(`${baseUrl}/v1/auth/sessions/ses_1`, { method: 'GET', headers: { Authorization: 'Bearer t' } });
     expect(sessions.status).toBe(405);

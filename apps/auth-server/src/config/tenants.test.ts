@@ -59,7 +59,7 @@ describe('tenant configuration', () => {
     const raw = valid();
     const tenant = raw.tenants[0]!;
     tenant.id = 'Acme!';
-    tenant.redirect_uris = ['http://app.acme.com/cb', 'https://app.acme.com/cb#x'];
+    tenant.redirect_uris = ['http://app.acme.com/cb', 'https://app.acme.com/cb#x', 'https://app.acme.com/a|b/cb'];
     tenant.api_keys = [{ id: 'k', sha256: 'nothex' }];
     tenant.providers.google!.client_secret_env = 'MISSING_SECRET';
     tenant.providers.google!.scopes = ['email'];
@@ -70,6 +70,7 @@ describe('tenant configuration', () => {
       "tenants[0].providers.google.scopes must include 'openid'",
       'tenants[0].redirect_uris[0] must be an https URL (http only on localhost)',
       'tenants[0].redirect_uris[1] must be an absolute URL in normal form, without fragment',
+      'tenants[0].redirect_uris[2] must be a URI (RFC 3986): percent-encode other characters',
       'tenants[0].api_keys[0].sha256 must be the lowercase hex SHA-256 of the key',
       'tenants[0].session_policy.cookie_same_site must be Strict, Lax or None',
       'tenants[0].session_policy.frontend_pkce must be required or optional',

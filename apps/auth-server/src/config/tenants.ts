@@ -135,6 +135,11 @@ function parseRedirectUris(raw: unknown, path: string, fail: Fail): string[] {
       fail(`${path}[${i}]`, 'must be an absolute URL in normal form, without fragment');
       return false;
     }
+    // WHATWG URLs keep some characters RFC 3986 does not allow (`|`, `^`, `` ` ``); the contract's `format: uri` refuses them.
+    if (/[^A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]/.test(uri as string)) {
+      fail(`${path}[${i}]`, 'must be a URI (RFC 3986): percent-encode other characters');
+      return false;
+    }
     if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) {
       fail(`${path}[${i}]`, 'must be an https URL (http only on localhost)');
       return false;

@@ -51,7 +51,7 @@ export function encodeCursor(position: SessionPosition): string {
 export function decodeCursor(cursor: string): SessionPosition {
   try {
     const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (typeof createdAt === 'number' && typeof id === 'string') return { createdAt, id };
+    if (Number.isSafeInteger(createdAt) && typeof id === 'string') return { createdAt: createdAt as number, id };
   } catch {
     // fall through
   }

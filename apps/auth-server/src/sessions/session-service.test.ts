@@ -97,24 +97,29 @@ describe('refresh rotation under races', () => {
 });
 
 describe('grace grants across an upgrade', () => {
-  test('When a grace grant sealed by the first release is still within its window, then the retired token is answered with its grant, not revoked', async () => {
-    const legacy = {
-      grant: { access_token: 'at_from_before', token_type: 'Bearer', expires_in: 900, session: { id: 'ses_1' }, user: { id: 'usr_1' } },
-      refreshToken: 'rt_second',
-      refreshTokenId: 'rtk_2',
-      refreshTokenMaxAge: 3600,
-      sameSite: 'Strict',
+  test('When a grace grant sealed by the previous release is still within its window, then the retired token is answered with its grant on its own channel only, not revoked', async () => {
+    const previous = {
+      issued: {
+        grant: { access_token: 'at_from_before', token_type: 'Bearer', expires_in: 900, session: { id: 'ses_1' }, user: { id: 'usr_1' } },
+        refreshToken: 'rt_second',
+        refreshTokenId: 'rtk_2',
+        refreshTokenMaxAge: 3600,
+        sameSite: 'Strict',
+      },
+      channel: 'cookie',
     };
     await store.insertRefreshToken({ id: 'rtk_2', tenantId: 't', sessionId: 'ses_1', tokenHash: sha256Hex('rt_second'), createdAt: now, retiredAt: null, replacedBy: null, graceGrant: null, graceExpiresAt: null });
-    await store.retireRefreshToken('t', 'rtk_1', { retiredAt: now, replacedBy: 'rtk_2', graceGrant: sealer.seal(JSON.stringify(legacy), 'rtk_1'), graceExpiresAt: now + 10_000 });
+    await store.retireRefreshToken('t', 'rtk_1', { retiredAt: now, replacedBy: 'rtk_2', graceGrant: sealer.seal(JSON.stringify(previous), 'rtk_1'), graceExpiresAt: now + 10_000 });
 
     events.reuseDetected.mockClear();
-    for (const channel of ['cookie', 'body'] as const) {
-      const replayed = await sessions.refresh(tenant, 'rt_first', channel);
+    for (let replay = 0; replay < 2; replay += 1) {
+      const replayed = await sessions.refresh(tenant, 'rt_first', 'cookie');
       expect(replayed).toMatchObject({ accessToken: 'at_from_before', expiresIn: 900, refreshToken: 'rt_second', refreshTokenId: 'rtk_2', sameSite: 'Strict' });
       expect(replayed.session).toMatchObject({ id: 'ses_1', userId: 'usr_1', revokedAt: null });
       expect(replayed.user).toMatchObject({ id: 'usr_1', emailVerified: false });
     }
     expect(events.reuseDetected).not.toHaveBeenCalled();
+    // A cookie token never comes back in a JSON body: on the other channel it is a reuse.
+    await expect(sessions.refresh(tenant, 'rt_first', 'body')).rejects.toMatchObject({ code: 'refresh_token_reused' });
   });
 });

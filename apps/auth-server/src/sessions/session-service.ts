@@ -58,8 +58,11 @@ interface GraceGrant {
   channel: RefreshChannel;
 }
 
-/** A grace grant as the first release sealed it: the response body it answered, for either channel. */
-type LegacyGraceGrant = Omit<IssuedGrant, 'accessToken' | 'expiresIn' | 'session' | 'user'> & { grant: { access_token: string; expires_in: number } };
+/** A grace grant as the previous release sealed it: the response body it answered, with the channel it went out on. */
+interface PreviousGraceGrant {
+  issued: Omit<IssuedGrant, 'accessToken' | 'expiresIn' | 'session' | 'user'> & { grant: { access_token: string; expires_in: number } };
+  channel: RefreshChannel;
+}
 
 /** Where a page of sessions starts: after the session created at `createdAt` with this id. */
 export interface SessionPosition {
@@ -269,17 +272,17 @@ export class SessionService {
     if (!token?.graceGrant || token.graceExpiresAt === null || now >= token.graceExpiresAt || !token.replacedBy) return undefined;
     const successor = await this.store.findRefreshToken(tenant.id, token.replacedBy);
     if (!successor || successor.retiredAt !== null) return undefined;
-    const grace = JSON.parse(this.sealer.open(token.graceGrant, token.id)) as GraceGrant | LegacyGraceGrant;
-    if ('grant' in grace) return this.#fromLegacy(tenant, token, grace);
-    return grace.channel === channel ? grace.issued : undefined;
+    const grace = JSON.parse(this.sealer.open(token.graceGrant, token.id)) as GraceGrant | PreviousGraceGrant;
+    if (grace.channel !== channel) return undefined;
+    return 'grant' in grace.issued ? this.#fromPrevious(tenant, token, grace.issued) : grace.issued;
   }
 
-  /** A first-release grace grant still within its window after an upgrade: with its session and user as they are now. */
-  async #fromLegacy(tenant: TenantConfig, token: RefreshTokenRecord, legacy: LegacyGraceGrant): Promise<IssuedGrant | undefined> {
+  /** A grace grant of the previous release still within its window after an upgrade: with its session and user as they are now. */
+  async #fromPrevious(tenant: TenantConfig, token: RefreshTokenRecord, previous: PreviousGraceGrant['issued']): Promise<IssuedGrant | undefined> {
     const session = await this.store.findSession(tenant.id, token.sessionId);
     const user = session && (await this.store.findUser(tenant.id, session.userId));
     if (!session || !user) return undefined;
-    const { grant, ...rest } = legacy;
+    const { grant, ...rest } = previous;
     return { accessToken: grant.access_token, expiresIn: grant.expires_in, session, user, ...rest };
   }
 

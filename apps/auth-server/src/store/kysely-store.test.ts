@@ -138,6 +138,23 @@ describe('the SQLite store', () => {
     }
   });
 
+  test('When a database holds refusals stored by an earlier release, then the unchallenged 401s and the retryable ones are dropped, and the rest kept', async () => {
+    const path = join(dir, 'refusals.sqlite');
+    const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new SqliteDatabase(path) }) });
+    await new Migrator({ db, provider: migrationProvider }).migrateTo('0002_idempotency_subject');
+    const record = (key: string, status: number) => ({ tenant_id: 't', operation: 'refreshSession', subject: 's', idempotency_key: key, fingerprint: 'f', status: 'completed', response_status: status, response: 'sealed', created_at: now, expires_at: now + 1000, locked_until: now });
+    await db.insertInto('idempotency_records').values([record('ok', 200), record('bad', 400), record('unauthorized', 401), record('limited', 429), record('busy', 409)]).execute();
+    await db.insertInto('idempotency_records').values({ ...record('running', 401), status: 'in_flight', response_status: null, response: null }).execute();
+    await db.destroy();
+    const upgraded = await openSqliteStore(path);
+    try {
+      const kept = async (key: string) => (await upgraded.findIdempotencyRecord({ operation: 'refreshSession', subject: 's', key }, now)) !== undefined;
+      expect(await Promise.all(['ok', 'bad', 'unauthorized', 'limited', 'busy', 'running'].map(kept))).toEqual([true, true, false, false, false, true]);
+    } finally {
+      await upgraded.close();
+    }
+  });
+
   test('When the upgrade was interrupted half-way, then the next start finishes it', async () => {
     const path = join(dir, 'interrupted.sqlite');
     const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new SqliteDatabase(path) }) });

@@ -132,6 +132,13 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('idempotency_records_expiry_v2').ifNotExists().on('idempotency_records').column('expires_at').execute();
     },
   },
+  '0003_stored_refusals': {
+    // Answers stored before 401s carried their WWW-Authenticate challenge, and before refusals that mean
+    // "not now" stopped being stored: a retry with their key runs again instead of replaying them.
+    async up(db: Kysely<any>) {
+      await db.deleteFrom('idempotency_records').where('status', '=', 'completed').where('response_status', 'in', [401, 408, 409, 425, 429]).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {
