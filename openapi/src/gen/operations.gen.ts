@@ -3,7 +3,7 @@
 /**
  * The operations of the contract, by operationId.
  */
-export type OperationId = 'getJwks' | 'getHealth' | 'getReadiness' | 'logout' | 'handleOidcCallback' | 'startOidcLogin' | 'createSession' | 'listProviders' | 'getCurrentSession' | 'listSessions' | 'revokeSession' | 'refreshSession';
+export type OperationId = 'getJwks' | 'getApiReference' | 'getApiReferenceScript' | 'getHealth' | 'getOpenApiDocument' | 'getReadiness' | 'logout' | 'handleOidcCallback' | 'startOidcLogin' | 'createSession' | 'listProviders' | 'getCurrentSession' | 'listSessions' | 'revokeSession' | 'refreshSession';
 
 /**
  * Every operation of the contract, as data: its route, its inputs, its security and its responses.
@@ -24,6 +24,38 @@ export const operations = [
         unknownQueryParameters: 'ignore'
     },
     {
+        operationId: 'getApiReference',
+        method: 'get',
+        path: '/docs',
+        parameters: [],
+        body: null,
+        security: [],
+        responses: { 200: { contentType: 'text/html', headers: [
+                    { name: 'X-Request-Id', required: false },
+                    { name: 'Cache-Control', required: true },
+                    { name: 'Content-Security-Policy', required: true }
+                ] }, 500: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: ['internal_error']
+            } },
+        unknownQueryParameters: 'ignore'
+    },
+    {
+        operationId: 'getApiReferenceScript',
+        method: 'get',
+        path: '/docs/redoc.standalone.js',
+        parameters: [],
+        body: null,
+        security: [],
+        responses: { 200: { contentType: 'application/javascript', headers: [{ name: 'X-Request-Id', required: false }, { name: 'Cache-Control', required: true }] }, 500: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: ['internal_error']
+            } },
+        unknownQueryParameters: 'ignore'
+    },
+    {
         operationId: 'getHealth',
         method: 'get',
         path: '/healthz',
@@ -31,6 +63,20 @@ export const operations = [
         body: null,
         security: [],
         responses: { 200: { contentType: 'application/json', headers: [{ name: 'X-Request-Id', required: false }] }, 500: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: ['internal_error']
+            } },
+        unknownQueryParameters: 'ignore'
+    },
+    {
+        operationId: 'getOpenApiDocument',
+        method: 'get',
+        path: '/openapi.yaml',
+        parameters: [],
+        body: null,
+        security: [],
+        responses: { 200: { contentType: 'application/yaml', headers: [{ name: 'X-Request-Id', required: false }, { name: 'Cache-Control', required: true }] }, 500: {
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }],
                 problemCodes: ['internal_error']
@@ -610,7 +656,7 @@ export const openApiDocument = {
         title: 'Aimable Auth API',
         version: '1.0.0',
         summary: 'OIDC login, sessions with rotating refresh tokens, and multi-tenancy.',
-        description: 'The authentication API of Aimable. A frontend signs its users in with an\nOpenID Connect provider configured for its tenant, exchanges the result for\na session, and keeps the session alive with rotating refresh tokens.\n\n## Login flow\n1. The frontend creates a PKCE pair (RFC 7636): a random `code_verifier`,\n   kept in the browser, and `code_challenge = BASE64URL(SHA256(code_verifier))`.\n2. `GET /v1/auth/oidc/{provider}/start` with the `code_challenge` returns the\n   provider\'s authorization URL (a `302`, or `200` JSON for\n   `Accept: application/json`). The tenant comes from the `X-Tenant-Id`\n   header or, for a plain link or navigation that cannot carry a header,\n   from the `tenant` query parameter. The server stores a single-use\n   `state` that expires after **10 minutes** and is bound to the tenant,\n   the provider, the exact `frontend_redirect_uri`, the server\'s own PKCE\n   verifier and nonce, and the frontend\'s `code_challenge`.\n3. The provider redirects the browser to\n   `GET /v1/auth/oidc/{provider}/callback`, which forwards `code` and `state`\n   (or `error` and `state`) to the saved `frontend_redirect_uri`.\n4. The frontend posts `code`, `state` and its `code_verifier` to\n   `POST /v1/auth/oidc/session` and receives a session grant. The tenant\n   comes from the state.\n\n**Frontend PKCE is required.** Only the browser that holds the\n`code_verifier` can turn a `code` and `state` into a session, so a `code`\nand `state` stolen from a URL (history, `Referer`, proxy logs) or planted\nin a victim\'s browser (login CSRF, RFC 9700 §4.7.1) are worthless. A tenant\nmay opt out (`frontend_pkce: optional` in its session policy); its logins\nare then bound only by the single-use `state`, which is weaker.\n\n**Query values** may be sent percent-encoded or, where RFC 3986 allows\nit in a query, as they are (`frontend_redirect_uri=https://app.example/cb`);\nthe server compares them after the one decoding HTTP does.\n\n## Tokens\n* The **access token** is a short-lived JWT (15 minutes by default) signed\n  with a key published at `/.well-known/jwks.json`. Revoking a session does\n  not recall access tokens already issued: they stay valid until they\n  expire.\n* The **refresh token** rotates on every use. Browsers receive it in the\n  tenant\'s cookie `__Host-aimable_refresh_{tenant}` (for example\n  `__Host-aimable_refresh_demo`; `HttpOnly; Secure; Path=/`), one per\n  tenant, so that a browser can hold sessions of several tenants; clients\n  that send it in a JSON body receive it in the body.\n\n## Idempotency\n`POST /v1/auth/oidc/session` requires and `POST /v1/refresh` accepts an\n`Idempotency-Key` header: 1–255 printable ASCII characters, sent as a\nplain token. Keys must be random (a UUID v4 is recommended) and new for\neach logical request; a retry reuses its key. A key is scoped to the\noperation and to what only its caller holds: for session creation the\n`code_verifier`, for refresh the refresh token\'s session. So one\ncaller\'s key never collides with another\'s.\n\nThe first completed response is stored for **24 hours**; a retry with the\nsame key and the same request (method, route, canonical JSON body, and\nthe credential it carries) replays it with `Idempotent-Replayed: true`,\nbut only while what it granted is still current: a session-creation\nreplay after the session was refreshed, revoked or expired answers\n`401 invalid_state`, and a refresh replay after the token could no longer\nrefresh answers as that token would. The same key with a different\nrequest answers `422 idempotency_key_reused`; while the first request is\nstill running, a retry answers `409 idempotency_key_in_use` with\n`Retry-After`. A `401` met while the request ran (the provider refused\nthe code, the token was reused) is stored and replayed like a success.\nRequests rejected before they run (validation, credentials, an unknown\nstate, a wrong `code_verifier`), `429` and `5xx` results are not stored,\nso a retry may succeed.\n\n## Origins\nA browser request with an unsafe method (`POST`, `DELETE`) whose `Origin`\nis not allowed by every tenant it speaks for (its `X-Tenant-Id`, its API\nkey\'s tenant, its access token\'s tenant, its login state\'s tenant) is\nrefused with `403 origin_not_allowed` before anything runs. CORS lets an\norigin read an answer on the same rule.\n\n## Errors\nEvery error is an RFC 9457 `application/problem+json` document with a\nstable `code` and the `request_id` of the request. Each operation declares,\nper status, exactly which codes it answers with; `5xx` problems never carry\ninternal detail, and those that may pass (`502`, `503`) say when to retry in\n`Retry-After`. Every `401` carries a `WWW-Authenticate` challenge.\n\n**Codes are extensible.** `ProblemCode` lists the codes of this version.\nLater versions may add codes, to any status, without a new major version;\nthey never change what a listed code means. A client must handle a code it\ndoes not know as its status\'s general meaning (the typed client turns it\ninto `unrecognized_problem`, and keeps the original in `problem.code`).\n\nA path the API does not have answers `404 not_found`, and a method a path\ndoes not take answers `405 method_not_allowed` with `Allow`\n(`x-unrouted-responses`). Parameterless probes (`/healthz`, `/readyz`,\n`/.well-known/jwks.json`) and the OIDC callback (RFC 6749 §4.1.2) ignore\nquery parameters they do not declare; every other operation refuses them\nwith `400 invalid_request`.\n',
+        description: 'The authentication API of Aimable. A frontend signs its users in with an\nOpenID Connect provider configured for its tenant, exchanges the result for\na session, and keeps the session alive with rotating refresh tokens.\n\n## Login flow\n1. The frontend creates a PKCE pair (RFC 7636): a random `code_verifier`,\n   kept in the browser, and `code_challenge = BASE64URL(SHA256(code_verifier))`.\n2. `GET /v1/auth/oidc/{provider}/start` with the `code_challenge` returns the\n   provider\'s authorization URL (a `302`, or `200` JSON for\n   `Accept: application/json`). The tenant comes from the `X-Tenant-Id`\n   header or, for a plain link or navigation that cannot carry a header,\n   from the `tenant` query parameter. The server stores a single-use\n   `state` that expires after **10 minutes** and is bound to the tenant,\n   the provider, the exact `frontend_redirect_uri`, the server\'s own PKCE\n   verifier and nonce, and the frontend\'s `code_challenge`.\n3. The provider redirects the browser to\n   `GET /v1/auth/oidc/{provider}/callback`, which forwards `code` and `state`\n   (or `error` and `state`) to the saved `frontend_redirect_uri`.\n4. The frontend posts `code`, `state` and its `code_verifier` to\n   `POST /v1/auth/oidc/session` and receives a session grant. The tenant\n   comes from the state.\n\n**Frontend PKCE is required.** Only the browser that holds the\n`code_verifier` can turn a `code` and `state` into a session, so a `code`\nand `state` stolen from a URL (history, `Referer`, proxy logs) or planted\nin a victim\'s browser (login CSRF, RFC 9700 §4.7.1) are worthless. A tenant\nmay opt out (`frontend_pkce: optional` in its session policy); its logins\nare then bound only by the single-use `state`, which is weaker.\n\n**Query values** may be sent percent-encoded or, where RFC 3986 allows\nit in a query, as they are (`frontend_redirect_uri=https://app.example/cb`);\nthe server compares them after the one decoding HTTP does.\n\n## Tokens\n* The **access token** is a short-lived JWT (15 minutes by default) signed\n  with a key published at `/.well-known/jwks.json`. Revoking a session does\n  not recall access tokens already issued: they stay valid until they\n  expire.\n* The **refresh token** rotates on every use. Browsers receive it in the\n  tenant\'s cookie `__Host-aimable_refresh_{tenant}` (for example\n  `__Host-aimable_refresh_demo`; `HttpOnly; Secure; Path=/`), one per\n  tenant, so that a browser can hold sessions of several tenants; clients\n  that send it in a JSON body receive it in the body.\n\n## Idempotency\n`POST /v1/auth/oidc/session` requires and `POST /v1/refresh` accepts an\n`Idempotency-Key` header: 1–255 printable ASCII characters, sent as a\nplain token. Keys must be random (a UUID v4 is recommended) and new for\neach logical request; a retry reuses its key. A key is scoped to the\noperation and to what only its caller holds: for session creation the\n`code_verifier`, for refresh the refresh token\'s session. So one\ncaller\'s key never collides with another\'s.\n\nThe first completed response is stored for **24 hours**; a retry with the\nsame key and the same request (method, route, canonical JSON body, and\nthe credential it carries) replays it with `Idempotent-Replayed: true`,\nbut only while what it granted is still current: a session-creation\nreplay after the session was refreshed, revoked or expired answers\n`401 invalid_state`, and a refresh replay after the token could no longer\nrefresh answers as that token would. The same key with a different\nrequest answers `422 idempotency_key_reused`; while the first request is\nstill running, a retry answers `409 idempotency_key_in_use` with\n`Retry-After`. A `401` met while the request ran (the provider refused\nthe code, the token was reused) is stored and replayed like a success.\nRequests rejected before they run (validation, credentials, an unknown\nstate, a wrong `code_verifier`), `429` and `5xx` results are not stored,\nso a retry may succeed.\n\n## Origins\nA browser request with an unsafe method (`POST`, `DELETE`) whose `Origin`\nis not allowed by every tenant it speaks for (its `X-Tenant-Id`, its API\nkey\'s tenant, its access token\'s tenant, its login state\'s tenant) is\nrefused with `403 origin_not_allowed` before anything runs. CORS lets an\norigin read an answer on the same rule.\n\n## Errors\nEvery error is an RFC 9457 `application/problem+json` document with a\nstable `code` and the `request_id` of the request. Each operation declares,\nper status, exactly which codes it answers with; `5xx` problems never carry\ninternal detail, and those that may pass (`502`, `503`) say when to retry in\n`Retry-After`. Every `401` carries a `WWW-Authenticate` challenge.\n\n**Codes are extensible.** `ProblemCode` lists the codes of this version.\nLater versions may add codes, to any status, without a new major version;\nthey never change what a listed code means. A client must handle a code it\ndoes not know as its status\'s general meaning (the typed client turns it\ninto `unrecognized_problem`, and keeps the original in `problem.code`).\n\nA path the API does not have answers `404 not_found`, and a method a path\ndoes not take answers `405 method_not_allowed` with `Allow`\n(`x-unrouted-responses`). Parameterless probes (`/healthz`, `/readyz`,\n`/.well-known/jwks.json`, `/openapi.yaml`, `/docs` and its script) and the OIDC callback (RFC 6749 §4.1.2) ignore\nquery parameters they do not declare; every other operation refuses them\nwith `400 invalid_request`.\n',
         contact: { name: 'Aimable Auth' },
         license: { name: 'Apache-2.0', identifier: 'Apache-2.0' }
     },
@@ -624,7 +670,8 @@ export const openApiDocument = {
         { name: 'sessions', description: 'Sessions, refresh and logout.' },
         { name: 'tenants', description: 'What a tenant offers its login page.' },
         { name: 'keys', description: 'Keys to verify access tokens.' },
-        { name: 'health', description: 'Liveness and readiness probes.' }
+        { name: 'health', description: 'Liveness and readiness probes.' },
+        { name: 'reference', description: 'The contract and its reference page.' }
     ],
     paths: {
         '/v1/auth/oidc/{provider}/start': { get: {
@@ -1061,6 +1108,69 @@ export const openApiDocument = {
                     500: { $ref: '#/components/responses/InternalError' },
                     503: { $ref: '#/components/responses/ServiceUnavailable' }
                 }
+            } },
+        '/openapi.yaml': { get: {
+                operationId: 'getOpenApiDocument',
+                'x-unknown-query-parameters': 'ignore',
+                tags: ['reference'],
+                security: [],
+                summary: 'The contract',
+                description: 'This document, the OpenAPI 3.1 contract the server implements.',
+                responses: { 200: {
+                        description: 'The contract, as YAML.',
+                        headers: { 'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' }, 'Cache-Control': {
+                                description: 'Caches may keep it for five minutes.',
+                                required: true,
+                                schema: { type: 'string' },
+                                example: 'public, max-age=300'
+                            } },
+                        content: { 'application/yaml': { schema: { type: 'string' }, example: 'openapi: 3.1.0\ninfo:\n  title: Aimable Auth API\n' } }
+                    }, 500: { $ref: '#/components/responses/InternalError' } }
+            } },
+        '/docs': { get: {
+                operationId: 'getApiReference',
+                'x-unknown-query-parameters': 'ignore',
+                tags: ['reference'],
+                security: [],
+                summary: 'The API reference',
+                description: 'A page to read this contract in a browser (Redoc). Everything it loads\ncomes from this server: its script (`/docs/redoc.standalone.js`) and\nthe contract (`/openapi.yaml`), nothing from a CDN.\n',
+                responses: { 200: {
+                        description: 'The reference page.',
+                        headers: {
+                            'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' },
+                            'Cache-Control': {
+                                description: 'Caches may keep it for five minutes.',
+                                required: true,
+                                schema: { type: 'string' },
+                                example: 'public, max-age=300'
+                            },
+                            'Content-Security-Policy': {
+                                description: 'The page loads nothing but from the server itself.',
+                                required: true,
+                                schema: { type: 'string' },
+                                example: 'default-src \'self\'; script-src \'self\'; style-src \'self\' \'unsafe-inline\'; img-src \'self\' data:; object-src \'none\'; base-uri \'none\'; frame-ancestors \'none\''
+                            }
+                        },
+                        content: { 'text/html': { schema: { type: 'string' }, example: '<!doctype html><title>Aimable Auth API</title>…' } }
+                    }, 500: { $ref: '#/components/responses/InternalError' } }
+            } },
+        '/docs/redoc.standalone.js': { get: {
+                operationId: 'getApiReferenceScript',
+                'x-unknown-query-parameters': 'ignore',
+                tags: ['reference'],
+                security: [],
+                summary: 'The reference page\'s script',
+                description: 'Redoc\'s standalone bundle, as the npm package `redoc` ships it.',
+                responses: { 200: {
+                        description: 'The script, an ES module.',
+                        headers: { 'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' }, 'Cache-Control': {
+                                description: 'Caches may keep it for a day.',
+                                required: true,
+                                schema: { type: 'string' },
+                                example: 'public, max-age=86400'
+                            } },
+                        content: { 'application/javascript': { schema: { type: 'string' }, example: 'const{RedocStandalone,hydrate,init}=…' } }
+                    }, 500: { $ref: '#/components/responses/InternalError' } }
             } }
     },
     'x-unrouted-responses': { 404: { $ref: '#/components/responses/NotFound' }, 405: { $ref: '#/components/responses/MethodNotAllowed' } },

@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, ClientMeta, Options as Options2, RequestResult, TDataShape } from './client/index.js';
-import type { CreateSessionData, CreateSessionErrors, CreateSessionResponses, GetCurrentSessionData, GetCurrentSessionErrors, GetCurrentSessionResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetJwksData, GetJwksErrors, GetJwksResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, HandleOidcCallbackData, HandleOidcCallbackErrors, ListProvidersData, ListProvidersErrors, ListProvidersResponses, ListSessionsData, ListSessionsErrors, ListSessionsResponses, LogoutData, LogoutErrors, LogoutResponses, RefreshSessionData, RefreshSessionErrors, RefreshSessionResponses, RevokeSessionData, RevokeSessionErrors, RevokeSessionResponses, StartOidcLoginData, StartOidcLoginErrors, StartOidcLoginResponses } from './types.gen.js';
+import type { CreateSessionData, CreateSessionErrors, CreateSessionResponses, GetApiReferenceData, GetApiReferenceErrors, GetApiReferenceResponses, GetApiReferenceScriptData, GetApiReferenceScriptErrors, GetApiReferenceScriptResponses, GetCurrentSessionData, GetCurrentSessionErrors, GetCurrentSessionResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetJwksData, GetJwksErrors, GetJwksResponses, GetOpenApiDocumentData, GetOpenApiDocumentErrors, GetOpenApiDocumentResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, HandleOidcCallbackData, HandleOidcCallbackErrors, ListProvidersData, ListProvidersErrors, ListProvidersResponses, ListSessionsData, ListSessionsErrors, ListSessionsResponses, LogoutData, LogoutErrors, LogoutResponses, RefreshSessionData, RefreshSessionErrors, RefreshSessionResponses, RevokeSessionData, RevokeSessionErrors, RevokeSessionResponses, StartOidcLoginData, StartOidcLoginErrors, StartOidcLoginResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -222,3 +222,27 @@ export const getHealth = <ThrowOnError extends boolean = false>(options?: Option
  * Answers `200` when the server can serve requests (its database answers), and `503` while it starts or shuts down.
  */
 export const getReadiness = <ThrowOnError extends boolean = false>(options?: Options<GetReadinessData, ThrowOnError>): RequestResult<GetReadinessResponses, GetReadinessErrors, ThrowOnError> => (options?.client ?? client).get<GetReadinessResponses, GetReadinessErrors, ThrowOnError>({ url: '/readyz', ...options });
+
+/**
+ * The contract
+ *
+ * This document, the OpenAPI 3.1 contract the server implements.
+ */
+export const getOpenApiDocument = <ThrowOnError extends boolean = false>(options?: Options<GetOpenApiDocumentData, ThrowOnError>): RequestResult<GetOpenApiDocumentResponses, GetOpenApiDocumentErrors, ThrowOnError> => (options?.client ?? client).get<GetOpenApiDocumentResponses, GetOpenApiDocumentErrors, ThrowOnError>({ url: '/openapi.yaml', ...options });
+
+/**
+ * The API reference
+ *
+ * A page to read this contract in a browser (Redoc). Everything it loads
+ * comes from this server: its script (`/docs/redoc.standalone.js`) and
+ * the contract (`/openapi.yaml`), nothing from a CDN.
+ *
+ */
+export const getApiReference = <ThrowOnError extends boolean = false>(options?: Options<GetApiReferenceData, ThrowOnError>): RequestResult<GetApiReferenceResponses, GetApiReferenceErrors, ThrowOnError> => (options?.client ?? client).get<GetApiReferenceResponses, GetApiReferenceErrors, ThrowOnError>({ url: '/docs', ...options });
+
+/**
+ * The reference page's script
+ *
+ * Redoc's standalone bundle, as the npm package `redoc` ships it.
+ */
+export const getApiReferenceScript = <ThrowOnError extends boolean = false>(options?: Options<GetApiReferenceScriptData, ThrowOnError>): RequestResult<GetApiReferenceScriptResponses, GetApiReferenceScriptErrors, ThrowOnError> => (options?.client ?? client).get<GetApiReferenceScriptResponses, GetApiReferenceScriptErrors, ThrowOnError>({ url: '/docs/redoc.standalone.js', ...options });

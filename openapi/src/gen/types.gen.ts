@@ -1014,3 +1014,78 @@ export type GetReadinessResponses = {
 };
 
 export type GetReadinessResponse = GetReadinessResponses[keyof GetReadinessResponses];
+
+export type GetOpenApiDocumentData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/openapi.yaml';
+};
+
+export type GetOpenApiDocumentErrors = {
+    /**
+     * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
+     */
+    500: InternalErrorProblem;
+};
+
+export type GetOpenApiDocumentError = GetOpenApiDocumentErrors[keyof GetOpenApiDocumentErrors];
+
+export type GetOpenApiDocumentResponses = {
+    /**
+     * The contract, as YAML.
+     */
+    200: string;
+};
+
+export type GetOpenApiDocumentResponse = GetOpenApiDocumentResponses[keyof GetOpenApiDocumentResponses];
+
+export type GetApiReferenceData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/docs';
+};
+
+export type GetApiReferenceErrors = {
+    /**
+     * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
+     */
+    500: InternalErrorProblem;
+};
+
+export type GetApiReferenceError = GetApiReferenceErrors[keyof GetApiReferenceErrors];
+
+export type GetApiReferenceResponses = {
+    /**
+     * The reference page.
+     */
+    200: string;
+};
+
+export type GetApiReferenceResponse = GetApiReferenceResponses[keyof GetApiReferenceResponses];
+
+export type GetApiReferenceScriptData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/docs/redoc.standalone.js';
+};
+
+export type GetApiReferenceScriptErrors = {
+    /**
+     * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
+     */
+    500: InternalErrorProblem;
+};
+
+export type GetApiReferenceScriptError = GetApiReferenceScriptErrors[keyof GetApiReferenceScriptErrors];
+
+export type GetApiReferenceScriptResponses = {
+    /**
+     * The script, an ES module.
+     */
+    200: string;
+};
+
+export type GetApiReferenceScriptResponse = GetApiReferenceScriptResponses[keyof GetApiReferenceScriptResponses];

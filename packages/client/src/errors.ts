@@ -46,6 +46,9 @@ export interface OperationErrors {
   getJwks: api.GetJwksErrors;
   getHealth: api.GetHealthErrors;
   getReadiness: api.GetReadinessErrors;
+  getOpenApiDocument: api.GetOpenApiDocumentErrors;
+  getApiReference: api.GetApiReferenceErrors;
+  getApiReferenceScript: api.GetApiReferenceScriptErrors;
 }
 export type OperationId = keyof OperationErrors;
 

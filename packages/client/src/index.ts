@@ -84,6 +84,9 @@ export interface AuthClient {
   getJwks: Operation<api.GetJwksData, api.GetJwksResponses>;
   getHealth: Operation<api.GetHealthData, api.GetHealthResponses>;
   getReadiness: Operation<api.GetReadinessData, api.GetReadinessResponses>;
+  getOpenApiDocument: Operation<api.GetOpenApiDocumentData, api.GetOpenApiDocumentResponses>;
+  getApiReference: Operation<api.GetApiReferenceData, api.GetApiReferenceResponses>;
+  getApiReferenceScript: Operation<api.GetApiReferenceScriptData, api.GetApiReferenceScriptResponses>;
 }
 
 // Every generated operation must be exposed: a new operation in the

@@ -315,7 +315,8 @@ function dispatch(
       return;
     }
     res.type(contentType ?? 'application/json');
-    res.send(JSON.stringify(result.body));
+    // A JSON body is serialised; any other (a page, a script, the contract as YAML) is sent as the text it is.
+    res.send(/json/.test(contentType ?? 'application/json') ? JSON.stringify(result.body) : String(result.body));
   };
 }
 

@@ -31,4 +31,7 @@ export const stubHandlers: Handlers = {
   getJwks: () => ({ status: 200, body: { keys: [] } }),
   getHealth: () => ({ status: 200, body: { status: 'ok' } }),
   getReadiness: () => ({ status: 200, body: { status: 'ready', checks: { database: 'ok' } } }),
+  getOpenApiDocument: () => ({ status: 200, body: 'openapi: 3.1.0\n', headers: { 'Cache-Control': 'no-cache' } }),
+  getApiReference: () => ({ status: 200, body: '<!doctype html><title>Reference</title>', headers: { 'Cache-Control': 'no-cache', 'Content-Security-Policy': "default-src 'self'" } }),
+  getApiReferenceScript: () => ({ status: 200, body: 'export {};', headers: { 'Cache-Control': 'no-cache' } }),
 };

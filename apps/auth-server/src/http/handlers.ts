@@ -12,6 +12,7 @@ import type { CallerPrincipals, Callers } from './caller.js';
 import type { RateLimits } from './rate-limits.js';
 import { clearedRefreshCookie, grantResponse, refreshCookieName } from './grant-response.js';
 import { decodeCursor, toSession, toSessionList, toUser } from './presenters.js';
+import { createReference } from './reference.js';
 
 export interface HandlerDependencies {
   login: LoginService;
@@ -37,6 +38,7 @@ const START_HEADERS = { ...NO_STORE, Vary: 'Accept' } as const;
  * resolved by the security step), call a service, shape the typed response.
  */
 export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrincipals> {
+  const reference = createReference();
   return {
     async startOidcLogin({ path, query, headers }, { req }) {
       const started = await deps.login.start({
@@ -178,6 +180,19 @@ export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrinci
         throw serviceUnavailable('The database does not answer.', error);
       }
       return { status: 200, body: { status: 'ready', checks: { database: 'ok' } } };
+    },
+
+    async getOpenApiDocument() {
+      return { status: 200, body: await reference.contract(), headers: { 'Cache-Control': 'public, max-age=300' } };
+    },
+
+    getApiReference() {
+      const { html, contentSecurityPolicy } = reference.page();
+      return { status: 200, body: html, headers: { 'Cache-Control': 'public, max-age=300', 'Content-Security-Policy': contentSecurityPolicy } };
+    },
+
+    async getApiReferenceScript() {
+      return { status: 200, body: await reference.script(), headers: { 'Cache-Control': 'public, max-age=86400' } };
     },
   };
 }
