@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, request, type IncomingMessage, type Server } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { ResponseNegotiator } from './negotiation.js';
@@ -13,6 +14,8 @@ export const DEFAULT_MOCK_PORT = 4010;
 
 /** Where the contract's examples send a browser: the mock at its default address (the provider's page is its callback). */
 const EXAMPLE_ORIGIN = `http://localhost:${DEFAULT_MOCK_PORT}`;
+/** The frontend the examples' callback returns to. */
+const EXAMPLE_FRONTEND = 'http://localhost:5173/auth/callback';
 
 export interface MockOptions {
   /** Port to listen on; 0 picks a free one. Default 4010. */
@@ -39,7 +42,9 @@ export interface RunningMock {
  * Prism's `Prefer` header, so that browsers get redirects and `fetch`
  * callers asking for JSON get the JSON variant, as from the real server.
  * The examples' authorization URLs lead to the mock's own callback (the
- * mock plays the provider too), at whatever address the mock is reached.
+ * mock plays the provider too), at whatever address the mock is reached,
+ * and the callback returns to the `frontend_redirect_uri` the start was
+ * given, as the real server does: a browser round trip works on the mock.
  */
 export async function startMock(options: MockOptions = {}): Promise<RunningMock> {
   const host = options.host ?? '127.0.0.1';
@@ -49,34 +54,29 @@ export async function startMock(options: MockOptions = {}): Promise<RunningMock>
   const prism = await startPrism(specPath, prismPort, options);
 
   const proxy = createServer((req, res) => {
-    const headers = { ...req.headers };
-    const prefer = headers.prefer ? undefined : negotiator.preferFor(req.method ?? 'GET', req.url ?? '/', req.headers.accept);
-    if (prefer) headers.prefer = prefer;
-    const upstream = request(
-      { host: '127.0.0.1', port: prismPort, method: req.method, path: req.url, headers },
-      (answer: IncomingMessage) => {
-        const origin = req.headers.host ? `http://${req.headers.host}` : EXAMPLE_ORIGIN;
-        if (origin === EXAMPLE_ORIGIN) {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-          return;
-        }
-        // Served elsewhere, the examples' links lead back to this mock, so that a browser round trip stays on it.
-        const chunks: Buffer[] = [];
-        answer.on('data', (chunk: Buffer) => chunks.push(chunk));
-        answer.on('end', () => {
-          const body = Buffer.from(Buffer.concat(chunks).toString('utf8').replaceAll(EXAMPLE_ORIGIN, origin));
-          const location = answer.headers.location?.replaceAll(EXAMPLE_ORIGIN, origin);
-          res.writeHead(answer.statusCode ?? 502, { ...answer.headers, ...(location ? { location } : {}), 'content-length': String(body.length) });
-          res.end(body);
-        });
-      },
-    );
-    upstream.on('error', () => {
+    void (async () => {
+      const url = new URL(req.url ?? '/', 'http://mock');
+      const body = await readBody(req);
+      // The real server refuses a refresh that carries no refresh token; Prism cannot tell, as the contract takes it from a cookie or the body.
+      if (url.pathname === '/v1/refresh' && req.method === 'POST' && !hasRefreshToken(req, body)) {
+        sendProblem(res, 401, 'invalid_refresh_token', 'Send the refresh token in the refresh cookie or the body.', { 'WWW-Authenticate': 'ApiKey realm="aimable-auth", header="X-API-Key"' });
+        return;
+      }
+      const headers = { ...req.headers };
+      const prefer = headers.prefer ? undefined : negotiator.preferFor(req.method ?? 'GET', req.url ?? '/', req.headers.accept);
+      if (prefer) headers.prefer = prefer;
+      const answer = await forward(prismPort, req, headers, body);
+      const rewrite = rewriterFor(url, req.headers.host ? `http://${req.headers.host}` : EXAMPLE_ORIGIN);
+      const text = rewrite(answer.body.toString('utf8'));
+      const location = answer.headers.location === undefined ? undefined : rewrite(String(answer.headers.location));
+      const out = Buffer.from(text);
+      const { 'transfer-encoding': _chunked, ...passed } = answer.headers;
+      res.writeHead(answer.status, { ...passed, ...(location === undefined ? {} : { location }), 'content-length': String(out.length) });
+      res.end(req.method === 'HEAD' ? undefined : out);
+    })().catch(() => {
       if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
       res.end('The Prism mock is not reachable.\n');
     });
-    req.pipe(upstream);
   });
   const port = await listen(proxy, options.port ?? DEFAULT_MOCK_PORT, host);
 
@@ -145,4 +145,56 @@ async function freePort(): Promise<number> {
   const { port } = probe.address() as AddressInfo;
   await new Promise<void>((resolve) => probe.close(() => resolve()));
   return port;
+}
+
+/**
+ * What changes in an answer of the examples: links to the mock at its
+ * default address lead to where it is reached; the start's authorization
+ * URL carries its `frontend_redirect_uri` to the callback (the real server
+ * keeps it with the state), and the callback returns there.
+ */
+function rewriterFor(url: URL, origin: string): (text: string) => string {
+  const frontend = url.searchParams.get('frontend_redirect_uri');
+  const isStart = /^\/v1\/auth\/oidc\/[^/]+\/start$/.test(url.pathname);
+  const isCallback = /^\/v1\/auth\/oidc\/[^/]+\/callback$/.test(url.pathname);
+  return (text) => {
+    let result = text.replaceAll(EXAMPLE_ORIGIN, origin);
+    if (frontend && isStart) result = result.replaceAll('/callback?', `/callback?frontend_redirect_uri=${encodeURIComponent(frontend)}&`);
+    if (frontend && isCallback) result = result.replaceAll(EXAMPLE_FRONTEND, frontend);
+    return result;
+  };
+}
+
+function hasRefreshToken(req: IncomingMessage, body: Buffer): boolean {
+  if (/(?:^|;\s*)__Host-aimable_refresh_[^=]+=[^;\s]/.test(req.headers.cookie ?? '')) return true;
+  try {
+    return typeof (JSON.parse(body.toString('utf8')) as { refresh_token?: unknown }).refresh_token === 'string';
+  } catch {
+    return false;
+  }
+}
+
+function sendProblem(res: ServerResponse, status: number, code: string, detail: string, headers: Record<string, string>): void {
+  const requestId = randomUUID();
+  res.writeHead(status, { 'content-type': 'application/problem+json', 'x-request-id': requestId, ...headers });
+  res.end(JSON.stringify({ type: `https://auth.aimable.dev/problems/${code}`, title: 'Unauthorized', status, detail, code, request_id: requestId }));
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function forward(port: number, req: IncomingMessage, headers: IncomingMessage['headers'], body: Buffer): Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const upstream = request({ host: '127.0.0.1', port, method: req.method, path: req.url, headers }, (answer) => {
+      readBody(answer).then((data) => resolve({ status: answer.statusCode ?? 502, headers: answer.headers, body: data }), reject);
+    });
+    upstream.on('error', reject);
+    upstream.end(body);
+  });
 }

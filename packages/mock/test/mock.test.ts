@@ -40,6 +40,28 @@ describe('the mock', () => {
     expect(callback.headers.get('location')).toMatch(/^http:\/\/localhost:5173\/auth\/callback\?code=/);
   });
 
+  test('When a login starts for some frontend, then the mock provider and callback bring the browser back to that frontend', async () => {
+    const frontend = 'http://localhost:9999/signed-in';
+    const response = await fetch(`${mock.url}/v1/auth/oidc/google/start?frontend_redirect_uri=${encodeURIComponent(frontend)}`, { headers: { ...tenant, Accept: 'application/json' } });
+    const { authorization_url: authorizationUrl, state } = (await response.json()) as { authorization_url: string; state: string };
+    const callback = await fetch(authorizationUrl, { redirect: 'manual' });
+    const back = new URL(callback.headers.get('location')!);
+    expect(`${back.origin}${back.pathname}`).toBe(frontend);
+    expect(back.searchParams.get('state')).toBe(state);
+  });
+
+  test('When a refresh carries no refresh token, then the mock refuses it as the server does; with one, it answers a grant', async () => {
+    const headers = { 'X-API-Key': 'ak_demo', 'Content-Type': 'application/json' };
+    const without = await fetch(`${mock.url}/v1/refresh`, { method: 'POST', headers: { 'X-API-Key': 'ak_demo' } });
+    expect(without.status).toBe(401);
+    expect(without.headers.get('www-authenticate')).toMatch(/^ApiKey/);
+    expect(((await without.json()) as { code: string }).code).toBe('invalid_refresh_token');
+    const withBody = await fetch(`${mock.url}/v1/refresh`, { method: 'POST', headers, body: JSON.stringify({ refresh_token: 'rt_x' }) });
+    expect(withBody.status).toBe(200);
+    const withCookie = await fetch(`${mock.url}/v1/refresh`, { method: 'POST', headers: { 'X-API-Key': 'ak_demo', Cookie: '__Host-aimable_refresh_demo=rt_x' } });
+    expect(withCookie.status).toBe(200);
+  });
+
   test('When a link names the tenant in the query and sends no headers, then it is redirected to the provider', async () => {
     const challenge = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
     const response = await fetch(`${mock.url}/v1/auth/oidc/google/start?tenant=demo&frontend_redirect_uri=http://localhost:5173/auth/callback&code_challenge=${challenge}&code_challenge_method=S256`, {
