@@ -12,7 +12,9 @@ export const DEMO_CLIENT_SECRET_ENV = 'AIMABLE_DEMO_DEV_CLIENT_SECRET';
 export const DEMO_CLIENT_SECRET = 'dev-secret-not-for-production';
 export const DEMO_REDIRECT_URIS = ['http://localhost:5173/auth/callback', 'http://localhost:4173/auth/callback'];
 
-export function demoTenantsFile(devIdpIssuer: string): RawTenantsFile {
+/** The demo tenant; `webOrigin`, where the demo app runs, is allowed too when it is not one of the defaults. */
+export function demoTenantsFile(devIdpIssuer: string, webOrigin?: string): RawTenantsFile {
+  const redirectUris = webOrigin && !DEMO_REDIRECT_URIS.includes(`${webOrigin}/auth/callback`) ? [...DEMO_REDIRECT_URIS, `${webOrigin}/auth/callback`] : DEMO_REDIRECT_URIS;
   return {
     tenants: [
       {
@@ -28,7 +30,7 @@ export function demoTenantsFile(devIdpIssuer: string): RawTenantsFile {
             allow_insecure_http: true,
           },
         },
-        redirect_uris: DEMO_REDIRECT_URIS,
+        redirect_uris: redirectUris,
         api_keys: [{ id: 'demo', sha256: createHash('sha256').update(DEMO_API_KEY).digest('hex') }],
       },
     ],

@@ -3,25 +3,49 @@
  * `pnpm start`: the whole demo with no other step. The auth server runs the
  * demo tenant (its API key is published in this repository) beside the
  * local identity provider, whose test users all have the password
- * `password`. With AUTH_TENANTS_FILE set, it runs those tenants instead,
- * without the demo tenant or the local provider.
+ * `password`, and the demo app on http://localhost:5173. With
+ * AUTH_TENANTS_FILE set, it runs those tenants instead, without the demo
+ * tenant, the local provider or the app.
+ *
+ * `--mock` (`pnpm demo --mock`): the demo app against the Prism mock of the
+ * contract instead of the server.
  */
+import { parseArgs } from 'node:util';
 import { ConfigError, loadServerConfig, startServer } from '@aimable/auth-server';
+import { DEFAULT_MOCK_PORT, startMock } from '@aimable/auth-mock';
 import { startDevIdp, TEST_USERS } from '@aimable/dev-idp';
 import { DEMO_API_KEY, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_CLIENT_SECRET_ENV, demoTenantsFile } from './demo-tenant.js';
+import { serveDemoWeb } from './web.js';
 
 const env = process.env;
-const devIdpPort = env.DEV_IDP_PORT ? Number(env.DEV_IDP_PORT) : 8090;
-if (!Number.isInteger(devIdpPort) || devIdpPort < 0 || devIdpPort > 65_535) {
-  console.error('Invalid configuration:\n  - DEV_IDP_PORT must be an integer between 0 and 65535');
-  process.exit(78);
+const { values: flags } = parseArgs({ options: { mock: { type: 'boolean', default: false } } });
+
+function port(name: string, fallback: number): number {
+  const value = env[name] ? Number(env[name]) : fallback;
+  if (!Number.isInteger(value) || value < 0 || value > 65_535) {
+    console.error(`Invalid configuration:\n  - ${name} must be an integer between 0 and 65535`);
+    process.exit(78);
+  }
+  return value;
 }
+const devIdpPort = port('DEV_IDP_PORT', 8090);
+const webPort = port('DEMO_WEB_PORT', 5173);
+
+if (flags.mock) {
+  const mock = await startMock({ port: port('MOCK_PORT', DEFAULT_MOCK_PORT) });
+  const web = await serveDemoWeb({ port: webPort, config: { apiBaseUrl: mock.url.replace('127.0.0.1', 'localhost'), tenantId: 'demo', apiKey: DEMO_API_KEY } });
+  console.log(['', `Aimable Auth demo app against the mock of the contract (${mock.url}): examples, not a real login`, `  open ${web.url}`, ''].join('\n'));
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void Promise.all([mock.close(), web.close()]).then(() => process.exit(0)));
+  await new Promise(() => undefined);
+}
+
 const devIdpIssuer = `http://localhost:${devIdpPort}`;
+const webOrigin = `http://localhost:${webPort}`;
 const demo = !env.AUTH_TENANTS_FILE;
 
 let config;
 try {
-  config = loadServerConfig(env, { fallbackTenants: { file: demoTenantsFile(devIdpIssuer), secrets: { [DEMO_CLIENT_SECRET_ENV]: DEMO_CLIENT_SECRET } } });
+  config = loadServerConfig(env, { fallbackTenants: { file: demoTenantsFile(devIdpIssuer, webOrigin), secrets: { [DEMO_CLIENT_SECRET_ENV]: DEMO_CLIENT_SECRET } } });
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   console.error(error.message);
@@ -36,12 +60,15 @@ const devIdp = demo
     })
   : undefined;
 const server = await startServer({ config });
+const web = devIdp ? await serveDemoWeb({ port: webPort, config: { apiBaseUrl: config.publicUrl, tenantId: 'demo', apiKey: DEMO_API_KEY } }) : undefined;
 
-if (devIdp) {
+if (devIdp && web) {
   console.log(
     [
       '',
       `Aimable Auth demo on ${config.publicUrl}  (DEMO ONLY: its API key and test users are public)`,
+      `  open ${web.url} and sign in as ada / password`,
+      `  API reference: ${config.publicUrl}/docs`,
       `  local identity provider: ${devIdp.issuer}`,
       `  tenant: demo   provider: dev   API key: ${DEMO_API_KEY}`,
       `  frontend redirect URIs: ${config.tenants[0]?.redirectUris.join(', ')}`,
@@ -58,6 +85,6 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     stopping = true;
     const forced = setTimeout(() => process.exit(1), 10_000);
     forced.unref();
-    void Promise.all([server.close(), devIdp?.close()]).then(() => process.exit(0));
+    void Promise.all([server.close(), devIdp?.close(), web?.close()]).then(() => process.exit(0));
   });
 }

@@ -29,9 +29,9 @@ function pkcePair(): { verifier: string; challenge: string } {
 describe('the demo (what `pnpm start` runs)', () => {
   test('When started with the embedded defaults, then the demo tenant, the local provider and the demo key work, and SIGTERM stops it cleanly', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'aimable-main-'));
-    const [port, idpPort] = [await freePort(), await freePort()];
+    const [port, idpPort, webPort] = [await freePort(), await freePort(), await freePort()];
     const child = spawn(process.execPath, ['--import', tsx, main], {
-      env: { ...process.env, PORT: String(port), DEV_IDP_PORT: String(idpPort), AUTH_DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+      env: { ...process.env, PORT: String(port), DEV_IDP_PORT: String(idpPort), DEMO_WEB_PORT: String(webPort), AUTH_DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -48,6 +48,11 @@ describe('the demo (what `pnpm start` runs)', () => {
         child.once('exit', (code) => reject(new Error(`exited with ${code}:\n${output}`)));
       });
       expect(output).toContain('ak_demo_local_only_0c7f3b9a6e2d41f8');
+      // The demo app is served, told where the API is and which tenant it signs in to.
+      expect(output).toContain(`open http://localhost:${webPort}`);
+      const app = await fetch(`http://localhost:${webPort}/auth/callback?code=x&state=y`);
+      expect(await app.text()).toContain('<main id="app"');
+      expect(await (await fetch(`http://localhost:${webPort}/config.json`)).json()).toEqual({ apiBaseUrl: `http://localhost:${port}`, tenantId: 'demo', apiKey: 'ak_demo_local_only_0c7f3b9a6e2d41f8' });
       const providers = await fetch(`http://localhost:${port}/v1/auth/providers`, { headers: { 'X-Tenant-Id': 'demo' } });
       expect(await providers.json()).toEqual({ data: [{ id: 'dev', display_name: 'Local identity provider' }] });
       // The demo requires frontend PKCE, and says what to send without it.

@@ -1,0 +1,195 @@
+import { mkdtempSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startMock, type RunningMock } from '@aimable/auth-mock';
+import { loadServerConfig, startServer, type RunningServer } from '@aimable/auth-server';
+import { startDevIdp, type RunningDevIdp } from '@aimable/dev-idp';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { DEMO_API_KEY, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_CLIENT_SECRET_ENV, demoTenantsFile } from '../../src/demo-tenant.js';
+import { serveDemoWeb, type RunningDemoWeb } from '../../src/web.js';
+
+/**
+ * The demo app (`apps/demo-web`), clicked through in Chromium as a newcomer
+ * would: against the real server and local identity provider, then against
+ * the mock of the contract.
+ */
+
+const ACCESS_TOKEN_SECONDS = 4;
+
+let browser: Browser;
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+beforeAll(async () => {
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+const state = (page: Page) => page.locator('[data-state]').getAttribute('data-state');
+
+async function waitFor(page: Page, wanted: 'signed-in' | 'signed-out'): Promise<void> {
+  await page.locator(`[data-state="${wanted}"]`).waitFor({ timeout: 20_000 });
+}
+
+/** Opens the app in a new tab of the context, and records the API requests it makes. */
+async function open(context: BrowserContext, url: string): Promise<Page> {
+  const page = await context.newPage();
+  await page.goto(url);
+  return page;
+}
+
+describe('the demo app against the server', () => {
+  let idp: RunningDevIdp;
+  let server: RunningServer;
+  let web: RunningDemoWeb;
+  const refreshes: string[] = [];
+  const external: string[] = [];
+
+  beforeAll(async () => {
+    const [apiPort, idpPort, webPort] = [await freePort(), await freePort(), await freePort()];
+    const api = `http://localhost:${apiPort}`;
+    const webOrigin = `http://localhost:${webPort}`;
+    idp = await startDevIdp({ port: idpPort, issuer: `http://localhost:${idpPort}`, clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: [`${api}/v1/auth/oidc/dev/callback`] }] });
+    const tenants = demoTenantsFile(idp.issuer, webOrigin);
+    // Short-lived access tokens: the scheduled refresh runs several times during the test.
+    tenants.tenants[0]!.session_policy = { access_token_ttl_seconds: ACCESS_TOKEN_SECONDS };
+    const config = loadServerConfig(
+      { PORT: String(apiPort), HOST: '127.0.0.1', AUTH_DATA_DIR: mkdtempSync(join(tmpdir(), 'aimable-demo-web-')) },
+      { fallbackTenants: { file: tenants, secrets: { [DEMO_CLIENT_SECRET_ENV]: DEMO_CLIENT_SECRET } } },
+    );
+    server = await startServer({ config, logDestination: { write: () => undefined } });
+    web = await serveDemoWeb({ port: webPort, config: { apiBaseUrl: api, tenantId: 'demo', apiKey: DEMO_API_KEY } });
+  });
+
+  afterAll(async () => {
+    await web?.close();
+    await server?.close();
+    await idp?.close();
+  });
+
+  async function signIn(context: BrowserContext): Promise<Page> {
+    context.on('request', (request) => {
+      const url = new URL(request.url());
+      if (url.pathname === '/v1/refresh') refreshes.push(request.url());
+      if (!['localhost', '127.0.0.1'].includes(url.hostname)) external.push(request.url());
+    });
+    const page = await open(context, web.url);
+    await waitFor(page, 'signed-out');
+    await page.getByRole('button', { name: 'Sign in with Local identity provider' }).click();
+    await page.locator('#username').fill('ada');
+    await page.locator('#password').fill('password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await waitFor(page, 'signed-in');
+    return page;
+  }
+
+  test('When a newcomer signs in as ada, reloads, works in two tabs, revokes another session and signs out, then each step shows what happened', async () => {
+    const context = await browser.newContext();
+    const page = await signIn(context);
+    expect(await page.locator('.user').textContent()).toBe('Ada Lovelace');
+    // The callback's code and state are gone from the address bar.
+    expect(page.url()).toBe(`${web.url}/`);
+
+    // A reload stays signed in: the HttpOnly cookie refreshes the session.
+    await page.reload();
+    await waitFor(page, 'signed-in');
+    const sessionId = await page.locator('.session-id').textContent();
+
+    // Two tabs whose access tokens expire together both stay signed in, on the same session.
+    const second = await open(context, web.url);
+    await waitFor(second, 'signed-in');
+    refreshes.length = 0;
+    await page.waitForTimeout(ACCESS_TOKEN_SECONDS * 2_500);
+    for (const tab of [page, second]) {
+      expect(await state(tab)).toBe('signed-in');
+      expect(await tab.locator('.session-id').textContent()).toBe(sessionId);
+      expect(Number.parseInt((await tab.locator('.expiry').textContent())!, 10)).toBeGreaterThan(0);
+    }
+    // Each expiry was renewed once for both tabs, not once per tab.
+    expect(refreshes.length).toBeGreaterThanOrEqual(2);
+    expect(refreshes.length).toBeLessThanOrEqual(3);
+    await second.close();
+
+    // Another device signs in; this one revokes it, and the other device is signed out on its next load.
+    const otherDevice = await browser.newContext();
+    const other = await signIn(otherDevice);
+    await page.reload();
+    await waitFor(page, 'signed-in');
+    await expect.poll(() => page.locator('.sessions li').count()).toBe(2);
+    await page.locator('.sessions li', { hasNotText: '(this one)' }).getByRole('button', { name: 'Revoke' }).click();
+    await expect.poll(() => page.locator('.sessions li').count()).toBe(1);
+    await other.reload();
+    await waitFor(other, 'signed-out');
+    await otherDevice.close();
+
+    // Sign-out ends the session: a reload is signed out.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await waitFor(page, 'signed-out');
+    await page.reload();
+    await waitFor(page, 'signed-out');
+    await context.close();
+    expect(external).toEqual([]);
+  });
+
+  test('When the API reference is opened from the app, then it renders the contract with nothing fetched from elsewhere', async () => {
+    const context = await browser.newContext();
+    // What the browser actually fetched (the page's policy blocks anything else before it leaves).
+    const fetched: string[] = [];
+    context.on('response', (response) => void fetched.push(response.url()));
+    const page = await open(context, web.url);
+    await waitFor(page, 'signed-out');
+    const href = await page.getByRole('link', { name: 'API reference' }).getAttribute('href');
+    await page.goto(href!);
+    await page.getByText('Aimable Auth API').first().waitFor({ timeout: 30_000 });
+    await page.getByText('Login flow').first().waitFor();
+    expect(fetched.some((url) => url.endsWith('/openapi.yaml'))).toBe(true);
+    expect(fetched.filter((url) => !/^http:\/\/(localhost|127\.0\.0\.1):/.test(url) && !url.startsWith('data:'))).toEqual([]);
+    await context.close();
+  });
+});
+
+describe('the demo app against the mock', () => {
+  let mock: RunningMock;
+  let web: RunningDemoWeb;
+
+  beforeAll(async () => {
+    mock = await startMock({ port: await freePort() });
+    web = await serveDemoWeb({ port: await freePort(), config: { apiBaseUrl: mock.url.replace('127.0.0.1', 'localhost'), tenantId: 'demo', apiKey: DEMO_API_KEY } });
+  });
+
+  afterAll(async () => {
+    await web?.close();
+    await mock?.close();
+  });
+
+  test('When the same clicks go to the mock, then the app signs in with the examples, stays signed in on reload, and signs out', async () => {
+    const context = await browser.newContext();
+    const page = await open(context, web.url);
+    await waitFor(page, 'signed-out');
+    await page.locator('[data-provider]').first().click();
+    await waitFor(page, 'signed-in');
+    expect(page.url()).toBe(`${web.url}/`);
+    expect(await page.locator('.user').textContent()).toBeTruthy();
+    await page.reload();
+    await waitFor(page, 'signed-in');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await waitFor(page, 'signed-out');
+    await page.reload();
+    await waitFor(page, 'signed-out');
+    await context.close();
+  });
+});
