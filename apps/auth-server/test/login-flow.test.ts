@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { API_KEY, loginThroughProvider, pkcePair, postSession, problemCode, refresh, REDIRECT_URI, startHarness, startJson, type Harness } from './support/harness.js';
+import { API_KEY, apiClient, failure, loginThroughProvider, pkcePair, postSession, problemCode, refresh, REDIRECT_URI, startHarness, startJson, type Harness } from './support/harness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -23,9 +23,8 @@ describe('the full login flow, against the real local identity provider', () => 
     const refreshToken = /__Host-aimable_refresh_alpha=([^;]+)/.exec(cookie)![1]!;
     secrets.push(grant.access_token, refreshToken);
 
-    const current = await fetch(`${h.url}/v1/auth/session`, { headers: { Authorization: `Bearer ${grant.access_token}` } });
-    expect(current.status).toBe(200);
-    expect(await current.json()).toMatchObject({ session: { id: grant.session.id }, user: { email: 'ada@example.com' } });
+    const current = await apiClient(h, { accessToken: grant.access_token }).getCurrentSession({});
+    expect(current.data).toMatchObject({ session: { id: grant.session.id }, user: { email: 'ada@example.com' } });
 
     const refreshed = await refresh(h, refreshToken, { viaCookie: true });
     expect(refreshed.status).toBe(200);
@@ -37,15 +36,15 @@ describe('the full login flow, against the real local identity provider', () => 
     expect(refreshedGrant.session.id).toBe(grant.session.id);
     secrets.push(refreshedGrant.access_token, rotated);
 
-    const logout = await fetch(`${h.url}/v1/auth/logout`, { method: 'POST', headers: { Authorization: `Bearer ${refreshedGrant.access_token}` } });
+    const { response: logout } = await apiClient(h, { accessToken: refreshedGrant.access_token }).logout({});
     expect(logout.status).toBe(204);
     expect(logout.headers.get('set-cookie')).toMatch(/^__Host-aimable_refresh_alpha=; .*Expires=Thu, 01 Jan 1970/);
 
     const afterLogout = await refresh(h, rotated, { viaCookie: true });
     expect(afterLogout.status).toBe(401);
     expect(await problemCode(afterLogout)).toBe('invalid_refresh_token');
-    const sessionAfterLogout = await fetch(`${h.url}/v1/auth/session`, { headers: { Authorization: `Bearer ${refreshedGrant.access_token}` } });
-    expect(sessionAfterLogout.status).toBe(401);
+    const sessionAfterLogout = await failure(apiClient(h, { accessToken: refreshedGrant.access_token }).getCurrentSession({}));
+    expect(sessionAfterLogout).toMatchObject({ status: 401, code: 'invalid_access_token' });
 
     const logText = h.logs.join('');
     expect(h.logs.length).toBeGreaterThan(5);
@@ -80,20 +79,20 @@ describe('the full login flow, against the real local identity provider', () => 
   });
 
   test('When the providers of a tenant are listed, then the login page gets ids and names', async () => {
-    const response = await fetch(`${h.url}/v1/auth/providers`, { headers: { 'X-Tenant-Id': 'beta' } });
-    expect(await response.json()).toEqual({ data: [{ id: 'dev', display_name: 'Local' }, { id: 'other', display_name: 'Other' }] });
+    const { data } = await apiClient(h, { tenant: 'beta' }).listProviders({});
+    expect(data).toEqual({ data: [{ id: 'dev', display_name: 'Local' }, { id: 'other', display_name: 'Other' }] });
   });
 
   test('When the key set is fetched, then it verifies issued access tokens', async () => {
-    const jwks = (await (await fetch(`${h.url}/.well-known/jwks.json`)).json()) as { keys: { kid: string; alg: string; kty: string; d?: string }[] };
+    const { data: jwks } = await apiClient(h).getJwks({});
     expect(jwks.keys).toHaveLength(1);
     expect(jwks.keys[0]).toMatchObject({ kty: 'OKP', alg: 'EdDSA' });
-    expect(jwks.keys[0]!.d).toBeUndefined();
+    expect((jwks.keys[0] as Record<string, unknown>).d).toBeUndefined();
   });
 
   test('When the probes are called, then the server is alive and ready', async () => {
-    expect((await fetch(`${h.url}/healthz`)).status).toBe(200);
-    expect(await (await fetch(`${h.url}/readyz`)).json()).toEqual({ status: 'ready', checks: { database: 'ok' } });
+    expect((await apiClient(h).getHealth({})).data).toEqual({ status: 'ok' });
+    expect((await apiClient(h).getReadiness({})).data).toEqual({ status: 'ready', checks: { database: 'ok' } });
   });
 });
 

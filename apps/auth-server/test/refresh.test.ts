@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ManualClock, problemCode, refresh, signIn, startHarness, type Harness } from './support/harness.js';
+import { ManualClock, problemCode, refresh, signIn, startHarness, type Harness, apiClient, failure } from './support/harness.js';
 
 const DAY = 24 * 3600 * 1000;
 const clock = new ManualClock();
@@ -57,8 +57,7 @@ describe('refresh token rotation', () => {
     const legit = await refresh(h, current.refresh_token);
     expect(legit.status).toBe(401);
     expect(await problemCode(legit)).toBe('refresh_token_reused');
-    const session = await fetch(`${h.url}/v1/auth/session`, { headers: { Authorization: `Bearer ${current.access_token}` } });
-    expect(session.status).toBe(401);
+    expect(await failure(apiClient(h, { accessToken: current.access_token }).getCurrentSession({}))).toMatchObject({ status: 401, code: 'invalid_access_token' });
   });
 
   test('When a grandparent token is presented, even within the window, then it is reuse: only the immediate parent is forgiven', async () => {
@@ -110,12 +109,10 @@ describe('session lifetimes, with an injected clock', () => {
 
   test('When the access token is older than 15 minutes, then it is refused', async () => {
     const created = await signIn(h);
-    const ok = await fetch(`${h.url}/v1/auth/session`, { headers: { Authorization: `Bearer ${created.access_token}` } });
-    expect(ok.status).toBe(200);
+    const api = apiClient(h, { accessToken: created.access_token });
+    expect((await api.getCurrentSession({})).data.session.id).toBe(created.session.id);
     clock.advance(15 * 60 * 1000 + 1000);
-    const expired = await fetch(`${h.url}/v1/auth/session`, { headers: { Authorization: `Bearer ${created.access_token}` } });
-    expect(expired.status).toBe(401);
-    expect(await problemCode(expired)).toBe('invalid_access_token');
+    expect(await failure(api.getCurrentSession({}))).toMatchObject({ status: 401, code: 'invalid_access_token' });
   });
 });
 
@@ -129,14 +126,9 @@ describe('session management', () => {
     const latest = sessions.at(-1)!;
     const seen: string[] = [];
     let cursor: string | null = null;
+    const api = apiClient(h, { accessToken: latest.access_token });
     do {
-      const url = new URL(`${h.url}/v1/auth/sessions`);
-      url.searchParams.set('limit', '2');
-      if (cursor) url.searchParams.set('cursor', cursor);
-      const page = (await (await fetch(url, { headers: { Authorization: `Bearer ${latest.access_token}` } })).json()) as {
-        data: { id: string; current: boolean }[];
-        next_cursor: string | null;
-      };
+      const { data: page } = await api.listSessions({ query: { limit: 2, ...(cursor ? { cursor } : {}) } });
       expect(page.data.length).toBeLessThanOrEqual(2);
       seen.push(...page.data.map((s) => s.id));
       for (const s of page.data) expect(s.current).toBe(s.id === latest.session.id);
@@ -147,15 +139,14 @@ describe('session management', () => {
 
   test('When a bad cursor is sent, then 400 invalid_request', async () => {
     const created = await signIn(h);
-    const response = await fetch(`${h.url}/v1/auth/sessions?cursor=garbage`, { headers: { Authorization: `Bearer ${created.access_token}` } });
-    expect(response.status).toBe(400);
-    expect(await problemCode(response)).toBe('invalid_request');
+    const refused = await failure(apiClient(h, { accessToken: created.access_token }).listSessions({ query: { cursor: 'garbage' } }));
+    expect(refused).toMatchObject({ status: 400, code: 'invalid_request' });
   });
 
   test('When a user revokes another of their sessions, then its refresh token stops working at once', async () => {
     const laptop = await signIn(h, { username: 'alan' });
     const phone = await signIn(h, { username: 'alan' });
-    const revoked = await fetch(`${h.url}/v1/auth/sessions/${laptop.session.id}`, { method: 'DELETE', headers: { Authorization: `Bearer ${phone.access_token}` } });
+    const { response: revoked } = await apiClient(h, { accessToken: phone.access_token }).revokeSession({ path: { session_id: laptop.session.id } });
     expect(revoked.status).toBe(204);
     expect(await problemCode(await refresh(h, laptop.refresh_token))).toBe('invalid_refresh_token');
     expect((await refresh(h, phone.refresh_token)).status).toBe(200);
@@ -164,9 +155,8 @@ describe('session management', () => {
   test('When a user tries to revoke a session of another user, then 404 and it stays alive', async () => {
     const ada = await signIn(h, { username: 'ada' });
     const alan = await signIn(h, { username: 'alan' });
-    const response = await fetch(`${h.url}/v1/auth/sessions/${alan.session.id}`, { method: 'DELETE', headers: { Authorization: `Bearer ${ada.access_token}` } });
-    expect(response.status).toBe(404);
-    expect(await problemCode(response)).toBe('not_found');
+    const refused = await failure(apiClient(h, { accessToken: ada.access_token }).revokeSession({ path: { session_id: alan.session.id } }));
+    expect(refused).toMatchObject({ status: 404, code: 'not_found' });
     expect((await refresh(h, alan.refresh_token)).status).toBe(200);
   });
 });
@@ -196,7 +186,7 @@ describe('refresh with Idempotency-Key', () => {
   test('When the same key and token are replayed after logout, then 401: a replay never outlives the session', async () => {
     const created = await signIn(h);
     const current = await grantOf(await refresh(h, created.refresh_token, { key: 'logout-1' }));
-    await fetch(`${h.url}/v1/auth/logout`, { method: 'POST', headers: { Authorization: `Bearer ${current.access_token}` } });
+    await apiClient(h, { accessToken: current.access_token }).logout({});
     const replay = await refresh(h, created.refresh_token, { key: 'logout-1' });
     expect(replay.status).toBe(401);
   });

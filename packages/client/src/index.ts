@@ -108,7 +108,8 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
       fetch: options.fetch,
       credentials: options.credentials ?? 'include',
       headers: {
-        Accept: 'application/json, application/problem+json',
+        // JSON first (start answers its JSON variant); other media types only for the operations that answer nothing else.
+        Accept: 'application/json, application/problem+json, */*;q=0.1',
         ...(options.tenantId === undefined ? {} : { 'X-Tenant-Id': options.tenantId }),
         ...options.headers,
       },

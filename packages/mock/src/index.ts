@@ -65,6 +65,8 @@ export async function startMock(options: MockOptions = {}): Promise<RunningMock>
       const headers = { ...req.headers };
       const prefer = headers.prefer ? undefined : negotiator.preferFor(req.method ?? 'GET', req.url ?? '/', req.headers.accept);
       if (prefer) headers.prefer = prefer;
+      // A grant asked for in the body (a refresh token sent in the body, or `refresh_token_delivery: body`) gets the example that carries it.
+      if (!headers.prefer && req.method === 'POST' && wantsTokenInBody(body)) headers.prefer = 'example=grant_with_refresh_token';
       const answer = await forward(prismPort, req, headers, body);
       const rewrite = rewriterFor(url, req.headers.host ? `http://${req.headers.host}` : EXAMPLE_ORIGIN);
       const text = rewrite(answer.body.toString('utf8'));
@@ -169,6 +171,15 @@ function hasRefreshToken(req: IncomingMessage, body: Buffer): boolean {
   if (/(?:^|;\s*)__Host-aimable_refresh_[^=]+=[^;\s]/.test(req.headers.cookie ?? '')) return true;
   try {
     return typeof (JSON.parse(body.toString('utf8')) as { refresh_token?: unknown }).refresh_token === 'string';
+  } catch {
+    return false;
+  }
+}
+
+function wantsTokenInBody(body: Buffer): boolean {
+  try {
+    const json = JSON.parse(body.toString('utf8')) as { refresh_token?: unknown; refresh_token_delivery?: unknown };
+    return typeof json.refresh_token === 'string' || json.refresh_token_delivery === 'body';
   } catch {
     return false;
   }

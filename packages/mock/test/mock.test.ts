@@ -58,6 +58,8 @@ describe('the mock', () => {
     expect(((await without.json()) as { code: string }).code).toBe('invalid_refresh_token');
     const withBody = await fetch(`${mock.url}/v1/refresh`, { method: 'POST', headers, body: JSON.stringify({ refresh_token: 'rt_x' }) });
     expect(withBody.status).toBe(200);
+    // Asked in the body, the grant comes with its refresh token in the body.
+    expect(((await withBody.json()) as { refresh_token?: string }).refresh_token).toMatch(/^rt_/);
     const withCookie = await fetch(`${mock.url}/v1/refresh`, { method: 'POST', headers: { 'X-API-Key': 'ak_demo', Cookie: '__Host-aimable_refresh_demo=rt_x' } });
     expect(withCookie.status).toBe(200);
   });

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AuthApiError, createAuthClient, type AuthClient } from '@aimable/auth-client';
 import { signInAt, startDevIdp, type RunningDevIdp } from '@aimable/dev-idp';
 import { buildServerConfig, type ServerConfig, type ServerConfigInput } from '../../src/config/server-config.js';
 import { parseTenants, type RawTenantsFile } from '../../src/config/tenants.js';
@@ -239,4 +240,19 @@ export async function loginThroughFake(h: Harness, fake: { authorize(url: string
   const callback = await fetch(`${h.url}/v1/auth/oidc/dev/callback?code=${code}&state=${state}&iss=${encodeURIComponent(fake.issuer)}`, { redirect: 'manual' });
   const back = new URL(callback.headers.get('location')!);
   return { code: back.searchParams.get('code')!, state: back.searchParams.get('state')!, verifier, secrets: [code, state, verifier] };
+}
+
+/** The project's typed client on the harness's server: what tests use unless they are about malformed HTTP. */
+export function apiClient(h: Harness, options: { tenant?: string; accessToken?: string; apiKey?: string } = {}): AuthClient {
+  return createAuthClient({ baseUrl: h.url, tenantId: options.tenant, accessToken: options.accessToken, apiKey: options.apiKey });
+}
+
+/** The error a client call failed with (the call is expected to fail). */
+export async function failure(call: Promise<unknown>): Promise<AuthApiError> {
+  const error = await call.then(
+    () => undefined,
+    (thrown: unknown) => thrown,
+  );
+  if (!(error instanceof AuthApiError)) throw new Error(`expected an AuthApiError, got ${String(error)}`);
+  return error;
 }
