@@ -213,6 +213,13 @@ describe('createApiRouter', () => {
     expect((await fetch(`${baseUrl}/healthz`)).status).toBe(500);
   });
 
+  test('When an operation answers a media type other than JSON, then the body is sent as the text it is', async () => {
+    const response = await fetch(`${baseUrl}/openapi.yaml`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^application\/yaml/);
+    expect(await response.text()).toBe('openapi: 3.1.0\n');
+  });
+
   test('When a handler varies on Accept, then Vary keeps what others set and adds Accept', async () => {
     overrides.startOidcLogin = () => ({ status: 302, headers: { Location: 'https://idp.test/authorize', Vary: 'Accept' } });
     const response = await fetch(`${baseUrl}${startUrl}`, { headers: { 'X-Tenant-Id': 'demo' }, redirect: 'manual' });
