@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
+  apiClient,
+  failure,
   API_KEY,
   loginThroughProvider,
   OTHER_API_KEY,
@@ -64,10 +66,10 @@ describe('tenant isolation: a credential of tenant alpha is never accepted for t
     const alpha = await signIn(h, { tenant: 'alpha', username: 'grace' });
     const beta = await signIn(h, { tenant: 'beta', username: 'grace', redirectUri: OTHER_REDIRECT_URI });
     expect(alpha.user.id).not.toBe(beta.user.id);
-    const list = (await (await fetch(`${h.url}/v1/auth/sessions`, { headers: { Authorization: `Bearer ${alpha.access_token}` } })).json()) as { data: { id: string }[] };
+    const asAlpha = apiClient(h, { accessToken: alpha.access_token });
+    const { data: list } = await asAlpha.listSessions({});
     expect(list.data.map((s) => s.id)).not.toContain(beta.session.id);
-    const revoke = await fetch(`${h.url}/v1/auth/sessions/${beta.session.id}`, { method: 'DELETE', headers: { Authorization: `Bearer ${alpha.access_token}` } });
-    expect(revoke.status).toBe(404);
+    expect(await failure(asAlpha.revokeSession({ path: { session_id: beta.session.id } }))).toMatchObject({ status: 404, code: 'not_found' });
   });
 
   test('When one browser holds sessions of two tenants, then each tenant has its own refresh cookie and neither overwrites the other', async () => {
@@ -86,27 +88,18 @@ describe('tenant isolation: a credential of tenant alpha is never accepted for t
   });
 
   test('When beta’s redirect URI is used to start a login for alpha, then 400 redirect_uri_not_allowed', async () => {
-    const response = await fetch(`${h.url}/v1/auth/oidc/dev/start?frontend_redirect_uri=${encodeURIComponent(OTHER_REDIRECT_URI)}`, {
-      headers: { 'X-Tenant-Id': 'alpha' },
-      redirect: 'manual',
-    });
-    expect(response.status).toBe(400);
-    expect(await problemCode(response)).toBe('redirect_uri_not_allowed');
+    const refused = await failure(apiClient(h, { tenant: 'alpha' }).startOidcLogin({ path: { provider: 'dev' }, query: { frontend_redirect_uri: OTHER_REDIRECT_URI } }));
+    expect(refused).toMatchObject({ status: 400, code: 'redirect_uri_not_allowed' });
   });
 
   test('When alpha starts a login with beta’s provider, then 404 unknown_provider', async () => {
-    const response = await fetch(`${h.url}/v1/auth/oidc/other/start?frontend_redirect_uri=${encodeURIComponent(REDIRECT_URI)}`, {
-      headers: { 'X-Tenant-Id': 'alpha' },
-      redirect: 'manual',
-    });
-    expect(response.status).toBe(404);
-    expect(await response.json()).toMatchObject({ code: 'unknown_provider', detail: "The tenant has no provider 'other'." });
+    const refused = await failure(apiClient(h, { tenant: 'alpha' }).startOidcLogin({ path: { provider: 'other' }, query: { frontend_redirect_uri: REDIRECT_URI } }));
+    expect(refused).toMatchObject({ status: 404, code: 'unknown_provider', message: "The tenant has no provider 'other'." });
   });
 
   test('When a tenant does not exist, then 400 unknown_tenant', async () => {
-    const response = await fetch(`${h.url}/v1/auth/providers`, { headers: { 'X-Tenant-Id': 'gamma' } });
-    expect(response.status).toBe(400);
-    expect(await response.json()).toMatchObject({ code: 'unknown_tenant', detail: "No tenant has the id 'gamma'." });
+    const refused = await failure(apiClient(h, { tenant: 'gamma' }).listProviders({}));
+    expect(refused).toMatchObject({ status: 400, code: 'unknown_tenant', message: "No tenant has the id 'gamma'." });
   });
 
   test('When two tenants use the same Idempotency-Key, then their records do not collide', async () => {
