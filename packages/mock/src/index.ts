@@ -57,17 +57,35 @@ export async function startMock(options: MockOptions = {}): Promise<RunningMock>
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://mock');
       const body = await readBody(req);
+      // What lies outside the contract answers as the contract says (`x-unrouted-responses`), not as Prism would.
+      const route = negotiator.route(req.method ?? 'GET', req.url ?? '/');
+      if (route.kind === 'not_found') {
+        sendProblem(res, 404, 'not_found', 'No such route.', {});
+        return;
+      }
+      if (route.kind === 'method_not_allowed') {
+        sendProblem(res, 405, 'method_not_allowed', 'The route does not accept this method.', { Allow: route.allow });
+        return;
+      }
+      // What the server refuses before an operation runs, refused here the same way: Prism would crash on a path it cannot
+      // decode, and wait forever on a body it cannot parse.
+      const refusal = refusalOf(url, req.headers['content-type'], body);
+      if (refusal) {
+        sendProblem(res, refusal.status, refusal.code, refusal.detail, {});
+        return;
+      }
       // The real server refuses a refresh that carries no refresh token; Prism cannot tell, as the contract takes it from a cookie or the body.
       if (url.pathname === '/v1/refresh' && req.method === 'POST' && !hasRefreshToken(req, body)) {
         sendProblem(res, 401, 'invalid_refresh_token', 'Send the refresh token in the refresh cookie or the body.', { 'WWW-Authenticate': 'ApiKey realm="aimable-auth", header="X-API-Key"' });
         return;
       }
-      const headers = { ...req.headers };
-      const prefer = headers.prefer ? undefined : negotiator.preferFor(req.method ?? 'GET', req.url ?? '/', req.headers.accept);
+      // The server answers its one media type whatever `Accept` says: Prism would answer 406. HEAD is GET without the body.
+      const headers: IncomingMessage['headers'] = { ...req.headers, accept: '*/*' };
+      const prefer = headers.prefer ? undefined : negotiator.preferFor(req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET'), req.url ?? '/', req.headers.accept);
       if (prefer) headers.prefer = prefer;
       // A grant asked for in the body (a refresh token sent in the body, or `refresh_token_delivery: body`) gets the example that carries it.
       if (!headers.prefer && req.method === 'POST' && wantsTokenInBody(body)) headers.prefer = 'example=grant_with_refresh_token';
-      const answer = await forward(prismPort, req, headers, body);
+      const answer = await forward(prismPort, req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET'), req.url ?? '/', headers, body);
       const rewrite = rewriterFor(url, req.headers.host ? `http://${req.headers.host}` : EXAMPLE_ORIGIN);
       const text = rewrite(answer.body.toString('utf8'));
       const location = answer.headers.location === undefined ? undefined : rewrite(String(answer.headers.location));
@@ -176,6 +194,32 @@ function hasRefreshToken(req: IncomingMessage, body: Buffer): boolean {
   }
 }
 
+/** The largest body the server takes. */
+const BODY_LIMIT = 16 * 1024;
+
+function refusalOf(url: URL, contentType: string | undefined, body: Buffer): { status: number; code: string; detail: string } | undefined {
+  try {
+    for (const segment of url.pathname.split('/')) decodeURIComponent(segment);
+  } catch {
+    return { status: 400, code: 'invalid_request', detail: 'A path parameter is not valid percent-encoding.' };
+  }
+  if (body.length === 0) return undefined;
+  if (body.length > BODY_LIMIT) return { status: 413, code: 'payload_too_large', detail: 'The request body is too large.' };
+  if (!isJson(contentType)) return { status: 415, code: 'unsupported_media_type', detail: 'Send the body as application/json.' };
+  try {
+    JSON.parse(body.toString('utf8'));
+  } catch {
+    return { status: 400, code: 'invalid_request', detail: 'The body is not valid JSON.' };
+  }
+  return undefined;
+}
+
+function isJson(contentType: string | undefined): boolean {
+  const [type, ...parameters] = (contentType ?? '').toLowerCase().split(';').map((part) => part.trim());
+  const charset = parameters.find((parameter) => parameter.startsWith('charset='))?.slice('charset='.length).replace(/"/g, '');
+  return type === 'application/json' && (charset === undefined || charset === 'utf-8');
+}
+
 function wantsTokenInBody(body: Buffer): boolean {
   try {
     const json = JSON.parse(body.toString('utf8')) as { refresh_token?: unknown; refresh_token_delivery?: unknown };
@@ -185,10 +229,12 @@ function wantsTokenInBody(body: Buffer): boolean {
   }
 }
 
+const TITLES: Record<number, string> = { 400: 'Invalid request', 401: 'Unauthorized', 404: 'Not found', 405: 'Method not allowed', 413: 'Payload too large', 415: 'Unsupported media type' };
+
 function sendProblem(res: ServerResponse, status: number, code: string, detail: string, headers: Record<string, string>): void {
   const requestId = randomUUID();
   res.writeHead(status, { 'content-type': 'application/problem+json', 'x-request-id': requestId, ...headers });
-  res.end(JSON.stringify({ type: `https://auth.aimable.dev/problems/${code}`, title: 'Unauthorized', status, detail, code, request_id: requestId }));
+  res.end(JSON.stringify({ type: `https://auth.aimable.dev/problems/${code}`, title: TITLES[status] ?? 'Error', status, detail, code, request_id: requestId }));
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -200,9 +246,9 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-function forward(port: number, req: IncomingMessage, headers: IncomingMessage['headers'], body: Buffer): Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }> {
+function forward(port: number, method: string, path: string, headers: IncomingMessage['headers'], body: Buffer): Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }> {
   return new Promise((resolve, reject) => {
-    const upstream = request({ host: '127.0.0.1', port, method: req.method, path: req.url, headers }, (answer) => {
+    const upstream = request({ host: '127.0.0.1', port, method, path, headers }, (answer) => {
       readBody(answer).then((data) => resolve({ status: answer.statusCode ?? 502, headers: answer.headers, body: data }), reject);
     });
     upstream.on('error', reject);

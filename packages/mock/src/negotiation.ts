@@ -31,6 +31,20 @@ export class ResponseNegotiator {
     });
   }
 
+  /**
+   * Where the contract routes a request: to an operation, to no path
+   * (`404`), or to a path that does not take the method (`405`, with what
+   * `Allow` lists). HEAD goes where GET goes.
+   */
+  route(method: string, url: string): { kind: 'operation' } | { kind: 'not_found' } | { kind: 'method_not_allowed'; allow: string } {
+    const path = url.split('?', 1)[0] ?? url;
+    const onPath = this.#operations.filter((o) => o.pattern.test(path));
+    const wanted = method === 'HEAD' ? 'GET' : method;
+    if (onPath.some((o) => o.method === wanted)) return { kind: 'operation' };
+    if (onPath.length === 0) return { kind: 'not_found' };
+    return { kind: 'method_not_allowed', allow: onPath.flatMap((o) => (o.method === 'GET' ? ['GET', 'HEAD'] : [o.method])).join(', ') };
+  }
+
   /** The `Prefer` header to add, or undefined to leave Prism's choice. */
   preferFor(method: string, url: string, accept: string | undefined): string | undefined {
     const path = url.split('?', 1)[0] ?? url;

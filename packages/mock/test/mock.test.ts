@@ -64,6 +64,32 @@ describe('the mock', () => {
     expect(withCookie.status).toBe(200);
   });
 
+  test('When a path cannot be decoded or a body is not JSON, too large or of another type, then the mock refuses it as the server does, and keeps serving', async () => {
+    const json = { 'X-Tenant-Id': 'demo', 'Idempotency-Key': 'k', 'Content-Type': 'application/json' };
+    const cases: [string, RequestInit, number, string][] = [
+      ['/v1/auth/sessions/%zz', { method: 'DELETE', headers: { Authorization: 'Bearer t' } }, 400, 'invalid_request'],
+      ['/v1/auth/oidc/session', { method: 'POST', headers: json, body: '{"a":' }, 400, 'invalid_request'],
+      ['/v1/auth/oidc/session', { method: 'POST', headers: json, body: JSON.stringify({ padding: 'x'.repeat(20_000) }) }, 413, 'payload_too_large'],
+      ['/v1/auth/oidc/session', { method: 'POST', headers: { ...json, 'Content-Type': 'application/json; charset=utf-16' }, body: '{}' }, 415, 'unsupported_media_type'],
+    ];
+    for (const [path, init, status, code] of cases) {
+      const response = await fetch(`${mock.url}${path}`, init);
+      expect(response.status, path).toBe(status);
+      expect(((await response.json()) as { code: string }).code).toBe(code);
+    }
+    expect((await fetch(`${mock.url}/healthz`)).status).toBe(200);
+  });
+
+  test('When a path or method is outside the contract, then the mock answers the contract’s 404 and 405 (with Allow)', async () => {
+    const missing = await fetch(`${mock.url}/v1/nothing-here`);
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({ status: 404, code: 'not_found' });
+    const wrongMethod = await fetch(`${mock.url}/healthz`, { method: 'DELETE' });
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('allow')).toBe('GET, HEAD');
+    expect(await wrongMethod.json()).toMatchObject({ status: 405, code: 'method_not_allowed' });
+  });
+
   test('When a link names the tenant in the query and sends no headers, then it is redirected to the provider', async () => {
     const challenge = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
     const response = await fetch(`${mock.url}/v1/auth/oidc/google/start?tenant=demo&frontend_redirect_uri=http://localhost:5173/auth/callback&code_challenge=${challenge}&code_challenge_method=S256`, {
