@@ -133,6 +133,9 @@ describe('probes', () => {
     expect(refused.headers.get('allow')).toBe('GET, HEAD');
     const noTenant = await fetch(`${h.url}/v1/auth/providers`, { method: 'HEAD' });
     expect(noTenant.status).toBe(400);
+    // A HEAD is validated as the GET it stands for: a callback without its state is refused, not run.
+    const noState = await fetch(`${h.url}/v1/auth/oidc/dev/callback?error=access_denied`, { method: 'HEAD' });
+    expect(noState.status).toBe(400);
   });
 
   test('When a probe or the key set is asked with query parameters, then they are ignored and it answers as without them', async () => {

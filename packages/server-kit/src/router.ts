@@ -125,6 +125,8 @@ const identifyOperation: RequestHandler = (req, res, next) => {
   const method = req.method === 'HEAD' ? 'get' : req.method.toLowerCase();
   const route = routes.find((candidate) => candidate.operation.method === method && candidate.pattern.test(req.path));
   if (route) res.locals.operationId = route.operation.operationId;
+  // From here on a HEAD is the GET it stands for, validated as one; Node still sends no body, as the request was a HEAD.
+  if (route && req.method === 'HEAD') req.method = 'GET';
   next();
 };
 
