@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { fuzz, type FuzzReport, type ReceivedAnswer, type SentRequest } from '@aimable/contract-test';
+import { fuzz, type FuzzReport, type ReceivedAnswer, type SentRequest } from '@aimable/auth-contract-test';
 import { operations } from '@aimable/auth-server-kit';
 import SqliteDatabase from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';

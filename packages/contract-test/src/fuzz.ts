@@ -1,5 +1,5 @@
 import { openApiDocument } from '@aimable/auth-openapi';
-import { ContractJudge, type Violation } from '@aimable/auth-openapi/judge';
+import { ContractJudge, type JudgeOptions, type Violation } from '@aimable/auth-openapi/judge';
 import fc from 'fast-check';
 import { operationsOf, plannedRequest, type Mutation, type Operation, type PlannedRequest, type Value } from './requests.js';
 
@@ -47,6 +47,8 @@ export interface FuzzOptions {
   around?: (request: SentRequest, send: () => Promise<ReceivedAnswer>) => Promise<void>;
   /** Per request timeout, in milliseconds. Default: 10 s. */
   timeoutMs?: number;
+  /** How strictly headers are judged. Default: headers neither declared nor HTTP's own are violations. */
+  judge?: JudgeOptions;
 }
 
 /** What a run did: requests per operation and status, for a coverage check. */
@@ -83,7 +85,7 @@ export class ContractBreach extends Error {
  */
 export async function fuzz(options: FuzzOptions): Promise<FuzzReport> {
   const document = openApiDocument as unknown as Record<string, any>;
-  const judge = new ContractJudge();
+  const judge = new ContractJudge(options.judge);
   const all = operationsOf(document);
   const chosen = all.filter((operation) => !options.operations || options.operations.includes(operation.operationId));
   const arbitrary = fc.oneof(...chosen.map((operation) => plannedRequest(document, operation, all)));
@@ -107,9 +109,14 @@ export async function fuzz(options: FuzzOptions): Promise<FuzzReport> {
   );
   if (details.failed) {
     // What the property threw (a ContractBreach, or the caller's own check), with how to replay it.
-    const error = details.errorInstance instanceof Error ? details.errorInstance : new Error(String(details.errorInstance));
-    error.message += `\n  replay: seed ${details.seed}, after ${details.numRuns} requests (fast-check path ${details.counterexamplePath ?? 'unknown'})`;
-    throw error;
+    const replay = `\n  replay: seed ${details.seed}, after ${details.numRuns} requests (fast-check path ${details.counterexamplePath ?? 'unknown'})`;
+    const error = details.errorInstance;
+    if (error instanceof ContractBreach) {
+      error.message += replay;
+      throw error;
+    }
+    // Anything else (a timeout, the caller's own check) keeps its message, with the replay after it.
+    throw new Error(`${error instanceof Error ? error.message : String(error)}${replay}`, { cause: error });
   }
   return report;
 }
@@ -177,14 +184,21 @@ function routePattern(template: string): RegExp {
 }
 
 async function exchange(baseUrl: string, request: SentRequest, timeoutMs: number): Promise<ReceivedAnswer> {
-  const response = await fetch(`${baseUrl}${request.target}`, {
-    method: request.method,
-    headers: request.headers,
-    body: request.body,
-    redirect: 'manual',
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  const text = await response.text();
+  let response: Response;
+  let text: string;
+  try {
+    response = await fetch(`${baseUrl}${request.target}`, {
+      method: request.method,
+      headers: request.headers,
+      body: request.body,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    text = await response.text();
+  } catch (error) {
+    const why = error instanceof Error && error.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : `no answer (${error instanceof Error ? error.message : String(error)})`;
+    throw new Error(`${request.method} ${request.target}: ${why}\n  request headers: ${JSON.stringify(request.headers)}${request.body === undefined ? '' : `\n  request body: ${request.body.slice(0, 300)}`}`, { cause: error });
+  }
   const headers: Record<string, string> = {};
   response.headers.forEach((v, name) => {
     headers[name] = v;
