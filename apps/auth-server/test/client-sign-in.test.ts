@@ -103,6 +103,30 @@ describe('signing in', () => {
     expect((again as SignInError).code).toBe('unknown_state');
   });
 
+  test('When the same callback is handled twice at once, then one session is created and the other is refused', async () => {
+    const { auth, opened, sent } = client(h);
+    await auth.signIn('dev', { redirectUri: REDIRECT_URI });
+    const back = await providerRoundTrip(opened[0]!);
+    const outcomes = await Promise.allSettled([auth.handleRedirectCallback(back), auth.handleRedirectCallback(back)]);
+    expect(outcomes.map((outcome) => outcome.status).sort()).toEqual(['fulfilled', 'rejected']);
+    expect(outcomes.find((outcome) => outcome.status === 'rejected')).toMatchObject({ reason: { code: 'unknown_state' } });
+    expect(sent.filter((request) => request.path === '/v1/auth/oidc/session')).toHaveLength(1);
+  });
+
+  test('When the API hands over an authorization URL that is not a web page, then sign-in refuses to open it', async () => {
+    // A misconfigured or compromised API, which the real server cannot be made into.
+    const opened: string[] = [];
+    const auth = createAuth({
+      baseUrl: h.url,
+      tenantId: 'alpha',
+      apiKey: API_KEY,
+      navigate: (url) => void opened.push(url),
+      fetch: async () => Response.json({ authorization_url: 'javascript:alert(document.cookie)', state: 's', expires_at: new Date().toISOString() }),
+    });
+    await expect(auth.signIn('dev', { redirectUri: REDIRECT_URI })).rejects.toMatchObject({ code: 'unsafe_authorization_url' });
+    expect(opened).toEqual([]);
+  });
+
   test('When the provider refuses, then the callback reports its error code, and not a session', async () => {
     const kept = new Map<string, string>();
     const { auth } = client(h, { storage: { get: (key) => kept.get(key), set: (key, value) => void kept.set(key, value), remove: (key) => void kept.delete(key) } });
@@ -190,6 +214,15 @@ describe('staying signed in', () => {
 });
 
 describe('signing out', () => {
+  test('When the user signs out while a refresh is under way, then the user stays signed out and the session is ended', async () => {
+    const { auth, events } = await signedIn();
+    const pending = auth.refresh();
+    await auth.signOut();
+    await pending.catch(() => undefined);
+    expect(auth.session).toBeUndefined();
+    expect(events.at(-1)).toBe('signed_out');
+  });
+
   test('When the access token has expired, then signOut still ends the session on the server', async () => {
     const storage = memoryStorage();
     const { auth, events } = await signedIn(h, { storage });

@@ -49,7 +49,7 @@ export class SignInError extends Error {
   override readonly name = 'SignInError';
   constructor(
     /** `unknown_state`: the callback's state is not one this app started (or it was used). `provider_error`: the provider refused; `error` is its RFC 6749 code. `no_callback`: the URL has no `code`, `state` or `error`. */
-    readonly code: 'unknown_state' | 'provider_error' | 'no_callback',
+    readonly code: 'unknown_state' | 'provider_error' | 'no_callback' | 'signed_out' | 'unsafe_authorization_url',
     message: string,
     readonly error?: string,
   ) {
@@ -106,13 +106,18 @@ export function createAuth(options: AuthOptions): Auth {
   const fetchImpl = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => globalThis.fetch(input, init));
   const base = options.baseUrl.replace(/\/+$/, '');
   const listeners = new Set<AuthListener>();
-  // Tabs of one browser share the session: a grant or a sign-out in one reaches the others.
-  const channel = browser && typeof BroadcastChannel !== 'undefined' ? new BroadcastChannel(`${PREFIX}${options.tenantId}`) : undefined;
+  // Tabs of one browser share the session through its cookie: a grant or a sign-out in one reaches the others.
+  // With the refresh token in the body, each tab holds its own (in its sessionStorage), and keeps to its own session.
+  const channel = browser && delivery === 'cookie' && typeof BroadcastChannel !== 'undefined' ? new BroadcastChannel(`${PREFIX}${options.tenantId}`) : undefined;
   let current: AuthSession | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let inFlight: Promise<AuthSession> | undefined;
   /** When this tab last took a grant, its own or another tab's. */
   let lastAdopted = 0;
+  /** Counts sign-outs: a refresh that was under way when one happened is dropped, not adopted. */
+  let generation = 0;
+  /** States this client has begun to redeem: a callback handled twice at once redeems once. */
+  const spent = new Set<string>();
 
   async function call<T>(operation: OperationId, method: string, path: string, init: { headers?: Record<string, string>; body?: unknown; bearer?: boolean } = {}): Promise<{ data: T; response: Response }> {
     const headers: Record<string, string> = { Accept: 'application/json, application/problem+json', 'X-Tenant-Id': options.tenantId, ...init.headers };
@@ -151,6 +156,7 @@ export function createAuth(options: AuthOptions): Auth {
   }
 
   async function clear(tellOthers: boolean): Promise<void> {
+    generation += 1;
     const wasSignedIn = current !== undefined;
     current = undefined;
     if (timer) clearTimeout(timer);
@@ -163,7 +169,8 @@ export function createAuth(options: AuthOptions): Auth {
   function schedule(expiresIn: number): void {
     if (timer) clearTimeout(timer);
     const lead = Math.min(60, expiresIn / 10);
-    timer = setTimeout(() => void refresh().catch(() => undefined), Math.max(0, (expiresIn - lead) * 1000));
+    // setTimeout fires at once beyond 2^31 - 1 ms (about 24.8 days): a longer lifetime waits that long, then schedules again.
+    timer = setTimeout(() => void refresh().catch(() => undefined), Math.min(2 ** 31 - 1, Math.max(0, (expiresIn - lead) * 1000)));
     (timer as { unref?: () => void }).unref?.();
   }
 
@@ -174,12 +181,15 @@ export function createAuth(options: AuthOptions): Auth {
   });
 
   async function rotate(): Promise<AuthSession> {
+    const at = generation;
     const stored = delivery === 'body' ? await storage.get(`${PREFIX}refresh`) : undefined;
     try {
       const { data } = await call<SessionGrant>('refreshSession', 'POST', '/v1/refresh', {
         headers: { 'X-API-Key': options.apiKey },
         ...(stored ? { body: { refresh_token: stored } } : {}),
       });
+      // Signed out meanwhile: the user asked to be out, and stays out.
+      if (generation !== at) throw new SignInError('signed_out', 'The user signed out while the session was being refreshed.');
       return await adopt(data, current ? 'token_refreshed' : 'signed_in');
     } catch (error) {
       if (isAuthApiError(error, ...SESSION_OVER)) await clear(true);
@@ -232,6 +242,8 @@ export function createAuth(options: AuthOptions): Auth {
       const challenge = base64url(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier))));
       const query = new URLSearchParams({ frontend_redirect_uri: redirectUri, code_challenge: challenge, code_challenge_method: 'S256' });
       const { data } = await call<AuthorizationRedirect>('startOidcLogin', 'GET', `/v1/auth/oidc/${encodeURIComponent(provider)}/start?${query}`);
+      // Only a web page: never a `javascript:` or other URL a misconfigured API might hand over.
+      if (!/^https?:\/\//i.test(data.authorization_url)) throw new SignInError('unsafe_authorization_url', 'The authorization URL is not an http(s) URL.');
       await storage.set(`${PREFIX}login:${data.state}`, JSON.stringify({ verifier, expiresAt: data.expires_at }));
       (options.navigate ?? ((url: string) => location.assign(url)))(data.authorization_url);
     },
@@ -247,6 +259,8 @@ export function createAuth(options: AuthOptions): Auth {
         history.replaceState(history.state, '', address.href);
       }
       if (!state || (!code && !error)) throw new SignInError('no_callback', 'The URL is not a sign-in callback: it has no code, state or error.');
+      if (spent.has(state)) throw new SignInError('unknown_state', 'This sign-in is already being finished.');
+      spent.add(state);
       const saved = await storage.get(`${PREFIX}login:${state}`);
       // A state is used once: whatever comes next, it is spent here.
       await storage.remove(`${PREFIX}login:${state}`);
@@ -269,11 +283,13 @@ export function createAuth(options: AuthOptions): Auth {
 
     async signOut() {
       try {
+        // A refresh under way finishes first, so that its grant is the one that is ended.
+        await inFlight?.catch(() => undefined);
         if (current) {
           await call('logout', 'POST', '/v1/auth/logout', { bearer: true }).catch(async (error: unknown) => {
             // An expired access token: a fresh one ends the session all the same.
             if (!isAuthApiError(error, 'invalid_access_token')) throw error;
-            await rotate();
+            await refresh();
             await call('logout', 'POST', '/v1/auth/logout', { bearer: true });
           });
         }

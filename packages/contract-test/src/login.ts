@@ -15,7 +15,8 @@ export async function loginAtProvider(
   let request: { url: string; method: 'GET' | 'POST'; body?: URLSearchParams } = { url: authorizationUrl, method: 'GET' };
   let usedPassword = false;
   for (let step = 0; step < (options.maxSteps ?? 12); step += 1) {
-    if (request.url.startsWith(callbackPrefix)) return request.url;
+    // The callback, by its path: the target may name itself by another host than the one it was reached at.
+    if (new URL(request.url).pathname === new URL(callbackPrefix).pathname) return request.url;
     const response = await fetch(request.url, {
       method: request.method,
       redirect: 'manual',

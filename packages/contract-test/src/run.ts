@@ -170,7 +170,10 @@ export async function runContractTests(options: ContractTestOptions): Promise<Co
 
   // What needs no session.
   await check('getHealth', 'answers the liveness probe', false, async () => void succeeded(await call('getHealth', () => client().getHealth({})), 'getHealth'));
-  await check('getReadiness', 'answers the readiness probe', false, async () => void (await call('getReadiness', () => client().getReadiness({}))));
+  await check('getReadiness', 'answers the readiness probe: ready, or 503 while starting or stopping', false, async () => {
+    const result = await call('getReadiness', () => client().getReadiness({}));
+    if (result instanceof AuthApiError && result.status !== 503) throw new CheckFailure(`answered ${result.status} ${result.code}`, last);
+  });
   await check('getJwks', 'publishes the key set', false, async () => void succeeded(await call('getJwks', () => client().getJwks({})), 'getJwks'));
   await check('getOpenApiDocument', 'serves the contract', false, async () => void succeeded(await call('getOpenApiDocument', () => client().getOpenApiDocument({})), 'getOpenApiDocument'));
   await check('getApiReference', 'serves the reference page', false, async () => void succeeded(await call('getApiReference', () => client().getApiReference({})), 'getApiReference'));
@@ -190,9 +193,10 @@ export async function runContractTests(options: ContractTestOptions): Promise<Co
       expectStatus(result, 401, 'without a bearer token');
     });
   }
-  await check('handleOidcCallback', 'refuses a state it never issued', false, async () => {
-    const result = await call('handleOidcCallback', () => client().handleOidcCallback({ path: { provider: options.provider ?? 'dev' }, query: { code: 'contract-test', state: 'contract-test-unknown-state' }, redirect: 'manual' }));
-    if (!(result instanceof AuthApiError) && last?.status !== 302) throw new CheckFailure(`answered ${last?.status}`, last);
+  await check('handleOidcCallback', 'answers a callback with a state it never issued as the contract declares, never with a 5xx', !options.provider, async () => {
+    if (!options.provider) throw new Skip('no --provider given');
+    await call('handleOidcCallback', () => client().handleOidcCallback({ path: { provider: options.provider! }, query: { code: 'contract-test', state: 'contract-test-unknown-state' }, redirect: 'manual' }));
+    if ((last?.status ?? 500) >= 500) throw new CheckFailure(`answered ${last?.status}`, last);
   });
   await check('(unrouted)', 'answers 404 for a path outside the contract, 405 with Allow for a method a path does not take', false, async () => {
     for (const [method, path] of [['GET', '/v1/contract-test-nothing-here'], ['DELETE', '/healthz']]) {
@@ -272,10 +276,11 @@ export async function runContractTests(options: ContractTestOptions): Promise<Co
     expectStatus(result, 204, 'revokeSession');
   });
 
-  await withSession('logout', 'ends the session (writes a revocation)', async (session) => {
-    const result = await call('logout', () => client({ accessToken: session.access_token }).logout({}));
+  await withSession('logout', 'ends a session (writes a revocation)', async () => {
+    // A session of its own: the first one stays live for the fuzzer.
+    const ended = await signIn();
+    const result = await call('logout', () => client({ accessToken: ended.access_token }).logout({}));
     expectStatus(result, 204, 'logout');
-    grant = undefined;
   });
 
   // The fuzzer, operation by operation, with what the suite learnt as known-good values.
@@ -290,8 +295,8 @@ export async function runContractTests(options: ContractTestOptions): Promise<Co
     ...(options.provider ? { 'path.provider': [options.provider] } : {}),
     ...(options.apiKey ? { 'header.X-API-Key': [options.apiKey] } : {}),
   };
-  const perOperation = Math.max(10, Math.floor(requests / fuzzed.length));
-  for (const operation of fuzzed) {
+  const perOperation = Math.floor(requests / fuzzed.length);
+  for (const operation of perOperation > 0 ? fuzzed : []) {
     await check(operation.operationId, `fuzzed with ${perOperation} requests (seed ${seed})`, !READ_ONLY_OPERATIONS.has(operation.operationId), async () => {
       const live: Pool = { ...pool, ...(grant ? { 'header.Authorization': [`Bearer ${grant.access_token}`] } : {}) };
       try {

@@ -62,11 +62,13 @@ function beforeOperation({ callers, limits }: AppOptions): Partial<Record<Operat
 function accessLog(logger: Logger): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
+    // The router validates a HEAD as a GET; the log says what came.
+    const method = req.method;
     res.on('finish', () => {
       logger.info(
         {
           req_id: res.locals.requestId,
-          method: req.method,
+          method,
           path: req.originalUrl.split('?', 1)[0],
           status: res.statusCode,
           ms: Number(process.hrtime.bigint() - started) / 1e6,
