@@ -195,6 +195,9 @@ describe('staying signed in', () => {
     expect(restored?.session.id).toBe(auth.session!.session.id);
     expect(reloaded.events).toEqual(['signed_in']);
     expect(await client(h).auth.restore()).toBeUndefined();
+    // A wrong API key is a mistake to report, not a signed-out user.
+    const misconfigured = createAuth({ baseUrl: h.url, tenantId: 'alpha', apiKey: 'ak_wrong', storage });
+    await expect(misconfigured.restore()).rejects.toMatchObject({ code: 'invalid_api_key' });
   });
 
   test('When the refresh token was reused elsewhere and the session revoked, then the client signs the user out', async () => {

@@ -276,7 +276,8 @@ export function createAuth(options: AuthOptions): Auth {
       try {
         return await refresh();
       } catch (error) {
-        if (isAuthApiError(error, 'refreshSession') && error.status === 401) return undefined;
+        // No session to restore; a refused API key, by contrast, is a mistake to report.
+        if (isAuthApiError(error, ...SESSION_OVER)) return undefined;
         throw error;
       }
     },
