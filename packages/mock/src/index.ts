@@ -57,26 +57,28 @@ export async function startMock(options: MockOptions = {}): Promise<RunningMock>
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://mock');
       const body = await readBody(req);
-      // What lies outside the contract answers as the contract says (`x-unrouted-responses`), not as Prism would.
-      const route = negotiator.route(req.method ?? 'GET', req.url ?? '/');
+      // What lies outside the contract answers as the contract says (`x-unrouted-responses`), not as Prism would;
+      // a CORS preflight is Prism's to answer.
+      const route = req.method === 'OPTIONS' ? { kind: 'operation' as const } : negotiator.route(req.method ?? 'GET', req.url ?? '/');
+      const sendProblem = (status: number, code: string, detail: string, headers: Record<string, string>) => problem(res, status, code, detail, { ...headers, ...corsHeaders(req) });
       if (route.kind === 'not_found') {
-        sendProblem(res, 404, 'not_found', 'No such route.', {});
+        sendProblem(404, 'not_found', 'No such route.', {});
         return;
       }
       if (route.kind === 'method_not_allowed') {
-        sendProblem(res, 405, 'method_not_allowed', 'The route does not accept this method.', { Allow: route.allow });
+        sendProblem(405, 'method_not_allowed', 'The route does not accept this method.', { Allow: route.allow });
         return;
       }
       // What the server refuses before an operation runs, refused here the same way: Prism would crash on a path it cannot
       // decode, and wait forever on a body it cannot parse.
       const refusal = refusalOf(url, req.headers['content-type'], body);
       if (refusal) {
-        sendProblem(res, refusal.status, refusal.code, refusal.detail, {});
+        sendProblem(refusal.status, refusal.code, refusal.detail, {});
         return;
       }
       // The real server refuses a refresh that carries no refresh token; Prism cannot tell, as the contract takes it from a cookie or the body.
       if (url.pathname === '/v1/refresh' && req.method === 'POST' && !hasRefreshToken(req, body)) {
-        sendProblem(res, 401, 'invalid_refresh_token', 'Send the refresh token in the refresh cookie or the body.', { 'WWW-Authenticate': 'ApiKey realm="aimable-auth", header="X-API-Key"' });
+        sendProblem(401, 'invalid_refresh_token', 'Send the refresh token in the refresh cookie or the body.', { 'WWW-Authenticate': 'ApiKey realm="aimable-auth", header="X-API-Key"' });
         return;
       }
       // The server answers its one media type whatever `Accept` says: Prism would answer 406. HEAD is GET without the body.
@@ -231,7 +233,13 @@ function wantsTokenInBody(body: Buffer): boolean {
 
 const TITLES: Record<number, string> = { 400: 'Invalid request', 401: 'Unauthorized', 404: 'Not found', 405: 'Method not allowed', 413: 'Payload too large', 415: 'Unsupported media type' };
 
-function sendProblem(res: ServerResponse, status: number, code: string, detail: string, headers: Record<string, string>): void {
+/** What Prism's CORS answers say, for the answers the proxy gives itself: a browser reads them too. */
+function corsHeaders(req: IncomingMessage): Record<string, string> {
+  const origin = req.headers.origin;
+  return origin ? { 'Access-Control-Allow-Origin': origin, 'Access-Control-Allow-Credentials': 'true', 'Access-Control-Expose-Headers': '*', Vary: 'Origin' } : {};
+}
+
+function problem(res: ServerResponse, status: number, code: string, detail: string, headers: Record<string, string>): void {
   const requestId = randomUUID();
   res.writeHead(status, { 'content-type': 'application/problem+json', 'x-request-id': requestId, ...headers });
   res.end(JSON.stringify({ type: `https://auth.aimable.dev/problems/${code}`, title: TITLES[status] ?? 'Error', status, detail, code, request_id: requestId }));
