@@ -59,7 +59,8 @@ export async function startMock(options: MockOptions = {}): Promise<RunningMock>
       const body = await readBody(req);
       // What lies outside the contract answers as the contract says (`x-unrouted-responses`), not as Prism would;
       // a CORS preflight is Prism's to answer.
-      const route = req.method === 'OPTIONS' ? { kind: 'operation' as const } : negotiator.route(req.method ?? 'GET', req.url ?? '/');
+      const preflight = req.method === 'OPTIONS' && req.headers.origin !== undefined && req.headers['access-control-request-method'] !== undefined;
+      const route = preflight ? { kind: 'operation' as const } : negotiator.route(req.method ?? 'GET', req.url ?? '/');
       const sendProblem = (status: number, code: string, detail: string, headers: Record<string, string>) => problem(res, status, code, detail, { ...headers, ...corsHeaders(req) });
       if (route.kind === 'not_found') {
         sendProblem(404, 'not_found', 'No such route.', {});

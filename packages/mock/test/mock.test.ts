@@ -88,6 +88,11 @@ describe('the mock', () => {
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers.get('allow')).toBe('GET, HEAD');
     expect(await wrongMethod.json()).toMatchObject({ status: 405, code: 'method_not_allowed' });
+    // An OPTIONS that is no CORS preflight is a method like any other; a preflight is answered for the browser.
+    expect((await fetch(`${mock.url}/healthz`, { method: 'OPTIONS' })).status).toBe(405);
+    const preflight = await fetch(`${mock.url}/v1/refresh`, { method: 'OPTIONS', headers: { Origin: 'http://localhost:5173', 'Access-Control-Request-Method': 'POST' } });
+    expect(preflight.status).toBeLessThan(300);
+    expect(preflight.headers.get('access-control-allow-origin')).toBeTruthy();
   });
 
   test('When a link names the tenant in the query and sends no headers, then it is redirected to the provider', async () => {
