@@ -26,7 +26,7 @@ describe('the caller of a request', () => {
   test('When CORS, the origin check and the security step all ask, then each credential is resolved once', async () => {
     const tenants = new TenantRegistry([alpha]);
     const keyLookups = vi.spyOn(tenants, 'tenantForApiKey');
-    const verify = vi.fn(async () => ({ userId: 'usr_1', sessionId: 'ses_1', tenantId: 'alpha', expiresAt: Date.now() + 60_000 }));
+    const verify = vi.fn(async () => ({ userId: 'usr_1', sessionId: 'ses_1', tenantId: 'alpha' }));
     const authenticate = vi.fn(async () => ({ tenant: alpha }) as never);
     const callers = new Callers({
       tenants,

@@ -126,15 +126,17 @@ export function requestFingerprint(method: string, route: string, body: unknown,
   return sha256Hex(`${method.toUpperCase()} ${route}\n${canonicalJson(body ?? null)}\n${boundTo}`);
 }
 
+// Keys of one object are distinct: no two compare equal, so `<` and `<=` sort alike.
+// Stryker disable next-line EqualityOperator: see above
+const byKey = ([a]: [string, unknown], [b]: [string, unknown]): number => (a < b ? -1 : 1);
+
 /** JSON with object keys sorted, so that key order does not change the fingerprint. */
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)
       .filter(([, v]) => v !== undefined)
-      // Keys of one object are distinct: no two compare equal, so `<` and `<=` sort alike.
-      // Stryker disable next-line EqualityOperator: see above
-      .sort(([a], [b]) => (a < b ? -1 : 1));
+      .sort(byKey);
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);

