@@ -111,6 +111,15 @@ describe('the Idempotency-Key protocol', () => {
     expect(inFlight?.status).toBe(409);
   });
 
+  test('When a stored answer is moved to the record of another key, then it does not open there: each answer is sealed to its own key', async () => {
+    await idempotency.handle(request());
+    const stored = (await store.findIdempotencyRecord(ref, now))!;
+    const other = { ...ref, key: 'k2' };
+    await store.transaction((tx) => tx.claimIdempotencyKey({ ...other, tenantId: 'tenant-a' }, 'fp', now, { retentionMs: 3_600_000, lockMs: 60_000 }));
+    await store.completeIdempotencyKey(other, 200, stored.response!);
+    await expect(idempotency.handle(request({ ref: other }))).rejects.toThrow();
+  });
+
   test('When the work fails with a 4xx, then that answer is stored and replayed; with a 5xx, the key is released and a retry runs again', async () => {
     const refused = request({
       run: async () => {

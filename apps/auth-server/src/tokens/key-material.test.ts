@@ -1,5 +1,5 @@
 import { fork } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -26,6 +26,25 @@ describe('the key file', () => {
     chmodSync(dir, 0o755);
     loadOrCreateKeyFile(join(dir, 'keys.json'));
     expect(statSync(dir).mode & 0o777).toBe(0o700);
+  });
+
+  test('When the data directory belongs to another user (a mounted volume), then it is left as it is', () => {
+    // As root, a directory given to another user; otherwise the shared temporary directory, which belongs to root.
+    const root = process.getuid?.() === 0;
+    if (root) {
+      dir = mkdtempSync(join(tmpdir(), 'aimable-keys-'));
+      chmodSync(dir, 0o777);
+      chownSync(dir, 65_534, 65_534);
+    }
+    const volume = root ? dir : tmpdir();
+    const before = statSync(volume).mode & 0o7777;
+    const path = join(volume, `aimable-keys-${process.pid}-${Date.now()}.json`);
+    try {
+      loadOrCreateKeyFile(path);
+      expect(statSync(volume).mode & 0o7777).toBe(before);
+    } finally {
+      rmSync(path, { force: true });
+    }
   });
 
   test('When the key file is readable by others, then the start is refused and says how to fix it', () => {

@@ -29,7 +29,6 @@ export function loadOrCreateKeyFile(path: string): KeyMaterial {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   // A directory the server owns is made private; one it only may write to (a mounted volume) is left as it is.
-  // Stryker disable next-line ConditionalExpression: a directory owned by another user cannot be made in a test without root
   if (statSync(dir).uid === process.getuid?.()) chmodSync(dir, 0o700);
   if (!existsSync(path)) createExclusively(path, `${JSON.stringify(newKeyFile(), null, 2)}\n`);
   const mode = statSync(path).mode & 0o777;

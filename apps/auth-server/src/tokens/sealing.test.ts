@@ -77,6 +77,7 @@ describe('Sealer (AES-256-GCM)', () => {
     const sealed = sealer.seal('grant', 'row');
     const [, id, payload] = sealed.split('.');
     expect(() => sealer.open(`v3.${payload}`, 'row')).toThrow('Unknown sealed value format or key');
+    expect(() => sealer.open(`v3.${id}.${payload}`, 'row')).toThrow('Unknown sealed value format or key');
     expect(() => sealer.open(`v1.${id}.${payload}`, 'row')).toThrow('Unknown sealed value format or key');
     expect(() => sealer.open(`v2.${payload}`, 'row')).toThrow('Unknown sealed value format or key');
     expect(() => sealer.open(`v2.${id}.${Buffer.alloc(27).toString('base64url')}`, 'row')).toThrow('Sealed value too short');
