@@ -1,5 +1,4 @@
 import { mkdtempSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMock, type RunningMock } from '@aimable/auth-mock';
@@ -7,6 +6,7 @@ import { loadServerConfig, startServer, type RunningServer } from '@aimable/auth
 import { startDevIdp, type RunningDevIdp } from '@aimable/dev-idp';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { freePort } from '../support/free-port.js';
 import { DEMO_API_KEY, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_CLIENT_SECRET_ENV, demoTenantsFile } from '../../src/demo-tenant.js';
 import { serveDemoWeb, type RunningDemoWeb } from '../../src/web.js';
 
@@ -19,14 +19,6 @@ import { serveDemoWeb, type RunningDemoWeb } from '../../src/web.js';
 const ACCESS_TOKEN_SECONDS = 4;
 
 let browser: Browser;
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
 
 beforeAll(async () => {
   browser = await chromium.launch({
