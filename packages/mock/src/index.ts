@@ -237,7 +237,7 @@ const TITLES: Record<number, string> = { 400: 'Invalid request', 401: 'Unauthori
 /** What Prism's CORS answers say, for the answers the proxy gives itself: a browser reads them too. */
 function corsHeaders(req: IncomingMessage): Record<string, string> {
   const origin = req.headers.origin;
-  return origin ? { 'Access-Control-Allow-Origin': origin, 'Access-Control-Allow-Credentials': 'true', 'Access-Control-Expose-Headers': '*', Vary: 'Origin' } : {};
+  return origin ? { 'Access-Control-Allow-Origin': origin, 'Access-Control-Allow-Credentials': 'true', 'Access-Control-Expose-Headers': 'WWW-Authenticate, Retry-After, Allow, X-Request-Id', Vary: 'Origin' } : {};
 }
 
 function problem(res: ServerResponse, status: number, code: string, detail: string, headers: Record<string, string>): void {
