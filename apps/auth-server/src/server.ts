@@ -12,44 +12,59 @@ import { LoginService } from './login/login-service.js';
 import { createLogger, describeError } from './logging/logger.js';
 import { ProviderClients } from './oidc/provider-client.js';
 import { SessionService } from './sessions/session-service.js';
+import { openStore } from './store/open.js';
 import type { AuthStore } from './store/auth-store.js';
-import { openSqliteStore } from './store/sqlite.js';
 import { TenantRegistry } from './tenants/tenant-registry.js';
 import { AccessTokens } from './tokens/access-tokens.js';
-import { loadOrCreateKeyFile, type KeyMaterial } from './tokens/key-material.js';
-import { Sealer } from './tokens/sealing.js';
+import { KeyRing } from './tokens/key-ring.js';
+import { readKeyFile } from './tokens/key-material.js';
 
 export interface StartOptions {
   config: ServerConfig;
   clock?: Clock;
   /** Where JSON logs go. Default: stdout. */
   logDestination?: DestinationStream;
-  /** Key material to use instead of the key file. */
-  keys?: KeyMaterial;
 }
 
 export interface RunningServer {
   url: string;
   port: number;
   store: AuthStore;
+  /** The signing and sealing keys this instance uses now. */
+  keys: KeyRing;
   /** Stops accepting requests, waits for those in flight, and closes the database. */
   close(): Promise<void>;
 }
 
 /** Grace grants must not outlive their 10-second window by much; the sweep is cheap (indexed). */
 const PRUNE_INTERVAL_MS = 30 * 1000;
+/** Clock skew allowed between this server and those who verify its tokens. */
+const CLOCK_SKEW_MS = 60 * 1000;
 
 /** Starts the auth server; tests own its lifecycle through the returned handle. */
 export async function startServer(options: StartOptions): Promise<RunningServer> {
   const { config } = options;
   const clock = options.clock ?? systemClock;
   const logger = createLogger(config.logLevel, options.logDestination);
-  const keys = options.keys ?? loadOrCreateKeyFile(config.keyFile);
-  const store = await openSqliteStore(config.databaseFile);
+  const { store, pool } = await openStore(config, (error) => logger.warn({ error: describeError(error) }, 'an idle database connection failed; the pool replaces it'));
+  let keys: KeyRing;
+  try {
+    keys = await KeyRing.open(store, clock, {
+      encryptionSecret: config.keyEncryptionSecret,
+      refreshMs: config.keyRefreshSeconds * 1000,
+      publishOverlapMs: Math.max(...config.tenants.map((tenant) => tenant.sessionPolicy.accessTokenTtlSeconds)) * 1000 + CLOCK_SKEW_MS,
+      // Nothing on the local disk when the store is shared; a single SQLite instance imports its earlier key file once.
+      legacyKeys: config.databaseUrl === undefined ? readKeyFile(config.keyFile) : undefined,
+    });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  keys.startRefreshing((error) => logger.error({ error: describeError(error) }, 'reading the keys again failed; the ones loaded stay in use'));
 
   const tenants = new TenantRegistry(config.tenants);
   const providers = new ProviderClients({ timeoutSeconds: config.providerTimeoutSeconds, discoveryTtlSeconds: config.providerDiscoveryTtlSeconds }, clock);
-  const sealer = new Sealer(keys.encryptionKey);
+  const sealer = keys.sealing;
   const accessTokens = new AccessTokens(keys, config.publicUrl, config.accessTokenAudience);
   const login = new LoginService(store, tenants, providers, clock, { publicUrl: config.publicUrl, stateTtlSeconds: config.loginStateTtlSeconds });
   const sessions = new SessionService(store, tenants, providers, accessTokens, sealer, clock, (id) => login.callbackUrl(id), {
@@ -60,6 +75,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const callers = new Callers({ tenants, accessTokens, sessions, clock });
   let draining = false;
   const limits = new RateLimits(config.rateLimits, {
+    pool,
     trustsProxy: config.trustProxy !== false,
     warnUntrustedProxy: () =>
       logger.warn('X-Forwarded-For arrives but AUTH_TRUST_PROXY is off: every client behind that proxy shares one rate limit. Set AUTH_TRUST_PROXY to the proxy.'),
@@ -96,10 +112,12 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     url: `http://localhost:${port}`,
     port,
     store,
+    keys,
     close: () => {
       closing ??= (async () => {
         draining = true;
         clearInterval(pruning);
+        keys.stop();
         // Stops accepting connections; requests in flight finish, then their keep-alive connections close.
         const sweep = setInterval(() => server.closeIdleConnections(), 50);
         await new Promise<void>((resolve) => server.close(() => resolve()));

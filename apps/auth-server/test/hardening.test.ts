@@ -1,6 +1,5 @@
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { loadOrCreateKeyFile } from '../src/tokens/key-material.js';
 import { FakeProvider } from './support/fake-provider.js';
 import {
   API_KEY,
@@ -243,17 +242,17 @@ describe('hole 3: the grace window answers only on the channel of the original',
 
 describe('access tokens: only our own, for our audience', () => {
   async function forged(claims: { iss?: string; aud?: string }, grant: { session: { id: string }; user: { id: string } }): Promise<string> {
-    const keys = loadOrCreateKeyFile(h.config.keyFile);
+    const key = h.server.keys.signingKey();
     const now = Math.floor(clock.now() / 1000);
     return new SignJWT({ sid: grant.session.id, tenant: 'alpha' })
-      .setProtectedHeader({ alg: 'EdDSA', kid: keys.signing.kid, typ: 'at+jwt' })
+      .setProtectedHeader({ alg: 'EdDSA', kid: key.kid, typ: 'at+jwt' })
       .setIssuer(claims.iss ?? h.config.publicUrl)
       .setAudience(claims.aud ?? h.config.accessTokenAudience)
       .setSubject(grant.user.id)
       .setIssuedAt(now)
       .setExpirationTime(now + 600)
       .setJti(crypto.randomUUID())
-      .sign(keys.signing.privateKey);
+      .sign(key.privateKey);
   }
 
   test('When a token signed with our key names another audience or another issuer, then 401; with ours, 200', async () => {
@@ -498,17 +497,17 @@ describe('what the access token must name', () => {
   test('When a token signed with our key names a session of another user, or lacks a claim, then it is refused', async () => {
     const ada = await signIn(h, { username: 'ada' });
     const alan = await signIn(h, { username: 'alan' });
-    const keys = loadOrCreateKeyFile(h.config.keyFile);
+    const key = h.server.keys.signingKey();
     const now = Math.floor(clock.now() / 1000);
     const sign = (claims: Record<string, unknown>, omit: string[] = []) => {
-      const jwt = new SignJWT({ sid: ada.session.id, tenant: 'alpha', ...claims }).setProtectedHeader({ alg: 'EdDSA', kid: keys.signing.kid, typ: 'at+jwt' });
+      const jwt = new SignJWT({ sid: ada.session.id, tenant: 'alpha', ...claims }).setProtectedHeader({ alg: 'EdDSA', kid: key.kid, typ: 'at+jwt' });
       if (!omit.includes('iss')) jwt.setIssuer(h.config.publicUrl);
       jwt.setAudience(h.config.accessTokenAudience);
       if (!omit.includes('sub')) jwt.setSubject(String(claims.sub ?? ada.user.id));
       if (!omit.includes('iat')) jwt.setIssuedAt(now);
       jwt.setExpirationTime(now + 600);
       if (!omit.includes('jti')) jwt.setJti(crypto.randomUUID());
-      return jwt.sign(keys.signing.privateKey);
+      return jwt.sign(key.privateKey);
     };
     const call = async (token: string) => (await fetch(`${h.url}/v1/auth/session`, { headers: { Authorization: `Bearer ${token}` } })).status;
     expect(await call(await sign({}))).toBe(200);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import type { RateLimitedOperation } from '../http/rate-limits.js';
+import { POOL_DEFAULTS, type PoolSettings } from '../store/postgres.js';
 import { buildServerConfig, CONFIG_DEFAULTS, type ServerConfig } from './server-config.js';
 import { ConfigError, parseTenants, type RawTenantsFile } from './tenants.js';
 
@@ -62,13 +63,18 @@ export function loadServerConfig(env: Record<string, string | undefined>, option
     globalPoints: integer(`AUTH_RATE_LIMIT_${name}_GLOBAL_PER_MINUTE`, CONFIG_DEFAULTS.rateLimits[operation].globalPoints, 1),
   });
   const rateLimits = { start: rateLimit('start', 'START'), session: rateLimit('session', 'SESSION'), refresh: rateLimit('refresh', 'REFRESH') };
+  const storage = loadStorageSettings(env, problems);
+  const migrateOnStart = parseBoolean(env, 'AUTH_MIGRATE_ON_START', true, problems);
+  const keyRefreshSeconds = integer('AUTH_KEY_REFRESH_SECONDS', CONFIG_DEFAULTS.keyRefreshSeconds, 1);
   if (problems.length > 0) throw new ConfigError(problems);
 
   return buildServerConfig({
     port,
     host: env.HOST || undefined,
     publicUrl,
-    dataDir: resolve(env.AUTH_DATA_DIR || 'data'),
+    ...storage,
+    migrateOnStart,
+    keyRefreshSeconds,
     accessTokenAudience: env.AUTH_ACCESS_TOKEN_AUDIENCE || undefined,
     validateResponses,
     trustProxy,
@@ -76,6 +82,40 @@ export function loadServerConfig(env: Record<string, string | undefined>, option
     logLevel: env.LOG_LEVEL || undefined,
     tenants,
   });
+}
+
+/** Where the store is and how to open it: for the server and for `pnpm migrate` and `pnpm rotate-keys` alike. */
+export interface StorageSettings {
+  dataDir: string;
+  databaseUrl: string | undefined;
+  pool: PoolSettings;
+  keyEncryptionSecret: string | undefined;
+}
+
+/** The storage settings from the environment; problems are added to `problems`. */
+export function loadStorageSettings(env: Record<string, string | undefined>, problems: string[]): StorageSettings {
+  const integer = (name: string, fallback: number, min: number) => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min) problems.push(`${name} must be an integer of at least ${min}`);
+    return value;
+  };
+  const databaseUrl = env.DATABASE_URL || undefined;
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) problems.push('DATABASE_URL must be a postgres:// URL (unset, the server uses SQLite in AUTH_DATA_DIR)');
+  const keyEncryptionSecret = env.AUTH_KEY_ENCRYPTION_SECRET || undefined;
+  if (keyEncryptionSecret !== undefined && keyEncryptionSecret.length < 32) problems.push('AUTH_KEY_ENCRYPTION_SECRET must be at least 32 characters (for example `openssl rand -base64 32`)');
+  return {
+    dataDir: resolve(env.AUTH_DATA_DIR || 'data'),
+    databaseUrl,
+    pool: {
+      max: integer('AUTH_DB_POOL_MAX', POOL_DEFAULTS.max, 1),
+      acquireTimeoutMs: integer('AUTH_DB_ACQUIRE_TIMEOUT_MS', POOL_DEFAULTS.acquireTimeoutMs, 1),
+      statementTimeoutMs: integer('AUTH_DB_STATEMENT_TIMEOUT_MS', POOL_DEFAULTS.statementTimeoutMs, 1),
+      idleTimeoutMs: POOL_DEFAULTS.idleTimeoutMs,
+    },
+    keyEncryptionSecret,
+  };
 }
 
 function parseBoolean(env: Record<string, string | undefined>, name: string, fallback: boolean, problems: string[]): boolean {

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { RateLimit, RateLimitedOperation } from '../http/rate-limits.js';
 import type { IdempotencyTiming } from '../idempotency/idempotency.js';
+import { POOL_DEFAULTS, type PoolSettings } from '../store/postgres.js';
 import type { TenantConfig } from '../tenants/tenant.js';
 
 /** Everything the server runs with, validated. Built by `buildServerConfig`, from the environment or by tests. */
@@ -10,10 +11,20 @@ export interface ServerConfig {
   host: string | undefined;
   /** The server's external base URL: the access token issuer and the base of provider callbacks. */
   publicUrl: string;
-  /** SQLite database file. */
+  /** SQLite database file, used when there is no `databaseUrl`. */
   databaseFile: string;
-  /** The key file (created on first start), unless `keys` are given inline. */
+  /** The key file of a release that kept its keys beside the SQLite database: imported as the first keys, if it exists. */
   keyFile: string;
+  /** PostgreSQL (`postgres://…`): the store of every instance. Undefined: the embedded SQLite file. */
+  databaseUrl: string | undefined;
+  /** The PostgreSQL pool of this instance. */
+  pool: PoolSettings;
+  /** Bring the schema up to date on start; when false, a schema that lacks a migration is refused (`pnpm migrate`). */
+  migrateOnStart: boolean;
+  /** Seals the keys stored in the database. */
+  keyEncryptionSecret: string | undefined;
+  /** How often each instance reads the keys again, to take up a rotation. */
+  keyRefreshSeconds: number;
   accessTokenAudience: string;
   validateResponses: boolean;
   /** Express `trust proxy`: how client addresses (for rate limits) are read behind a proxy. */
@@ -43,10 +54,12 @@ export const CONFIG_DEFAULTS = {
   providerTimeoutSeconds: 10,
   providerDiscoveryTtlSeconds: 3600,
   logLevel: 'info',
+  keyRefreshSeconds: 60,
 } as const;
 
 /** What a configuration must say; everything else has a documented default. */
-export interface ServerConfigInput extends Partial<Omit<ServerConfig, 'databaseFile' | 'keyFile' | 'rateLimits'>> {
+export interface ServerConfigInput extends Partial<Omit<ServerConfig, 'databaseFile' | 'keyFile' | 'rateLimits' | 'pool'>> {
+  pool?: Partial<PoolSettings>;
   tenants: TenantConfig[];
   /** The directory of the database and the key file. */
   dataDir: string;
@@ -55,7 +68,7 @@ export interface ServerConfigInput extends Partial<Omit<ServerConfig, 'databaseF
 
 /** The one builder of the server configuration: for the entry points, the tests and the benchmarks alike. */
 export function buildServerConfig(input: ServerConfigInput): ServerConfig {
-  const { dataDir, rateLimits, ...rest } = input;
+  const { dataDir, rateLimits, pool, ...rest } = input;
   // An option given as undefined takes its default.
   const given = Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined)) as typeof rest;
   const port = given.port ?? CONFIG_DEFAULTS.port;
@@ -70,7 +83,12 @@ export function buildServerConfig(input: ServerConfigInput): ServerConfig {
     providerTimeoutSeconds: CONFIG_DEFAULTS.providerTimeoutSeconds,
     providerDiscoveryTtlSeconds: CONFIG_DEFAULTS.providerDiscoveryTtlSeconds,
     logLevel: CONFIG_DEFAULTS.logLevel,
+    databaseUrl: undefined,
+    migrateOnStart: true,
+    keyEncryptionSecret: undefined,
+    keyRefreshSeconds: CONFIG_DEFAULTS.keyRefreshSeconds,
     ...given,
+    pool: { ...POOL_DEFAULTS, ...pool },
     port,
     publicUrl: (given.publicUrl ?? `http://localhost:${port}`).replace(/\/+$/, ''),
     databaseFile: join(dataDir, 'auth.sqlite'),

@@ -1,6 +1,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Request, RequestHandler } from 'express';
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import type pg from 'pg';
+import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { rateLimited } from '../problems.js';
 
 export type RateLimitedOperation = 'start' | 'session' | 'refresh';
@@ -25,20 +26,31 @@ export type UntrustedProxyWarning = () => void;
  * refused anyway cannot spend the global budget and lock others out.
  */
 export class RateLimits {
-  readonly #perClient: Record<RateLimitedOperation, RateLimiterMemory>;
-  readonly #global: Record<RateLimitedOperation, RateLimiterMemory>;
+  readonly #perClient: Record<RateLimitedOperation, RateLimiterAbstract>;
+  readonly #global: Record<RateLimitedOperation, RateLimiterAbstract>;
   #warned = false;
 
+  /**
+   * With a PostgreSQL `pool`, the counters live in the database (table
+   * `rate_limits`), so that the limits count across every instance
+   * together; without, in this process's memory.
+   */
   constructor(
     limits: Record<RateLimitedOperation, RateLimit>,
-    private readonly options: { trustsProxy: boolean; warnUntrustedProxy: UntrustedProxyWarning },
+    private readonly options: { trustsProxy: boolean; warnUntrustedProxy: UntrustedProxyWarning; pool?: pg.Pool | undefined },
   ) {
-    const each = (points: (limit: RateLimit) => number) => {
-      const make = (limit: RateLimit) => new RateLimiterMemory({ points: points(limit), duration: limit.durationSeconds });
-      return { start: make(limits.start), session: make(limits.session), refresh: make(limits.refresh) };
+    const each = (scope: 'client' | 'global', points: (limit: RateLimit) => number) => {
+      const make = (operation: RateLimitedOperation): RateLimiterAbstract => {
+        const limit = limits[operation];
+        const settings = { points: points(limit), duration: limit.durationSeconds, keyPrefix: `${operation}:${scope}` };
+        return options.pool
+          ? new RateLimiterPostgres({ ...settings, storeClient: options.pool, storeType: 'pool', tableName: 'rate_limits', tableCreated: true, clearExpiredByTimeout: false })
+          : new RateLimiterMemory(settings);
+      };
+      return { start: make('start'), session: make('session'), refresh: make('refresh') };
     };
-    this.#perClient = each((limit) => limit.points);
-    this.#global = each((limit) => limit.globalPoints);
+    this.#perClient = each('client', (limit) => limit.points);
+    this.#global = each('global', (limit) => limit.globalPoints);
   }
 
   /** Middleware that counts each request of `operation` against its client, before anything else is done for it. */

@@ -3,7 +3,7 @@ import type { Clock } from '../clock.js';
 import { sha256Hex } from '../ids.js';
 import type { AuthStore, IdempotencyKeyRef, IdempotencyScope, StoreOperations } from '../store/auth-store.js';
 import type { IdempotencyRecord } from '../store/schema.js';
-import type { Sealer } from '../tokens/sealing.js';
+import type { Sealing } from '../tokens/sealing.js';
 import { idempotencyKeyInUse, idempotencyKeyReused } from '../problems.js';
 
 /** A response as stored for replay. */
@@ -65,7 +65,7 @@ export interface IdempotentRequest<R> {
 export class Idempotency {
   constructor(
     private readonly store: AuthStore,
-    private readonly sealer: Sealer,
+    private readonly sealer: Sealing,
     private readonly clock: Clock,
     private readonly timing: IdempotencyTiming,
   ) {}

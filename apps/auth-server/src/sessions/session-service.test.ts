@@ -9,27 +9,26 @@ import { openSqliteStore } from '../store/sqlite.js';
 import { DEFAULT_SESSION_POLICY, type TenantConfig } from '../tenants/tenant.js';
 import { TenantRegistry } from '../tenants/tenant-registry.js';
 import { AccessTokens } from '../tokens/access-tokens.js';
-import { keyMaterialFrom } from '../tokens/key-material.js';
-import { Sealer } from '../tokens/sealing.js';
+import { KeyRing } from '../tokens/key-ring.js';
+import type { Sealing } from '../tokens/sealing.js';
 import { SessionService, type Authenticated } from './session-service.js';
 
 const tenant: TenantConfig = { id: 't', providers: [], redirectUris: [], corsOrigins: [], apiKeyHashes: [], sessionPolicy: DEFAULT_SESSION_POLICY };
 const now = 1_800_000_000_000;
 let store: AuthStore;
 let sessions: SessionService;
-let sealer: Sealer;
+let sealer: Sealing;
 const events = { graceReplay: vi.fn(), reuseDetected: vi.fn() };
 
 beforeEach(async () => {
   store = await openSqliteStore(':memory:');
-  const jwk = { ...(generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }) as JWK), kid: 'k1' };
-  const keys = keyMaterialFrom({ encryption_key: randomBytes(32).toString('base64url'), signing_jwk: jwk as JWK & { kid: string } }, 'test');
+  const keys = await KeyRing.open(store, { now: () => now }, { publishOverlapMs: 0, refreshMs: 60_000 });
   sessions = new SessionService(
     store,
     new TenantRegistry([tenant]),
     {} as ProviderClients,
     new AccessTokens(keys, 'https://auth.example', 'api'),
-    (sealer = new Sealer(keys.encryptionKey)),
+    (sealer = keys.sealing),
     { now: () => now },
     () => 'https://auth.example/cb',
     events,

@@ -8,7 +8,7 @@ import type { AuthStore, StoreOperations } from '../store/auth-store.js';
 import { accessTokenRejected, loginRejected, refreshRejected } from '../problems.js';
 import type { RefreshTokenRecord, SessionRecord, UserRecord } from '../store/schema.js';
 import type { AccessTokens, VerifiedAccessToken } from '../tokens/access-tokens.js';
-import type { Sealer } from '../tokens/sealing.js';
+import type { Sealing } from '../tokens/sealing.js';
 import type { TenantRegistry } from '../tenants/tenant-registry.js';
 
 /** A grant as issued: an access token, the session and user it is for, and the refresh token that continues it. */
@@ -88,7 +88,7 @@ export class SessionService {
     private readonly tenants: TenantRegistry,
     private readonly providers: ProviderClients,
     private readonly accessTokens: AccessTokens,
-    private readonly sealer: Sealer,
+    private readonly sealer: Sealing,
     private readonly clock: Clock,
     private readonly callbackUrl: (providerId: string) => string,
     private readonly events: SessionEvents,

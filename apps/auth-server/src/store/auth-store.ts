@@ -6,6 +6,7 @@ import type {
   NewSession,
   NewUser,
   RefreshTokenRecord,
+  ServerKeyRecord,
   SessionRecord,
   UserRecord,
 } from './schema.js';
@@ -85,13 +86,29 @@ export interface StoreOperations {
   releaseIdempotencyKey(ref: IdempotencyKeyRef): Promise<void>;
 }
 
+/** How busy the connection pool is, where there is one. */
+export interface PoolStats {
+  total: number;
+  idle: number;
+  /** Requests waiting for a connection. */
+  waiting: number;
+  max: number;
+}
+
 export interface AuthStore extends StoreOperations {
+  readonly dialect: 'sqlite' | 'postgres';
   /** Runs `work` in one transaction: all of it commits, or none of it. */
   transaction<T>(work: (tx: StoreOperations) => Promise<T>): Promise<T>;
   /** Deletes expired login states and idempotency records, and grace grants past their window. */
   prune(now: number): Promise<{ loginStates: number; idempotencyRecords: number; graceGrants: number }>;
   /** Row counts per table, for operators and tests. */
   countRows(): Promise<Record<'users' | 'loginStates' | 'sessions' | 'refreshTokens' | 'idempotencyRecords', number>>;
+  /** Every signing and sealing key, oldest generation first. */
+  listServerKeys(): Promise<ServerKeyRecord[]>;
+  /** Adds a key; false when its kind already has that generation (another instance or rotation was first). */
+  insertServerKey(key: ServerKeyRecord): Promise<boolean>;
+  /** The pool's use, for a store that has a pool. */
+  poolStats?(): PoolStats;
   /** Throws when the database does not answer. */
   ping(): Promise<void>;
   close(): Promise<void>;

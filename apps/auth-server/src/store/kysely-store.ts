@@ -1,7 +1,7 @@
-import { CamelCasePlugin, Kysely, Migrator, sql, type Selectable, type Transaction } from 'kysely';
-import type { AuthStore, IdempotencyClaimResult, IdempotencyKeyRef, IdempotencyScope, SessionPage, StoreOperations } from './auth-store.js';
-import { migrationProvider } from './migrations.js';
-import type { Database, NewLoginState, NewRefreshToken, NewSession, NewUser, UserRecord, UsersTable } from './schema.js';
+import { CamelCasePlugin, Kysely, sql, type Selectable, type Transaction } from 'kysely';
+import type { AuthStore, IdempotencyClaimResult, IdempotencyKeyRef, IdempotencyScope, PoolStats, SessionPage, StoreOperations } from './auth-store.js';
+import { checkSchema, migrate } from './migrations.js';
+import type { Database, NewLoginState, NewRefreshToken, NewSession, NewUser, ServerKeyRecord, UserRecord, UsersTable } from './schema.js';
 
 /** The store's queries, over a connection or a transaction. Dialect-neutral SQL only. */
 class KyselyOperations implements StoreOperations {
@@ -230,32 +230,79 @@ function toUserRecord(row: Selectable<UsersTable>): UserRecord {
   return { ...row, emailVerified: row.emailVerified === 1 };
 }
 
-/** The store on any Kysely dialect: SQLite here, PostgreSQL alike. */
+export interface StoreOptions {
+  dialect: AuthStore['dialect'];
+  /**
+   * Bring the schema up to date on open (the default). When false, a schema
+   * that lacks a migration is refused: `pnpm migrate` applies it first.
+   */
+  migrate?: boolean;
+  poolStats?: () => PoolStats;
+}
+
+/** Errors after which a transaction may simply run again: PostgreSQL's serialization failure and deadlock. */
+const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']);
+const TRANSACTION_ATTEMPTS = 3;
+
+/**
+ * The store on any Kysely dialect: SQLite, or PostgreSQL at READ COMMITTED.
+ * No operation reads and then writes on what it read: each change that
+ * must happen once (consuming a state, retiring a token, revoking a
+ * session, claiming a key) is a conditional UPDATE, or an INSERT that does
+ * nothing on conflict, and the database decides which of two concurrent
+ * requests changes the row. On PostgreSQL the loser waits for the winner's
+ * commit and then finds the condition false.
+ */
 export class KyselyAuthStore extends KyselyOperations implements AuthStore {
   readonly #db: Kysely<Database>;
+  readonly dialect: AuthStore['dialect'];
+  readonly poolStats?: () => PoolStats;
 
-  private constructor(db: Kysely<Database>) {
+  private constructor(db: Kysely<Database>, options: StoreOptions) {
     super(db);
     this.#db = db;
+    this.dialect = options.dialect;
+    if (options.poolStats) this.poolStats = options.poolStats;
   }
 
   /**
-   * Opens the store and brings its schema up to date. Migrations speak the
-   * columns' own snake_case names; queries go through `CamelCasePlugin`.
+   * Opens the store: refuses a schema newer than this release knows, then
+   * brings it up to date (or, with `migrate: false`, refuses one that is
+   * behind). Migrations speak the columns' own snake_case names; queries go
+   * through `CamelCasePlugin`.
    */
-  static async open(db: Kysely<Database>): Promise<KyselyAuthStore> {
-    const migrator = new Migrator({ db, provider: migrationProvider });
-    const { error, results } = await migrator.migrateToLatest();
-    if (error) {
-      const failed = results?.find((r) => r.status === 'Error')?.migrationName;
-      // Stryker disable next-line StringLiteral: the migrator always names the migration that failed; '' is a fallback for its contract
-      throw new Error(`Database migration ${failed ?? ''} failed`, { cause: error });
+  static async open(db: Kysely<Database>, options: StoreOptions): Promise<KyselyAuthStore> {
+    try {
+      await checkSchema(db, options.migrate ?? true);
+      if (options.migrate ?? true) await migrate(db);
+    } catch (error) {
+      await db.destroy();
+      throw error;
     }
-    return new KyselyAuthStore(db.withPlugin(new CamelCasePlugin()));
+    return new KyselyAuthStore(db.withPlugin(new CamelCasePlugin()), options);
   }
 
-  transaction<T>(work: (tx: StoreOperations) => Promise<T>): Promise<T> {
-    return this.#db.transaction().execute((trx) => work(new KyselyOperations(trx)));
+  async transaction<T>(work: (tx: StoreOperations) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#db.transaction().execute((trx) => work(new KyselyOperations(trx)));
+      } catch (error) {
+        if (attempt >= TRANSACTION_ATTEMPTS || !RETRYABLE_SQLSTATES.has((error as { code?: string }).code ?? '')) throw error;
+      }
+    }
+  }
+
+  listServerKeys() {
+    return this.#db.selectFrom('serverKeys').selectAll().orderBy('kind').orderBy('generation').execute();
+  }
+
+  async insertServerKey(key: ServerKeyRecord): Promise<boolean> {
+    const inserted = await this.#db
+      .insertInto('serverKeys')
+      .values(key)
+      .onConflict((conflict) => conflict.doNothing())
+      .executeTakeFirst();
+    return inserted.numInsertedOrUpdatedRows === 1n;
   }
 
   async prune(now: number) {

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 /**
  * Forward-only migrations. A migration, once released, is never edited:
@@ -139,8 +139,74 @@ const migrations: Record<string, Migration> = {
       await db.deleteFrom('idempotency_records').where('status', '=', 'completed').where('response_status', 'in', [401, 408, 409, 425, 429]).execute();
     },
   },
+  '0004_server_keys': {
+    // Keys in the database, so that every instance signs, verifies, seals and opens alike; and the
+    // shared rate-limit counters (rate-limiter-flexible's table, used when the store is PostgreSQL).
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('server_keys')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('kind', 'varchar(16)', (c) => c.notNull())
+        // 1 for the first key of its kind, then one more per rotation: two instances that create the
+        // first keys at once, or two rotations at once, cannot both succeed.
+        .addColumn('generation', 'integer', (c) => c.notNull())
+        // The private key, sealed under AUTH_KEY_ENCRYPTION_SECRET when it is set.
+        .addColumn('material', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        // Published (JWKS) from creation, used to sign and seal from this time on.
+        .addColumn('activates_at', 'bigint', (c) => c.notNull())
+        .addUniqueConstraint('server_keys_generation', ['kind', 'generation'])
+        .execute();
+      await db.schema
+        .createTable('rate_limits')
+        .addColumn('key', 'varchar(255)', (c) => c.primaryKey())
+        .addColumn('points', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('expire', 'bigint')
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {
   getMigrations: async () => migrations,
 };
+
+const MIGRATION_TABLE = 'kysely_migration';
+
+/** A schema this release cannot serve: newer than it knows, or older when it may not migrate. */
+export class SchemaMismatchError extends Error {
+  override name = 'SchemaMismatchError';
+}
+
+/**
+ * Refuses a schema this release cannot serve: one that ran a migration it
+ * does not know (a newer release migrated it), or, when it may not migrate,
+ * one that lacks a migration it needs.
+ */
+export async function checkSchema(db: Kysely<any>, mayMigrate: boolean): Promise<void> {
+  const tables = await db.introspection.getTables({ withInternalKyselyTables: true });
+  const applied: string[] = tables.some((table) => table.name === MIGRATION_TABLE)
+    ? (await db.selectFrom(MIGRATION_TABLE).select('name').execute()).map((row: { name: string }) => row.name)
+    : [];
+  const unknown = applied.filter((name) => !(name in migrations));
+  if (unknown.length > 0) {
+    throw new SchemaMismatchError(
+      `The database schema is newer than this release: it ran ${unknown.join(', ')}, which this release does not know. Run a release that knows it.`,
+    );
+  }
+  const pending = Object.keys(migrations).filter((name) => !applied.includes(name));
+  if (!mayMigrate && pending.length > 0) {
+    throw new SchemaMismatchError(`The database schema lacks ${pending.join(', ')}: run \`pnpm migrate\` first.`);
+  }
+}
+
+/** Applies every pending migration, in one transaction where the dialect allows, under the migrator's lock. */
+export async function migrate(db: Kysely<any>): Promise<string[]> {
+  const { error, results } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+    // Stryker disable next-line StringLiteral: the migrator always names the migration that failed; '' is a fallback for its contract
+    throw new Error(`Database migration ${failed ?? ''} failed`, { cause: error });
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

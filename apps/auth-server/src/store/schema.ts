@@ -16,6 +16,7 @@ export interface Database {
   sessions: SessionsTable;
   refreshTokens: RefreshTokensTable;
   idempotencyRecords: IdempotencyRecordsTable;
+  serverKeys: ServerKeysTable;
 }
 
 export interface UsersTable {
@@ -100,6 +101,19 @@ export interface IdempotencyRecordsTable {
   lockedUntil: number;
 }
 
+export interface ServerKeysTable {
+  /** The key id: a signing key's `kid`. */
+  id: string;
+  kind: 'signing' | 'sealing';
+  /** 1 for the first key of its kind, then one more per rotation. */
+  generation: number;
+  /** The private key: `plain:` JSON, or `sealed:` under the key encryption secret. */
+  material: string;
+  createdAt: number;
+  /** Published from creation; signs or seals from this time on. */
+  activatesAt: number;
+}
+
 /** The domain records the store hands out and takes: rows, but for a user's flag, which is a boolean. */
 export interface UserRecord extends Omit<Selectable<UsersTable>, 'emailVerified'> {
   emailVerified: boolean;
@@ -112,3 +126,4 @@ export type NewUser = UserRecord;
 export type NewSession = Insertable<SessionsTable>;
 export type NewRefreshToken = Insertable<RefreshTokensTable>;
 export type NewLoginState = Insertable<LoginStatesTable>;
+export type ServerKeyRecord = Selectable<ServerKeysTable>;

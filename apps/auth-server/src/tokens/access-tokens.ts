@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { createLocalJWKSet, jwtVerify, SignJWT, type JWK, type JWTPayload } from 'jose';
-import type { KeyMaterial } from './key-material.js';
+import { jwtVerify, SignJWT, type JWK, type JWTPayload } from 'jose';
+import type { KeyObject } from 'node:crypto';
+import type { SigningKey } from './key-ring.js';
+
+/** The signing keys as access tokens need them: the key ring, or a fixed key in unit tests. */
+export interface SigningKeys {
+  signingKey(): SigningKey;
+  publishedKeys(): SigningKey[];
+  verificationKey(kid: string): Promise<KeyObject | undefined>;
+}
 
 export interface AccessTokenClaims {
   userId: string;
@@ -16,39 +24,39 @@ export type VerifiedAccessToken = AccessTokenClaims;
  * Claims: iss, aud, sub (user id), sid, tenant, iat, exp, jti.
  */
 export class AccessTokens {
-  readonly #verifyKeys: ReturnType<typeof createLocalJWKSet>;
-
   constructor(
-    private readonly keys: KeyMaterial,
+    private readonly keys: SigningKeys,
     private readonly issuer: string,
     private readonly audience: string,
-  ) {
-    this.#verifyKeys = createLocalJWKSet({ keys: [keys.signing.publicJwk] });
-  }
+  ) {}
 
   /** The public keys, as published at /.well-known/jwks.json. */
   jwks(): { keys: (JWK & { kty: string; kid: string })[] } {
-    const { publicJwk, kid } = this.keys.signing;
-    return { keys: [{ ...publicJwk, kty: publicJwk.kty!, kid }] };
+    return { keys: this.keys.publishedKeys().map((key) => key.publicJwk) };
   }
 
   issue(claims: AccessTokenClaims, issuedAtMs: number, ttlSeconds: number): Promise<string> {
     const iat = Math.floor(issuedAtMs / 1000);
+    const key = this.keys.signingKey();
     return new SignJWT({ sid: claims.sessionId, tenant: claims.tenantId })
-      .setProtectedHeader({ alg: 'EdDSA', kid: this.keys.signing.kid, typ: 'at+jwt' })
+      .setProtectedHeader({ alg: 'EdDSA', kid: key.kid, typ: 'at+jwt' })
       .setIssuer(this.issuer)
       .setAudience(this.audience)
       .setSubject(claims.userId)
       .setIssuedAt(iat)
       .setExpirationTime(iat + ttlSeconds)
       .setJti(randomUUID())
-      .sign(this.keys.signing.privateKey);
+      .sign(key.privateKey);
   }
 
   /** The token's claims, or undefined when it is not one of ours, is malformed or has expired at `nowMs`. */
   async verify(token: string, nowMs: number): Promise<VerifiedAccessToken | undefined> {
     try {
-      const { payload } = await jwtVerify<JWTPayload & { sid?: unknown; tenant?: unknown }>(token, this.#verifyKeys, {
+      const { payload } = await jwtVerify<JWTPayload & { sid?: unknown; tenant?: unknown }>(token, async (header) => {
+        const key = header.kid === undefined ? undefined : await this.keys.verificationKey(header.kid);
+        if (!key) throw new Error('No published key has this id');
+        return key;
+      }, {
         issuer: this.issuer,
         audience: this.audience,
         algorithms: ['EdDSA'],

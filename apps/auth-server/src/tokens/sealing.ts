@@ -11,6 +11,9 @@ const TAG_BYTES = 16;
  * binds a sealed value to its row, so a value copied to another row does
  * not open.
  */
+/** What services need of a sealer: the rotating key ring gives them its current one. */
+export type Sealing = Pick<Sealer, 'seal' | 'open'>;
+
 export class Sealer {
   readonly #current: { id: string; key: Buffer };
   readonly #byId: Map<string, Buffer>;
@@ -53,6 +56,6 @@ export class Sealer {
 }
 
 /** A key's public name: the first 8 bytes of its SHA-256, which reveal nothing usable about it. */
-function keyId(key: Buffer): string {
+export function keyId(key: Buffer): string {
   return createHash('sha256').update('aimable-sealing-key-id').update(key).digest('base64url').slice(0, 11);
 }

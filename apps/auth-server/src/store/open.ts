@@ -1,0 +1,24 @@
+import { join } from 'node:path';
+import type pg from 'pg';
+import { prepareDataDir } from '../tokens/key-material.js';
+import type { AuthStore } from './auth-store.js';
+import { openPostgresStore, type PoolSettings } from './postgres.js';
+import { openSqliteStore } from './sqlite.js';
+
+export interface StoreLocation {
+  /** PostgreSQL; undefined for the SQLite file in `dataDir`. */
+  databaseUrl: string | undefined;
+  pool: PoolSettings;
+  migrateOnStart: boolean;
+  /** SQLite's file, when there is no `databaseUrl`. */
+  databaseFile: string;
+}
+
+/** Opens the configured store: PostgreSQL when `databaseUrl` is set, else the SQLite file (in a private data directory). */
+export async function openStore(location: StoreLocation, onIdleError: (error: Error) => void): Promise<{ store: AuthStore; pool?: pg.Pool }> {
+  if (location.databaseUrl !== undefined) {
+    return openPostgresStore(location.databaseUrl, { pool: location.pool, migrate: location.migrateOnStart, onIdleError });
+  }
+  if (location.databaseFile !== ':memory:') prepareDataDir(join(location.databaseFile, '..'));
+  return { store: await openSqliteStore(location.databaseFile, { migrate: location.migrateOnStart }) };
+}
