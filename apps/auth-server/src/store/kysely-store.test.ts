@@ -21,105 +21,7 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function seedSession(id = 'ses_1') {
-  const user = await store.upsertUser({
-    id: 'usr_1', tenantId: 't', issuer: 'https://idp', subject: 's', email: null, emailVerified: false, name: null, picture: null, createdAt: now, updatedAt: now,
-  });
-  await store.insertSession({
-    id, tenantId: 't', userId: user.id, providerId: 'p', createdAt: now, lastRefreshedAt: now, expiresAt: now + 1000, idleExpiresAt: now + 500, revokedAt: null, revokedReason: null,
-  });
-}
-
-describe('the SQLite store', () => {
-  test('When a login state is consumed twice at once, then exactly one consumption wins', async () => {
-    await store.insertLoginState({
-      stateHash: 'h', tenantId: 't', providerId: 'p', redirectUri: 'https://app/cb', pkceVerifier: 'v', nonce: 'n', codeChallenge: null, createdAt: now, expiresAt: now + 600_000, consumedAt: null,
-    });
-    const results = await Promise.all(Array.from({ length: 10 }, () => store.consumeLoginState('h', 't', now)));
-    expect(results.filter(Boolean)).toHaveLength(1);
-    expect(await store.consumeLoginState('h', 't', now)).toBeUndefined();
-  });
-
-  test('When a state of another tenant or an expired one is consumed, then nothing happens', async () => {
-    await store.insertLoginState({
-      stateHash: 'h', tenantId: 't', providerId: 'p', redirectUri: 'https://app/cb', pkceVerifier: 'v', nonce: 'n', codeChallenge: null, createdAt: now, expiresAt: now + 10, consumedAt: null,
-    });
-    expect(await store.consumeLoginState('h', 'other', now)).toBeUndefined();
-    expect(await store.consumeLoginState('h', 't', now + 10)).toBeUndefined();
-  });
-
-  test('When the same user signs in again, then the user row is updated, not duplicated', async () => {
-    await seedSession();
-    const again = await store.upsertUser({
-      id: 'usr_2', tenantId: 't', issuer: 'https://idp', subject: 's', email: 'new@example.com', emailVerified: true, name: 'N', picture: null, createdAt: now + 1, updatedAt: now + 1,
-    });
-    expect(again.id).toBe('usr_1');
-    expect(again.email).toBe('new@example.com');
-    expect((await store.countRows()).users).toBe(1);
-  });
-
-  test('When a session was revoked or has expired, then a refresh cannot touch it', async () => {
-    await seedSession();
-    expect(await store.touchSession('t', 'ses_1', now + 100, now + 600)).toBe(true);
-    expect(await store.touchSession('t', 'ses_1', now + 1000, now + 1000)).toBe(false);
-    expect(await store.revokeSession('t', 'ses_1', 'logout', now + 200)).toBe(true);
-    expect(await store.touchSession('t', 'ses_1', now + 300, now + 800)).toBe(false);
-    expect(await store.revokeSession('t', 'ses_1', 'logout', now + 300)).toBe(false);
-  });
-
-  test('When a refresh token is retired twice at once, then exactly one retirement wins', async () => {
-    await seedSession();
-    await store.insertRefreshToken({ id: 'rtk_1', tenantId: 't', sessionId: 'ses_1', tokenHash: 'th', createdAt: now, retiredAt: null, replacedBy: null, graceGrant: null, graceExpiresAt: null });
-    const retire = (by: string) => store.retireRefreshToken('t', 'rtk_1', { retiredAt: now, replacedBy: by, graceGrant: 'g', graceExpiresAt: now + 10 });
-    const results = await Promise.all([retire('a'), retire('b'), retire('c')]);
-    expect(results.filter(Boolean)).toHaveLength(1);
-  });
-
-  test('When a lookup or a change names another tenant, then it finds and changes nothing', async () => {
-    await seedSession();
-    await store.insertRefreshToken({ id: 'rtk_1', tenantId: 't', sessionId: 'ses_1', tokenHash: 'th', createdAt: now, retiredAt: null, replacedBy: null, graceGrant: null, graceExpiresAt: null });
-    expect(await store.findRefreshTokenByHash('other', 'th')).toBeUndefined();
-    expect(await store.findRefreshToken('other', 'rtk_1')).toBeUndefined();
-    expect(await store.findSession('other', 'ses_1')).toBeUndefined();
-    expect(await store.findUser('other', 'usr_1')).toBeUndefined();
-    expect(await store.touchSession('other', 'ses_1', now + 1, now + 400)).toBe(false);
-    expect(await store.revokeSession('other', 'ses_1', 'x', now + 1)).toBe(false);
-    expect(await store.retireRefreshToken('other', 'rtk_1', { retiredAt: now, replacedBy: 'x', graceGrant: 'g', graceExpiresAt: now + 10 })).toBe(false);
-    expect(await store.listActiveSessions('other', 'usr_1', now, { limit: 10 })).toEqual([]);
-    // …and the tenant's own calls see and change them.
-    expect(await store.findRefreshTokenByHash('t', 'th')).toMatchObject({ id: 'rtk_1' });
-    expect(await store.retireRefreshToken('t', 'rtk_1', { retiredAt: now, replacedBy: 'x', graceGrant: 'g', graceExpiresAt: now + 10 })).toBe(true);
-  });
-
-  test('When a transaction fails, then none of its writes remain', async () => {
-    await seedSession();
-    await expect(
-      store.transaction(async (tx) => {
-        await tx.insertRefreshToken({ id: 'rtk_x', tenantId: 't', sessionId: 'ses_1', tokenHash: 'x', createdAt: now, retiredAt: null, replacedBy: null, graceGrant: null, graceExpiresAt: null });
-        await tx.revokeSession('t', 'ses_1', 'test', now);
-        throw new Error('boom');
-      }),
-    ).rejects.toThrow('boom');
-    expect((await store.countRows()).refreshTokens).toBe(0);
-    expect((await store.findSession('t', 'ses_1'))?.revokedAt).toBeNull();
-  });
-
-  test('When idempotency keys are claimed, then the first claims, a same request waits, a different one is refused, and an abandoned claim is taken over', async () => {
-    const scope = { tenantId: 't', operation: 'op', subject: 'ses_1', key: 'k' };
-    const timing = { retentionMs: 1000, lockMs: 100 };
-    const claims = await Promise.all(Array.from({ length: 5 }, () => store.transaction((tx) => tx.claimIdempotencyKey(scope, 'fp', now, timing))));
-    expect(claims.filter((c) => c.kind === 'claimed')).toHaveLength(1);
-    expect(claims.filter((c) => c.kind === 'in_flight')).toHaveLength(4);
-    expect((await store.claimIdempotencyKey(scope, 'other', now, timing)).kind).toBe('mismatch');
-    expect((await store.claimIdempotencyKey(scope, 'fp', now + 100, timing)).kind).toBe('claimed');
-    await store.completeIdempotencyKey(scope, 201, 'sealed');
-    expect(await store.claimIdempotencyKey(scope, 'fp', now + 200, timing)).toMatchObject({ kind: 'completed', record: { responseStatus: 201, response: 'sealed' } });
-    expect((await store.claimIdempotencyKey({ ...scope, subject: 'ses_2' }, 'other', now, timing)).kind).toBe('claimed');
-    expect(await store.findIdempotencyRecord(scope, now + 200)).toMatchObject({ status: 'completed', tenantId: 't' });
-    expect(await store.findIdempotencyRecord({ ...scope, key: 'unknown' }, now + 200)).toBeUndefined();
-    expect((await store.claimIdempotencyKey(scope, 'other', now + 1000, timing)).kind).toBe('claimed');
-  });
-
+describe('the SQLite store: upgrades of its schema', () => {
   test('When a database from before idempotency subjects is opened, then its records are kept, under their tenant', async () => {
     const path = join(dir, 'old.sqlite');
     const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new SqliteDatabase(path) }) });
@@ -193,17 +95,6 @@ describe('the SQLite store', () => {
     }
   });
 
-  test('When an abandoned claim is taken over, then the new claim holds its own lock, and of several takers only one wins', async () => {
-    const scope = { tenantId: 't', operation: 'op', subject: 's', key: 'k' };
-    const timing = { retentionMs: 10_000, lockMs: 100 };
-    expect((await store.claimIdempotencyKey(scope, 'fp', now, timing)).kind).toBe('claimed');
-    const takers = await Promise.all(Array.from({ length: 5 }, () => store.transaction((tx) => tx.claimIdempotencyKey(scope, 'fp', now + 100, timing))));
-    expect(takers.filter((c) => c.kind === 'claimed')).toHaveLength(1);
-    expect(takers.filter((c) => c.kind === 'in_flight')).toEqual(Array.from({ length: 4 }, () => ({ kind: 'in_flight', lockedUntil: now + 200 })));
-    expect((await store.claimIdempotencyKey(scope, 'fp', now + 199, timing)).kind).toBe('in_flight');
-    expect((await store.claimIdempotencyKey(scope, 'fp', now + 200, timing)).kind).toBe('claimed');
-  });
-
   test('When a migration fails, then opening the store fails with a message that names it', async () => {
     const path = join(dir, 'broken.sqlite');
     const database = new SqliteDatabase(path);
@@ -229,20 +120,5 @@ describe('the SQLite store', () => {
     await sql`create view idempotency_records_v2 as select 1 as x`.execute(db);
     await db.destroy();
     await expect(openSqliteStore(path)).rejects.toThrow('Database migration 0002_idempotency_subject failed');
-  });
-
-  test('When the database is gone, then ping fails', async () => {
-    const path = join(dir, 'pinged.sqlite');
-    const pinged = await openSqliteStore(path);
-    await pinged.ping();
-    await pinged.close();
-    await expect(pinged.ping()).rejects.toThrow();
-  });
-
-  test('When the store is reopened, then migrations do not run twice and data is kept', async () => {
-    await seedSession();
-    await store.close();
-    store = await openSqliteStore(join(dir, 'auth.sqlite'));
-    expect((await store.countRows()).sessions).toBe(1);
   });
 });

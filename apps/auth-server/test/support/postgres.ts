@@ -19,6 +19,21 @@ export interface TestPostgres {
   stop(): void;
 }
 
+/** A new, empty database on the server at `serverUrl`; its URL. */
+export async function createDatabase(serverUrl: string): Promise<string> {
+  const name = `t_${randomBytes(6).toString('hex')}`;
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    await client.query(`create database ${name}`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
 export function postgresBinDir(): string | undefined {
   const root = '/usr/lib/postgresql';
   if (process.env.PG_BIN_DIR) return process.env.PG_BIN_DIR;
@@ -53,17 +68,7 @@ export async function startTestPostgres(): Promise<TestPostgres> {
   const url = (database = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${database}`;
   return {
     url,
-    async createDatabase() {
-      const name = `t_${randomBytes(6).toString('hex')}`;
-      const client = new pg.Client({ connectionString: url() });
-      await client.connect();
-      try {
-        await client.query(`create database ${name}`);
-      } finally {
-        await client.end();
-      }
-      return url(name);
-    },
+    createDatabase: () => createDatabase(url()),
     stop() {
       spawnSync(join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', 'stop'], { ...(asRoot ? { uid } : {}), cwd: dir });
       rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,302 @@
+/**
+ * The store conformance suite: what every store must do, on SQLite (`pnpm
+ * test`) and on PostgreSQL (`pnpm test:postgres`) alike, this same file.
+ * Where two requests race on PostgreSQL, they race from two pools of their
+ * own, as two server instances would; SQLite serves one instance, and its
+ * races are between the requests of that one.
+ */
+import { afterAll, afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { storeUnderTest } from '../../test/support/store-under-test.js';
+import { KeyRing, rotateKeys } from '../tokens/key-ring.js';
+import type { AuthStore } from './auth-store.js';
+
+const under = storeUnderTest();
+let store: AuthStore;
+let other: AuthStore | undefined;
+const now = 1_800_000_000_000;
+
+beforeEach(async () => {
+  await under.fresh();
+  store = await under.open();
+});
+afterEach(async () => {
+  await store.close();
+  await other?.close();
+  other = undefined;
+});
+afterAll(() => under.dispose());
+
+/** A second instance on the same database (on SQLite, the one instance it serves). */
+async function secondInstance(): Promise<AuthStore> {
+  if (under.dialect === 'sqlite') return store;
+  other = await under.open();
+  return other;
+}
+
+async function seedSession(id = 'ses_1') {
+  const user = await store.upsertUser({
+    id: 'usr_1', tenantId: 't', issuer: 'https://idp', subject: 's', email: null, emailVerified: false, name: null, picture: null, createdAt: now, updatedAt: now,
+  });
+  await store.insertSession({
+    id, tenantId: 't', userId: user.id, providerId: 'p', createdAt: now, lastRefreshedAt: now, expiresAt: now + 1000, idleExpiresAt: now + 500, revokedAt: null, revokedReason: null,
+  });
+}
+
+const loginState = (expiresAt = now + 600_000) => ({
+  stateHash: 'h', tenantId: 't', providerId: 'p', redirectUri: 'https://app/cb', pkceVerifier: 'v', nonce: 'n', codeChallenge: null, createdAt: now, expiresAt, consumedAt: null,
+});
+
+describe(`the ${under.dialect} store`, () => {
+  test('When a login state is consumed many times at once from two instances, then exactly one consumption wins', async () => {
+    const b = await secondInstance();
+    await store.insertLoginState(loginState());
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? b : store).consumeLoginState('h', 't', now)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(results.find(Boolean)).toMatchObject({ stateHash: 'h', consumedAt: now });
+    expect(await store.consumeLoginState('h', 't', now)).toBeUndefined();
+  });
+
+  test('When a state of another tenant or an expired one is consumed, then nothing happens; a restored one can be consumed again', async () => {
+    await store.insertLoginState(loginState(now + 10));
+    expect(await store.consumeLoginState('h', 'other', now)).toBeUndefined();
+    expect(await store.consumeLoginState('h', 't', now + 10)).toBeUndefined();
+    expect(await store.consumeLoginState('h', 't', now)).toBeDefined();
+    await store.restoreLoginState('h', now);
+    expect(await store.findLiveLoginState('h', now)).toBeDefined();
+  });
+
+  test('When a row is read back, then its times are numbers, exactly as written', async () => {
+    await store.insertLoginState(loginState(now + 600_000));
+    const state = await store.findLoginState('h', now);
+    expect(state?.createdAt).toBe(now);
+    expect(state?.expiresAt).toBe(now + 600_000);
+    await seedSession();
+    const session = await store.findSession('t', 'ses_1');
+    expect(typeof session?.expiresAt).toBe('number');
+    expect(await store.countRows()).toEqual({ users: 1, loginStates: 1, sessions: 1, refreshTokens: 0, idempotencyRecords: 0 });
+  });
+
+  test('When the same user signs in again, then the user row is updated, not duplicated', async () => {
+    await seedSession();
+    const again = await store.upsertUser({
+      id: 'usr_2', tenantId: 't', issuer: 'https://idp', subject: 's', email: 'new@example.com', emailVerified: true, name: 'N', picture: null, createdAt: now + 1, updatedAt: now + 1,
+    });
+    expect(again).toMatchObject({ id: 'usr_1', email: 'new@example.com', emailVerified: true });
+    expect((await store.countRows()).users).toBe(1);
+  });
+
+  test('When a session was revoked or has expired, then a refresh cannot touch it', async () => {
+    await seedSession();
+    expect(await store.touchSession('t', 'ses_1', now + 100, now + 600)).toBe(true);
+    expect(await store.touchSession('t', 'ses_1', now + 1000, now + 1000)).toBe(false);
+    expect(await store.revokeSession('t', 'ses_1', 'logout', now + 200)).toBe(true);
+    expect(await store.touchSession('t', 'ses_1', now + 300, now + 800)).toBe(false);
+    expect(await store.revokeSession('t', 'ses_1', 'logout', now + 300)).toBe(false);
+  });
+
+  test('When a refresh token is retired at once from two instances, then exactly one retirement wins and its successor is recorded', async () => {
+    const b = await secondInstance();
+    await seedSession();
+    await store.insertRefreshToken({ id: 'rtk_1', tenantId: 't', sessionId: 'ses_1', tokenHash: 'th', createdAt: now, retiredAt: null, replacedBy: null, graceGrant: null, graceExpiresAt: null });
+    const retire = (on: AuthStore, by: string) => on.retireRefreshToken('t', 'rtk_1', { retiredAt: now, replacedBy: by, graceGrant: 'g', graceExpiresAt: now + 10 });
+    const results = await Promise.all(['a', 'b', 'c', 'd', 'e', 'f'].map((by, i) => retire(i % 2 ? b : store, by)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    const winner = ['a', 'b', 'c', 'd', 'e', 'f'][results.indexOf(true)];
+    expect((await store.findRefreshToken('t', 'rtk_1'))?.replacedBy).toBe(winner);
+  });
+
+  test('When a rotation transaction on one instance races another on the same session, then one commits and the loser rolls back whole', async () => {
+    const b = await secondInstance();
+    await seedSession();
+    await store.insertRefreshToken({ id: 'rtk_1', tenantId: 't', sessionId: 'ses_1', tokenHash: 'th', createdAt: now, retiredAt: null, replacedBy: null, graceGrant: null, graceExpiresAt: null });
+    const rotate = (on: AuthStore, successor: string) =>
+      on.transaction(async (tx) => {
+        if (!(await tx.touchSession('t', 'ses_1', now + 1, now + 400))) throw new Error('ended');
+        await tx.insertRefreshToken({ id: successor, tenantId: 't', sessionId: 'ses_1', tokenHash: successor, createdAt: now, retiredAt: null, replacedBy: null, graceGrant: null, graceExpiresAt: null });
+        if (!(await tx.retireRefreshToken('t', 'rtk_1', { retiredAt: now + 1, replacedBy: successor, graceGrant: 'g', graceExpiresAt: now + 10 }))) throw new Error('lost');
+        return successor;
+      });
+    const outcomes = await Promise.allSettled([rotate(store, 'rtk_a'), rotate(b, 'rtk_b'), rotate(store, 'rtk_c'), rotate(b, 'rtk_d')]);
+    const won = outcomes.filter((o) => o.status === 'fulfilled');
+    expect(won).toHaveLength(1);
+    expect(outcomes.filter((o) => o.status === 'rejected').map((o) => (o as PromiseRejectedResult).reason.message)).toEqual(['lost', 'lost', 'lost']);
+    // Only the winner's successor exists.
+    expect((await store.countRows()).refreshTokens).toBe(2);
+    expect((await store.findRefreshToken('t', 'rtk_1'))?.replacedBy).toBe((won[0] as PromiseFulfilledResult<string>).value);
+  });
+
+  test('When a lookup or a change names another tenant, then it finds and changes nothing', async () => {
+    await seedSession();
+    await store.insertRefreshToken({ id: 'rtk_1', tenantId: 't', sessionId: 'ses_1', tokenHash: 'th', createdAt: now, retiredAt: null, replacedBy: null, graceGrant: null, graceExpiresAt: null });
+    expect(await store.findRefreshTokenByHash('other', 'th')).toBeUndefined();
+    expect(await store.findRefreshToken('other', 'rtk_1')).toBeUndefined();
+    expect(await store.findSession('other', 'ses_1')).toBeUndefined();
+    expect(await store.findUser('other', 'usr_1')).toBeUndefined();
+    expect(await store.touchSession('other', 'ses_1', now + 1, now + 400)).toBe(false);
+    expect(await store.revokeSession('other', 'ses_1', 'x', now + 1)).toBe(false);
+    expect(await store.retireRefreshToken('other', 'rtk_1', { retiredAt: now, replacedBy: 'x', graceGrant: 'g', graceExpiresAt: now + 10 })).toBe(false);
+    expect(await store.listActiveSessions('other', 'usr_1', now, { limit: 10 })).toEqual([]);
+    // …and the tenant's own calls see and change them.
+    expect(await store.findRefreshTokenByHash('t', 'th')).toMatchObject({ id: 'rtk_1' });
+    expect(await store.retireRefreshToken('t', 'rtk_1', { retiredAt: now, replacedBy: 'x', graceGrant: 'g', graceExpiresAt: now + 10 })).toBe(true);
+  });
+
+  test('When active sessions are listed a page at a time, then the pages are newest first and meet without gap or repeat', async () => {
+    await seedSession('ses_0');
+    for (let i = 1; i <= 4; i++) {
+      await store.insertSession({
+        id: `ses_${i}`, tenantId: 't', userId: 'usr_1', providerId: 'p', createdAt: now + (i % 3), lastRefreshedAt: now, expiresAt: now + 1000, idleExpiresAt: now + 500, revokedAt: null, revokedReason: null,
+      });
+    }
+    const first = await store.listActiveSessions('t', 'usr_1', now, { limit: 3 });
+    const last = first.at(-1)!;
+    const second = await store.listActiveSessions('t', 'usr_1', now, { limit: 3, after: { createdAt: last.createdAt, id: last.id } });
+    expect([...first, ...second].map((s) => s.id)).toEqual(['ses_2', 'ses_4', 'ses_1', 'ses_3', 'ses_0']);
+  });
+
+  test('When a transaction fails, then none of its writes remain', async () => {
+    await seedSession();
+    await expect(
+      store.transaction(async (tx) => {
+        await tx.insertRefreshToken({ id: 'rtk_x', tenantId: 't', sessionId: 'ses_1', tokenHash: 'x', createdAt: now, retiredAt: null, replacedBy: null, graceGrant: null, graceExpiresAt: null });
+        await tx.revokeSession('t', 'ses_1', 'test', now);
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect((await store.countRows()).refreshTokens).toBe(0);
+    expect((await store.findSession('t', 'ses_1'))?.revokedAt).toBeNull();
+  });
+
+  test('When an idempotency key is claimed at once from two instances, then one claims, the same request waits, a different one is refused, and an abandoned claim is taken over', async () => {
+    const b = await secondInstance();
+    const scope = { tenantId: 't', operation: 'op', subject: 'ses_1', key: 'k' };
+    const timing = { retentionMs: 1000, lockMs: 100 };
+    const claims = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 ? b : store).transaction((tx) => tx.claimIdempotencyKey(scope, 'fp', now, timing))));
+    expect(claims.filter((c) => c.kind === 'claimed')).toHaveLength(1);
+    expect(claims.filter((c) => c.kind === 'in_flight')).toHaveLength(5);
+    expect((await b.claimIdempotencyKey(scope, 'other', now, timing)).kind).toBe('mismatch');
+    expect((await b.claimIdempotencyKey(scope, 'fp', now + 100, timing)).kind).toBe('claimed');
+    await store.completeIdempotencyKey(scope, 201, 'sealed');
+    expect(await b.claimIdempotencyKey(scope, 'fp', now + 200, timing)).toMatchObject({ kind: 'completed', record: { responseStatus: 201, response: 'sealed' } });
+    expect((await store.claimIdempotencyKey({ ...scope, subject: 'ses_2' }, 'other', now, timing)).kind).toBe('claimed');
+    expect(await store.findIdempotencyRecord(scope, now + 200)).toMatchObject({ status: 'completed', tenantId: 't' });
+    expect(await store.findIdempotencyRecord({ ...scope, key: 'unknown' }, now + 200)).toBeUndefined();
+    // Expired: the key is new again.
+    expect((await store.claimIdempotencyKey(scope, 'other', now + 1000, timing)).kind).toBe('claimed');
+  });
+
+  test('When an abandoned claim is taken over from two instances at once, then only one taker wins and holds its own lock', async () => {
+    const b = await secondInstance();
+    const scope = { tenantId: 't', operation: 'op', subject: 's', key: 'k' };
+    const timing = { retentionMs: 10_000, lockMs: 100 };
+    expect((await store.claimIdempotencyKey(scope, 'fp', now, timing)).kind).toBe('claimed');
+    const takers = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 ? b : store).transaction((tx) => tx.claimIdempotencyKey(scope, 'fp', now + 100, timing))));
+    expect(takers.filter((c) => c.kind === 'claimed')).toHaveLength(1);
+    expect(takers.filter((c) => c.kind === 'in_flight')).toEqual(Array.from({ length: 5 }, () => ({ kind: 'in_flight', lockedUntil: now + 200 })));
+    expect((await store.claimIdempotencyKey(scope, 'fp', now + 199, timing)).kind).toBe('in_flight');
+    expect((await store.claimIdempotencyKey(scope, 'fp', now + 200, timing)).kind).toBe('claimed');
+  });
+
+  test('When a released claim is claimed again, then it is claimed; a completed one is not released', async () => {
+    const scope = { tenantId: 't', operation: 'op', subject: 's', key: 'k' };
+    const timing = { retentionMs: 10_000, lockMs: 1000 };
+    await store.claimIdempotencyKey(scope, 'fp', now, timing);
+    await store.releaseIdempotencyKey(scope);
+    expect((await store.claimIdempotencyKey(scope, 'fp', now, timing)).kind).toBe('claimed');
+    await store.completeIdempotencyKey(scope, 200, 'sealed');
+    await store.releaseIdempotencyKey(scope);
+    expect((await store.claimIdempotencyKey(scope, 'fp', now, timing)).kind).toBe('completed');
+  });
+
+  test('When expired rows are pruned, then live ones stay', async () => {
+    await store.insertLoginState(loginState(now + 10));
+    await store.claimIdempotencyKey({ tenantId: 't', operation: 'op', subject: 's', key: 'k' }, 'fp', now, { retentionMs: 10, lockMs: 5 });
+    expect(await store.prune(now + 9)).toMatchObject({ loginStates: 0, idempotencyRecords: 0 });
+    expect(await store.prune(now + 10)).toMatchObject({ loginStates: 1, idempotencyRecords: 1 });
+  });
+
+  test('When the store is reopened, then migrations do not run twice and data is kept', async () => {
+    await seedSession();
+    await store.close();
+    store = await under.open();
+    expect((await store.countRows()).sessions).toBe(1);
+  });
+
+  test('When the database is closed, then ping fails', async () => {
+    const b = await under.open();
+    await b.ping();
+    await b.close();
+    await expect(b.ping()).rejects.toThrow();
+  });
+});
+
+describe(`the ${under.dialect} schema`, () => {
+  test('When the database ran a migration this release does not know, then the store refuses to open and says so', async () => {
+    // A later release's migration, recorded as applied.
+    await under.exec(`insert into kysely_migration (name, timestamp) values ('9999_from_the_future', '2031-01-01T00:00:00.000Z')`);
+    await expect(under.open()).rejects.toThrow('The database schema is newer than this release: it ran 9999_from_the_future');
+  });
+
+  test('When the server may not migrate and a migration is pending, then it refuses to start and names `pnpm migrate`', async () => {
+    await under.fresh();
+    await expect(under.open({ migrate: false })).rejects.toThrow(/lacks 0001_initial.*pnpm migrate/);
+  });
+});
+
+describe(`keys in the ${under.dialect} store`, () => {
+  const clock = { current: now, now: () => clock.current };
+  const options = { publishOverlapMs: 60_000, refreshMs: 60_000 };
+
+  test('When several instances start at once on an empty database, then they all sign and seal with the same keys', async () => {
+    const b = await secondInstance();
+    const rings = await Promise.all([KeyRing.open(store, clock, options), KeyRing.open(b, clock, options), KeyRing.open(store, clock, options)]);
+    await Promise.all(rings.map((ring) => ring.reload()));
+    expect(new Set(rings.map((ring) => ring.signingKey().kid)).size).toBe(1);
+    const sealed = rings[0]!.sealing.seal('grant', 'row');
+    expect(rings[1]!.sealing.open(sealed, 'row')).toBe('grant');
+    expect((await store.listServerKeys()).map((key) => [key.kind, key.generation])).toEqual([['sealing', 1], ['signing', 1]]);
+  });
+
+  test('When keys rotate, then the new key is published at once, signs from its activation, and the old one stays published until its last token expired', async () => {
+    const ring = await KeyRing.open(store, clock, options);
+    const first = ring.signingKey().kid;
+    const sealedBefore = ring.sealing.seal('old', 'row');
+    const [signing] = await rotateKeys(store, clock, { kinds: ['signing', 'sealing'], activateInMs: 1000 });
+    await ring.reload();
+    expect(ring.publishedKeys().map((key) => key.kid)).toEqual([first, signing!.id]);
+    expect(ring.signingKey().kid).toBe(first);
+    clock.current += 1000;
+    expect(ring.signingKey().kid).toBe(signing!.id);
+    expect(ring.sealing.open(sealedBefore, 'row')).toBe('old');
+    expect(ring.sealing.seal('new', 'row')).not.toContain(sealedBefore.split('.')[1]);
+    clock.current += 59_999;
+    expect(ring.publishedKeys()).toHaveLength(2);
+    expect(await ring.verificationKey(first)).toBeDefined();
+    clock.current += 1;
+    expect(ring.publishedKeys().map((key) => key.kid)).toEqual([signing!.id]);
+    expect(await ring.verificationKey(first)).toBeUndefined();
+    clock.current = now;
+  });
+
+  test('When another instance rotated, then a token id not seen yet makes this one read the keys again', async () => {
+    const b = await secondInstance();
+    const ring = await KeyRing.open(store, clock, options);
+    const [rotated] = await rotateKeys(b, clock, { kinds: ['signing'], activateInMs: 0 });
+    clock.current += 1_000;
+    expect(await ring.verificationKey(rotated!.id)).toBeDefined();
+    expect(ring.signingKey().kid).toBe(rotated!.id);
+    clock.current = now;
+  });
+
+  test('When a secret is set, then the stored keys are sealed under it, and opening them without it or with another is refused', async () => {
+    const secret = 'a-long-random-secret-of-at-least-32-characters';
+    const ring = await KeyRing.open(store, clock, { ...options, encryptionSecret: secret });
+    const rows = await store.listServerKeys();
+    expect(rows.every((row) => row.material.startsWith('sealed:'))).toBe(true);
+    const jwk = ring.signingKey().privateKey.export({ format: 'jwk' });
+    expect(rows.some((row) => row.material.includes(String(jwk.d)))).toBe(false);
+    await expect(KeyRing.open(store, clock, options)).rejects.toThrow('set AUTH_KEY_ENCRYPTION_SECRET');
+    await expect(KeyRing.open(store, clock, { ...options, encryptionSecret: `${secret}!` })).rejects.toThrow('stored under another secret');
+    expect((await KeyRing.open(store, clock, { ...options, encryptionSecret: secret })).signingKey().kid).toBe(ring.signingKey().kid);
+  });
+});
