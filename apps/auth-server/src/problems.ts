@@ -105,6 +105,13 @@ export function providerUnavailable(cause: unknown): ApiProblem<ProblemOf<'start
   });
 }
 
-export function serviceUnavailable(detail: string, cause?: unknown): ApiProblem<ProblemOf<'getReadiness'>> {
-  return new ApiProblem({ status: 503, code: 'service_unavailable', detail, cause, headers: { 'Retry-After': RETRY_AFTER_SECONDS } });
+export function serviceUnavailable(detail: string, cause?: unknown, retryAfterSeconds = RETRY_AFTER_SECONDS): ApiProblem<ProblemOf<'getReadiness'>> {
+  return new ApiProblem({ status: 503, code: 'service_unavailable', detail, cause, headers: { 'Retry-After': retryAfterSeconds } });
+}
+
+/** A pool that has no free connection, or a database that does not answer, passes soon: the client retries shortly. */
+const DATABASE_RETRY_AFTER_SECONDS = 1;
+
+export function databaseUnavailable(cause: unknown): ApiProblem<ProblemOf<'getReadiness'>> {
+  return serviceUnavailable('The database is busy or does not answer.', cause, DATABASE_RETRY_AFTER_SECONDS);
 }

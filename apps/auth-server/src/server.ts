@@ -46,7 +46,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const { config } = options;
   const clock = options.clock ?? systemClock;
   const logger = createLogger(config.logLevel, options.logDestination);
-  const { store, pool } = await openStore(config, (error) => logger.warn({ error: describeError(error) }, 'an idle database connection failed; the pool replaces it'));
+  const { store, pool } = await openStore(config, (error) => logger.warn({ error: describeError(error) }, 'a database connection failed; the pool replaces it'));
   let keys: KeyRing;
   try {
     keys = await KeyRing.open(store, clock, {

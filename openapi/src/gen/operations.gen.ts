@@ -137,6 +137,11 @@ export const operations = [
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }],
                 problemCodes: ['internal_error']
+            },
+            503: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }, { name: 'Retry-After', required: true }],
+                problemCodes: ['service_unavailable']
             }
         },
         unknownQueryParameters: 'refuse'
@@ -209,6 +214,11 @@ export const operations = [
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }, { name: 'Retry-After', required: true }],
                 problemCodes: ['provider_unavailable']
+            },
+            503: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }, { name: 'Retry-After', required: true }],
+                problemCodes: ['service_unavailable']
             }
         },
         unknownQueryParameters: 'ignore'
@@ -296,6 +306,11 @@ export const operations = [
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }, { name: 'Retry-After', required: true }],
                 problemCodes: ['provider_unavailable']
+            },
+            503: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }, { name: 'Retry-After', required: true }],
+                problemCodes: ['service_unavailable']
             }
         },
         unknownQueryParameters: 'refuse'
@@ -384,6 +399,11 @@ export const operations = [
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }, { name: 'Retry-After', required: true }],
                 problemCodes: ['provider_unavailable']
+            },
+            503: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }, { name: 'Retry-After', required: true }],
+                problemCodes: ['service_unavailable']
             }
         },
         unknownQueryParameters: 'refuse'
@@ -445,6 +465,11 @@ export const operations = [
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }],
                 problemCodes: ['internal_error']
+            },
+            503: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }, { name: 'Retry-After', required: true }],
+                problemCodes: ['service_unavailable']
             }
         },
         unknownQueryParameters: 'refuse'
@@ -488,6 +513,11 @@ export const operations = [
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }],
                 problemCodes: ['internal_error']
+            },
+            503: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }, { name: 'Retry-After', required: true }],
+                problemCodes: ['service_unavailable']
             }
         },
         unknownQueryParameters: 'refuse'
@@ -533,6 +563,11 @@ export const operations = [
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }],
                 problemCodes: ['internal_error']
+            },
+            503: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }, { name: 'Retry-After', required: true }],
+                problemCodes: ['service_unavailable']
             }
         },
         unknownQueryParameters: 'refuse'
@@ -612,6 +647,11 @@ export const operations = [
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }],
                 problemCodes: ['internal_error']
+            },
+            503: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }, { name: 'Retry-After', required: true }],
+                problemCodes: ['service_unavailable']
             }
         },
         unknownQueryParameters: 'refuse'
@@ -751,7 +791,8 @@ export const openApiDocument = {
                     404: { $ref: '#/components/responses/UnknownProvider' },
                     429: { $ref: '#/components/responses/TooManyRequests' },
                     500: { $ref: '#/components/responses/InternalError' },
-                    502: { $ref: '#/components/responses/ProviderUnavailable' }
+                    502: { $ref: '#/components/responses/ProviderUnavailable' },
+                    503: { $ref: '#/components/responses/ServiceUnavailable' }
                 }
             } },
         '/v1/auth/oidc/{provider}/callback': { get: {
@@ -832,7 +873,8 @@ export const openApiDocument = {
                     400: { $ref: '#/components/responses/CallbackBadRequest' },
                     404: { $ref: '#/components/responses/UnknownProvider' },
                     500: { $ref: '#/components/responses/InternalError' },
-                    502: { $ref: '#/components/responses/ProviderUnavailable' }
+                    502: { $ref: '#/components/responses/ProviderUnavailable' },
+                    503: { $ref: '#/components/responses/ServiceUnavailable' }
                 }
             } },
         '/v1/auth/oidc/session': { post: {
@@ -871,7 +913,8 @@ export const openApiDocument = {
                     422: { $ref: '#/components/responses/IdempotencyKeyReused' },
                     429: { $ref: '#/components/responses/TooManyRequests' },
                     500: { $ref: '#/components/responses/InternalError' },
-                    502: { $ref: '#/components/responses/ProviderUnavailable' }
+                    502: { $ref: '#/components/responses/ProviderUnavailable' },
+                    503: { $ref: '#/components/responses/ServiceUnavailable' }
                 }
             } },
         '/v1/refresh': { post: {
@@ -901,7 +944,8 @@ export const openApiDocument = {
                     415: { $ref: '#/components/responses/UnsupportedMediaType' },
                     422: { $ref: '#/components/responses/IdempotencyKeyReused' },
                     429: { $ref: '#/components/responses/TooManyRequests' },
-                    500: { $ref: '#/components/responses/InternalError' }
+                    500: { $ref: '#/components/responses/InternalError' },
+                    503: { $ref: '#/components/responses/ServiceUnavailable' }
                 }
             } },
         '/v1/auth/session': { get: {
@@ -932,7 +976,8 @@ export const openApiDocument = {
                     },
                     400: { $ref: '#/components/responses/InvalidRequest' },
                     401: { $ref: '#/components/responses/InvalidAccessToken' },
-                    500: { $ref: '#/components/responses/InternalError' }
+                    500: { $ref: '#/components/responses/InternalError' },
+                    503: { $ref: '#/components/responses/ServiceUnavailable' }
                 }
             } },
         '/v1/auth/logout': { post: {
@@ -951,7 +996,8 @@ export const openApiDocument = {
                     400: { $ref: '#/components/responses/InvalidRequest' },
                     401: { $ref: '#/components/responses/InvalidAccessToken' },
                     403: { $ref: '#/components/responses/OriginNotAllowed' },
-                    500: { $ref: '#/components/responses/InternalError' }
+                    500: { $ref: '#/components/responses/InternalError' },
+                    503: { $ref: '#/components/responses/ServiceUnavailable' }
                 }
             } },
         '/v1/auth/sessions': { get: {
@@ -1012,7 +1058,8 @@ export const openApiDocument = {
                     },
                     400: { $ref: '#/components/responses/InvalidRequest' },
                     401: { $ref: '#/components/responses/InvalidAccessToken' },
-                    500: { $ref: '#/components/responses/InternalError' }
+                    500: { $ref: '#/components/responses/InternalError' },
+                    503: { $ref: '#/components/responses/ServiceUnavailable' }
                 }
             } },
         '/v1/auth/sessions/{session_id}': { delete: {
@@ -1035,7 +1082,8 @@ export const openApiDocument = {
                     401: { $ref: '#/components/responses/InvalidAccessToken' },
                     403: { $ref: '#/components/responses/OriginNotAllowed' },
                     404: { $ref: '#/components/responses/SessionNotFound' },
-                    500: { $ref: '#/components/responses/InternalError' }
+                    500: { $ref: '#/components/responses/InternalError' },
+                    503: { $ref: '#/components/responses/ServiceUnavailable' }
                 }
             } },
         '/v1/auth/providers': { get: {
@@ -2109,7 +2157,7 @@ export const openApiDocument = {
                                 } } } } }
             },
             ServiceUnavailable: {
-                description: 'The server is starting, shutting down, or cannot reach its database (`service_unavailable`). Retry after `Retry-After`.',
+                description: 'The server is starting or shutting down, or its database does not answer or has no free connection (`service_unavailable`). Retry after `Retry-After`, with the same `Idempotency-Key`: a change that committed before the failure is replayed, not made twice.',
                 headers: { 'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' }, 'Retry-After': { $ref: '#/components/headers/Retry-After' } },
                 content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/ServiceUnavailableProblem' }, examples: { service_unavailable: { summary: 'Service unavailable', value: {
                                     type: 'https://auth.aimable.dev/problems/service_unavailable',

@@ -500,6 +500,10 @@ export type StartOidcLoginErrors = {
      * The identity provider could not be reached (`provider_unavailable`). Not stored for idempotency: retry after `Retry-After`, with the same key.
      */
     502: ProviderUnavailableProblem;
+    /**
+     * The server is starting or shutting down, or its database does not answer or has no free connection (`service_unavailable`). Retry after `Retry-After`, with the same `Idempotency-Key`: a change that committed before the failure is replayed, not made twice.
+     */
+    503: ServiceUnavailableProblem;
 };
 
 export type StartOidcLoginError = StartOidcLoginErrors[keyof StartOidcLoginErrors];
@@ -569,6 +573,10 @@ export type HandleOidcCallbackErrors = {
      * The identity provider could not be reached (`provider_unavailable`). Not stored for idempotency: retry after `Retry-After`, with the same key.
      */
     502: ProviderUnavailableProblem;
+    /**
+     * The server is starting or shutting down, or its database does not answer or has no free connection (`service_unavailable`). Retry after `Retry-After`, with the same `Idempotency-Key`: a change that committed before the failure is replayed, not made twice.
+     */
+    503: ServiceUnavailableProblem;
 };
 
 export type HandleOidcCallbackError = HandleOidcCallbackErrors[keyof HandleOidcCallbackErrors];
@@ -635,6 +643,10 @@ export type CreateSessionErrors = {
      * The identity provider could not be reached (`provider_unavailable`). Not stored for idempotency: retry after `Retry-After`, with the same key.
      */
     502: ProviderUnavailableProblem;
+    /**
+     * The server is starting or shutting down, or its database does not answer or has no free connection (`service_unavailable`). Retry after `Retry-After`, with the same `Idempotency-Key`: a change that committed before the failure is replayed, not made twice.
+     */
+    503: ServiceUnavailableProblem;
 };
 
 export type CreateSessionError = CreateSessionErrors[keyof CreateSessionErrors];
@@ -702,6 +714,10 @@ export type RefreshSessionErrors = {
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
     500: InternalErrorProblem;
+    /**
+     * The server is starting or shutting down, or its database does not answer or has no free connection (`service_unavailable`). Retry after `Retry-After`, with the same `Idempotency-Key`: a change that committed before the failure is replayed, not made twice.
+     */
+    503: ServiceUnavailableProblem;
 };
 
 export type RefreshSessionError = RefreshSessionErrors[keyof RefreshSessionErrors];
@@ -741,6 +757,10 @@ export type GetCurrentSessionErrors = {
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
     500: InternalErrorProblem;
+    /**
+     * The server is starting or shutting down, or its database does not answer or has no free connection (`service_unavailable`). Retry after `Retry-After`, with the same `Idempotency-Key`: a change that committed before the failure is replayed, not made twice.
+     */
+    503: ServiceUnavailableProblem;
 };
 
 export type GetCurrentSessionError = GetCurrentSessionErrors[keyof GetCurrentSessionErrors];
@@ -784,6 +804,10 @@ export type LogoutErrors = {
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
     500: InternalErrorProblem;
+    /**
+     * The server is starting or shutting down, or its database does not answer or has no free connection (`service_unavailable`). Retry after `Retry-After`, with the same `Idempotency-Key`: a change that committed before the failure is replayed, not made twice.
+     */
+    503: ServiceUnavailableProblem;
 };
 
 export type LogoutError = LogoutErrors[keyof LogoutErrors];
@@ -832,6 +856,10 @@ export type ListSessionsErrors = {
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
     500: InternalErrorProblem;
+    /**
+     * The server is starting or shutting down, or its database does not answer or has no free connection (`service_unavailable`). Retry after `Retry-After`, with the same `Idempotency-Key`: a change that committed before the failure is replayed, not made twice.
+     */
+    503: ServiceUnavailableProblem;
 };
 
 export type ListSessionsError = ListSessionsErrors[keyof ListSessionsErrors];
@@ -884,6 +912,10 @@ export type RevokeSessionErrors = {
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
     500: InternalErrorProblem;
+    /**
+     * The server is starting or shutting down, or its database does not answer or has no free connection (`service_unavailable`). Retry after `Retry-After`, with the same `Idempotency-Key`: a change that committed before the failure is replayed, not made twice.
+     */
+    503: ServiceUnavailableProblem;
 };
 
 export type RevokeSessionError = RevokeSessionErrors[keyof RevokeSessionErrors];
@@ -999,7 +1031,7 @@ export type GetReadinessErrors = {
      */
     500: InternalErrorProblem;
     /**
-     * The server is starting, shutting down, or cannot reach its database (`service_unavailable`). Retry after `Retry-After`.
+     * The server is starting or shutting down, or its database does not answer or has no free connection (`service_unavailable`). Retry after `Retry-After`, with the same `Idempotency-Key`: a change that committed before the failure is replayed, not made twice.
      */
     503: ServiceUnavailableProblem;
 };

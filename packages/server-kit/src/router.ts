@@ -56,6 +56,13 @@ export interface ApiRouterOptions<P extends Principals = DefaultPrincipals> {
    * error (which may carry private detail) and the problem the client got.
    */
   onError?: (error: unknown, problem: ApiProblem<ProblemShape>, req: Request) => void;
+  /**
+   * Turns an error of the application's own (a database that does not
+   * answer, say) into the problem the client gets; undefined leaves it to
+   * the router (a 500). The problem must be one the operation declares, or
+   * it becomes a 500 too.
+   */
+  translateError?: (error: unknown) => ApiProblem<ProblemShape> | undefined;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -355,13 +362,13 @@ function judgeSafely(judge: ContractJudge, answer: Answer): Violation[] {
   }
 }
 
-function writeProblem(options: Pick<ApiRouterOptions<Principals>, 'onError'>, judge: ContractJudge | undefined): ErrorRequestHandler {
+function writeProblem(options: Pick<ApiRouterOptions<Principals>, 'onError' | 'translateError'>, judge: ContractJudge | undefined): ErrorRequestHandler {
   return (error, req, res, next) => {
     if (res.headersSent) {
       next(error);
       return;
     }
-    let problem = toProblem(error, req);
+    let problem = (error instanceof ApiProblem ? undefined : options.translateError?.(error)) ?? toProblem(error, req);
     const operationId = res.locals.operationId as string | undefined;
     const instance = req.originalUrl.split('?', 1)[0] ?? '/';
     let document = problemDocument(problem, requestIdOf(res), instance);

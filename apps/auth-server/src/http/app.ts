@@ -6,7 +6,8 @@ import { describeError } from '../logging/logger.js';
 import type { TenantRegistry } from '../tenants/tenant-registry.js';
 import type { CallerPrincipals, Callers } from './caller.js';
 import type { RateLimits } from './rate-limits.js';
-import { CHALLENGES } from '../problems.js';
+import { CHALLENGES, databaseUnavailable } from '../problems.js';
+import { isDatabaseUnavailable } from '../store/unavailable.js';
 import { originCheck, tenantCors, UNSAFE_OPERATIONS } from './cors.js';
 
 export interface AppOptions {
@@ -35,6 +36,7 @@ export function createApp(options: AppOptions): Express {
       security: options.callers.resolvers(),
       challenges: CHALLENGES,
       validateResponses: options.validateResponses,
+      translateError: (error) => (isDatabaseUnavailable(error) ? databaseUnavailable(error) : undefined),
       onError: (error, problem, req) => {
         const entry = { req_id: req.res?.locals.requestId, status: problem.status, code: problem.code, error: describeError(error) };
         if (problem.status >= 500) options.logger.error(entry, 'request failed');

@@ -3,7 +3,7 @@ import { parse as parseCookies } from 'cookie';
 import { sha256Hex } from '../ids.js';
 import { requestFingerprint, type Idempotency } from '../idempotency/idempotency.js';
 import type { LoginService, RedeemableLogin } from '../login/login-service.js';
-import { loginRejected, refreshRejected, serviceUnavailable, sessionNotFound } from '../problems.js';
+import { databaseUnavailable, loginRejected, refreshRejected, serviceUnavailable, sessionNotFound } from '../problems.js';
 import type { CreationGuard, RefreshChannel, SessionService } from '../sessions/session-service.js';
 import type { TenantRegistry } from '../tenants/tenant-registry.js';
 import type { AccessTokens } from '../tokens/access-tokens.js';
@@ -23,7 +23,7 @@ export interface HandlerDependencies {
   accessTokens: AccessTokens;
   /** The global caps, counted only by requests that passed every check and are about to write. */
   limits: Pick<RateLimits, 'consumeGlobal'>;
-  store: Pick<AuthStore, 'ping'>;
+  store: Pick<AuthStore, 'ping' | 'poolStats'>;
   /** True once shutdown has begun: readiness answers 503. */
   isDraining: () => boolean;
 }
@@ -174,10 +174,15 @@ export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrinci
 
     async getReadiness() {
       if (deps.isDraining()) throw serviceUnavailable('The server is shutting down.');
+      const pool = deps.store.poolStats?.();
+      if (pool && pool.waiting > 0 && pool.idle === 0 && pool.total >= pool.max) {
+        const reason = `Every database connection is in use and ${pool.waiting} requests wait for one.`;
+        throw serviceUnavailable(reason, new Error(reason), 1);
+      }
       try {
         await deps.store.ping();
       } catch (error) {
-        throw serviceUnavailable('The database does not answer.', error);
+        throw databaseUnavailable(error);
       }
       return { status: 200, body: { status: 'ready', checks: { database: 'ok' } } };
     },

@@ -15,9 +15,9 @@ export interface StoreLocation {
 }
 
 /** Opens the configured store: PostgreSQL when `databaseUrl` is set, else the SQLite file (in a private data directory). */
-export async function openStore(location: StoreLocation, onIdleError: (error: Error) => void): Promise<{ store: AuthStore; pool?: pg.Pool }> {
+export async function openStore(location: StoreLocation, onConnectionError: (error: Error) => void): Promise<{ store: AuthStore; pool?: pg.Pool }> {
   if (location.databaseUrl !== undefined) {
-    return openPostgresStore(location.databaseUrl, { pool: location.pool, migrate: location.migrateOnStart, onIdleError });
+    return openPostgresStore(location.databaseUrl, { pool: location.pool, migrate: location.migrateOnStart, onConnectionError });
   }
   if (location.databaseFile !== ':memory:') prepareDataDir(join(location.databaseFile, '..'));
   return { store: await openSqliteStore(location.databaseFile, { migrate: location.migrateOnStart }) };

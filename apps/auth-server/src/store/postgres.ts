@@ -44,7 +44,7 @@ export interface OpenedPostgres {
 /** Opens the PostgreSQL store at `url` with a pool of its own. */
 export async function openPostgresStore(
   url: string,
-  options: { pool?: Partial<PoolSettings>; migrate?: boolean; onIdleError?: (error: Error) => void } = {},
+  options: { pool?: Partial<PoolSettings>; migrate?: boolean; onConnectionError?: (error: Error) => void } = {},
 ): Promise<OpenedPostgres> {
   const settings = { ...POOL_DEFAULTS, ...options.pool };
   const pool = new pg.Pool({
@@ -58,8 +58,11 @@ export async function openPostgresStore(
     application_name: 'aimable-auth',
     types,
   });
-  // A connection that breaks while idle in the pool is dropped by the pool; unhandled, the event would end the process.
-  pool.on('error', (error) => options.onIdleError?.(error));
+  // A connection that breaks while idle in the pool is dropped by the pool. One that breaks while a request holds it
+  // (between the statements of a transaction) fails that request, and the pool drops it when it comes back. Either
+  // way the event must be handled: unhandled, it would end the process.
+  pool.on('error', (error) => options.onConnectionError?.(error));
+  pool.on('connect', (client) => client.on('error', (error) => options.onConnectionError?.(error)));
   const store = await KyselyAuthStore.open(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), {
     dialect: 'postgres',
     migrate: options.migrate ?? true,

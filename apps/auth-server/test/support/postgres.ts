@@ -16,6 +16,10 @@ export interface TestPostgres {
   url(database?: string): string;
   /** A new, empty database; its URL. */
   createDatabase(): Promise<string>;
+  /** Stops the server at once (as a crash would), keeping its data. */
+  halt(): void;
+  /** Starts it again after `halt`. */
+  resume(): void;
   stop(): void;
 }
 
@@ -60,15 +64,19 @@ export async function startTestPostgres(): Promise<TestPostgres> {
   const data = join(dir, 'data');
   const port = await freePort();
   run('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-instructions']);
-  run('pg_ctl', [
-    '-D', data, '-l', join(dir, 'log'), '-w', '-t', '60',
-    '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on -c synchronous_commit=on`,
-    'start',
-  ]);
+  const start = () =>
+    run('pg_ctl', [
+      '-D', data, '-l', join(dir, 'log'), '-w', '-t', '60',
+      '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on -c synchronous_commit=on`,
+      'start',
+    ]);
+  start();
   const url = (database = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${database}`;
   return {
     url,
     createDatabase: () => createDatabase(url()),
+    halt: () => run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']),
+    resume: start,
     stop() {
       spawnSync(join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', 'stop'], { ...(asRoot ? { uid } : {}), cwd: dir });
       rmSync(dir, { recursive: true, force: true });

@@ -110,6 +110,13 @@ export type CreateSessionResult = {
         'X-Request-Id'?: string;
         'Retry-After': number | string;
     };
+} | {
+    status: 503;
+    body: CreateSessionErrors[503];
+    headers: {
+        'X-Request-Id'?: string;
+        'Retry-After': number | string;
+    };
 };
 
 /**
@@ -176,6 +183,13 @@ export type CreateSessionProblem = {
 } | {
     status: 502;
     code: CreateSessionErrors[502]['code'];
+    headers: {
+        'X-Request-Id'?: string;
+        'Retry-After': number | string;
+    };
+} | {
+    status: 503;
+    code: CreateSessionErrors[503]['code'];
     headers: {
         'X-Request-Id'?: string;
         'Retry-After': number | string;
@@ -317,6 +331,13 @@ export type GetCurrentSessionResult = {
     headers?: {
         'X-Request-Id'?: string;
     };
+} | {
+    status: 503;
+    body: GetCurrentSessionErrors[503];
+    headers: {
+        'X-Request-Id'?: string;
+        'Retry-After': number | string;
+    };
 };
 
 /**
@@ -340,6 +361,13 @@ export type GetCurrentSessionProblem = {
     code: GetCurrentSessionErrors[500]['code'];
     headers?: {
         'X-Request-Id'?: string;
+    };
+} | {
+    status: 503;
+    code: GetCurrentSessionErrors[503]['code'];
+    headers: {
+        'X-Request-Id'?: string;
+        'Retry-After': number | string;
     };
 };
 
@@ -582,6 +610,13 @@ export type HandleOidcCallbackResult = {
         'X-Request-Id'?: string;
         'Retry-After': number | string;
     };
+} | {
+    status: 503;
+    body: HandleOidcCallbackErrors[503];
+    headers: {
+        'X-Request-Id'?: string;
+        'Retry-After': number | string;
+    };
 };
 
 /**
@@ -608,6 +643,13 @@ export type HandleOidcCallbackProblem = {
 } | {
     status: 502;
     code: HandleOidcCallbackErrors[502]['code'];
+    headers: {
+        'X-Request-Id'?: string;
+        'Retry-After': number | string;
+    };
+} | {
+    status: 503;
+    code: HandleOidcCallbackErrors[503]['code'];
     headers: {
         'X-Request-Id'?: string;
         'Retry-After': number | string;
@@ -715,6 +757,13 @@ export type ListSessionsResult = {
     headers?: {
         'X-Request-Id'?: string;
     };
+} | {
+    status: 503;
+    body: ListSessionsErrors[503];
+    headers: {
+        'X-Request-Id'?: string;
+        'Retry-After': number | string;
+    };
 };
 
 /**
@@ -738,6 +787,13 @@ export type ListSessionsProblem = {
     code: ListSessionsErrors[500]['code'];
     headers?: {
         'X-Request-Id'?: string;
+    };
+} | {
+    status: 503;
+    code: ListSessionsErrors[503]['code'];
+    headers: {
+        'X-Request-Id'?: string;
+        'Retry-After': number | string;
     };
 };
 
@@ -793,6 +849,13 @@ export type LogoutResult = {
     headers?: {
         'X-Request-Id'?: string;
     };
+} | {
+    status: 503;
+    body: LogoutErrors[503];
+    headers: {
+        'X-Request-Id'?: string;
+        'Retry-After': number | string;
+    };
 };
 
 /**
@@ -822,6 +885,13 @@ export type LogoutProblem = {
     code: LogoutErrors[500]['code'];
     headers?: {
         'X-Request-Id'?: string;
+    };
+} | {
+    status: 503;
+    code: LogoutErrors[503]['code'];
+    headers: {
+        'X-Request-Id'?: string;
+        'Retry-After': number | string;
     };
 };
 
@@ -912,6 +982,13 @@ export type RefreshSessionResult = {
     headers?: {
         'X-Request-Id'?: string;
     };
+} | {
+    status: 503;
+    body: RefreshSessionErrors[503];
+    headers: {
+        'X-Request-Id'?: string;
+        'Retry-After': number | string;
+    };
 };
 
 /**
@@ -975,6 +1052,13 @@ export type RefreshSessionProblem = {
     headers?: {
         'X-Request-Id'?: string;
     };
+} | {
+    status: 503;
+    code: RefreshSessionErrors[503]['code'];
+    headers: {
+        'X-Request-Id'?: string;
+        'Retry-After': number | string;
+    };
 };
 
 /**
@@ -1034,6 +1118,13 @@ export type RevokeSessionResult = {
     headers?: {
         'X-Request-Id'?: string;
     };
+} | {
+    status: 503;
+    body: RevokeSessionErrors[503];
+    headers: {
+        'X-Request-Id'?: string;
+        'Retry-After': number | string;
+    };
 };
 
 /**
@@ -1069,6 +1160,13 @@ export type RevokeSessionProblem = {
     code: RevokeSessionErrors[500]['code'];
     headers?: {
         'X-Request-Id'?: string;
+    };
+} | {
+    status: 503;
+    code: RevokeSessionErrors[503]['code'];
+    headers: {
+        'X-Request-Id'?: string;
+        'Retry-After': number | string;
     };
 };
 
@@ -1139,6 +1237,13 @@ export type StartOidcLoginResult = {
         'X-Request-Id'?: string;
         'Retry-After': number | string;
     };
+} | {
+    status: 503;
+    body: StartOidcLoginErrors[503];
+    headers: {
+        'X-Request-Id'?: string;
+        'Retry-After': number | string;
+    };
 };
 
 /**
@@ -1172,6 +1277,13 @@ export type StartOidcLoginProblem = {
 } | {
     status: 502;
     code: StartOidcLoginErrors[502]['code'];
+    headers: {
+        'X-Request-Id'?: string;
+        'Retry-After': number | string;
+    };
+} | {
+    status: 503;
+    code: StartOidcLoginErrors[503]['code'];
     headers: {
         'X-Request-Id'?: string;
         'Retry-After': number | string;

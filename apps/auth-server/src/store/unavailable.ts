@@ -1,0 +1,37 @@
+/**
+ * Whether an error means the database cannot serve now, rather than that
+ * the request or the code is wrong: no free connection in the pool, a
+ * connection lost or refused, the server shutting down or out of
+ * connections, a statement cancelled by its timeout, a conflict that
+ * outlived its retries, or SQLite busy. Such a request answers 503 with
+ * `Retry-After`; a retry may succeed.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let each: unknown = error, depth = 0; each instanceof Error && depth < 5; each = each.cause, depth++) {
+    const code = (each as { code?: unknown }).code;
+    if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || UNAVAILABLE_SQLSTATE_CLASSES.has(code.slice(0, 2)))) return true;
+    if (UNAVAILABLE_MESSAGES.some((pattern) => pattern.test(each.message))) return true;
+  }
+  return false;
+}
+
+/** Network errors, PostgreSQL SQLSTATEs and SQLite result codes. */
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
+  // admin_shutdown, crash_shutdown, cannot_connect_now, query_canceled (statement timeout), idle session timeout
+  '57P01', '57P02', '57P03', '57014', '57P05',
+  // serialization_failure, deadlock_detected: after the store's own retries
+  '40001', '40P01',
+  'SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_BUSY_SNAPSHOT',
+]);
+
+/** Connection exception (08), insufficient resources (53: too many connections, out of memory or disk). */
+const UNAVAILABLE_SQLSTATE_CLASSES = new Set(['08', '53']);
+
+/** node-postgres states these in its messages only. */
+const UNAVAILABLE_MESSAGES = [
+  /^timeout exceeded when trying to connect$/i,
+  /^Connection terminated/i,
+  /^Client has encountered a connection error and is not queryable$/i,
+  /^Cannot use a pool after calling end on the pool$/i,
+];
