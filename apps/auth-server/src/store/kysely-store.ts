@@ -257,10 +257,13 @@ export class KyselyAuthStore extends KyselyOperations implements AuthStore {
   readonly #db: Kysely<Database>;
   readonly dialect: AuthStore['dialect'];
   readonly poolStats?: () => PoolStats;
+  /** The migrations this open applied. */
+  readonly applied: string[];
 
-  private constructor(db: Kysely<Database>, options: StoreOptions) {
+  private constructor(db: Kysely<Database>, options: StoreOptions, applied: string[]) {
     super(db);
     this.#db = db;
+    this.applied = applied;
     this.dialect = options.dialect;
     if (options.poolStats) this.poolStats = options.poolStats;
   }
@@ -272,14 +275,15 @@ export class KyselyAuthStore extends KyselyOperations implements AuthStore {
    * through `CamelCasePlugin`.
    */
   static async open(db: Kysely<Database>, options: StoreOptions): Promise<KyselyAuthStore> {
+    let applied: string[] = [];
     try {
       await checkSchema(db, options.migrate ?? true);
-      if (options.migrate ?? true) await migrate(db);
+      if (options.migrate ?? true) applied = await migrate(db);
     } catch (error) {
       await db.destroy();
       throw error;
     }
-    return new KyselyAuthStore(db.withPlugin(new CamelCasePlugin()), options);
+    return new KyselyAuthStore(db.withPlugin(new CamelCasePlugin()), options, applied);
   }
 
   async transaction<T>(work: (tx: StoreOperations) => Promise<T>): Promise<T> {

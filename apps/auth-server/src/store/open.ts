@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type pg from 'pg';
 import { prepareDataDir } from '../tokens/key-material.js';
-import type { AuthStore } from './auth-store.js';
+import type { KyselyAuthStore } from './kysely-store.js';
 import { openPostgresStore, type PoolSettings } from './postgres.js';
 import { openSqliteStore } from './sqlite.js';
 
@@ -15,7 +15,7 @@ export interface StoreLocation {
 }
 
 /** Opens the configured store: PostgreSQL when `databaseUrl` is set, else the SQLite file (in a private data directory). */
-export async function openStore(location: StoreLocation, onConnectionError: (error: Error) => void): Promise<{ store: AuthStore; pool?: pg.Pool }> {
+export async function openStore(location: StoreLocation, onConnectionError: (error: Error) => void): Promise<{ store: KyselyAuthStore; pool?: pg.Pool }> {
   if (location.databaseUrl !== undefined) {
     return openPostgresStore(location.databaseUrl, { pool: location.pool, migrate: location.migrateOnStart, onConnectionError });
   }
