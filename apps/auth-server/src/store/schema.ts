@@ -16,6 +16,7 @@ export interface Database {
   sessions: SessionsTable;
   refreshTokens: RefreshTokensTable;
   idempotencyRecords: IdempotencyRecordsTable;
+  auditEvents: AuditEventsTable;
 }
 
 export interface UsersTable {
@@ -100,6 +101,22 @@ export interface IdempotencyRecordsTable {
   lockedUntil: number;
 }
 
+/**
+ * A security event of a tenant, for its operators. It names the request,
+ * session, user and client it concerns, and MUST NOT hold a token, code,
+ * state, key or secret: the log is read with an API key, not a session.
+ */
+export interface AuditEventsTable {
+  id: string;
+  tenantId: string;
+  type: string;
+  at: number;
+  requestId: string | null;
+  sessionId: string | null;
+  userId: string | null;
+  clientAddress: string | null;
+}
+
 /** The domain records the store hands out and takes: rows, but for a user's flag, which is a boolean. */
 export interface UserRecord extends Omit<Selectable<UsersTable>, 'emailVerified'> {
   emailVerified: boolean;
@@ -112,3 +129,4 @@ export type NewUser = UserRecord;
 export type NewSession = Insertable<SessionsTable>;
 export type NewRefreshToken = Insertable<RefreshTokensTable>;
 export type NewLoginState = Insertable<LoginStatesTable>;
+export type AuditEventRecord = Selectable<AuditEventsTable>;
