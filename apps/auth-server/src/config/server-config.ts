@@ -26,6 +26,14 @@ export interface ServerConfig {
   providerDiscoveryTtlSeconds: number;
   logLevel: string;
   tenants: TenantConfig[];
+  /** The admin listener of `GET /metrics`; undefined: none. */
+  metricsPort: number | undefined;
+  /** Its address: loopback unless told otherwise, so that metrics are not public by accident. */
+  metricsHost: string;
+  /** When set, scrapes must send `Authorization: Bearer <token>`. */
+  metricsToken: string | undefined;
+  /** How long audit events are kept. */
+  auditRetentionDays: number;
 }
 
 export const CONFIG_DEFAULTS = {
@@ -43,6 +51,8 @@ export const CONFIG_DEFAULTS = {
   providerTimeoutSeconds: 10,
   providerDiscoveryTtlSeconds: 3600,
   logLevel: 'info',
+  metricsHost: '127.0.0.1',
+  auditRetentionDays: 90,
 } as const;
 
 /** What a configuration must say; everything else has a documented default. */
@@ -70,6 +80,10 @@ export function buildServerConfig(input: ServerConfigInput): ServerConfig {
     providerTimeoutSeconds: CONFIG_DEFAULTS.providerTimeoutSeconds,
     providerDiscoveryTtlSeconds: CONFIG_DEFAULTS.providerDiscoveryTtlSeconds,
     logLevel: CONFIG_DEFAULTS.logLevel,
+    metricsPort: undefined,
+    metricsHost: CONFIG_DEFAULTS.metricsHost,
+    metricsToken: undefined,
+    auditRetentionDays: CONFIG_DEFAULTS.auditRetentionDays,
     ...given,
     port,
     publicUrl: (given.publicUrl ?? `http://localhost:${port}`).replace(/\/+$/, ''),
