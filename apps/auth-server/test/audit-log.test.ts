@@ -155,7 +155,8 @@ describe('the audit log', () => {
       clock.advance(2 * 3600 * 1000);
       const swept = await h.server.store.prune(clock.now(), 24 * 3600 * 1000);
       expect(swept.auditEvents).toBe(2);
-      expect((await auditEvents(h)).map((event) => event.type)).toEqual(['session_created', 'login']);
+      // The two kept are of the second sign-in; at one instant of the test's clock, their order is the ids'.
+      expect((await auditEvents(h)).map((event) => event.type).sort()).toEqual(['login', 'session_created']);
     } finally {
       await h.close();
     }
