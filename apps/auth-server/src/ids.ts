@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 
-/** A random, prefixed identifier: `ses_…`, `usr_…`, `rtk_…`. 128 bits, hex. */
-export function newId(prefix: 'ses' | 'usr' | 'rtk'): string {
+/** A random, prefixed identifier: `ses_…`, `usr_…`, `rtk_…`, `aud_…`. 128 bits, hex. */
+export function newId(prefix: 'ses' | 'usr' | 'rtk' | 'aud'): string {
   return `${prefix}_${randomBytes(16).toString('hex')}`;
 }
 

@@ -26,7 +26,7 @@ const LOGIN_CHALLENGE = `Login realm="${REALM}"`;
 export const RETRY_AFTER_SECONDS = 5;
 
 /** An input the contract cannot express a rule for: a pairing of parameters, a cursor, PKCE. */
-export function invalidRequest(location: string, message: string): ApiProblem<ProblemOf<'startOidcLogin' | 'listSessions'>> {
+export function invalidRequest(location: string, message: string): ApiProblem<ProblemOf<'startOidcLogin' | 'listSessions' | 'listAuditEvents'>> {
   return new ApiProblem({ status: 400, code: 'invalid_request', detail: `${location} ${message}`, errors: [{ location, message }] });
 }
 
@@ -52,7 +52,7 @@ export function loginRejected(code: 'invalid_state' | 'invalid_grant', detail: s
   return new ApiProblem({ status: 401, code, detail, cause, headers: { 'WWW-Authenticate': LOGIN_CHALLENGE } });
 }
 
-export function invalidApiKey(): ApiProblem<ProblemOf<'refreshSession'>> {
+export function invalidApiKey(): ApiProblem<ProblemOf<'refreshSession' | 'listAuditEvents'>> {
   return new ApiProblem({ status: 401, code: 'invalid_api_key', detail: 'X-API-Key is not valid.', headers: { 'WWW-Authenticate': CHALLENGES.ApiKey } });
 }
 
@@ -72,6 +72,11 @@ export function accessTokenRejected(): ApiProblem<ProblemOf<'getCurrentSession' 
 
 export function originNotAllowed(origin: string | undefined): ApiProblem<ProblemOf<'createSession' | 'refreshSession' | 'logout' | 'revokeSession'>> {
   return new ApiProblem({ status: 403, code: 'origin_not_allowed', detail: `The origin ${origin} is not allowed for this tenant.` });
+}
+
+/** A valid API key of the tenant, without the scope the operation requires. */
+export function insufficientScope(scope: string): ApiProblem<ProblemOf<'refreshSession' | 'listAuditEvents'>> {
+  return new ApiProblem({ status: 403, code: 'insufficient_scope', detail: `This API key lacks the ${scope} scope.` });
 }
 
 export function sessionNotFound(): ApiProblem<ProblemOf<'revokeSession'>> {

@@ -2,6 +2,8 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DestinationStream } from 'pino';
 import { systemClock, type Clock } from './clock.js';
+import { AuditLog } from './audit/audit-log.js';
+import { SecurityEvents } from './audit/security-events.js';
 import type { ServerConfig } from './config/server-config.js';
 import { createApp } from './http/app.js';
 import { Callers } from './http/caller.js';
@@ -10,6 +12,8 @@ import { RateLimits } from './http/rate-limits.js';
 import { Idempotency } from './idempotency/idempotency.js';
 import { LoginService } from './login/login-service.js';
 import { createLogger, describeError } from './logging/logger.js';
+import { startMetricsListener, type RunningMetricsListener } from './metrics/metrics-listener.js';
+import { Metrics } from './metrics/metrics.js';
 import { ProviderClients } from './oidc/provider-client.js';
 import { SessionService } from './sessions/session-service.js';
 import { openStore } from './store/open.js';
@@ -32,6 +36,8 @@ export interface RunningServer {
   store: AuthStore;
   /** The signing and sealing keys this instance uses now. */
   keys: KeyRing;
+  /** The admin listener's `GET /metrics` URL, when `metricsPort` is set. */
+  metricsUrl?: string;
   /** Stops accepting requests, waits for those in flight, and closes the database. */
   close(): Promise<void>;
 }
@@ -62,17 +68,19 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   }
   keys.startRefreshing((error) => logger.error({ error: describeError(error) }, 'reading the keys again failed; the ones loaded stay in use'));
 
+  const metrics = new Metrics({ poolStats: store.poolStats?.bind(store) });
+  // Every security event is logged, counted and written to its tenant's audit log here, and only here.
+  const events = new SecurityEvents(store, metrics, logger, clock);
   const tenants = new TenantRegistry(config.tenants);
   const providers = new ProviderClients({ timeoutSeconds: config.providerTimeoutSeconds, discoveryTtlSeconds: config.providerDiscoveryTtlSeconds }, clock);
   const sealer = keys.sealing;
   const accessTokens = new AccessTokens(keys, config.publicUrl, config.accessTokenAudience);
-  const login = new LoginService(store, tenants, providers, clock, { publicUrl: config.publicUrl, stateTtlSeconds: config.loginStateTtlSeconds });
-  const sessions = new SessionService(store, tenants, providers, accessTokens, sealer, clock, (id) => login.callbackUrl(id), {
-    graceReplay: (event) => logger.info({ event: 'refresh_grace_replay', tenant: event.tenantId, session_id: event.sessionId, channel: event.channel }, 'retired refresh token answered within the grace window'),
-    reuseDetected: (event) => logger.warn({ event: 'refresh_token_reused', tenant: event.tenantId, session_id: event.sessionId, channel: event.channel }, 'retired refresh token reused: session revoked'),
+  const login = new LoginService(store, tenants, providers, clock, { publicUrl: config.publicUrl, stateTtlSeconds: config.loginStateTtlSeconds }, {
+    completed: ({ tenantId }) => events.record({ type: 'login', tenantId }),
   });
-  const idempotency = new Idempotency(store, sealer, clock, config.idempotency);
-  const callers = new Callers({ tenants, accessTokens, sessions, clock });
+  const sessions = new SessionService(store, tenants, providers, accessTokens, sealer, clock, (id) => login.callbackUrl(id), events.sessions());
+  const idempotency = new Idempotency(store, sealer, clock, config.idempotency, (tenantId, operation) => events.idempotentReplay(tenantId, operation));
+  const callers = new Callers({ tenants, accessTokens, sessions, clock, events });
   let draining = false;
   const limits = new RateLimits(config.rateLimits, {
     pool,
@@ -89,9 +97,10 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     accessTokens,
     limits,
     store,
+    audit: new AuditLog(store),
     isDraining: () => draining,
   });
-  const app = createApp({ handlers, tenants, callers, limits, logger, validateResponses: config.validateResponses, trustProxy: config.trustProxy });
+  const app = createApp({ handlers, tenants, callers, limits, logger, metrics, validateResponses: config.validateResponses, trustProxy: config.trustProxy });
 
   const server: Server = await new Promise((resolve, reject) => {
     const onListening = (error?: Error) => (error ? reject(error) : resolve(listening));
@@ -99,13 +108,24 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     const listening = config.host === undefined ? app.listen(config.port, onListening) : app.listen(config.port, config.host, onListening);
   });
   const { port } = server.address() as AddressInfo;
+  let metricsListener: RunningMetricsListener | undefined;
+  if (config.metricsPort !== undefined) {
+    try {
+      metricsListener = await startMetricsListener(metrics, { port: config.metricsPort, host: config.metricsHost, token: config.metricsToken });
+    } catch (error) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await store.close();
+      throw error;
+    }
+  }
+  const auditRetentionMs = config.auditRetentionDays * 24 * 3600 * 1000;
   const prune = () => {
-    store.prune(clock.now()).catch((error: unknown) => logger.error({ error: describeError(error) }, 'prune failed'));
+    store.prune(clock.now(), auditRetentionMs).catch((error: unknown) => logger.error({ error: describeError(error) }, 'prune failed'));
   };
   prune();
   const pruning = setInterval(prune, PRUNE_INTERVAL_MS);
   pruning.unref();
-  logger.info({ port, public_url: config.publicUrl, tenants: config.tenants.map((t) => t.id) }, 'listening');
+  logger.info({ port, public_url: config.publicUrl, metrics_url: metricsListener?.url, tenants: config.tenants.map((t) => t.id) }, 'listening');
 
   let closing: Promise<void> | undefined;
   return {
@@ -113,6 +133,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     port,
     store,
     keys,
+    ...(metricsListener ? { metricsUrl: metricsListener.url } : {}),
     close: () => {
       closing ??= (async () => {
         draining = true;
@@ -122,6 +143,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         const sweep = setInterval(() => server.closeIdleConnections(), 50);
         await new Promise<void>((resolve) => server.close(() => resolve()));
         clearInterval(sweep);
+        await metricsListener?.close();
         await store.close();
         logger.info('stopped');
       })();

@@ -3,10 +3,13 @@ import type { RawTenantsFile } from '@aimable/auth-server';
 
 /**
  * The demo tenant: tenant `demo`, provider `dev` (the local identity
- * provider), and an API key that this file publishes. None of it exists
- * outside the demo.
+ * provider), and two API keys that this file publishes: the app's, which
+ * refreshes, and the operator's, which reads the audit log. None of it
+ * exists outside the demo.
  */
 export const DEMO_API_KEY = 'ak_demo_local_only_0c7f3b9a6e2d41f8';
+/** The demo's operator key: scope `audit:read` only, for `GET /v1/admin/audit-events`. */
+export const DEMO_ADMIN_API_KEY = 'demo-admin-key-local-only-7d3e9a51c2b84f60';
 export const DEMO_CLIENT_ID = 'aimable-demo';
 export const DEMO_CLIENT_SECRET_ENV = 'AIMABLE_DEMO_DEV_CLIENT_SECRET';
 export const DEMO_CLIENT_SECRET = 'dev-secret-not-for-production';
@@ -31,7 +34,10 @@ export function demoTenantsFile(devIdpIssuer: string, webOrigin?: string): RawTe
           },
         },
         redirect_uris: redirectUris,
-        api_keys: [{ id: 'demo', sha256: createHash('sha256').update(DEMO_API_KEY).digest('hex') }],
+        api_keys: [
+          { id: 'demo', sha256: createHash('sha256').update(DEMO_API_KEY).digest('hex') },
+          { id: 'demo-admin', sha256: createHash('sha256').update(DEMO_ADMIN_API_KEY).digest('hex'), scopes: ['audit:read'] },
+        ],
       },
     ],
   };

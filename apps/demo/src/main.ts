@@ -5,7 +5,8 @@
  * local identity provider, whose test users all have the password
  * `password`, and the demo app on http://localhost:5173. With
  * AUTH_TENANTS_FILE set, it runs those tenants instead, without the demo
- * tenant, the local provider or the app.
+ * tenant, the local provider or the app. Metrics are served on
+ * http://127.0.0.1:9464/metrics unless AUTH_METRICS_PORT says otherwise.
  *
  * `--mock` (`pnpm demo --mock`): the demo app against the Prism mock of the
  * contract instead of the server.
@@ -14,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadServerConfig, startServer } from '@aimable/auth-server';
 import { DEFAULT_MOCK_PORT, startMock } from '@aimable/auth-mock';
 import { startDevIdp, TEST_USERS } from '@aimable/dev-idp';
-import { DEMO_API_KEY, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_CLIENT_SECRET_ENV, demoTenantsFile } from './demo-tenant.js';
+import { DEMO_ADMIN_API_KEY, DEMO_API_KEY, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_CLIENT_SECRET_ENV, demoTenantsFile } from './demo-tenant.js';
 import { serveDemoWeb } from './web.js';
 
 const env = process.env;
@@ -45,7 +46,7 @@ const demo = !env.AUTH_TENANTS_FILE;
 
 let config;
 try {
-  config = loadServerConfig(env, { fallbackTenants: { file: demoTenantsFile(devIdpIssuer, webOrigin), secrets: { [DEMO_CLIENT_SECRET_ENV]: DEMO_CLIENT_SECRET } } });
+  config = loadServerConfig({ AUTH_METRICS_PORT: '9464', ...env }, { fallbackTenants: { file: demoTenantsFile(devIdpIssuer, webOrigin), secrets: { [DEMO_CLIENT_SECRET_ENV]: DEMO_CLIENT_SECRET } } });
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   console.error(error.message);
@@ -71,6 +72,8 @@ if (devIdp && web) {
       `  API reference: ${config.publicUrl}/docs`,
       `  local identity provider: ${devIdp.issuer}`,
       `  tenant: demo   provider: dev   API key: ${DEMO_API_KEY}`,
+      `  audit log: curl -H 'X-API-Key: ${DEMO_ADMIN_API_KEY}' ${config.publicUrl}/v1/admin/audit-events`,
+      ...(server.metricsUrl ? [`  metrics: ${server.metricsUrl}`] : []),
       `  frontend redirect URIs: ${config.tenants[0]?.redirectUris.join(', ')}`,
       `  test users (password "password"): ${TEST_USERS.map((u) => u.username).join(', ')}`,
       '',

@@ -21,9 +21,9 @@ function pkcePair(): { verifier: string; challenge: string } {
 describe('the demo (what `pnpm start` runs)', () => {
   test('When started with the embedded defaults, then the demo tenant, the local provider and the demo key work, and SIGTERM stops it cleanly', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'aimable-main-'));
-    const [port, idpPort, webPort] = [await freePort(), await freePort(), await freePort()];
+    const [port, idpPort, webPort, metricsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
     const child = spawn(process.execPath, ['--import', tsx, main], {
-      env: { ...process.env, PORT: String(port), DEV_IDP_PORT: String(idpPort), DEMO_WEB_PORT: String(webPort), AUTH_DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+      env: { ...process.env, PORT: String(port), DEV_IDP_PORT: String(idpPort), DEMO_WEB_PORT: String(webPort), AUTH_METRICS_PORT: String(metricsPort), AUTH_DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -40,6 +40,11 @@ describe('the demo (what `pnpm start` runs)', () => {
         child.once('exit', (code) => reject(new Error(`exited with ${code}:\n${output}`)));
       });
       expect(output).toContain('ak_demo_local_only_0c7f3b9a6e2d41f8');
+      // The operator's side: metrics on the admin listener, and the audit log with the published admin key.
+      expect(output).toContain(`metrics: http://127.0.0.1:${metricsPort}/metrics`);
+      expect(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()).toContain('auth_http_requests_total');
+      const audit = await fetch(`http://localhost:${port}/v1/admin/audit-events`, { headers: { 'X-API-Key': 'demo-admin-key-local-only-7d3e9a51c2b84f60' } });
+      expect(audit.status).toBe(200);
       // The demo app is served, told where the API is and which tenant it signs in to.
       expect(output).toContain(`open http://localhost:${webPort}`);
       const app = await fetch(`http://localhost:${webPort}/auth/callback?code=x&state=y`);

@@ -3,7 +3,7 @@
 /**
  * The operations of the contract, by operationId.
  */
-export type OperationId = 'getJwks' | 'getApiReference' | 'getApiReferenceScript' | 'getHealth' | 'getOpenApiDocument' | 'getReadiness' | 'logout' | 'handleOidcCallback' | 'startOidcLogin' | 'createSession' | 'listProviders' | 'getCurrentSession' | 'listSessions' | 'revokeSession' | 'refreshSession';
+export type OperationId = 'getJwks' | 'getApiReference' | 'getApiReferenceScript' | 'getHealth' | 'getOpenApiDocument' | 'getReadiness' | 'listAuditEvents' | 'logout' | 'handleOidcCallback' | 'startOidcLogin' | 'createSession' | 'listProviders' | 'getCurrentSession' | 'listSessions' | 'revokeSession' | 'refreshSession';
 
 /**
  * Every operation of the contract, as data: its route, its inputs, its security and its responses.
@@ -104,6 +104,59 @@ export const operations = [
             }
         },
         unknownQueryParameters: 'ignore'
+    },
+    {
+        operationId: 'listAuditEvents',
+        method: 'get',
+        path: '/v1/admin/audit-events',
+        parameters: [
+            {
+                name: 'X-Request-Id',
+                in: 'header',
+                required: false
+            },
+            {
+                name: 'limit',
+                in: 'query',
+                required: false
+            },
+            {
+                name: 'cursor',
+                in: 'query',
+                required: false
+            }
+        ],
+        body: null,
+        security: [['ApiKey']],
+        responses: {
+            200: { contentType: 'application/json', headers: [{ name: 'X-Request-Id', required: false }, { name: 'Cache-Control', required: false }] },
+            400: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: ['invalid_request']
+            },
+            401: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }, { name: 'WWW-Authenticate', required: true }],
+                problemCodes: ['invalid_api_key']
+            },
+            403: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: ['insufficient_scope']
+            },
+            500: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: ['internal_error']
+            },
+            503: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }, { name: 'Retry-After', required: true }],
+                problemCodes: ['service_unavailable']
+            }
+        },
+        unknownQueryParameters: 'refuse'
     },
     {
         operationId: 'logout',
@@ -616,7 +669,7 @@ export const operations = [
             403: {
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }],
-                problemCodes: ['origin_not_allowed']
+                problemCodes: ['insufficient_scope', 'origin_not_allowed']
             },
             409: {
                 contentType: 'application/problem+json',
@@ -696,7 +749,7 @@ export const openApiDocument = {
         title: 'Aimable Auth API',
         version: '1.0.0',
         summary: 'OIDC login, sessions with rotating refresh tokens, and multi-tenancy.',
-        description: 'The authentication API of Aimable. A frontend signs its users in with an\nOpenID Connect provider configured for its tenant, exchanges the result for\na session, and keeps the session alive with rotating refresh tokens.\n\n## Login flow\n1. The frontend creates a PKCE pair (RFC 7636): a random `code_verifier`,\n   kept in the browser, and `code_challenge = BASE64URL(SHA256(code_verifier))`.\n2. `GET /v1/auth/oidc/{provider}/start` with the `code_challenge` returns the\n   provider\'s authorization URL (a `302`, or `200` JSON for\n   `Accept: application/json`). The tenant comes from the `X-Tenant-Id`\n   header or, for a plain link or navigation that cannot carry a header,\n   from the `tenant` query parameter. The server stores a single-use\n   `state` that expires after **10 minutes** and is bound to the tenant,\n   the provider, the exact `frontend_redirect_uri`, the server\'s own PKCE\n   verifier and nonce, and the frontend\'s `code_challenge`.\n3. The provider redirects the browser to\n   `GET /v1/auth/oidc/{provider}/callback`, which forwards `code` and `state`\n   (or `error` and `state`) to the saved `frontend_redirect_uri`.\n4. The frontend posts `code`, `state` and its `code_verifier` to\n   `POST /v1/auth/oidc/session` and receives a session grant. The tenant\n   comes from the state.\n\n**Frontend PKCE is required.** Only the browser that holds the\n`code_verifier` can turn a `code` and `state` into a session, so a `code`\nand `state` stolen from a URL (history, `Referer`, proxy logs) or planted\nin a victim\'s browser (login CSRF, RFC 9700 §4.7.1) are worthless. A tenant\nmay opt out (`frontend_pkce: optional` in its session policy); its logins\nare then bound only by the single-use `state`, which is weaker.\n\n**Query values** may be sent percent-encoded or, where RFC 3986 allows\nit in a query, as they are (`frontend_redirect_uri=https://app.example/cb`);\nthe server compares them after the one decoding HTTP does.\n\n## Tokens\n* The **access token** is a short-lived JWT (15 minutes by default) signed\n  with a key published at `/.well-known/jwks.json`. Revoking a session does\n  not recall access tokens already issued: they stay valid until they\n  expire.\n* The **refresh token** rotates on every use. Browsers receive it in the\n  tenant\'s cookie `__Host-aimable_refresh_{tenant}` (for example\n  `__Host-aimable_refresh_demo`; `HttpOnly; Secure; Path=/`), one per\n  tenant, so that a browser can hold sessions of several tenants; clients\n  that send it in a JSON body receive it in the body.\n\n## Idempotency\n`POST /v1/auth/oidc/session` requires and `POST /v1/refresh` accepts an\n`Idempotency-Key` header: 1–255 printable ASCII characters, sent as a\nplain token. Keys must be random (a UUID v4 is recommended) and new for\neach logical request; a retry reuses its key. A key is scoped to the\noperation and to what only its caller holds: for session creation the\n`code_verifier`, for refresh the refresh token\'s session. So one\ncaller\'s key never collides with another\'s.\n\nThe first completed response is stored for **24 hours**; a retry with the\nsame key and the same request (method, route, canonical JSON body, and\nthe credential it carries) replays it with `Idempotent-Replayed: true`,\nbut only while what it granted is still current: a session-creation\nreplay after the session was refreshed, revoked or expired answers\n`401 invalid_state`, and a refresh replay after the token could no longer\nrefresh answers as that token would. The same key with a different\nrequest answers `422 idempotency_key_reused`; while the first request is\nstill running, a retry answers `409 idempotency_key_in_use` with\n`Retry-After`. A `401` met while the request ran (the provider refused\nthe code, the token was reused) is stored and replayed like a success.\nRequests rejected before they run (validation, credentials, an unknown\nstate, a wrong `code_verifier`), `429` and `5xx` results are not stored,\nso a retry may succeed.\n\n## Origins\nA browser request with an unsafe method (`POST`, `DELETE`) whose `Origin`\nis not allowed by every tenant it speaks for (its `X-Tenant-Id`, its API\nkey\'s tenant, its access token\'s tenant, its login state\'s tenant) is\nrefused with `403 origin_not_allowed` before anything runs. CORS lets an\norigin read an answer on the same rule.\n\n## Errors\nEvery error is an RFC 9457 `application/problem+json` document with a\nstable `code` and the `request_id` of the request. Each operation declares,\nper status, exactly which codes it answers with; `5xx` problems never carry\ninternal detail, and those that may pass (`502`, `503`) say when to retry in\n`Retry-After`. Every `401` carries a `WWW-Authenticate` challenge.\n\n**Codes are extensible.** `ProblemCode` lists the codes of this version.\nLater versions may add codes, to any status, without a new major version;\nthey never change what a listed code means. A client must handle a code it\ndoes not know as its status\'s general meaning (the typed client turns it\ninto `unrecognized_problem`, and keeps the original in `problem.code`).\n\nA path the API does not have answers `404 not_found`, and a method a path\ndoes not take answers `405 method_not_allowed` with `Allow`\n(`x-unrouted-responses`). Parameterless probes (`/healthz`, `/readyz`,\n`/.well-known/jwks.json`, `/openapi.yaml`, `/docs` and its script) and the OIDC callback (RFC 6749 §4.1.2) ignore\nquery parameters they do not declare; every other operation refuses them\nwith `400 invalid_request`.\n',
+        description: 'The authentication API of Aimable. A frontend signs its users in with an\nOpenID Connect provider configured for its tenant, exchanges the result for\na session, and keeps the session alive with rotating refresh tokens.\n\n## Login flow\n1. The frontend creates a PKCE pair (RFC 7636): a random `code_verifier`,\n   kept in the browser, and `code_challenge = BASE64URL(SHA256(code_verifier))`.\n2. `GET /v1/auth/oidc/{provider}/start` with the `code_challenge` returns the\n   provider\'s authorization URL (a `302`, or `200` JSON for\n   `Accept: application/json`). The tenant comes from the `X-Tenant-Id`\n   header or, for a plain link or navigation that cannot carry a header,\n   from the `tenant` query parameter. The server stores a single-use\n   `state` that expires after **10 minutes** and is bound to the tenant,\n   the provider, the exact `frontend_redirect_uri`, the server\'s own PKCE\n   verifier and nonce, and the frontend\'s `code_challenge`.\n3. The provider redirects the browser to\n   `GET /v1/auth/oidc/{provider}/callback`, which forwards `code` and `state`\n   (or `error` and `state`) to the saved `frontend_redirect_uri`.\n4. The frontend posts `code`, `state` and its `code_verifier` to\n   `POST /v1/auth/oidc/session` and receives a session grant. The tenant\n   comes from the state.\n\n**Frontend PKCE is required.** Only the browser that holds the\n`code_verifier` can turn a `code` and `state` into a session, so a `code`\nand `state` stolen from a URL (history, `Referer`, proxy logs) or planted\nin a victim\'s browser (login CSRF, RFC 9700 §4.7.1) are worthless. A tenant\nmay opt out (`frontend_pkce: optional` in its session policy); its logins\nare then bound only by the single-use `state`, which is weaker.\n\n**Query values** may be sent percent-encoded or, where RFC 3986 allows\nit in a query, as they are (`frontend_redirect_uri=https://app.example/cb`);\nthe server compares them after the one decoding HTTP does.\n\n## Tokens\n* The **access token** is a short-lived JWT (15 minutes by default) signed\n  with a key published at `/.well-known/jwks.json`. Revoking a session does\n  not recall access tokens already issued: they stay valid until they\n  expire.\n* The **refresh token** rotates on every use. Browsers receive it in the\n  tenant\'s cookie `__Host-aimable_refresh_{tenant}` (for example\n  `__Host-aimable_refresh_demo`; `HttpOnly; Secure; Path=/`), one per\n  tenant, so that a browser can hold sessions of several tenants; clients\n  that send it in a JSON body receive it in the body.\n\n## Idempotency\n`POST /v1/auth/oidc/session` requires and `POST /v1/refresh` accepts an\n`Idempotency-Key` header: 1–255 printable ASCII characters, sent as a\nplain token. Keys must be random (a UUID v4 is recommended) and new for\neach logical request; a retry reuses its key. A key is scoped to the\noperation and to what only its caller holds: for session creation the\n`code_verifier`, for refresh the refresh token\'s session. So one\ncaller\'s key never collides with another\'s.\n\nThe first completed response is stored for **24 hours**; a retry with the\nsame key and the same request (method, route, canonical JSON body, and\nthe credential it carries) replays it with `Idempotent-Replayed: true`,\nbut only while what it granted is still current: a session-creation\nreplay after the session was refreshed, revoked or expired answers\n`401 invalid_state`, and a refresh replay after the token could no longer\nrefresh answers as that token would. The same key with a different\nrequest answers `422 idempotency_key_reused`; while the first request is\nstill running, a retry answers `409 idempotency_key_in_use` with\n`Retry-After`. A `401` met while the request ran (the provider refused\nthe code, the token was reused) is stored and replayed like a success.\nRequests rejected before they run (validation, credentials, an unknown\nstate, a wrong `code_verifier`), `429` and `5xx` results are not stored,\nso a retry may succeed.\n\n## Origins\nA browser request with an unsafe method (`POST`, `DELETE`) whose `Origin`\nis not allowed by every tenant it speaks for (its `X-Tenant-Id`, its API\nkey\'s tenant, its access token\'s tenant, its login state\'s tenant) is\nrefused with `403 origin_not_allowed` before anything runs. CORS lets an\norigin read an answer on the same rule.\n\n## API keys and scopes\nAn `X-API-Key` names its tenant and carries scopes, set per key in the\ntenants file: `refresh` (the default) for `POST /v1/refresh`, and\n`audit:read` for `GET /v1/admin/audit-events`. Each operation\'s\n`security` lists the scope it needs. A missing or unknown key answers\n`401 invalid_api_key` with a `WWW-Authenticate` challenge; a valid key\nwithout the scope answers `403 insufficient_scope`.\n\n## Errors\nEvery error is an RFC 9457 `application/problem+json` document with a\nstable `code` and the `request_id` of the request. Each operation declares,\nper status, exactly which codes it answers with; `5xx` problems never carry\ninternal detail, and those that may pass (`502`, `503`) say when to retry in\n`Retry-After`. Every `401` carries a `WWW-Authenticate` challenge.\n\n**Codes are extensible.** `ProblemCode` lists the codes of this version.\nLater versions may add codes, to any status, without a new major version;\nthey never change what a listed code means. A client must handle a code it\ndoes not know as its status\'s general meaning (the typed client turns it\ninto `unrecognized_problem`, and keeps the original in `problem.code`).\n\nA path the API does not have answers `404 not_found`, and a method a path\ndoes not take answers `405 method_not_allowed` with `Allow`\n(`x-unrouted-responses`). Parameterless probes (`/healthz`, `/readyz`,\n`/.well-known/jwks.json`, `/openapi.yaml`, `/docs` and its script) and the OIDC callback (RFC 6749 §4.1.2) ignore\nquery parameters they do not declare; every other operation refuses them\nwith `400 invalid_request`.\n',
         contact: { name: 'Aimable Auth' },
         license: { name: 'Apache-2.0', identifier: 'Apache-2.0' }
     },
@@ -711,7 +764,8 @@ export const openApiDocument = {
         { name: 'tenants', description: 'What a tenant offers its login page.' },
         { name: 'keys', description: 'Keys to verify access tokens.' },
         { name: 'health', description: 'Liveness and readiness probes.' },
-        { name: 'reference', description: 'The contract and its reference page.' }
+        { name: 'reference', description: 'The contract and its reference page.' },
+        { name: 'admin', description: 'A tenant\'s operators: its audit log of security events.' }
     ],
     paths: {
         '/v1/auth/oidc/{provider}/start': { get: {
@@ -921,8 +975,8 @@ export const openApiDocument = {
                 operationId: 'refreshSession',
                 tags: ['sessions'],
                 summary: 'Refresh a session',
-                description: 'Exchanges a refresh token for a new grant. The refresh token comes from\nthe `__Host-aimable_refresh_{tenant}` cookie of the API key\'s tenant, or from the JSON body for\nnon-browser clients; the new one is returned the same way. `X-API-Key`\nmust be a key of the session\'s own tenant.\n\n**Rotation.** Every refresh issues a new refresh token and retires the\none presented. Presenting the retired token again within the reuse\ngrace window (10 seconds by default, per tenant) on the channel it was\nused on (cookie or body) answers the identical grant the first refresh\nreturned, so two tabs refreshing at once end up with the same working\ntoken. Presenting it after the window, or on the other channel,\nrevokes the whole session and answers `401 refresh_token_reused`.\n\nA refresh token of another tenant than the API key\'s answers exactly\nas an unknown one: `401 invalid_refresh_token`.\n\n**Lifetimes.** A session ends at its absolute expiry (30 days by\ndefault) or after its idle timeout (7 days by default) without a\nrefresh; then the answer is `401 session_expired`.\n\nAccepts an optional `Idempotency-Key` with the same semantics as\nsession creation.\n',
-                security: [{ ApiKey: [] }],
+                description: 'Exchanges a refresh token for a new grant. The refresh token comes from\nthe `__Host-aimable_refresh_{tenant}` cookie of the API key\'s tenant, or from the JSON body for\nnon-browser clients; the new one is returned the same way. `X-API-Key`\nmust be a key of the session\'s own tenant.\n\n**Rotation.** Every refresh issues a new refresh token and retires the\none presented. Presenting the retired token again within the reuse\ngrace window (10 seconds by default, per tenant) on the channel it was\nused on (cookie or body) answers the identical grant the first refresh\nreturned, so two tabs refreshing at once end up with the same working\ntoken. Presenting it after the window, or on the other channel,\nrevokes the whole session and answers `401 refresh_token_reused`.\n\nA refresh token of another tenant than the API key\'s answers exactly\nas an unknown one: `401 invalid_refresh_token`.\n\n**Lifetimes.** A session ends at its absolute expiry (30 days by\ndefault) or after its idle timeout (7 days by default) without a\nrefresh; then the answer is `401 session_expired`.\n\nAccepts an optional `Idempotency-Key` with the same semantics as\nsession creation.\n\nThe API key needs the `refresh` scope (every key has it unless its\nscopes say otherwise); a key without it answers `403 insufficient_scope`.\n',
+                security: [{ ApiKey: ['refresh'] }],
                 parameters: [{ $ref: '#/components/parameters/IdempotencyKeyOptional' }, { $ref: '#/components/parameters/RequestId' }],
                 requestBody: { required: false, content: { 'application/json': { schema: { $ref: '#/components/schemas/RefreshRequest' }, example: { refresh_token: 'rt_Qm9yZWFsbHlSYW5kb21CeXRlc0hlcmVfXzQzQ2hhcnNMb25n' } } } },
                 responses: {
@@ -938,7 +992,7 @@ export const openApiDocument = {
                     },
                     400: { $ref: '#/components/responses/InvalidRequest' },
                     401: { $ref: '#/components/responses/RefreshRejected' },
-                    403: { $ref: '#/components/responses/OriginNotAllowed' },
+                    403: { $ref: '#/components/responses/RefreshForbidden' },
                     409: { $ref: '#/components/responses/IdempotencyKeyInUse' },
                     413: { $ref: '#/components/responses/PayloadTooLarge' },
                     415: { $ref: '#/components/responses/UnsupportedMediaType' },
@@ -1082,6 +1136,84 @@ export const openApiDocument = {
                     401: { $ref: '#/components/responses/InvalidAccessToken' },
                     403: { $ref: '#/components/responses/OriginNotAllowed' },
                     404: { $ref: '#/components/responses/SessionNotFound' },
+                    500: { $ref: '#/components/responses/InternalError' },
+                    503: { $ref: '#/components/responses/ServiceUnavailable' }
+                }
+            } },
+        '/v1/admin/audit-events': { get: {
+                operationId: 'listAuditEvents',
+                tags: ['admin'],
+                summary: 'List the tenant\'s audit events',
+                description: 'The security events of the API key\'s tenant, newest first: completed\nlogins at the callback (`login`), sessions created, refreshed, revoked\nafter a refresh token was reused, logged out, or revoked by their user,\nand API keys refused for lacking a scope (`api_key_refused`). Each\nnames the request, session, user and client address it concerns, where\nit has them; never a token, code, state or key.\n\nCursor pagination as for sessions: pass `next_cursor` as `cursor` to\nget the next page; `next_cursor` is `null` on the last page. Cursors\nare opaque. Events are kept for 90 days by default.\n\nThe API key needs the `audit:read` scope; a key without it answers\n`403 insufficient_scope`.\n',
+                security: [{ ApiKey: ['audit:read'] }],
+                parameters: [
+                    { $ref: '#/components/parameters/RequestId' },
+                    {
+                        name: 'limit',
+                        in: 'query',
+                        required: false,
+                        description: 'Page size.',
+                        schema: {
+                            type: 'integer',
+                            minimum: 1,
+                            maximum: 100,
+                            default: 20
+                        },
+                        example: 20
+                    },
+                    {
+                        name: 'cursor',
+                        in: 'query',
+                        required: false,
+                        description: 'The `next_cursor` of the previous page.',
+                        schema: {
+                            type: 'string',
+                            minLength: 1,
+                            maxLength: 512
+                        },
+                        example: 'WzE3OTU4NjAwMDUwMDAsImF1ZF84YzdiNmE1ZjRlM2QyYzFiMGE5ZjhlN2QiXQ'
+                    }
+                ],
+                responses: {
+                    200: {
+                        description: 'A page of audit events.',
+                        headers: { 'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' }, 'Cache-Control': { $ref: '#/components/headers/Cache-Control-No-Store' } },
+                        content: { 'application/json': { schema: { $ref: '#/components/schemas/AuditEventList' }, example: { data: [
+                                        {
+                                            id: 'aud_9f8e7d6c5b4a3f2e1d0c9b8a',
+                                            tenant: 'demo',
+                                            type: 'session_refreshed',
+                                            at: '2026-11-28T10:15:05.000Z',
+                                            request_id: '7f9c2ba4-e88f-4e1c-9d3a-1b2c3d4e5f60',
+                                            session_id: 'ses_4f3c2b1a0e9d8c7b6a5f4e3d',
+                                            user_id: 'usr_9a8b7c6d5e4f3a2b1c0d9e8f',
+                                            client_address: '203.0.113.7'
+                                        },
+                                        {
+                                            id: 'aud_8c7b6a5f4e3d2c1b0a9f8e7d',
+                                            tenant: 'demo',
+                                            type: 'session_created',
+                                            at: '2026-11-28T10:00:05.000Z',
+                                            request_id: '0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e',
+                                            session_id: 'ses_4f3c2b1a0e9d8c7b6a5f4e3d',
+                                            user_id: 'usr_9a8b7c6d5e4f3a2b1c0d9e8f',
+                                            client_address: '203.0.113.7'
+                                        },
+                                        {
+                                            id: 'aud_7b6a5f4e3d2c1b0a9f8e7d6c',
+                                            tenant: 'demo',
+                                            type: 'login',
+                                            at: '2026-11-28T10:00:04.000Z',
+                                            request_id: '5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b',
+                                            session_id: null,
+                                            user_id: null,
+                                            client_address: '203.0.113.7'
+                                        }
+                                    ], next_cursor: 'WzE3OTU4NjAwMDQwMDAsImF1ZF83YjZhNWY0ZTNkMmMxYjBhOWY4ZTdkNmMiXQ' } } }
+                    },
+                    400: { $ref: '#/components/responses/InvalidRequest' },
+                    401: { $ref: '#/components/responses/ApiKeyRejected' },
+                    403: { $ref: '#/components/responses/InsufficientScope' },
                     500: { $ref: '#/components/responses/InternalError' },
                     503: { $ref: '#/components/responses/ServiceUnavailable' }
                 }
@@ -1345,7 +1477,7 @@ export const openApiDocument = {
             ProblemCode: {
                 type: 'string',
                 'x-extensible-enum': true,
-                description: 'The stable, machine-readable reason of a problem. Clients branch on it.\nThe list is extensible: later versions may add codes (see "Errors" in\nthe API description), so a client must handle one it does not know.\n* `invalid_request`: the request does not match the contract (see `errors`).\n* `unknown_tenant`: no tenant has the id given (`X-Tenant-Id` or `tenant`).\n* `unknown_provider`: the tenant has no such provider.\n* `redirect_uri_not_allowed`: `frontend_redirect_uri` is not on the tenant\'s allowlist.\n* `invalid_state`: the login state is unknown, expired, already used, or of another tenant or provider.\n* `invalid_grant`: the provider rejected the code, the ID token is invalid, or `code_verifier` is missing or does not match.\n* `idempotency_key_missing`: the operation requires `Idempotency-Key`.\n* `idempotency_key_in_use`: a request with this key is still running; retry after `Retry-After`.\n* `idempotency_key_reused`: this key was used with a different request.\n* `invalid_api_key`: `X-API-Key` is missing or unknown.\n* `origin_not_allowed`: the request\'s `Origin` is not allowed by every tenant the request speaks for.\n* `invalid_access_token`: the bearer token is missing, invalid or expired, or its session ended.\n* `invalid_refresh_token`: the refresh token is missing or unknown.\n* `refresh_token_reused`: a retired refresh token was presented after the grace window; the session is revoked.\n* `session_expired`: the session reached its absolute or idle lifetime.\n* `not_found`: no such route or resource.\n* `method_not_allowed`: the route does not accept this method.\n* `payload_too_large`: the body is larger than the operation takes.\n* `unsupported_media_type`: the body is not `application/json`.\n* `rate_limited`: too many requests; retry after `Retry-After`.\n* `provider_unavailable`: the identity provider could not be reached.\n* `internal_error`: an unexpected error; quote `request_id` when reporting it.\n* `service_unavailable`: the server is starting or shutting down.\n',
+                description: 'The stable, machine-readable reason of a problem. Clients branch on it.\nThe list is extensible: later versions may add codes (see "Errors" in\nthe API description), so a client must handle one it does not know.\n* `invalid_request`: the request does not match the contract (see `errors`).\n* `unknown_tenant`: no tenant has the id given (`X-Tenant-Id` or `tenant`).\n* `unknown_provider`: the tenant has no such provider.\n* `redirect_uri_not_allowed`: `frontend_redirect_uri` is not on the tenant\'s allowlist.\n* `invalid_state`: the login state is unknown, expired, already used, or of another tenant or provider.\n* `invalid_grant`: the provider rejected the code, the ID token is invalid, or `code_verifier` is missing or does not match.\n* `idempotency_key_missing`: the operation requires `Idempotency-Key`.\n* `idempotency_key_in_use`: a request with this key is still running; retry after `Retry-After`.\n* `idempotency_key_reused`: this key was used with a different request.\n* `invalid_api_key`: `X-API-Key` is missing or unknown.\n* `insufficient_scope`: `X-API-Key` is valid, but lacks the scope the operation needs.\n* `origin_not_allowed`: the request\'s `Origin` is not allowed by every tenant the request speaks for.\n* `invalid_access_token`: the bearer token is missing, invalid or expired, or its session ended.\n* `invalid_refresh_token`: the refresh token is missing or unknown.\n* `refresh_token_reused`: a retired refresh token was presented after the grace window; the session is revoked.\n* `session_expired`: the session reached its absolute or idle lifetime.\n* `not_found`: no such route or resource.\n* `method_not_allowed`: the route does not accept this method.\n* `payload_too_large`: the body is larger than the operation takes.\n* `unsupported_media_type`: the body is not `application/json`.\n* `rate_limited`: too many requests; retry after `Retry-After`.\n* `provider_unavailable`: the identity provider could not be reached.\n* `internal_error`: an unexpected error; quote `request_id` when reporting it.\n* `service_unavailable`: the server is starting or shutting down.\n',
                 enum: [
                     'invalid_request',
                     'unknown_tenant',
@@ -1357,6 +1489,7 @@ export const openApiDocument = {
                     'idempotency_key_in_use',
                     'idempotency_key_reused',
                     'invalid_api_key',
+                    'insufficient_scope',
                     'origin_not_allowed',
                     'invalid_access_token',
                     'invalid_refresh_token',
@@ -1462,6 +1595,11 @@ export const openApiDocument = {
                                     'session_expired'
                                 ] } }
                     }] },
+            ApiKeyRejectedProblem: { description: 'The problem of a `401` API key rejected: `invalid_api_key`.', allOf: [{ $ref: '#/components/schemas/Problem' }, {
+                        type: 'object',
+                        required: ['status', 'code'],
+                        properties: { status: { const: 401 }, code: { enum: ['invalid_api_key'] } }
+                    }] },
             InvalidAccessTokenProblem: { description: 'The problem of a `401` invalid access token: `invalid_access_token`.', allOf: [{ $ref: '#/components/schemas/Problem' }, {
                         type: 'object',
                         required: ['status', 'code'],
@@ -1471,6 +1609,16 @@ export const openApiDocument = {
                         type: 'object',
                         required: ['status', 'code'],
                         properties: { status: { const: 403 }, code: { enum: ['origin_not_allowed'] } }
+                    }] },
+            RefreshForbiddenProblem: { description: 'The problem of a `403` refresh forbidden: `origin_not_allowed`, `insufficient_scope`.', allOf: [{ $ref: '#/components/schemas/Problem' }, {
+                        type: 'object',
+                        required: ['status', 'code'],
+                        properties: { status: { const: 403 }, code: { enum: ['origin_not_allowed', 'insufficient_scope'] } }
+                    }] },
+            InsufficientScopeProblem: { description: 'The problem of a `403` insufficient scope: `insufficient_scope`.', allOf: [{ $ref: '#/components/schemas/Problem' }, {
+                        type: 'object',
+                        required: ['status', 'code'],
+                        properties: { status: { const: 403 }, code: { enum: ['insufficient_scope'] } }
                     }] },
             UnknownProviderProblem: { description: 'The problem of a `404` unknown provider: `unknown_provider`.', allOf: [{ $ref: '#/components/schemas/Problem' }, {
                         type: 'object',
@@ -1662,6 +1810,48 @@ export const openApiDocument = {
                 additionalProperties: false,
                 required: ['data', 'next_cursor'],
                 properties: { data: { type: 'array', items: { $ref: '#/components/schemas/Session' } }, next_cursor: { type: ['string', 'null'], description: 'The cursor of the next page, or `null` on the last page.' } }
+            },
+            AuditEvent: {
+                type: 'object',
+                additionalProperties: false,
+                required: [
+                    'id',
+                    'tenant',
+                    'type',
+                    'at',
+                    'request_id',
+                    'session_id',
+                    'user_id',
+                    'client_address'
+                ],
+                properties: {
+                    id: { type: 'string', pattern: '^aud_[A-Za-z0-9]{1,64}$' },
+                    tenant: { $ref: '#/components/schemas/TenantId' },
+                    type: {
+                        type: 'string',
+                        enum: [
+                            'login',
+                            'session_created',
+                            'session_refreshed',
+                            'refresh_token_reused',
+                            'logout',
+                            'session_revoked',
+                            'api_key_refused'
+                        ],
+                        description: '* `login`: the provider sent a login back to the callback, which forwarded its code to the frontend.\n* `session_created`: a login became a session.\n* `session_refreshed`: a refresh token was rotated.\n* `refresh_token_reused`: a retired refresh token was presented again; the session was revoked.\n* `logout`: the session\'s user logged out.\n* `session_revoked`: the user revoked one of their sessions.\n* `api_key_refused`: a key of the tenant was refused for lacking the operation\'s scope.\n'
+                    },
+                    at: { type: 'string', format: 'date-time' },
+                    request_id: { type: ['string', 'null'], description: 'The `X-Request-Id` of the request the event happened in.' },
+                    session_id: { type: ['string', 'null'], description: 'The session the event concerns, if any.' },
+                    user_id: { type: ['string', 'null'], description: 'The user the event concerns, if any.' },
+                    client_address: { type: ['string', 'null'], description: 'The client\'s address, as the server sees it (through trusted proxies, per `AUTH_TRUST_PROXY`).' }
+                }
+            },
+            AuditEventList: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['data', 'next_cursor'],
+                properties: { data: { type: 'array', items: { $ref: '#/components/schemas/AuditEvent' } }, next_cursor: { type: ['string', 'null'], description: 'The cursor of the next page, or `null` on the last page.' } }
             },
             User: {
                 type: 'object',
@@ -1977,6 +2167,24 @@ export const openApiDocument = {
                                 } }
                         } } }
             },
+            ApiKeyRejected: {
+                description: 'The API key is missing or unknown (`invalid_api_key`).',
+                headers: { 'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' }, 'WWW-Authenticate': {
+                        description: 'The challenge (RFC 9110 §11.6.1) for the API key.',
+                        required: true,
+                        schema: { type: 'string' },
+                        example: 'ApiKey realm="aimable-auth", header="X-API-Key"'
+                    } },
+                content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/ApiKeyRejectedProblem' }, examples: { invalid_api_key: { summary: 'Invalid API key', value: {
+                                    type: 'https://auth.aimable.dev/problems/invalid_api_key',
+                                    title: 'Invalid API key',
+                                    status: 401,
+                                    detail: 'X-API-Key is not valid.',
+                                    instance: '/v1/admin/audit-events',
+                                    code: 'invalid_api_key',
+                                    request_id: '7f9c2ba4-e88f-4e1c-9d3a-1b2c3d4e5f60'
+                                } } } } }
+            },
             InvalidAccessToken: {
                 description: 'The bearer token is missing, invalid or expired, or its session ended (`invalid_access_token`).',
                 headers: { 'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' }, 'WWW-Authenticate': {
@@ -2005,6 +2213,40 @@ export const openApiDocument = {
                                     detail: 'The origin https://evil.example is not allowed for this tenant.',
                                     instance: '/v1/refresh',
                                     code: 'origin_not_allowed',
+                                    request_id: '7f9c2ba4-e88f-4e1c-9d3a-1b2c3d4e5f60'
+                                } } } } }
+            },
+            RefreshForbidden: {
+                description: 'The request\'s `Origin` is not allowed by every tenant the request speaks for (`origin_not_allowed`), or the API key lacks the `refresh` scope (`insufficient_scope`). Nothing was done.',
+                headers: { 'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' } },
+                content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/RefreshForbiddenProblem' }, examples: { origin_not_allowed: { summary: 'Origin not allowed', value: {
+                                    type: 'https://auth.aimable.dev/problems/origin_not_allowed',
+                                    title: 'Origin not allowed',
+                                    status: 403,
+                                    detail: 'The origin https://evil.example is not allowed for this tenant.',
+                                    instance: '/v1/refresh',
+                                    code: 'origin_not_allowed',
+                                    request_id: '7f9c2ba4-e88f-4e1c-9d3a-1b2c3d4e5f60'
+                                } }, insufficient_scope: { summary: 'Insufficient scope', value: {
+                                    type: 'https://auth.aimable.dev/problems/insufficient_scope',
+                                    title: 'Insufficient scope',
+                                    status: 403,
+                                    detail: 'This API key lacks the refresh scope.',
+                                    instance: '/v1/refresh',
+                                    code: 'insufficient_scope',
+                                    request_id: '7f9c2ba4-e88f-4e1c-9d3a-1b2c3d4e5f60'
+                                } } } } }
+            },
+            InsufficientScope: {
+                description: 'The API key is valid, but lacks the scope the operation needs (`insufficient_scope`). Nothing was done.',
+                headers: { 'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' } },
+                content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/InsufficientScopeProblem' }, examples: { insufficient_scope: { summary: 'Insufficient scope', value: {
+                                    type: 'https://auth.aimable.dev/problems/insufficient_scope',
+                                    title: 'Insufficient scope',
+                                    status: 403,
+                                    detail: 'This API key lacks the audit:read scope.',
+                                    instance: '/v1/admin/audit-events',
+                                    code: 'insufficient_scope',
                                     request_id: '7f9c2ba4-e88f-4e1c-9d3a-1b2c3d4e5f60'
                                 } } } } }
             },

@@ -33,6 +33,7 @@ export type IdempotencyKey = string;
  * * `idempotency_key_in_use`: a request with this key is still running; retry after `Retry-After`.
  * * `idempotency_key_reused`: this key was used with a different request.
  * * `invalid_api_key`: `X-API-Key` is missing or unknown.
+ * * `insufficient_scope`: `X-API-Key` is valid, but lacks the scope the operation needs.
  * * `origin_not_allowed`: the request's `Origin` is not allowed by every tenant the request speaks for.
  * * `invalid_access_token`: the bearer token is missing, invalid or expired, or its session ended.
  * * `invalid_refresh_token`: the refresh token is missing or unknown.
@@ -48,7 +49,7 @@ export type IdempotencyKey = string;
  * * `service_unavailable`: the server is starting or shutting down.
  *
  */
-export type ProblemCode = 'invalid_request' | 'unknown_tenant' | 'unknown_provider' | 'redirect_uri_not_allowed' | 'invalid_state' | 'invalid_grant' | 'idempotency_key_missing' | 'idempotency_key_in_use' | 'idempotency_key_reused' | 'invalid_api_key' | 'origin_not_allowed' | 'invalid_access_token' | 'invalid_refresh_token' | 'refresh_token_reused' | 'session_expired' | 'not_found' | 'method_not_allowed' | 'payload_too_large' | 'unsupported_media_type' | 'rate_limited' | 'provider_unavailable' | 'internal_error' | 'service_unavailable';
+export type ProblemCode = 'invalid_request' | 'unknown_tenant' | 'unknown_provider' | 'redirect_uri_not_allowed' | 'invalid_state' | 'invalid_grant' | 'idempotency_key_missing' | 'idempotency_key_in_use' | 'idempotency_key_reused' | 'invalid_api_key' | 'insufficient_scope' | 'origin_not_allowed' | 'invalid_access_token' | 'invalid_refresh_token' | 'refresh_token_reused' | 'session_expired' | 'not_found' | 'method_not_allowed' | 'payload_too_large' | 'unsupported_media_type' | 'rate_limited' | 'provider_unavailable' | 'internal_error' | 'service_unavailable';
 
 /**
  * An RFC 9457 problem document.
@@ -150,6 +151,14 @@ export type RefreshRejectedProblem = Problem & {
 };
 
 /**
+ * The problem of a `401` API key rejected: `invalid_api_key`.
+ */
+export type ApiKeyRejectedProblem = Problem & {
+    status: 401;
+    code: 'invalid_api_key';
+};
+
+/**
  * The problem of a `401` invalid access token: `invalid_access_token`.
  */
 export type InvalidAccessTokenProblem = Problem & {
@@ -163,6 +172,22 @@ export type InvalidAccessTokenProblem = Problem & {
 export type OriginNotAllowedProblem = Problem & {
     status: 403;
     code: 'origin_not_allowed';
+};
+
+/**
+ * The problem of a `403` refresh forbidden: `origin_not_allowed`, `insufficient_scope`.
+ */
+export type RefreshForbiddenProblem = Problem & {
+    status: 403;
+    code: 'origin_not_allowed' | 'insufficient_scope';
+};
+
+/**
+ * The problem of a `403` insufficient scope: `insufficient_scope`.
+ */
+export type InsufficientScopeProblem = Problem & {
+    status: 403;
+    code: 'insufficient_scope';
 };
 
 /**
@@ -352,6 +377,47 @@ export type Session = {
 
 export type SessionList = {
     data: Array<Session>;
+    /**
+     * The cursor of the next page, or `null` on the last page.
+     */
+    next_cursor: string | null;
+};
+
+export type AuditEvent = {
+    id: string;
+    tenant: TenantId;
+    /**
+     * * `login`: the provider sent a login back to the callback, which forwarded its code to the frontend.
+     * * `session_created`: a login became a session.
+     * * `session_refreshed`: a refresh token was rotated.
+     * * `refresh_token_reused`: a retired refresh token was presented again; the session was revoked.
+     * * `logout`: the session's user logged out.
+     * * `session_revoked`: the user revoked one of their sessions.
+     * * `api_key_refused`: a key of the tenant was refused for lacking the operation's scope.
+     *
+     */
+    type: 'login' | 'session_created' | 'session_refreshed' | 'refresh_token_reused' | 'logout' | 'session_revoked' | 'api_key_refused';
+    at: string;
+    /**
+     * The `X-Request-Id` of the request the event happened in.
+     */
+    request_id: string | null;
+    /**
+     * The session the event concerns, if any.
+     */
+    session_id: string | null;
+    /**
+     * The user the event concerns, if any.
+     */
+    user_id: string | null;
+    /**
+     * The client's address, as the server sees it (through trusted proxies, per `AUTH_TRUST_PROXY`).
+     */
+    client_address: string | null;
+};
+
+export type AuditEventList = {
+    data: Array<AuditEvent>;
     /**
      * The cursor of the next page, or `null` on the last page.
      */
@@ -687,9 +753,9 @@ export type RefreshSessionErrors = {
      */
     401: RefreshRejectedProblem;
     /**
-     * The request's `Origin` is not allowed by every tenant the request speaks for (`origin_not_allowed`). Nothing was done.
+     * The request's `Origin` is not allowed by every tenant the request speaks for (`origin_not_allowed`), or the API key lacks the `refresh` scope (`insufficient_scope`). Nothing was done.
      */
-    403: OriginNotAllowedProblem;
+    403: RefreshForbiddenProblem;
     /**
      * A request with this `Idempotency-Key` is still running (`idempotency_key_in_use`). Retry after `Retry-After`, with the same key.
      */
@@ -928,6 +994,62 @@ export type RevokeSessionResponses = {
 };
 
 export type RevokeSessionResponse = RevokeSessionResponses[keyof RevokeSessionResponses];
+
+export type ListAuditEventsData = {
+    body?: never;
+    headers?: {
+        /**
+         * A caller-chosen request id (1–128 characters of `[A-Za-z0-9._:-]`), echoed in the response and in problems. Generated when absent, or when it is not of that form.
+         */
+        'X-Request-Id'?: string;
+    };
+    path?: never;
+    query?: {
+        /**
+         * Page size.
+         */
+        limit?: number;
+        /**
+         * The `next_cursor` of the previous page.
+         */
+        cursor?: string;
+    };
+    url: '/v1/admin/audit-events';
+};
+
+export type ListAuditEventsErrors = {
+    /**
+     * The request does not match the contract (`invalid_request`); `errors` says where.
+     */
+    400: InvalidRequestProblem;
+    /**
+     * The API key is missing or unknown (`invalid_api_key`).
+     */
+    401: ApiKeyRejectedProblem;
+    /**
+     * The API key is valid, but lacks the scope the operation needs (`insufficient_scope`). Nothing was done.
+     */
+    403: InsufficientScopeProblem;
+    /**
+     * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
+     */
+    500: InternalErrorProblem;
+    /**
+     * The server is starting or shutting down, or its database does not answer or has no free connection (`service_unavailable`). Retry after `Retry-After`, with the same `Idempotency-Key`: a change that committed before the failure is replayed, not made twice.
+     */
+    503: ServiceUnavailableProblem;
+};
+
+export type ListAuditEventsError = ListAuditEventsErrors[keyof ListAuditEventsErrors];
+
+export type ListAuditEventsResponses = {
+    /**
+     * A page of audit events.
+     */
+    200: AuditEventList;
+};
+
+export type ListAuditEventsResponse = ListAuditEventsResponses[keyof ListAuditEventsResponses];
 
 export type ListProvidersData = {
     body?: never;

@@ -13,6 +13,7 @@ const KNOWN: Record<ProblemCode, true> = {
   idempotency_key_in_use: true,
   idempotency_key_reused: true,
   invalid_api_key: true,
+  insufficient_scope: true,
   origin_not_allowed: true,
   invalid_access_token: true,
   invalid_refresh_token: true,
@@ -43,6 +44,7 @@ export interface OperationErrors {
   listSessions: api.ListSessionsErrors;
   revokeSession: api.RevokeSessionErrors;
   listProviders: api.ListProvidersErrors;
+  listAuditEvents: api.ListAuditEventsErrors;
   getJwks: api.GetJwksErrors;
   getHealth: api.GetHealthErrors;
   getReadiness: api.GetReadinessErrors;

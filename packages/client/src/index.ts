@@ -81,6 +81,7 @@ export interface AuthClient {
   listSessions: Operation<api.ListSessionsData, api.ListSessionsResponses>;
   revokeSession: Operation<api.RevokeSessionData, api.RevokeSessionResponses>;
   listProviders: Operation<api.ListProvidersData, api.ListProvidersResponses>;
+  listAuditEvents: Operation<api.ListAuditEventsData, api.ListAuditEventsResponses>;
   getJwks: Operation<api.GetJwksData, api.GetJwksResponses>;
   getHealth: Operation<api.GetHealthData, api.GetHealthResponses>;
   getReadiness: Operation<api.GetReadinessData, api.GetReadinessResponses>;

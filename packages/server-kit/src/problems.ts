@@ -14,6 +14,7 @@ export const PROBLEM_TITLES: Record<ProblemCode, string> = {
   idempotency_key_in_use: 'Idempotency key in use',
   idempotency_key_reused: 'Idempotency key reused',
   invalid_api_key: 'Invalid API key',
+  insufficient_scope: 'Insufficient scope',
   origin_not_allowed: 'Origin not allowed',
   invalid_access_token: 'Invalid access token',
   invalid_refresh_token: 'Invalid refresh token',

@@ -28,6 +28,7 @@ export const stubHandlers: Handlers = {
   listSessions: () => ({ status: 200, body: { data: [session], next_cursor: null } }),
   revokeSession: () => ({ status: 204 }),
   listProviders: () => ({ status: 200, body: { data: [{ id: 'dev', display_name: 'Local' }] } }),
+  listAuditEvents: () => ({ status: 200, body: { data: [], next_cursor: null } }),
   getJwks: () => ({ status: 200, body: { keys: [] } }),
   getHealth: () => ({ status: 200, body: { status: 'ok' } }),
   getReadiness: () => ({ status: 200, body: { status: 'ready', checks: { database: 'ok' } } }),

@@ -49,6 +49,10 @@ describe('loading the configuration from the environment', () => {
       validateResponses: true,
       trustProxy: false,
       logLevel: 'info',
+      metricsPort: undefined,
+      metricsHost: '127.0.0.1',
+      metricsToken: undefined,
+      auditRetentionDays: 90,
       rateLimits: { start: { points: 300, globalPoints: 6000 }, session: { points: 300, globalPoints: 6000 }, refresh: { points: 1200, globalPoints: 60000 } },
     });
     expect(config.tenants.map((t) => t.id)).toEqual(['acme']);
@@ -65,6 +69,15 @@ describe('loading the configuration from the environment', () => {
     expect(parse('loopback, 10.0.0.0/8, 2001:db8::/32, 192.0.2.7')).toEqual({ value: ['loopback', '10.0.0.0/8', '2001:db8::/32', '192.0.2.7'], problems: [] });
     expect(parse('10.0.0.0/33, proxy.internal').problems).toEqual([
       'AUTH_TRUST_PROXY must be true, false, a hop count, or addresses, CIDR ranges and loopback/linklocal/uniquelocal; not 10.0.0.0/33, proxy.internal',
+    ]);
+  });
+
+  test('When the metrics listener and the audit retention are configured, then they are read', () => {
+    const config = loadServerConfig({ AUTH_TENANTS_FILE: tenantsFile, G_SECRET: 's', AUTH_METRICS_PORT: '9464', AUTH_METRICS_HOST: '0.0.0.0', AUTH_METRICS_TOKEN: 't', AUTH_AUDIT_RETENTION_DAYS: '30' });
+    expect(config).toMatchObject({ metricsPort: 9464, metricsHost: '0.0.0.0', metricsToken: 't', auditRetentionDays: 30 });
+    expect(problemsOf({ AUTH_TENANTS_FILE: tenantsFile, G_SECRET: 's', AUTH_METRICS_PORT: '70000', AUTH_AUDIT_RETENTION_DAYS: '0' })).toEqual([
+      'AUTH_METRICS_PORT must be a port number (0 to 65535)',
+      'AUTH_AUDIT_RETENTION_DAYS must be an integer of at least 1',
     ]);
   });
 

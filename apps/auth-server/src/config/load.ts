@@ -62,6 +62,9 @@ export function loadServerConfig(env: Record<string, string | undefined>, option
     points: integer(`AUTH_RATE_LIMIT_${name}_PER_MINUTE`, CONFIG_DEFAULTS.rateLimits[operation].points, 1),
     globalPoints: integer(`AUTH_RATE_LIMIT_${name}_GLOBAL_PER_MINUTE`, CONFIG_DEFAULTS.rateLimits[operation].globalPoints, 1),
   });
+  const metricsPort = env.AUTH_METRICS_PORT === undefined || env.AUTH_METRICS_PORT === '' ? undefined : integer('AUTH_METRICS_PORT', 0);
+  if (metricsPort !== undefined && metricsPort > 65_535) problems.push('AUTH_METRICS_PORT must be a port number (0 to 65535)');
+  const auditRetentionDays = integer('AUTH_AUDIT_RETENTION_DAYS', CONFIG_DEFAULTS.auditRetentionDays, 1);
   const rateLimits = { start: rateLimit('start', 'START'), session: rateLimit('session', 'SESSION'), refresh: rateLimit('refresh', 'REFRESH') };
   const storage = loadStorageSettings(env, problems);
   const migrateOnStart = parseBoolean(env, 'AUTH_MIGRATE_ON_START', true, problems);
@@ -81,6 +84,10 @@ export function loadServerConfig(env: Record<string, string | undefined>, option
     rateLimits,
     logLevel: env.LOG_LEVEL || undefined,
     tenants,
+    metricsPort,
+    metricsHost: env.AUTH_METRICS_HOST || undefined,
+    metricsToken: env.AUTH_METRICS_TOKEN || undefined,
+    auditRetentionDays,
   });
 }
 

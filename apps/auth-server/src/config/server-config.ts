@@ -37,6 +37,14 @@ export interface ServerConfig {
   providerDiscoveryTtlSeconds: number;
   logLevel: string;
   tenants: TenantConfig[];
+  /** The admin listener of `GET /metrics`; undefined: none. */
+  metricsPort: number | undefined;
+  /** Its address: loopback unless told otherwise, so that metrics are not public by accident. */
+  metricsHost: string;
+  /** When set, scrapes must send `Authorization: Bearer <token>`. */
+  metricsToken: string | undefined;
+  /** How long audit events are kept. */
+  auditRetentionDays: number;
 }
 
 export const CONFIG_DEFAULTS = {
@@ -55,6 +63,8 @@ export const CONFIG_DEFAULTS = {
   providerDiscoveryTtlSeconds: 3600,
   logLevel: 'info',
   keyRefreshSeconds: 60,
+  metricsHost: '127.0.0.1',
+  auditRetentionDays: 90,
 } as const;
 
 /** What a configuration must say; everything else has a documented default. */
@@ -87,6 +97,10 @@ export function buildServerConfig(input: ServerConfigInput): ServerConfig {
     migrateOnStart: true,
     keyEncryptionSecret: undefined,
     keyRefreshSeconds: CONFIG_DEFAULTS.keyRefreshSeconds,
+    metricsPort: undefined,
+    metricsHost: CONFIG_DEFAULTS.metricsHost,
+    metricsToken: undefined,
+    auditRetentionDays: CONFIG_DEFAULTS.auditRetentionDays,
     ...given,
     pool: { ...POOL_DEFAULTS, ...pool },
     port,

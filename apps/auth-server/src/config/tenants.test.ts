@@ -78,6 +78,17 @@ describe('tenant configuration', () => {
     ]);
   });
 
+  test('When a key names no scopes, then it may refresh only; scopes it names are checked', () => {
+    const raw = valid();
+    raw.tenants[0]!.api_keys = [
+      { id: 'app', sha256: 'a'.repeat(64) },
+      { id: 'ops', sha256: 'b'.repeat(64), scopes: ['audit:read'] },
+    ];
+    expect(parseTenants(raw, { GOOGLE_SECRET: 's' })[0]!.apiKeyHashes.map((key) => key.scopes)).toEqual([['refresh'], ['audit:read']]);
+    raw.tenants[0]!.api_keys = [{ id: 'ops', sha256: 'b'.repeat(64), scopes: ['admin'] }];
+    expect(problemsOf(raw)).toEqual(['tenants[0].api_keys[0].scopes must be a non-empty array of refresh, audit:read']);
+  });
+
   test('When two tenants share an id or the list is empty, then it is refused', () => {
     const raw = valid();
     raw.tenants.push(valid().tenants[0]!);

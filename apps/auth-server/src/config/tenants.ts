@@ -3,7 +3,7 @@
  * into a validated `TenantConfig[]`. Each failure names its path, for
  * example `tenants[1].providers.google.issuer must be an https URL`.
  */
-import { DEFAULT_SESSION_POLICY, type ProviderConfig, type SessionPolicy, type TenantConfig } from '../tenants/tenant.js';
+import { API_KEY_SCOPES, DEFAULT_API_KEY_SCOPES, DEFAULT_SESSION_POLICY, type ApiKeyConfig, type ApiKeyScope, type ProviderConfig, type SessionPolicy, type TenantConfig } from '../tenants/tenant.js';
 
 export interface RawTenantsFile {
   tenants: RawTenant[];
@@ -14,8 +14,16 @@ export interface RawTenant {
   providers: Record<string, RawProvider>;
   redirect_uris: string[];
   cors_origins?: string[];
-  api_keys: { id: string; sha256: string }[];
+  api_keys: RawApiKey[];
   session_policy?: Partial<RawSessionPolicy>;
+}
+
+export interface RawApiKey {
+  id: string;
+  /** The lowercase hex SHA-256 of the key. */
+  sha256: string;
+  /** What the key may do: `refresh`, `audit:read`. Default: `["refresh"]`. */
+  scopes?: string[];
 }
 
 export interface RawProvider {
@@ -163,17 +171,30 @@ function parseOrigins(raw: unknown, path: string, fail: Fail): string[] {
   }) as string[];
 }
 
-function parseApiKeys(raw: unknown, path: string, fail: Fail): { id: string; sha256: string }[] {
+function parseApiKeys(raw: unknown, path: string, fail: Fail): ApiKeyConfig[] {
   if (!Array.isArray(raw) || raw.length === 0) {
     fail(path, 'must declare at least one key');
     return [];
   }
-  return raw.filter((key, i) => {
+  return raw.flatMap((key, i): ApiKeyConfig[] => {
     if (!isObject(key) || typeof key.id !== 'string' || key.id === '') fail(`${path}[${i}].id`, 'must be a non-empty string');
     else if (typeof key.sha256 !== 'string' || !SHA256_HEX.test(key.sha256)) fail(`${path}[${i}].sha256`, 'must be the lowercase hex SHA-256 of the key');
-    else return true;
-    return false;
-  }) as { id: string; sha256: string }[];
+    else {
+      const scopes = parseScopes(key.scopes, `${path}[${i}].scopes`, fail);
+      return scopes ? [{ id: key.id, sha256: key.sha256, scopes }] : [];
+    }
+    return [];
+  });
+}
+
+function parseScopes(raw: unknown, path: string, fail: Fail): ApiKeyScope[] | undefined {
+  if (raw === undefined) return [...DEFAULT_API_KEY_SCOPES];
+  const known: readonly string[] = API_KEY_SCOPES;
+  if (!Array.isArray(raw) || raw.length === 0 || !raw.every((scope) => typeof scope === 'string' && known.includes(scope))) {
+    fail(path, `must be a non-empty array of ${API_KEY_SCOPES.join(', ')}`);
+    return undefined;
+  }
+  return [...new Set(raw as ApiKeyScope[])];
 }
 
 function parseSessionPolicy(raw: unknown, path: string, fail: Fail): SessionPolicy {

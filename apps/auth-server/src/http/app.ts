@@ -6,6 +6,8 @@ import { describeError } from '../logging/logger.js';
 import type { TenantRegistry } from '../tenants/tenant-registry.js';
 import type { CallerPrincipals, Callers } from './caller.js';
 import type { RateLimits } from './rate-limits.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { requestContext } from './request-context.js';
 import { CHALLENGES, databaseUnavailable } from '../problems.js';
 import { isDatabaseUnavailable } from '../store/unavailable.js';
 import { originCheck, tenantCors, UNSAFE_OPERATIONS } from './cors.js';
@@ -16,6 +18,7 @@ export interface AppOptions {
   callers: Callers;
   limits: RateLimits;
   logger: Logger;
+  metrics: Metrics;
   validateResponses: boolean;
   trustProxy: boolean | number | string[];
 }
@@ -27,8 +30,9 @@ export function createApp(options: AppOptions): Express {
   // Every answer is the contract's: no ETag, and so no 304 it does not declare.
   app.set('etag', false);
   app.set('trust proxy', options.trustProxy);
+  app.use(requestContext());
   app.use(helmet());
-  app.use(accessLog(options.logger));
+  app.use(accessLog(options.logger, options.metrics));
   app.use(
     createApiRouter(options.handlers, {
       before: [tenantCors(options.tenants, options.callers)],
@@ -41,6 +45,7 @@ export function createApp(options: AppOptions): Express {
         const entry = { req_id: req.res?.locals.requestId, status: problem.status, code: problem.code, error: describeError(error) };
         if (problem.status >= 500) options.logger.error(entry, 'request failed');
         else options.logger.info(entry, 'request refused');
+        if (problem.code === 'rate_limited') options.metrics.rateLimited(options.callers.of(req).namedTenant()?.id, req.res?.locals.operationId);
       },
     }),
   );
@@ -60,20 +65,25 @@ function beforeOperation({ callers, limits }: AppOptions): Partial<Record<Operat
   );
 }
 
-/** One line per request: path without query (the query may hold codes and states), status and duration. */
-function accessLog(logger: Logger): RequestHandler {
+/**
+ * One line per request: path without query (the query may hold codes and
+ * states), status and duration; and its count and duration per operation.
+ */
+function accessLog(logger: Logger, metrics: Metrics): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     // The router validates a HEAD as a GET; the log says what came.
     const method = req.method;
     res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      metrics.observeRequest(res.locals.operationId as string | undefined, res.statusCode, ms / 1000);
       logger.info(
         {
           req_id: res.locals.requestId,
           method,
           path: req.originalUrl.split('?', 1)[0],
           status: res.statusCode,
-          ms: Number(process.hrtime.bigint() - started) / 1e6,
+          ms,
         },
         'request',
       );

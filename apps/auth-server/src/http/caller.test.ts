@@ -13,7 +13,7 @@ const alpha: TenantConfig = {
   providers: [],
   redirectUris: ['https://alpha.example/cb'],
   corsOrigins: ['https://alpha.example'],
-  apiKeyHashes: [{ id: 'k', sha256: sha256Hex('ak_alpha') }],
+  apiKeyHashes: [{ id: 'k', sha256: sha256Hex('ak_alpha'), scopes: ['refresh'] }],
   sessionPolicy: DEFAULT_SESSION_POLICY,
 };
 
@@ -25,7 +25,7 @@ function fakeRequest(headers: Record<string, string>): Request {
 describe('the caller of a request', () => {
   test('When CORS, the origin check and the security step all ask, then each credential is resolved once', async () => {
     const tenants = new TenantRegistry([alpha]);
-    const keyLookups = vi.spyOn(tenants, 'tenantForApiKey');
+    const keyLookups = vi.spyOn(tenants, 'apiKey');
     const verify = vi.fn(async () => ({ userId: 'usr_1', sessionId: 'ses_1', tenantId: 'alpha' }));
     const authenticate = vi.fn(async () => ({ tenant: alpha }) as never);
     const callers = new Callers({

@@ -1,16 +1,24 @@
+import { openApiDocument, type OperationDescriptor } from '@aimable/auth-openapi';
 import type { SecurityResolvers } from '@aimable/auth-server-kit';
 import type { Request } from 'express';
 import type { Clock } from '../clock.js';
-import { invalidApiKey, originNotAllowed } from '../problems.js';
+import type { SecurityEvents } from '../audit/security-events.js';
+import { insufficientScope, invalidApiKey, originNotAllowed } from '../problems.js';
 import type { Authenticated, SessionService } from '../sessions/session-service.js';
-import type { TenantConfig } from '../tenants/tenant.js';
+import type { ApiKeyConfig, TenantConfig } from '../tenants/tenant.js';
 import type { TenantRegistry } from '../tenants/tenant-registry.js';
 import type { AccessTokens, VerifiedAccessToken } from '../tokens/access-tokens.js';
 
+/** A request's API key: the tenant it belongs to, and the key as configured (its id and scopes). */
+export interface ApiKeyCaller {
+  tenant: TenantConfig;
+  key: ApiKeyConfig;
+}
+
 /** What the security step hands to handlers, per security scheme of the contract. */
 export interface CallerPrincipals {
-  /** The tenant whose API key came with the request. */
-  ApiKey: TenantConfig;
+  /** The API key that came with the request, with the scope the operation requires. */
+  ApiKey: ApiKeyCaller;
   /** The live session, user and tenant of the bearer access token. */
   BearerAuth: Authenticated;
 }
@@ -22,7 +30,7 @@ export interface CallerPrincipals {
  * and its access token's session. Each is resolved on first use and kept.
  */
 export class Caller {
-  #apiKeyTenant?: TenantConfig | undefined;
+  #apiKey?: ApiKeyCaller | undefined;
   #apiKeyResolved = false;
   #claims?: Promise<VerifiedAccessToken | undefined>;
   #session?: Promise<Authenticated>;
@@ -32,14 +40,25 @@ export class Caller {
     private readonly deps: CallerDependencies,
   ) {}
 
-  /** The tenant of the request's API key; undefined when it has none or an unknown one. */
-  apiKeyTenant(): TenantConfig | undefined {
+  /** The request's API key and its tenant; undefined when it has none or an unknown one. */
+  apiKey(): ApiKeyCaller | undefined {
     if (!this.#apiKeyResolved) {
       const key = this.req.get('x-api-key');
-      this.#apiKeyTenant = key ? this.deps.tenants.tenantForApiKey(key) : undefined;
+      this.#apiKey = key ? this.deps.tenants.apiKey(key) : undefined;
       this.#apiKeyResolved = true;
     }
-    return this.#apiKeyTenant;
+    return this.#apiKey;
+  }
+
+  /** The tenant of the request's API key; undefined when it has none or an unknown one. */
+  apiKeyTenant(): TenantConfig | undefined {
+    return this.apiKey()?.tenant;
+  }
+
+  /** The tenant the request names or its API key belongs to, without verifying a token: for labelling refusals. */
+  namedTenant(): TenantConfig | undefined {
+    const named = this.req.get('x-tenant-id') ?? (typeof this.req.query.tenant === 'string' ? this.req.query.tenant : undefined);
+    return (named === undefined ? undefined : this.deps.tenants.find(named)) ?? this.apiKeyTenant();
   }
 
   /** The verified claims of the bearer access token; undefined when it has none, or one that is invalid or expired. */
@@ -101,6 +120,8 @@ export interface CallerDependencies {
   accessTokens: AccessTokens;
   sessions: SessionService;
   clock: Clock;
+  /** Told of refused API keys. */
+  events?: Pick<SecurityEvents, 'unknownApiKey' | 'apiKeyOutOfScope'>;
   anyTenantOrigin: ReadonlySet<string>;
 }
 
@@ -125,12 +146,31 @@ export class Callers {
   /** The security step of the contract's schemes, reading the same resolution. */
   resolvers(): SecurityResolvers<CallerPrincipals> {
     return {
-      ApiKey: ({ req }) => {
-        const tenant = this.of(req).apiKeyTenant();
-        if (!tenant) throw invalidApiKey();
-        return tenant;
+      ApiKey: async ({ req, operation }) => {
+        const caller = this.of(req).apiKey();
+        if (!caller) {
+          this.#deps.events?.unknownApiKey();
+          throw invalidApiKey();
+        }
+        const missing = requiredApiKeyScopes(operation).find((scope) => !(caller.key.scopes as string[]).includes(scope));
+        if (missing !== undefined) {
+          await this.#deps.events?.apiKeyOutOfScope(caller.tenant.id, caller.key.id, missing);
+          throw insufficientScope(missing);
+        }
+        return caller;
       },
       BearerAuth: ({ req }) => this.of(req).session(),
     };
   }
+}
+
+/**
+ * The scopes an operation's `ApiKey` requirement lists in the contract
+ * (`security: [{ ApiKey: [refresh] }]`): the contract says what each
+ * operation needs, and the key's configured scopes must hold them all.
+ */
+export function requiredApiKeyScopes(operation: Pick<OperationDescriptor, 'path' | 'method'>): string[] {
+  const paths = (openApiDocument as { paths: Record<string, Record<string, { security?: Record<string, string[]>[] }>> }).paths;
+  const requirements = paths[operation.path]?.[operation.method]?.security ?? [];
+  return requirements.flatMap((requirement) => requirement.ApiKey ?? []);
 }

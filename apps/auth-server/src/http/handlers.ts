@@ -8,10 +8,11 @@ import type { CreationGuard, RefreshChannel, SessionService } from '../sessions/
 import type { TenantRegistry } from '../tenants/tenant-registry.js';
 import type { AccessTokens } from '../tokens/access-tokens.js';
 import type { AuthStore } from '../store/auth-store.js';
+import type { AuditLog } from '../audit/audit-log.js';
 import type { CallerPrincipals, Callers } from './caller.js';
 import type { RateLimits } from './rate-limits.js';
 import { clearedRefreshCookie, grantResponse, refreshCookieName } from './grant-response.js';
-import { decodeCursor, toSession, toSessionList, toUser } from './presenters.js';
+import { decodeCursor, toAuditEventList, toSession, toSessionList, toUser } from './presenters.js';
 import { createReference } from './reference.js';
 
 export interface HandlerDependencies {
@@ -24,6 +25,7 @@ export interface HandlerDependencies {
   /** The global caps, counted only by requests that passed every check and are about to write. */
   limits: Pick<RateLimits, 'consumeGlobal'>;
   store: Pick<AuthStore, 'ping' | 'poolStats'>;
+  audit: AuditLog;
   /** True once shutdown has begun: readiness answers 503. */
   isDraining: () => boolean;
 }
@@ -107,7 +109,7 @@ export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrinci
     },
 
     async refreshSession({ headers, body, security }, context) {
-      const tenant = security.ApiKey;
+      const { tenant } = security.ApiKey;
       const cookieName = refreshCookieName(tenant.id);
       const channel: RefreshChannel = body?.refresh_token !== undefined ? 'body' : 'cookie';
       const token = body?.refresh_token ?? parseCookies(context.req.get('cookie') ?? '')[cookieName];
@@ -157,6 +159,14 @@ export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrinci
     async revokeSession({ path, security }) {
       if (!(await deps.sessions.revoke(security.BearerAuth, path.session_id))) throw sessionNotFound();
       return { status: 204 };
+    },
+
+    async listAuditEvents({ query, security }) {
+      // The key's tenant decides whose events are read: a key reads its own tenant's log only.
+      const { tenant } = security.ApiKey;
+      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+      const page = await deps.audit.list(tenant.id, query.limit ?? 20, after && { at: after.createdAt, id: after.id });
+      return { status: 200, body: toAuditEventList(page), headers: NO_STORE };
     },
 
     listProviders({ headers }) {

@@ -1,7 +1,8 @@
 import type { api } from '@aimable/auth-server-kit';
 import { invalidRequest } from '../problems.js';
 import type { IssuedGrant, SessionPosition } from '../sessions/session-service.js';
-import type { SessionRecord, UserRecord } from '../store/schema.js';
+import type { AuditEventRecord, SessionRecord, UserRecord } from '../store/schema.js';
+import type { AuditEventType } from '../audit/security-events.js';
 
 /** The wire shapes of the domain records: what the contract names, in its words. */
 
@@ -39,6 +40,24 @@ export function toSessionList(page: { sessions: SessionRecord[]; more: boolean }
   return {
     data: page.sessions.map((session) => ({ ...toSession(session), current: session.id === currentSessionId })),
     next_cursor: page.more && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null,
+  };
+}
+
+/** A page of audit events; the cursor names the last one, as for sessions. */
+export function toAuditEventList(page: { events: AuditEventRecord[]; more: boolean }): api.AuditEventList {
+  const last = page.events.at(-1);
+  return {
+    data: page.events.map((event) => ({
+      id: event.id,
+      tenant: event.tenantId,
+      type: event.type as AuditEventType,
+      at: iso(event.at),
+      request_id: event.requestId,
+      session_id: event.sessionId,
+      user_id: event.userId,
+      client_address: event.clientAddress,
+    })),
+    next_cursor: page.more && last ? encodeCursor({ createdAt: last.at, id: last.id }) : null,
   };
 }
 

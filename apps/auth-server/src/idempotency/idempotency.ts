@@ -68,6 +68,8 @@ export class Idempotency {
     private readonly sealer: Sealing,
     private readonly clock: Clock,
     private readonly timing: IdempotencyTiming,
+    /** Told of every stored answer replayed, for metrics. */
+    private readonly onReplay: (tenantId: string, operation: string) => void = () => undefined,
   ) {}
 
   async handle<R>(request: IdempotentRequest<R>): Promise<R> {
@@ -106,6 +108,7 @@ export class Idempotency {
     if (record.status !== 'completed') throw idempotencyKeyInUse(IN_FLIGHT_RETRY_AFTER_SECONDS);
     const stored = JSON.parse(this.sealer.open(record.response ?? '', scopeText(request.ref))) as StoredResponse;
     await request.replayable(stored, record.tenantId);
+    this.onReplay(record.tenantId, request.ref.operation);
     const { status, headers, body } = stored;
     return { status, body, headers: { ...headers, 'Idempotent-Replayed': 'true' } } as R;
   }

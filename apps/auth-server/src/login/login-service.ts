@@ -69,6 +69,11 @@ export interface LoginServiceOptions {
   stateTtlSeconds: number;
 }
 
+/** Told, and awaited, when the provider sent a login back with a code; never given the code or the state. */
+export interface LoginEvents {
+  completed(event: { tenantId: string }): Promise<void> | void;
+}
+
 /** Starting a login and receiving the provider's answer. */
 export class LoginService {
   constructor(
@@ -77,6 +82,7 @@ export class LoginService {
     private readonly providers: ProviderClients,
     private readonly clock: Clock,
     private readonly options: LoginServiceOptions,
+    private readonly events: LoginEvents = { completed: () => undefined },
   ) {}
 
   /** The callback URL registered with providers for `providerId`. */
@@ -170,6 +176,7 @@ export class LoginService {
 
     target.searchParams.set('code', response.code);
     target.searchParams.set('state', response.state);
+    await this.events.completed({ tenantId: tenant.id });
     return target.href;
   }
 

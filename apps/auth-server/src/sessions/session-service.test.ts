@@ -18,7 +18,7 @@ const now = 1_800_000_000_000;
 let store: AuthStore;
 let sessions: SessionService;
 let sealer: Sealing;
-const events = { graceReplay: vi.fn(), reuseDetected: vi.fn() };
+const events = { created: vi.fn(), refreshed: vi.fn(), graceReplay: vi.fn(), reuseDetected: vi.fn(), ended: vi.fn() };
 
 beforeEach(async () => {
   store = await openSqliteStore(':memory:');

@@ -44,12 +44,29 @@ export interface CreationGuard {
   refreshTokenId: string;
 }
 
-/** Security events for operators: each names the tenant and the session, never a token. */
+/** What a session event names: never a token. */
+export interface SessionEvent {
+  tenantId: string;
+  sessionId: string;
+  userId: string;
+}
+
+/**
+ * Security events for operators. Each is told once what it is about has
+ * committed, and is awaited before the request is answered; a hook must
+ * not throw (what it writes is not worth failing the request for).
+ */
 export interface SessionEvents {
+  /** A login became a session. */
+  created(event: SessionEvent): Promise<void> | void;
+  /** A refresh token was rotated. */
+  refreshed(event: SessionEvent & { channel: RefreshChannel }): Promise<void> | void;
   /** A retired token was answered with its grant again, within the grace window. */
   graceReplay(event: { tenantId: string; sessionId: string; channel: RefreshChannel }): void;
   /** A retired token was presented after the window, or on another channel: the session was revoked. */
-  reuseDetected(event: { tenantId: string; sessionId: string; channel: RefreshChannel }): void;
+  reuseDetected(event: SessionEvent & { channel: RefreshChannel }): Promise<void> | void;
+  /** The session's user logged out, or revoked it from the list of their sessions. */
+  ended(event: SessionEvent & { by: 'logout' | 'session_revoked' }): Promise<void> | void;
 }
 
 /** The grant a rotation answered, kept sealed for its grace window with the channel it went out on. */
@@ -127,7 +144,7 @@ export class SessionService {
 
     const now = this.clock.now();
     const policy = tenant.sessionPolicy;
-    return this.store.transaction(async (tx) => {
+    const issued = await this.store.transaction(async (tx) => {
       const user = await tx.upsertUser({
         id: newId('usr'),
         tenantId: tenant.id,
@@ -158,6 +175,8 @@ export class SessionService {
       await withinIssue?.(tx, issued);
       return issued;
     });
+    await this.events.created({ tenantId: tenant.id, sessionId: issued.session.id, userId: issued.user.id });
+    return issued;
   }
 
   /**
@@ -177,8 +196,9 @@ export class SessionService {
     const { token, session, now } = await this.presented(tenant, refreshToken);
     if (token.retiredAt === null) {
       await hooks.beforeRotate?.();
+      let rotated: IssuedGrant | undefined;
       try {
-        return await this.#rotate(tenant, session, token, now, channel, withinIssue);
+        rotated = await this.#rotate(tenant, session, token, now, channel, withinIssue);
       } catch (error) {
         if (error instanceof SessionEnded) {
           // Revoked or expired while this refresh ran: answer as the end of the session.
@@ -188,6 +208,10 @@ export class SessionService {
         }
         if (!(error instanceof RotationLost)) throw error;
         // A concurrent refresh rotated it first: answer as a reuse of a retired token.
+      }
+      if (rotated) {
+        await this.events.refreshed({ tenantId: tenant.id, sessionId: session.id, userId: session.userId, channel });
+        return rotated;
       }
     }
     const forgiven = await this.#forgivenGrant(tenant, token.id, now, channel);
@@ -289,7 +313,7 @@ export class SessionService {
   /** RFC 9700 §4.14.2: a retired token presented again means it leaked; end the whole session. */
   async #revokeForReuse(tenant: TenantConfig, session: SessionRecord, now: number, channel: RefreshChannel): Promise<never> {
     if (await this.store.revokeSession(tenant.id, session.id, 'refresh_token_reused', now)) {
-      this.events.reuseDetected({ tenantId: tenant.id, sessionId: session.id, channel });
+      await this.events.reuseDetected({ tenantId: tenant.id, sessionId: session.id, userId: session.userId, channel });
     }
     throw refreshRejected('refresh_token_reused', 'A retired refresh token was presented; the session has been revoked.');
   }
@@ -342,14 +366,18 @@ export class SessionService {
   }
 
   async logout(auth: Authenticated): Promise<void> {
-    await this.store.revokeSession(auth.tenant.id, auth.session.id, 'logout', this.clock.now());
+    if (await this.store.revokeSession(auth.tenant.id, auth.session.id, 'logout', this.clock.now())) {
+      await this.events.ended({ tenantId: auth.tenant.id, sessionId: auth.session.id, userId: auth.user.id, by: 'logout' });
+    }
   }
 
   /** Revokes one of the user's sessions; false when the user has no such session. */
   async revoke(auth: Authenticated, sessionId: string): Promise<boolean> {
     const session = await this.store.findSession(auth.tenant.id, sessionId);
     if (!session || session.userId !== auth.user.id) return false;
-    await this.store.revokeSession(auth.tenant.id, session.id, 'revoked', this.clock.now());
+    if (await this.store.revokeSession(auth.tenant.id, session.id, 'revoked', this.clock.now())) {
+      await this.events.ended({ tenantId: auth.tenant.id, sessionId: session.id, userId: auth.user.id, by: 'session_revoked' });
+    }
     return true;
   }
 

@@ -1,4 +1,5 @@
 import type {
+  AuditEventRecord,
   IdempotencyRecord,
   LoginStateRecord,
   NewLoginState,
@@ -33,6 +34,19 @@ export interface IdempotencyScope extends IdempotencyKeyRef {
 export interface SessionPage {
   after?: { createdAt: number; id: string };
   limit: number;
+}
+
+/** Where a page of audit events starts: after the event at `at` with this id. */
+export interface AuditEventPage {
+  after?: { at: number; id: string };
+  limit: number;
+}
+
+/** What a database connection pool holds: its connections, those idle, and the requests waiting for one. */
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
 }
 
 /**
@@ -84,6 +98,10 @@ export interface StoreOperations {
   claimIdempotencyKey(scope: IdempotencyScope, fingerprint: string, now: number, timing: { retentionMs: number; lockMs: number }): Promise<IdempotencyClaimResult>;
   completeIdempotencyKey(ref: IdempotencyKeyRef, responseStatus: number, sealedResponse: string): Promise<void>;
   releaseIdempotencyKey(ref: IdempotencyKeyRef): Promise<void>;
+
+  insertAuditEvent(event: AuditEventRecord): Promise<void>;
+  /** The tenant's audit events, newest first. */
+  listAuditEvents(tenantId: string, page: AuditEventPage): Promise<AuditEventRecord[]>;
 }
 
 /** How busy the connection pool is, where there is one. */
@@ -99,17 +117,21 @@ export interface AuthStore extends StoreOperations {
   readonly dialect: 'sqlite' | 'postgres';
   /** Runs `work` in one transaction: all of it commits, or none of it. */
   transaction<T>(work: (tx: StoreOperations) => Promise<T>): Promise<T>;
-  /** Deletes expired login states and idempotency records, and grace grants past their window. */
-  prune(now: number): Promise<{ loginStates: number; idempotencyRecords: number; graceGrants: number }>;
+  /**
+   * Deletes expired login states, idempotency records and rate-limit
+   * counters, grace grants past their window, and audit events older than
+   * `auditRetentionMs`.
+   */
+  prune(now: number, auditRetentionMs?: number): Promise<{ rateLimitCounters: number; loginStates: number; idempotencyRecords: number; graceGrants: number; auditEvents: number }>;
   /** Row counts per table, for operators and tests. */
   countRows(): Promise<Record<'users' | 'loginStates' | 'sessions' | 'refreshTokens' | 'idempotencyRecords', number>>;
   /** Every signing and sealing key, oldest generation first. */
   listServerKeys(): Promise<ServerKeyRecord[]>;
   /** Adds a key; false when its kind already has that generation (another instance or rotation was first). */
   insertServerKey(key: ServerKeyRecord): Promise<boolean>;
-  /** The pool's use, for a store that has a pool. */
-  poolStats?(): PoolStats;
   /** Throws when the database does not answer. */
   ping(): Promise<void>;
+  /** The connection pool's use, for metrics; absent for a database without a pool (SQLite). */
+  poolStats?(): PoolStats;
   close(): Promise<void>;
 }

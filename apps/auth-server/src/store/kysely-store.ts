@@ -1,7 +1,7 @@
 import { CamelCasePlugin, Kysely, sql, type Selectable, type Transaction } from 'kysely';
-import type { AuthStore, IdempotencyClaimResult, IdempotencyKeyRef, IdempotencyScope, PoolStats, SessionPage, StoreOperations } from './auth-store.js';
+import type { AuditEventPage, AuthStore, IdempotencyClaimResult, IdempotencyKeyRef, IdempotencyScope, PoolStats, SessionPage, StoreOperations } from './auth-store.js';
 import { checkSchema, migrate } from './migrations.js';
-import type { Database, NewLoginState, NewRefreshToken, NewSession, NewUser, ServerKeyRecord, UserRecord, UsersTable } from './schema.js';
+import type { AuditEventRecord, Database, NewLoginState, NewRefreshToken, NewSession, NewUser, ServerKeyRecord, UserRecord, UsersTable } from './schema.js';
 
 /** The store's queries, over a connection or a transaction. Dialect-neutral SQL only. */
 class KyselyOperations implements StoreOperations {
@@ -224,6 +224,19 @@ class KyselyOperations implements StoreOperations {
   #keyFilter(ref: IdempotencyKeyRef) {
     return sql<boolean>`operation = ${ref.operation} and subject = ${ref.subject} and idempotency_key = ${ref.key}`;
   }
+
+  async insertAuditEvent(event: AuditEventRecord): Promise<void> {
+    await this.db.insertInto('auditEvents').values(event).execute();
+  }
+
+  listAuditEvents(tenantId: string, page: AuditEventPage) {
+    let query = this.db.selectFrom('auditEvents').selectAll().where('tenantId', '=', tenantId);
+    const after = page.after;
+    if (after) {
+      query = query.where((eb) => eb.or([eb('at', '<', after.at), eb.and([eb('at', '=', after.at), eb('id', '<', after.id)])]));
+    }
+    return query.orderBy('at', 'desc').orderBy('id', 'desc').limit(page.limit).execute();
+  }
 }
 
 function toUserRecord(row: Selectable<UsersTable>): UserRecord {
@@ -309,7 +322,7 @@ export class KyselyAuthStore extends KyselyOperations implements AuthStore {
     return inserted.numInsertedOrUpdatedRows === 1n;
   }
 
-  async prune(now: number) {
+  async prune(now: number, auditRetentionMs = Number.POSITIVE_INFINITY) {
     // Each statement is atomic on its own; together they need no transaction.
     {
       const states = await this.#db.deleteFrom('loginStates').where('expiresAt', '<=', now).executeTakeFirst();
@@ -320,10 +333,17 @@ export class KyselyAuthStore extends KyselyOperations implements AuthStore {
         .where('graceGrant', 'is not', null)
         .where('graceExpiresAt', '<=', now)
         .executeTakeFirst();
+      const audits = Number.isFinite(auditRetentionMs)
+        ? Number((await this.#db.deleteFrom('auditEvents').where('at', '<=', now - auditRetentionMs).executeTakeFirst()).numDeletedRows)
+        : 0;
+      // Shared rate-limit counters whose window has closed (a new window starts a new row anyway).
+      const counters = await sql`delete from rate_limits where expire <= ${now}`.execute(this.#db);
       return {
+        rateLimitCounters: Number(counters.numAffectedRows ?? 0n),
         loginStates: Number(states.numDeletedRows),
         idempotencyRecords: Number(records.numDeletedRows),
         graceGrants: Number(graces.numUpdatedRows),
+        auditEvents: audits,
       };
     }
   }

@@ -165,6 +165,24 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0005_audit_events': {
+    // Read newest first per tenant, a page at a time (tenant_id, at, id); swept past retention by `at`.
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('audit_events')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('type', 'varchar(32)', (c) => c.notNull())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('request_id', 'varchar(128)')
+        .addColumn('session_id', 'varchar(64)')
+        .addColumn('user_id', 'varchar(64)')
+        .addColumn('client_address', 'varchar(64)')
+        .execute();
+      await db.schema.createIndex('audit_events_by_tenant').on('audit_events').columns(['tenant_id', 'at', 'id']).execute();
+      await db.schema.createIndex('audit_events_retention').on('audit_events').column('at').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -17,6 +17,7 @@ export interface Database {
   refreshTokens: RefreshTokensTable;
   idempotencyRecords: IdempotencyRecordsTable;
   serverKeys: ServerKeysTable;
+  auditEvents: AuditEventsTable;
 }
 
 export interface UsersTable {
@@ -114,6 +115,22 @@ export interface ServerKeysTable {
   activatesAt: number;
 }
 
+/**
+ * A security event of a tenant, for its operators. It names the request,
+ * session, user and client it concerns, and MUST NOT hold a token, code,
+ * state, key or secret: the log is read with an API key, not a session.
+ */
+export interface AuditEventsTable {
+  id: string;
+  tenantId: string;
+  type: string;
+  at: number;
+  requestId: string | null;
+  sessionId: string | null;
+  userId: string | null;
+  clientAddress: string | null;
+}
+
 /** The domain records the store hands out and takes: rows, but for a user's flag, which is a boolean. */
 export interface UserRecord extends Omit<Selectable<UsersTable>, 'emailVerified'> {
   emailVerified: boolean;
@@ -127,3 +144,4 @@ export type NewSession = Insertable<SessionsTable>;
 export type NewRefreshToken = Insertable<RefreshTokensTable>;
 export type NewLoginState = Insertable<LoginStatesTable>;
 export type ServerKeyRecord = Selectable<ServerKeysTable>;
+export type AuditEventRecord = Selectable<AuditEventsTable>;

@@ -1,16 +1,16 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { ProviderConfig, TenantConfig } from './tenant.js';
+import type { ApiKeyConfig, ProviderConfig, TenantConfig } from './tenant.js';
 import { sha256Hex } from '../ids.js';
 import { unknownProvider, unknownTenant } from '../problems.js';
 
 /** The configured tenants, and the one place that resolves tenants, providers and API keys. */
 export class TenantRegistry {
   readonly #tenants: Map<string, TenantConfig>;
-  readonly #keys: { tenant: TenantConfig; hash: Buffer }[];
+  readonly #keys: { tenant: TenantConfig; key: ApiKeyConfig; hash: Buffer }[];
 
   constructor(tenants: TenantConfig[]) {
     this.#tenants = new Map(tenants.map((tenant) => [tenant.id, tenant]));
-    this.#keys = tenants.flatMap((tenant) => tenant.apiKeyHashes.map((key) => ({ tenant, hash: Buffer.from(key.sha256, 'hex') })));
+    this.#keys = tenants.flatMap((tenant) => tenant.apiKeyHashes.map((key) => ({ tenant, key, hash: Buffer.from(key.sha256, 'hex') })));
   }
 
   find(tenantId: string): TenantConfig | undefined {
@@ -41,10 +41,15 @@ export class TenantRegistry {
    * nor its position leaks through timing.
    */
   tenantForApiKey(apiKey: string): TenantConfig | undefined {
+    return this.apiKey(apiKey)?.tenant;
+  }
+
+  /** The configured key an API key matches, with its tenant; compared as `tenantForApiKey` says. */
+  apiKey(apiKey: string): { tenant: TenantConfig; key: ApiKeyConfig } | undefined {
     const presented = Buffer.from(sha256Hex(apiKey), 'hex');
-    let match: TenantConfig | undefined;
-    for (const key of this.#keys) {
-      if (timingSafeEqual(key.hash, presented) && !match) match = key.tenant;
+    let match: { tenant: TenantConfig; key: ApiKeyConfig } | undefined;
+    for (const entry of this.#keys) {
+      if (timingSafeEqual(entry.hash, presented) && !match) match = { tenant: entry.tenant, key: entry.key };
     }
     return match;
   }

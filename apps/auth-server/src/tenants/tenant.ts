@@ -28,13 +28,27 @@ export interface SessionPolicy {
   frontendPkce: 'required' | 'optional';
 }
 
+/** What an API key may do: `refresh` (`POST /v1/refresh`), `audit:read` (the tenant's audit log). */
+export const API_KEY_SCOPES = ['refresh', 'audit:read'] as const;
+export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
+
+/** Keys that name no scopes keep what every key could do before scopes existed. */
+export const DEFAULT_API_KEY_SCOPES: readonly ApiKeyScope[] = ['refresh'];
+
+export interface ApiKeyConfig {
+  id: string;
+  /** SHA-256 of the key: the key itself is never configured or stored. */
+  sha256: string;
+  scopes: ApiKeyScope[];
+}
+
 export interface TenantConfig {
   id: string;
   /** In display order. */
   providers: ProviderConfig[];
   redirectUris: string[];
   corsOrigins: string[];
-  apiKeyHashes: { id: string; sha256: string }[];
+  apiKeyHashes: ApiKeyConfig[];
   sessionPolicy: SessionPolicy;
 }
 

@@ -12,6 +12,8 @@ import { startServer, type RunningServer } from '../../src/server.js';
 
 export const API_KEY = 'ak_test_alpha_4c1f9e';
 export const OTHER_API_KEY = 'ak_test_beta_7a2d0b';
+/** Alpha's operator key: it may read the audit log, and may not refresh. */
+export const ADMIN_API_KEY = 'ak_test_alpha_admin_5e8b21';
 export const REDIRECT_URI = 'http://localhost:5173/auth/callback';
 export const OTHER_REDIRECT_URI = 'https://beta.example.com/auth/callback';
 export const CLIENT_SECRET = 'test-client-secret';
@@ -38,7 +40,7 @@ export function twoTenants(issuer: string, extra: Partial<RawTenantsFile['tenant
   const provider = { display_name: 'Local', issuer, client_id: 'aimable-test', client_secret_env: 'TEST_CLIENT_SECRET', allow_insecure_http: true };
   return {
     tenants: [
-      { id: 'alpha', providers: { dev: provider }, redirect_uris: [REDIRECT_URI], api_keys: [{ id: 'k1', sha256: sha256Hex(API_KEY) }], ...extra },
+      { id: 'alpha', providers: { dev: provider }, redirect_uris: [REDIRECT_URI], api_keys: [{ id: 'k1', sha256: sha256Hex(API_KEY) }, { id: 'admin', sha256: sha256Hex(ADMIN_API_KEY), scopes: ['audit:read'] }], ...extra },
       {
         id: 'beta',
         providers: { dev: provider, other: { ...provider, display_name: 'Other' } },
