@@ -11,6 +11,7 @@
  * `--mock` (`pnpm demo --mock`): the demo app against the Prism mock of the
  * contract instead of the server.
  */
+import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadServerConfig, startServer } from '@aimable/auth-server';
 import { DEFAULT_MOCK_PORT, startMock } from '@aimable/auth-mock';
@@ -19,6 +20,7 @@ import { DEMO_ADMIN_API_KEY, DEMO_API_KEY, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, D
 import { serveDemoWeb } from './web.js';
 
 const env = process.env;
+const DEMO_METRICS_PORT = 9464;
 const { values: flags } = parseArgs({ options: { mock: { type: 'boolean', default: false } } });
 
 function port(name: string, fallback: number): number {
@@ -40,13 +42,27 @@ if (flags.mock) {
   await new Promise(() => undefined);
 }
 
+/** Whether nothing listens on the port yet: a second instance beside the first finds the demo app's and the metrics' ports taken. */
+function isFree(port: number): Promise<boolean> {
+  const probe = createServer();
+  return new Promise((resolve) => {
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+}
+// Another instance beside this one (on the same PostgreSQL, with other PORT, DEV_IDP_PORT and AUTH_PUBLIC_URL) already
+// serves the demo app on its default port, and the metrics on theirs: this one then leaves the app to it, and serves its
+// metrics on a port of its own.
+const serveWeb = env.DEMO_WEB_PORT !== undefined || (await isFree(webPort));
+const metricsPort = env.AUTH_METRICS_PORT ?? ((await isFree(DEMO_METRICS_PORT)) ? String(DEMO_METRICS_PORT) : '0');
+
 const devIdpIssuer = `http://localhost:${devIdpPort}`;
 const webOrigin = `http://localhost:${webPort}`;
 const demo = !env.AUTH_TENANTS_FILE;
 
 let config;
 try {
-  config = loadServerConfig({ AUTH_METRICS_PORT: '9464', ...env }, { fallbackTenants: { file: demoTenantsFile(devIdpIssuer, webOrigin), secrets: { [DEMO_CLIENT_SECRET_ENV]: DEMO_CLIENT_SECRET } } });
+  config = loadServerConfig({ ...env, AUTH_METRICS_PORT: metricsPort }, { fallbackTenants: { file: demoTenantsFile(devIdpIssuer, webOrigin), secrets: { [DEMO_CLIENT_SECRET_ENV]: DEMO_CLIENT_SECRET } } });
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   console.error(error.message);
@@ -61,14 +77,15 @@ const devIdp = demo
     })
   : undefined;
 const server = await startServer({ config });
-const web = devIdp ? await serveDemoWeb({ port: webPort, config: { apiBaseUrl: config.publicUrl, tenantId: 'demo', apiKey: DEMO_API_KEY } }) : undefined;
+const web = devIdp && serveWeb ? await serveDemoWeb({ port: webPort, config: { apiBaseUrl: config.publicUrl, tenantId: 'demo', apiKey: DEMO_API_KEY } }) : undefined;
 
-if (devIdp && web) {
+if (devIdp) {
   console.log(
     [
       '',
       `Aimable Auth demo on ${config.publicUrl}  (DEMO ONLY: its API key and test users are public)`,
-      `  open ${web.url} and sign in as ada / password`,
+      web ? `  open ${web.url} and sign in as ada / password` : `  the demo app on ${webOrigin} is another instance's: this one serves the API only`,
+      `  store: ${config.databaseUrl ? 'PostgreSQL (DATABASE_URL), shared with every instance on it' : `SQLite in ${config.databaseFile}`}`,
       `  API reference: ${config.publicUrl}/docs`,
       `  local identity provider: ${devIdp.issuer}`,
       `  tenant: demo   provider: dev   API key: ${DEMO_API_KEY}`,
