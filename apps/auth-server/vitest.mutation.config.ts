@@ -13,7 +13,7 @@ export default mergeConfig(
   base,
   defineConfig({
     test: {
-      exclude: ['test/main.test.ts', 'test/durability.test.ts', 'test/fuzz.test.ts', 'node_modules/**'],
+      exclude: ['test/main.test.ts', 'test/durability.test.ts', 'test/fuzz.test.ts', 'test/postgres/**', 'node_modules/**'],
       fileParallelism: false,
       pool: 'forks',
       poolOptions: { forks: { singleFork: true } },
