@@ -101,7 +101,9 @@ afterAll(async () => {
   for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
 });
 
-const [A, B, C] = [0, 1, 2].map((i) => () => instances[i]!);
+const A = () => instances[0]!;
+const B = () => instances[1]!;
+const C = () => instances[2]!;
 
 /** A client address of its own for each login, through the trusted proxy header: the start limit counts per address. */
 const someClient = () => `198.51.100.${1 + (randomBytes(1)[0]! % 250)}`;
