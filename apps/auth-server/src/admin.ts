@@ -52,15 +52,24 @@ async function main(argv: string[]): Promise<number> {
   );
   try {
     // The first keys, if there are none yet: from an earlier release's key file beside a SQLite database, or new.
+    const keyFile = join(settings.dataDir, 'keys.json');
+    const legacyKeys = settings.databaseUrl === undefined ? readKeyFile(keyFile) : undefined;
+    if (legacyKeys) console.log(`${keyFile}: its keys are the database's first generation; it is no longer read, and should be deleted`);
     await KeyRing.open(store, systemClock, {
       encryptionSecret: settings.keyEncryptionSecret,
       publishOverlapMs: 0,
       refreshMs: 60_000,
-      legacyKeys: settings.databaseUrl === undefined ? readKeyFile(join(settings.dataDir, 'keys.json')) : undefined,
+      legacyKeys,
+      sealPlainKeys: command === 'migrate',
     });
     if (command === 'migrate') {
       console.log(store.applied.length > 0 ? `${where}: applied ${store.applied.join(', ')}` : `${where}: the schema is up to date`);
       return 0;
+    }
+    if (activateIn < DEFAULT_ACTIVATE_IN_SECONDS) {
+      console.error(
+        `Note: with --activate-in ${activateIn}, instances sign and seal with the new keys before all of them have read them (AUTH_KEY_REFRESH_SECONDS) and before verifiers' cached JWKS (max-age 300 s) expire; use it when a key has leaked.`,
+      );
     }
     const rotated = await rotateKeys(store, systemClock, { kinds: kinds!, activateInMs: activateIn * 1000, encryptionSecret: settings.keyEncryptionSecret });
     for (const key of rotated) {

@@ -55,12 +55,14 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const { store, pool } = await openStore(config, (error) => logger.warn({ error: describeError(error) }, 'a database connection failed; the pool replaces it'));
   let keys: KeyRing;
   try {
+    const legacyKeys = config.databaseUrl === undefined ? readKeyFile(config.keyFile) : undefined;
+    if (legacyKeys) logger.warn({ file: config.keyFile }, 'the keys of this file are in the database now (its first generation): it is no longer read, and should be deleted');
     keys = await KeyRing.open(store, clock, {
       encryptionSecret: config.keyEncryptionSecret,
       refreshMs: config.keyRefreshSeconds * 1000,
       publishOverlapMs: Math.max(...config.tenants.map((tenant) => tenant.sessionPolicy.accessTokenTtlSeconds)) * 1000 + CLOCK_SKEW_MS,
       // Nothing on the local disk when the store is shared; a single SQLite instance imports its earlier key file once.
-      legacyKeys: config.databaseUrl === undefined ? readKeyFile(config.keyFile) : undefined,
+      legacyKeys,
     });
   } catch (error) {
     await store.close();
@@ -99,6 +101,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     store,
     audit: new AuditLog(store),
     isDraining: () => draining,
+    keysStale: () => keys.isStale(),
   });
   const app = createApp({ handlers, tenants, callers, limits, logger, metrics, validateResponses: config.validateResponses, trustProxy: config.trustProxy });
 
@@ -110,6 +113,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const { port } = server.address() as AddressInfo;
   let metricsListener: RunningMetricsListener | undefined;
   if (config.metricsPort !== undefined) {
+    if (config.metricsToken === undefined && !['127.0.0.1', '::1', 'localhost'].includes(config.metricsHost)) {
+      logger.warn({ metrics_host: config.metricsHost }, 'metrics are served beyond loopback without AUTH_METRICS_TOKEN: anyone who reaches the port can read them');
+    }
     try {
       metricsListener = await startMetricsListener(metrics, { port: config.metricsPort, host: config.metricsHost, token: config.metricsToken });
     } catch (error) {

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { sha256Hex } from '../src/ids.js';
-import { ADMIN_API_KEY, API_KEY, apiClient, failure, loginThroughProvider, ManualClock, OTHER_API_KEY, OTHER_REDIRECT_URI, postSession, refresh, signIn, startHarness, twoTenants, type Harness } from './support/harness.js';
+import { signInAt } from '@aimable/dev-idp';
+import { ADMIN_API_KEY, API_KEY, apiClient, failure, loginThroughProvider, ManualClock, OTHER_API_KEY, OTHER_REDIRECT_URI, postSession, refresh, signIn, startHarness, startUrl, twoTenants, type Harness } from './support/harness.js';
 
 interface AuditEvent {
   id: string;
@@ -46,6 +47,22 @@ describe('the audit log', () => {
         expect(stored).not.toContain(secret);
         expect(read).not.toContain(secret);
       }
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('When the callback of one login is sent again and again, with any code, then the login is audited once', async () => {
+    const h = await startHarness();
+    try {
+      const { url } = startUrl(h);
+      const started = await fetch(url, { headers: { 'X-Tenant-Id': 'alpha' }, redirect: 'manual' });
+      const providerReturn = new URL(await signInAt(started.headers.get('location')!, { username: 'ada', password: 'password' }));
+      for (const code of [providerReturn.searchParams.get('code')!, 'junk-1', 'junk-2']) {
+        providerReturn.searchParams.set('code', code);
+        expect((await fetch(providerReturn, { redirect: 'manual' })).status).toBe(302);
+      }
+      expect((await auditEvents(h)).map((event) => event.type)).toEqual(['login']);
     } finally {
       await h.close();
     }

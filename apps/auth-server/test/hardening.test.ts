@@ -436,6 +436,24 @@ describe('replays and lifetimes at their edges', () => {
 });
 
 describe('readiness', () => {
+  test('When the keys could not be read again for three refresh intervals, then readiness answers 503 until they are', async () => {
+    const manual = new ManualClock();
+    const stale = await startHarness({ clock: manual, config: { keyRefreshSeconds: 60 } });
+    try {
+      manual.advance(3 * 60_000);
+      expect((await fetch(`${stale.url}/readyz`)).status).toBe(200);
+      manual.advance(1);
+      const response = await fetch(`${stale.url}/readyz`);
+      expect(response.status).toBe(503);
+      expect(await problemCode(response)).toBe('service_unavailable');
+      expect(stale.logs.join('\n')).toContain('keys could not be read again');
+      await stale.server.keys.reload();
+      expect((await fetch(`${stale.url}/readyz`)).status).toBe(200);
+    } finally {
+      await stale.close();
+    }
+  });
+
   test('When the database does not answer, then readiness answers 503', async () => {
     const broken = await startHarness();
     try {

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,7 +80,9 @@ describe('the demo (what `pnpm start` runs)', () => {
         expect(((await wrong.json()) as { code: string }).code).toBe('invalid_api_key');
       }
       expect(statSync(join(dataDir, 'auth.sqlite')).isFile()).toBe(true);
-      expect(statSync(join(dataDir, 'keys.json')).mode & 0o777).toBe(0o600);
+      // The keys are in the database, in a directory private to the server.
+      expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+      expect(existsSync(join(dataDir, 'keys.json'))).toBe(false);
 
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
       child.kill('SIGTERM');

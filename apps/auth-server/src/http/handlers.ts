@@ -28,6 +28,8 @@ export interface HandlerDependencies {
   audit: AuditLog;
   /** True once shutdown has begun: readiness answers 503. */
   isDraining: () => boolean;
+  /** True when the keys could not be read again for a while: this instance may sign with a key the others dropped. */
+  keysStale: () => boolean;
 }
 
 const NO_STORE = { 'Cache-Control': 'no-store' } as const;
@@ -193,6 +195,10 @@ export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrinci
         await deps.store.ping();
       } catch (error) {
         throw databaseUnavailable(error);
+      }
+      if (deps.keysStale()) {
+        const reason = 'The signing and sealing keys could not be read again for three refresh intervals (see the log): a rotation may be missed.';
+        throw serviceUnavailable(reason, new Error(reason));
       }
       return { status: 200, body: { status: 'ready', checks: { database: 'ok' } } };
     },

@@ -21,4 +21,11 @@ describe('whom a request counts against', () => {
     expect(clientKey('64:ff9b::198.51.100.1')).not.toBe(clientKey('64:ff9b::198.51.100.2'));
     expect(clientKey('::ffff:0:1.2.3.4')).not.toBe(clientKey('::1'));
   });
+
+  test('When what came as the address is not one (a client-made X-Forwarded-For passed on by a trusted proxy), then it counts as itself under a short key', () => {
+    const long = 'x'.repeat(10_000);
+    expect(clientKey(long)).toMatch(/^other:[0-9a-f]{32}$/);
+    expect(clientKey(long)).toBe(clientKey(long));
+    expect(clientKey(long)).not.toBe(clientKey(`${long}y`));
+  });
 });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Request, RequestHandler } from 'express';
 import type pg from 'pg';
@@ -44,7 +45,18 @@ export class RateLimits {
         const limit = limits[operation];
         const settings = { points: points(limit), duration: limit.durationSeconds, keyPrefix: `${operation}:${scope}` };
         return options.pool
-          ? new RateLimiterPostgres({ ...settings, storeClient: options.pool, storeType: 'pool', tableName: 'rate_limits', tableCreated: true, clearExpiredByTimeout: false })
+          ? new RateLimiterPostgres({
+              ...settings,
+              storeClient: options.pool,
+              storeType: 'pool',
+              tableName: 'rate_limits',
+              tableCreated: true,
+              clearExpiredByTimeout: false,
+              // A key over its limit is refused from memory until its window ends: a flood costs no database write.
+              inMemoryBlockOnConsumed: settings.points + 1,
+              // While the database does not answer, each instance counts on its own rather than refusing everyone.
+              insuranceLimiter: new RateLimiterMemory(settings),
+            })
           : new RateLimiterMemory(settings);
       };
       return { start: make('start'), session: make('session'), refresh: make('refresh') };
@@ -95,7 +107,9 @@ async function refuseOver(consumed: Promise<RateLimiterRes>): Promise<void> {
 export function clientKey(address: string): string {
   if (isIPv4(address)) return address;
   const groups = ipv6Groups(address.split('%', 1)[0]!);
-  if (!groups) return address;
+  // Not an address at all (what a client wrote in X-Forwarded-For, passed on by a proxy trusted with `true`): counted as
+  // itself, by its hash, so that a counter's key stays short whatever was sent.
+  if (!groups) return `other:${createHash('sha256').update(address).digest('hex').slice(0, 32)}`;
   const ipv4 = `${groups[6]! >> 8}.${groups[6]! & 0xff}.${groups[7]! >> 8}.${groups[7]! & 0xff}`;
   const zeroUpTo = (end: number) => groups.slice(0, end).every((g) => g === 0);
   const mapped = zeroUpTo(5) && groups[5] === 0xffff;

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { isIP } from 'node:net';
 import { requestIdOf } from '@aimable/auth-server-kit';
 import type { Request, RequestHandler, Response } from 'express';
 
@@ -28,7 +29,12 @@ export function currentRequest(): RequestContext | undefined {
   return { requestId: requestIdOf(store.res), clientAddress: clientAddress(store.req) };
 }
 
-/** The client's address, as the rate limits count it. */
+/**
+ * The client's address, as the rate limits count it; undefined when it is
+ * not an IP address (a trusted proxy passed on whatever the client put in
+ * `X-Forwarded-For`).
+ */
 export function clientAddress(req: Request): string | undefined {
-  return req.ip ?? req.socket.remoteAddress;
+  const address = req.ip ?? req.socket.remoteAddress;
+  return address !== undefined && isIP(address) !== 0 ? address : undefined;
 }

@@ -106,7 +106,7 @@ export class Idempotency {
   async #answerExisting<R>(request: IdempotentRequest<R>, record: IdempotencyRecord): Promise<R> {
     if (record.fingerprint !== request.fingerprint) throw idempotencyKeyReused();
     if (record.status !== 'completed') throw idempotencyKeyInUse(IN_FLIGHT_RETRY_AFTER_SECONDS);
-    const stored = JSON.parse(this.sealer.open(record.response ?? '', scopeText(request.ref))) as StoredResponse;
+    const stored = JSON.parse(await this.sealer.open(record.response ?? '', scopeText(request.ref))) as StoredResponse;
     await request.replayable(stored, record.tenantId);
     this.onReplay(record.tenantId, request.ref.operation);
     const { status, headers, body } = stored;

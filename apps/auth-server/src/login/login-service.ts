@@ -176,7 +176,8 @@ export class LoginService {
 
     target.searchParams.set('code', response.code);
     target.searchParams.set('state', response.state);
-    await this.events.completed({ tenantId: tenant.id });
+    // Audited once per state: a callback sent again (a reload, or someone replaying the link) records nothing new.
+    if (await this.store.markLoginReturned(stateHash, now)) await this.events.completed({ tenantId: tenant.id });
     return target.href;
   }
 

@@ -296,7 +296,7 @@ export class SessionService {
     if (!token?.graceGrant || token.graceExpiresAt === null || now >= token.graceExpiresAt || !token.replacedBy) return undefined;
     const successor = await this.store.findRefreshToken(tenant.id, token.replacedBy);
     if (!successor || successor.retiredAt !== null) return undefined;
-    const grace = JSON.parse(this.sealer.open(token.graceGrant, token.id)) as GraceGrant | PreviousGraceGrant;
+    const grace = JSON.parse(await this.sealer.open(token.graceGrant, token.id)) as GraceGrant | PreviousGraceGrant;
     if (grace.channel !== channel) return undefined;
     return 'grant' in grace.issued ? this.#fromPrevious(tenant, token, grace.issued) : grace.issued;
   }

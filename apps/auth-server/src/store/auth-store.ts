@@ -60,6 +60,8 @@ export interface StoreOperations {
   findLiveLoginState(stateHash: string, now: number): Promise<LoginStateRecord | undefined>;
   /** A state that exists and has not expired, consumed or not. */
   findLoginState(stateHash: string, now: number): Promise<LoginStateRecord | undefined>;
+  /** Records the provider's first return to the callback with a live state; false when it returned before (or the state is not live). */
+  markLoginReturned(stateHash: string, now: number): Promise<boolean>;
   /** Marks the state consumed if it is live and of this tenant; undefined when another request won or it is not live. */
   consumeLoginState(stateHash: string, tenantId: string, now: number): Promise<LoginStateRecord | undefined>;
   /** Undoes a consumption that did not lead to a session (the provider could not be reached). */
@@ -129,6 +131,8 @@ export interface AuthStore extends StoreOperations {
   listServerKeys(): Promise<ServerKeyRecord[]>;
   /** Adds a key; false when its kind already has that generation (another instance or rotation was first). */
   insertServerKey(key: ServerKeyRecord): Promise<boolean>;
+  /** Replaces a key's stored material if it is still `from`; false when it is not. */
+  replaceServerKeyMaterial(id: string, from: string, to: string): Promise<boolean>;
   /** Throws when the database does not answer. */
   ping(): Promise<void>;
   /** The connection pool's use, for metrics; absent for a database without a pool (SQLite). */

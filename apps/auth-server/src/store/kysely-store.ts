@@ -25,6 +25,18 @@ class KyselyOperations implements StoreOperations {
     return this.db.selectFrom('loginStates').selectAll().where('stateHash', '=', stateHash).where('expiresAt', '>', now).executeTakeFirst();
   }
 
+  async markLoginReturned(stateHash: string, now: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('loginStates')
+      .set({ returnedAt: now })
+      .where('stateHash', '=', stateHash)
+      .where('returnedAt', 'is', null)
+      .where('consumedAt', 'is', null)
+      .where('expiresAt', '>', now)
+      .executeTakeFirst();
+    return result.numUpdatedRows === 1n;
+  }
+
   async consumeLoginState(stateHash: string, tenantId: string, now: number) {
     // A conditional update: of two concurrent requests, exactly one sees a row changed.
     const result = await this.db
@@ -173,26 +185,32 @@ class KyselyOperations implements StoreOperations {
       .where(key)
       .where('expiresAt', '<=', now)
       .execute();
-    const inserted = await this.db
-      .insertInto('idempotencyRecords')
-      .values({
-        tenantId: scope.tenantId,
-        operation: scope.operation,
-        subject: scope.subject,
-        idempotencyKey: scope.key,
-        fingerprint,
-        status: 'in_flight',
-        responseStatus: null,
-        response: null,
-        createdAt: now,
-        expiresAt: now + timing.retentionMs,
-        lockedUntil: now + timing.lockMs,
-      })
-      .onConflict((conflict) => conflict.columns(['operation', 'subject', 'idempotencyKey']).doNothing())
-      .executeTakeFirst();
-    if (inserted.numInsertedOrUpdatedRows === 1n) return { kind: 'claimed' };
-
-    const record = await this.db.selectFrom('idempotencyRecords').selectAll().where(key).executeTakeFirstOrThrow();
+    // The record the insert ran into can be gone by the time it is read (its holder released it after a failure,
+    // or it expired and another claimant deleted it): then the key is free again, and the insert is tried anew.
+    let record: Selectable<Database['idempotencyRecords']> | undefined;
+    for (let attempt = 0; !record; attempt++) {
+      const inserted = await this.db
+        .insertInto('idempotencyRecords')
+        .values({
+          tenantId: scope.tenantId,
+          operation: scope.operation,
+          subject: scope.subject,
+          idempotencyKey: scope.key,
+          fingerprint,
+          status: 'in_flight',
+          responseStatus: null,
+          response: null,
+          createdAt: now,
+          expiresAt: now + timing.retentionMs,
+          lockedUntil: now + timing.lockMs,
+        })
+        .onConflict((conflict) => conflict.columns(['operation', 'subject', 'idempotencyKey']).doNothing())
+        .executeTakeFirst();
+      if (inserted.numInsertedOrUpdatedRows === 1n) return { kind: 'claimed' };
+      record = await this.db.selectFrom('idempotencyRecords').selectAll().where(key).executeTakeFirst();
+      // Stryker disable next-line ConditionalExpression: a key that keeps vanishing between two statements is another request's claim in flight
+      if (!record && attempt >= 2) return { kind: 'in_flight', lockedUntil: now + timing.lockMs };
+    }
     if (record.fingerprint !== fingerprint) return { kind: 'mismatch' };
     if (record.status === 'completed') return { kind: 'completed', record };
     if (record.lockedUntil > now) return { kind: 'in_flight', lockedUntil: record.lockedUntil };
@@ -311,6 +329,11 @@ export class KyselyAuthStore extends KyselyOperations implements AuthStore {
 
   listServerKeys() {
     return this.#db.selectFrom('serverKeys').selectAll().orderBy('kind').orderBy('generation').execute();
+  }
+
+  async replaceServerKeyMaterial(id: string, from: string, to: string): Promise<boolean> {
+    const result = await this.#db.updateTable('serverKeys').set({ material: to }).where('id', '=', id).where('material', '=', from).executeTakeFirst();
+    return result.numUpdatedRows === 1n;
   }
 
   async insertServerKey(key: ServerKeyRecord): Promise<boolean> {

@@ -166,8 +166,10 @@ const migrations: Record<string, Migration> = {
     },
   },
   '0005_audit_events': {
-    // Read newest first per tenant, a page at a time (tenant_id, at, id); swept past retention by `at`.
+    // Read newest first per tenant, a page at a time (tenant_id, at, id); swept past retention by `at`. A login
+    // state records when the provider first sent the browser back, so that a login is audited once per state.
     async up(db: Kysely<any>) {
+      await db.schema.alterTable('login_states').addColumn('returned_at', 'bigint').execute();
       await db.schema
         .createTable('audit_events')
         .addColumn('id', 'varchar(64)', (c) => c.primaryKey())

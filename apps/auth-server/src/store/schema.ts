@@ -48,6 +48,8 @@ export interface LoginStatesTable {
   createdAt: number;
   expiresAt: number;
   consumedAt: number | null;
+  /** When the provider first sent the browser back to the callback with this state. */
+  returnedAt: number | null;
 }
 
 export interface SessionsTable {

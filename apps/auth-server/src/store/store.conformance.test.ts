@@ -197,6 +197,18 @@ describe(`the ${under.dialect} store`, () => {
     expect((await store.claimIdempotencyKey(scope, 'fp', now + 200, timing)).kind).toBe('claimed');
   });
 
+  test('When claims race releases from two instances, then each claim is decided (claimed or in flight) and none fails', async () => {
+    const b = await secondInstance();
+    const timing = { retentionMs: 10_000, lockMs: 1000 };
+    for (let round = 0; round < 100; round++) {
+      const scope = { tenantId: 't', operation: 'op', subject: 's', key: `k${round}` };
+      expect((await store.claimIdempotencyKey(scope, 'fp', now, timing)).kind).toBe('claimed');
+      // The holder gives the key up while another instance's claim runs into it.
+      const [, claim] = await Promise.all([store.releaseIdempotencyKey(scope), b.transaction((tx) => tx.claimIdempotencyKey(scope, 'fp', now, timing))]);
+      expect(['claimed', 'in_flight']).toContain(claim.kind);
+    }
+  });
+
   test('When a released claim is claimed again, then it is claimed; a completed one is not released', async () => {
     const scope = { tenantId: 't', operation: 'op', subject: 's', key: 'k' };
     const timing = { retentionMs: 10_000, lockMs: 1000 };
@@ -253,7 +265,7 @@ describe(`keys in the ${under.dialect} store`, () => {
     await Promise.all(rings.map((ring) => ring.reload()));
     expect(new Set(rings.map((ring) => ring.signingKey().kid)).size).toBe(1);
     const sealed = rings[0]!.sealing.seal('grant', 'row');
-    expect(rings[1]!.sealing.open(sealed, 'row')).toBe('grant');
+    expect(await rings[1]!.sealing.open(sealed, 'row')).toBe('grant');
     expect((await store.listServerKeys()).map((key) => [key.kind, key.generation])).toEqual([['sealing', 1], ['signing', 1]]);
   });
 
@@ -267,7 +279,7 @@ describe(`keys in the ${under.dialect} store`, () => {
     expect(ring.signingKey().kid).toBe(first);
     clock.current += 1000;
     expect(ring.signingKey().kid).toBe(signing!.id);
-    expect(ring.sealing.open(sealedBefore, 'row')).toBe('old');
+    expect(await ring.sealing.open(sealedBefore, 'row')).toBe('old');
     expect(ring.sealing.seal('new', 'row')).not.toContain(sealedBefore.split('.')[1]);
     clock.current += 59_999;
     expect(ring.publishedKeys()).toHaveLength(2);
@@ -288,6 +300,28 @@ describe(`keys in the ${under.dialect} store`, () => {
     clock.current = now;
   });
 
+  test('When another instance seals under a key this one has not read yet, then this one reads the keys again and opens it', async () => {
+    const b = await secondInstance();
+    const here = await KeyRing.open(store, clock, options);
+    await rotateKeys(b, clock, { kinds: ['sealing'], activateInMs: 0 });
+    clock.current += 1_000;
+    const there = await KeyRing.open(b, clock, options);
+    const sealed = there.sealing.seal('grant', 'row');
+    expect(await here.sealing.open(sealed, 'row')).toBe('grant');
+    clock.current = now;
+  });
+
+  test('When the keys could not be read for three refresh intervals, then the ring says it is stale', async () => {
+    const ring = await KeyRing.open(store, clock, options);
+    clock.current += 3 * options.refreshMs;
+    expect(ring.isStale()).toBe(false);
+    clock.current += 1;
+    expect(ring.isStale()).toBe(true);
+    await ring.reload();
+    expect(ring.isStale()).toBe(false);
+    clock.current = now;
+  });
+
   test('When a secret is set, then the stored keys are sealed under it, and opening them without it or with another is refused', async () => {
     const secret = 'a-long-random-secret-of-at-least-32-characters';
     const ring = await KeyRing.open(store, clock, { ...options, encryptionSecret: secret });
@@ -298,5 +332,25 @@ describe(`keys in the ${under.dialect} store`, () => {
     await expect(KeyRing.open(store, clock, options)).rejects.toThrow('set AUTH_KEY_ENCRYPTION_SECRET');
     await expect(KeyRing.open(store, clock, { ...options, encryptionSecret: `${secret}!` })).rejects.toThrow('stored under another secret');
     expect((await KeyRing.open(store, clock, { ...options, encryptionSecret: secret })).signingKey().kid).toBe(ring.signingKey().kid);
+  });
+
+  test('When a secret is set and a key is stored in the clear (planted, or from before the secret), then the ring refuses it until migrate seals it', async () => {
+    const secret = 'a-long-random-secret-of-at-least-32-characters';
+    await KeyRing.open(store, clock, options);
+    await expect(KeyRing.open(store, clock, { ...options, encryptionSecret: secret })).rejects.toThrow(/stored in the clear: run `pnpm migrate`/);
+    const sealed = await KeyRing.open(store, clock, { ...options, encryptionSecret: secret, sealPlainKeys: true });
+    expect((await store.listServerKeys()).every((row) => row.material.startsWith('sealed:'))).toBe(true);
+    expect((await KeyRing.open(store, clock, { ...options, encryptionSecret: secret })).signingKey().kid).toBe(sealed.signingKey().kid);
+    await expect(KeyRing.open(store, clock, options)).rejects.toThrow('set AUTH_KEY_ENCRYPTION_SECRET');
+  });
+
+  test('When a sealed key is moved to another generation or activation without the secret, then it no longer opens', async () => {
+    const secret = 'a-long-random-secret-of-at-least-32-characters';
+    await KeyRing.open(store, clock, { ...options, encryptionSecret: secret });
+    // What bringing a retired key back, or moving a key's activation, would look like to someone who can write rows.
+    await under.exec(`update server_keys set generation = 7 where kind = 'signing'`);
+    await expect(KeyRing.open(store, clock, { ...options, encryptionSecret: secret })).rejects.toThrow(/does not open server key ed25519-/);
+    await under.exec(`update server_keys set generation = 1, activates_at = activates_at + 1 where kind = 'signing'`);
+    await expect(KeyRing.open(store, clock, { ...options, encryptionSecret: secret })).rejects.toThrow(/does not open server key ed25519-/);
   });
 });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { jwtVerify, SignJWT, type JWK, type JWTPayload } from 'jose';
+import { errors, jwtVerify, SignJWT, type JWK, type JWTPayload } from 'jose';
 import type { KeyObject } from 'node:crypto';
 import type { SigningKey } from './key-ring.js';
 
@@ -54,7 +54,7 @@ export class AccessTokens {
     try {
       const { payload } = await jwtVerify<JWTPayload & { sid?: unknown; tenant?: unknown }>(token, async (header) => {
         const key = header.kid === undefined ? undefined : await this.keys.verificationKey(header.kid);
-        if (!key) throw new Error('No published key has this id');
+        if (!key) throw new errors.JWKSNoMatchingKey();
         return key;
       }, {
         issuer: this.issuer,
@@ -66,8 +66,9 @@ export class AccessTokens {
       });
       if (typeof payload.sid !== 'string' || typeof payload.tenant !== 'string' || typeof payload.sub !== 'string') return undefined;
       return { userId: payload.sub, sessionId: payload.sid, tenantId: payload.tenant };
-    } catch {
-      // A token that does not verify names no caller.
+    } catch (error) {
+      // A token that does not verify names no caller; a database that does not answer (reading the keys for a new id) is not the token's fault.
+      if (!(error instanceof errors.JOSEError)) throw error;
     }
     return undefined;
   }

@@ -33,6 +33,13 @@ export interface KeyRingOptions {
   refreshMs: number;
   /** The keys of a release that kept them in a file, for the first generation. */
   legacyKeys?: KeyFileContents | undefined;
+  /**
+   * With a secret set, keys stored in the clear (from before the secret) are
+   * sealed under it (`pnpm migrate`). Otherwise, such keys are refused: a
+   * row in the clear could have been planted by whoever can write to the
+   * database.
+   */
+  sealPlainKeys?: boolean;
 }
 
 /** A key id that is not in the ring is looked up in the database at most this often: forged ids cannot flood it. */
@@ -55,6 +62,7 @@ export class KeyRing {
   #sealerGeneration = -1;
   #sealerKeyCount = 0;
   #loadedAt = 0;
+  #missReloadAt = 0;
   #reloading: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
 
@@ -67,6 +75,7 @@ export class KeyRing {
   /** Reads the keys, creating the first generation if there is none yet. */
   static async open(store: AuthStore, clock: Clock, options: KeyRingOptions): Promise<KeyRing> {
     await ensureFirstGeneration(store, clock, options.encryptionSecret, options.legacyKeys);
+    if (options.encryptionSecret && options.sealPlainKeys) await sealPlainKeys(store, options.encryptionSecret);
     const ring = new KeyRing(store, clock, options);
     await ring.reload();
     return ring;
@@ -87,6 +96,12 @@ export class KeyRing {
       try {
         const rows = await this.store.listServerKeys();
         const unseal = unsealer(this.options.encryptionSecret);
+        const plain = this.options.encryptionSecret ? rows.filter((row) => row.material.startsWith('plain:')) : [];
+        if (plain.length > 0) {
+          throw new Error(
+            `AUTH_KEY_ENCRYPTION_SECRET is set, but server keys ${plain.map((row) => row.id).join(', ')} are stored in the clear: run \`pnpm migrate\` with the secret to seal them`,
+          );
+        }
         this.#signing = rows.filter((row) => row.kind === 'signing').map((row) => signingKeyFrom(row, unseal(row)));
         this.#sealing = rows
           .filter((row) => row.kind === 'sealing')
@@ -119,15 +134,35 @@ export class KeyRing {
   async verificationKey(kid: string): Promise<KeyObject | undefined> {
     const find = () => this.publishedKeys().find((key) => key.kid === kid)?.publicKey;
     const found = find();
-    if (found || this.clock.now() - this.#loadedAt < MISS_RELOAD_INTERVAL_MS) return found;
-    await this.reload();
+    if (found) return found;
+    await this.#reloadOnMiss();
     return find();
   }
 
-  /** Seals with the current sealing key; opens with any. */
+  /** Reads the keys again for an id not seen yet; at most once a second, whether the last attempt worked or not. */
+  async #reloadOnMiss(): Promise<void> {
+    const now = this.clock.now();
+    if (now - this.#missReloadAt < MISS_RELOAD_INTERVAL_MS) return;
+    this.#missReloadAt = now;
+    await this.reload();
+  }
+
+  /** True when the keys could not be read for three refresh intervals: this instance may miss a rotation. */
+  isStale(): boolean {
+    return this.clock.now() - this.#loadedAt > 3 * this.options.refreshMs;
+  }
+
+  /**
+   * Seals with the current sealing key; opens with any. A value sealed under
+   * a key this instance has not read yet (another instance took up a
+   * rotation first) makes it read the keys again.
+   */
   readonly sealing: Sealing = {
     seal: (plaintext, associatedData) => this.#currentSealer().seal(plaintext, associatedData),
-    open: (sealed, associatedData) => this.#currentSealer().open(sealed, associatedData),
+    open: async (sealed, associatedData) => {
+      if (!this.#currentSealer().knowsKeyOf(sealed)) await this.#reloadOnMiss();
+      return this.#currentSealer().open(sealed, associatedData);
+    },
   };
 
   #currentSealer(): Sealer {
@@ -176,6 +211,14 @@ export async function rotateKeys(
   return rotated;
 }
 
+/** Seals, under the secret, every key stored in the clear; a row changed meanwhile by another run is left to it. */
+async function sealPlainKeys(store: AuthStore, secret: string): Promise<void> {
+  for (const row of await store.listServerKeys()) {
+    if (!row.material.startsWith('plain:')) continue;
+    await store.replaceServerKeyMaterial(row.id, row.material, sealMaterial(row.material.slice('plain:'.length), row, secret));
+  }
+}
+
 /** Creates the first generation of each kind that has none; of instances that start at once, the first insert wins and all read it. */
 async function ensureFirstGeneration(store: AuthStore, clock: Clock, secret: string | undefined, legacy: KeyFileContents | undefined): Promise<void> {
   const existing = await store.listServerKeys();
@@ -198,7 +241,8 @@ function newKeyRow(kind: KeyKind, generation: number, now: number, activatesAt: 
     id = keyId(key);
     material = key.toString('base64url');
   }
-  return { id, kind, generation, material: sealMaterial(material, id, secret), createdAt: now, activatesAt };
+  const row = { id, kind, generation, createdAt: now, activatesAt };
+  return { ...row, material: sealMaterial(material, row, secret) };
 }
 
 function signingKeyFrom(row: ServerKeyRecord, material: string): SigningKey {
@@ -220,8 +264,13 @@ function secretSealer(secret: string): Sealer {
   return new Sealer(Buffer.from(hkdfSync('sha256', Buffer.from(secret, 'utf8'), 'aimable-auth', 'server-keys', 32)));
 }
 
-function sealMaterial(material: string, id: string, secret: string | undefined): string {
-  return secret ? `sealed:${secretSealer(secret).seal(material, `server-key:${id}`)}` : `plain:${material}`;
+/** What a sealed key is bound to: its id, kind, generation and activation, so that none can be changed without the secret. */
+function keyBinding(row: Omit<ServerKeyRecord, 'material' | 'createdAt'>): string {
+  return `server-key:${row.id}:${row.kind}:${row.generation}:${row.activatesAt}`;
+}
+
+function sealMaterial(material: string, row: Omit<ServerKeyRecord, 'material' | 'createdAt'>, secret: string | undefined): string {
+  return secret ? `sealed:${secretSealer(secret).seal(material, keyBinding(row))}` : `plain:${material}`;
 }
 
 function unsealer(secret: string | undefined): (row: ServerKeyRecord) => string {
@@ -231,7 +280,7 @@ function unsealer(secret: string | undefined): (row: ServerKeyRecord) => string 
     if (!row.material.startsWith('sealed:')) throw new Error(`Server key ${row.id} is stored in an unknown format`);
     if (!sealer) throw new Error('The server keys are encrypted: set AUTH_KEY_ENCRYPTION_SECRET to the secret they were stored with');
     try {
-      return sealer.open(row.material.slice('sealed:'.length), `server-key:${row.id}`);
+      return sealer.open(row.material.slice('sealed:'.length), keyBinding(row));
     } catch {
       throw new Error(`AUTH_KEY_ENCRYPTION_SECRET does not open server key ${row.id}: it was stored under another secret`);
     }

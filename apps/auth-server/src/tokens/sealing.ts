@@ -11,8 +11,11 @@ const TAG_BYTES = 16;
  * binds a sealed value to its row, so a value copied to another row does
  * not open.
  */
-/** What services need of a sealer: the rotating key ring gives them its current one. */
-export type Sealing = Pick<Sealer, 'seal' | 'open'>;
+/** What services need of a sealer: the key ring's, which opens what any instance sealed, also under a key it has yet to read. */
+export interface Sealing {
+  seal(plaintext: string, associatedData: string): string;
+  open(sealed: string, associatedData: string): string | Promise<string>;
+}
 
 export class Sealer {
   readonly #current: { id: string; key: Buffer };
@@ -33,6 +36,12 @@ export class Sealer {
     cipher.setAAD(Buffer.from(associatedData));
     const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
     return `v2.${this.#current.id}.${Buffer.concat([iv, cipher.getAuthTag(), ciphertext]).toString('base64url')}`;
+  }
+
+  /** Whether this sealer holds the key a sealed value names (it may still fail to open, if tampered with). */
+  knowsKeyOf(sealed: string): boolean {
+    const [version, id, payload] = sealed.split('.');
+    return version === 'v1' || (version === 'v2' && id !== undefined && payload !== undefined && this.#byId.has(id));
   }
 
   /** Throws when the value was tampered with, or sealed for other associated data or with an unknown key. */

@@ -77,6 +77,9 @@ describe('when the database cannot serve', () => {
     try {
       expect(await answer('/v1/refresh', refresh)).toMatchObject({ status: 503, retryAfter: '1', body: { code: 'service_unavailable' } });
       expect(await answer('/readyz')).toMatchObject({ status: 503, body: { code: 'service_unavailable' } });
+      // A token whose key id is new to this instance: the keys cannot be read again, which is no fault of the token.
+      const unknownKey = `${Buffer.from(JSON.stringify({ alg: 'EdDSA', kid: 'ed25519-new', typ: 'at+jwt' })).toString('base64url')}.e30.c2ln`;
+      expect(await answer('/v1/auth/session', { headers: { Authorization: `Bearer ${unknownKey}` } })).toMatchObject({ status: 503, body: { code: 'service_unavailable' } });
       expect(h.logs.join('\n')).not.toContain('internal_error');
     } finally {
       postgres.resume();

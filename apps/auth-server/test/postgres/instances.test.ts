@@ -214,6 +214,18 @@ describe('three instances on one PostgreSQL', () => {
     expect(me.status).toBe(401);
   });
 
+  test('When a client forges an overlong X-Forwarded-For, then its refresh is answered and audited, without the address', async () => {
+    const grant = await signIn(A());
+    const forged = await fetch(`${B().url}/v1/refresh`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-API-Key': API_KEY, 'X-Forwarded-For': 'x'.repeat(300) },
+      body: JSON.stringify({ refresh_token: grant.refresh_token }),
+    });
+    expect(forged.status).toBe(200);
+    const audited = await db.query<{ type: string; client_address: string | null }>(`select type, client_address from audit_events where request_id = $1`, [forged.headers.get('x-request-id')]);
+    expect(audited.rows).toEqual([{ type: 'session_refreshed', client_address: null }]);
+  });
+
   test('When one client starts logins on every instance in turn, then the limit counts them together', async () => {
     const client = '203.0.113.77';
     const statuses: number[] = [];
@@ -227,6 +239,14 @@ describe('three instances on one PostgreSQL', () => {
       if (answer.status === 429) expect(Number(answer.headers.get('retry-after'))).toBeGreaterThan(0);
     }
     expect(statuses).toEqual([...Array.from({ length: START_LIMIT }, () => 302), 429, 429, 429]);
+    // Once refused, an instance refuses that client from memory until the window ends: a flood writes nothing more.
+    const counted = () => count(`select points as n from rate_limits where key = $1`, [`start:client:${client}`]);
+    const before = await counted();
+    for (const instance of instances) {
+      const again = await fetch(`${instance.url}/v1/auth/oidc/dev/start?frontend_redirect_uri=${encodeURIComponent(REDIRECT_URI)}`, { headers: { 'X-Tenant-Id': 'alpha', 'X-Forwarded-For': client }, redirect: 'manual' });
+      expect(again.status).toBe(429);
+    }
+    expect(await counted()).toBe(before);
   });
 
   test('When the keys are rotated (pnpm rotate-keys), then A signs with the new key, B verifies its tokens, and tokens of the old key still verify', async () => {
