@@ -6,7 +6,7 @@ import { newId } from '../ids.js';
 import { describeError } from '../logging/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { RefreshChannel, SessionEvents } from '../sessions/session-service.js';
-import type { AuthStore } from '../store/auth-store.js';
+import type { AuthStore, StoreOperations } from '../store/auth-store.js';
 
 export type AuditEventType = api.AuditEvent['type'];
 
@@ -23,11 +23,12 @@ const WARNINGS: ReadonlySet<AuditEventType> = new Set(['refresh_token_reused', '
 
 /**
  * The one place a security event goes: the log, the metrics and the
- * tenant's audit log. The audit row is written before the request is
- * answered, with the request id and client address of the request it
- * happened in. A failed write is logged and counted, and does not fail
- * the request: the user's login or refresh has already committed, and the
- * log line keeps the event.
+ * tenant's audit log, with the request id and client address of the
+ * request it happened in. A session's creation and a refresh are written
+ * in the transaction that makes them: they commit together or not at all.
+ * The other events are written once what they record has committed; a
+ * failed write of those is logged and counted, and does not fail the
+ * request (what it did has committed, and the log line keeps the event).
  */
 export class SecurityEvents {
   constructor(
@@ -37,23 +38,33 @@ export class SecurityEvents {
     private readonly clock: Clock,
   ) {}
 
-  async record(event: SecurityEvent, detail: Record<string, string> = {}): Promise<void> {
+  /**
+   * With `tx`, the row is written in that transaction: it commits with what
+   * it records, or not at all, and a failure to write it fails the
+   * transaction.
+   */
+  async record(event: SecurityEvent, detail: Record<string, string> = {}, tx?: Pick<StoreOperations, 'insertAuditEvent'>): Promise<void> {
     const request = currentRequest();
     const entry = { event: event.type, tenant: event.tenantId, session_id: event.sessionId, user_id: event.userId, req_id: request?.requestId, ...detail };
     if (WARNINGS.has(event.type)) this.logger.warn(entry, 'security event');
     else this.logger.info(entry, 'security event');
     this.metrics.securityEvent(event.tenantId, event.type);
+    const row = {
+      id: newId('aud'),
+      tenantId: event.tenantId,
+      type: event.type,
+      at: this.clock.now(),
+      requestId: request?.requestId ?? null,
+      sessionId: event.sessionId ?? null,
+      userId: event.userId ?? null,
+      clientAddress: request?.clientAddress ?? null,
+    };
+    if (tx) {
+      await tx.insertAuditEvent(row);
+      return;
+    }
     try {
-      await this.store.insertAuditEvent({
-        id: newId('aud'),
-        tenantId: event.tenantId,
-        type: event.type,
-        at: this.clock.now(),
-        requestId: request?.requestId ?? null,
-        sessionId: event.sessionId ?? null,
-        userId: event.userId ?? null,
-        clientAddress: request?.clientAddress ?? null,
-      });
+      await this.store.insertAuditEvent(row);
     } catch (error) {
       this.metrics.auditWriteFailed(event.tenantId);
       this.logger.error({ ...entry, error: describeError(error) }, 'audit event not written');
@@ -63,8 +74,8 @@ export class SecurityEvents {
   /** The hooks of the session service. */
   sessions(): SessionEvents {
     return {
-      created: (event) => this.record({ type: 'session_created', ...event }),
-      refreshed: ({ channel, ...event }) => this.record({ type: 'session_refreshed', ...event }, { channel }),
+      created: (event, tx) => this.record({ type: 'session_created', ...event }, {}, tx),
+      refreshed: ({ channel, ...event }, tx) => this.record({ type: 'session_refreshed', ...event }, { channel }, tx),
       reuseDetected: ({ channel, ...event }) => this.record({ type: 'refresh_token_reused', ...event }, { channel }),
       ended: ({ by, ...event }) => this.record({ type: by, ...event }),
       graceReplay: (event) => this.graceReplay(event),

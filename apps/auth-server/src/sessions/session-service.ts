@@ -57,10 +57,10 @@ export interface SessionEvent {
  * not throw (what it writes is not worth failing the request for).
  */
 export interface SessionEvents {
-  /** A login became a session. */
-  created(event: SessionEvent): Promise<void> | void;
-  /** A refresh token was rotated. */
-  refreshed(event: SessionEvent & { channel: RefreshChannel }): Promise<void> | void;
+  /** A login became a session: told last inside the transaction that makes it, so that what it writes commits with it. */
+  created(event: SessionEvent, tx: StoreOperations): Promise<void> | void;
+  /** A refresh token was rotated: told last inside the rotation's transaction. */
+  refreshed(event: SessionEvent & { channel: RefreshChannel }, tx: StoreOperations): Promise<void> | void;
   /** A retired token was answered with its grant again, within the grace window. */
   graceReplay(event: { tenantId: string; sessionId: string; channel: RefreshChannel }): void;
   /** A retired token was presented after the window, or on another channel: the session was revoked. */
@@ -173,9 +173,9 @@ export class SessionService {
       await tx.insertSession(session);
       const issued = await this.#issue(tx, tenant, session, user, now);
       await withinIssue?.(tx, issued);
+      await this.events.created({ tenantId: tenant.id, sessionId: issued.session.id, userId: issued.user.id }, tx);
       return issued;
     });
-    await this.events.created({ tenantId: tenant.id, sessionId: issued.session.id, userId: issued.user.id });
     return issued;
   }
 
@@ -209,10 +209,7 @@ export class SessionService {
         if (!(error instanceof RotationLost)) throw error;
         // A concurrent refresh rotated it first: answer as a reuse of a retired token.
       }
-      if (rotated) {
-        await this.events.refreshed({ tenantId: tenant.id, sessionId: session.id, userId: session.userId, channel });
-        return rotated;
-      }
+      if (rotated) return rotated;
     }
     const forgiven = await this.#forgivenGrant(tenant, token.id, now, channel);
     if (!forgiven) return this.#revokeForReuse(tenant, session, now, channel);
@@ -282,6 +279,7 @@ export class SessionService {
       });
       if (!retired) throw new RotationLost();
       await withinIssue?.(tx, issued);
+      await this.events.refreshed({ tenantId: tenant.id, sessionId: session.id, userId: session.userId, channel }, tx);
       return issued;
     });
   }
