@@ -152,6 +152,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         await metricsListener?.close();
         await store.close();
         logger.info('stopped');
+        await new Promise<void>((resolve) => logger.flush(() => resolve()));
       })();
       return closing;
     },

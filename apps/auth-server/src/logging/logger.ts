@@ -4,8 +4,13 @@ import { pino, type DestinationStream, type Logger } from 'pino';
  * Structured JSON logs. Nothing here logs a token, code, verifier, key or
  * secret: requests are logged by path without query, and errors by name,
  * code and message only. The redaction list is a second line of defence.
+ *
+ * Without a destination they go to stdout asynchronously: a request does
+ * not wait for its log line to be written, and lines that come while a
+ * write is under way go out together with the next. The server flushes
+ * them when it stops.
  */
-export function createLogger(level: string, destination?: DestinationStream): Logger {
+export function createLogger(level: string, destination: DestinationStream = pino.destination({ dest: 1, sync: false })): Logger {
   return pino(
     {
       level,
