@@ -9,7 +9,8 @@
  * measured in the same run. Writes `results/latest.json` and
  * `results/latest.md`.
  *
- *   pnpm bench [-- --seconds 10 --warmup 3 --rounds 3 --connections 32 --logins 200 --no-postgres]
+ *   pnpm bench [-- --seconds 10 --warmup 3 --rounds 3 --connections 32 --logins 200 --no-postgres
+ *                  --only sqlite:refresh,sqlite:session --profile results/profiles]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
@@ -33,6 +34,8 @@ const { values } = parseArgs({
     logins: { type: 'string', default: '200' },
     'no-postgres': { type: 'boolean', default: false },
     only: { type: 'string' },
+    /** Write a CPU profile of each auth server to this directory (node --cpu-prof). */
+    profile: { type: 'string' },
   },
 });
 const settings = {
@@ -61,9 +64,11 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function startTarget(name: string, file: string, env: Record<string, string>, port?: number): Promise<Target> {
+async function startTarget(name: string, file: string, env: Record<string, string>, port?: number, profile?: string): Promise<Target> {
   port ??= await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', here(file)], {
+  // One profile per thread (the main one is the largest), in a directory per server.
+  const profiling = profile ? ['--cpu-prof', '--cpu-prof-dir', join(profile, name)] : [];
+  const child = spawn(process.execPath, [...profiling, '--import', 'tsx', here(file)], {
     env: { ...process.env, NODE_ENV: 'production', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -86,7 +91,7 @@ const postgres = values['no-postgres'] ? undefined : startPostgres(await freePor
 const targets: Target[] = [];
 targets.push(await startTarget('express', '../src/targets/bare-express.ts', {}));
 const authServer = (name: 'sqlite' | 'postgres', env: Record<string, string> = {}) =>
-  startTarget(name, '../src/targets/auth-server.ts', { BENCH_DATA_DIR: join(dataDir, name), BENCH_ISSUER: provider.issuer, ...env }, authPorts[name]);
+  startTarget(name, '../src/targets/auth-server.ts', { BENCH_DATA_DIR: join(dataDir, name), BENCH_ISSUER: provider.issuer, ...env }, authPorts[name], values.profile);
 targets.push(await authServer('sqlite'));
 if (postgres) targets.push(await authServer('postgres', { DATABASE_URL: postgres.url }));
 targets.push(await startTarget('better-auth', '../src/targets/better-auth.ts', { BENCH_DATA_DIR: dataDir }));
@@ -309,7 +314,8 @@ if (failures.length > 0) table.push(`Failed requests (not 2xx, errors, timeouts)
 writeFileSync(here('../results/latest.md'), `${table.join('\n')}\n`);
 console.log(`\n${table.join('\n')}`);
 
-for (const each of targets) each.child.kill('SIGTERM');
+// Each server ends on SIGTERM, which also writes its profile.
+await Promise.all(targets.map((each) => new Promise((resolve) => (each.child.once('exit', resolve), each.child.kill('SIGTERM')))));
 await provider.close();
 postgres?.stop();
 rmSync(dataDir, { recursive: true, force: true });

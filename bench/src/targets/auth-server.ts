@@ -17,7 +17,7 @@ const server = await startServer({
     dataDir: process.env.BENCH_DATA_DIR!,
     databaseUrl: process.env.DATABASE_URL || undefined,
     validateResponses: false,
-    logLevel: 'info',
+    logLevel: process.env.BENCH_LOG_LEVEL ?? 'info',
     rateLimits: { start: unlimited, session: unlimited, refresh: unlimited },
     tenants: parseTenants(
       {

@@ -1,0 +1,38 @@
+/**
+ * Where a CPU profile (node --cpu-prof, `pnpm bench -- --profile DIR`)
+ * spends its time: self time by function and by package, as shares of all
+ * samples.
+ *
+ *   node --import tsx src/profile-summary.ts results/profiles/sqlite.cpuprofile [top]
+ */
+import { readFileSync } from 'node:fs';
+
+interface Node {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+}
+const profile = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as { nodes: Node[]; samples: number[] };
+const top = Number(process.argv[3] ?? 25);
+const hits = new Map<number, number>();
+for (const id of profile.samples) hits.set(id, (hits.get(id) ?? 0) + 1);
+const total = profile.samples.length;
+
+const byFunction = new Map<string, number>();
+const byPackage = new Map<string, number>();
+for (const node of profile.nodes) {
+  const count = hits.get(node.id) ?? 0;
+  if (count === 0) continue;
+  const { functionName, url, lineNumber } = node.callFrame;
+  const file = url.replace(/^file:\/\//, '');
+  const pkg = /node_modules\/\.pnpm\/[^/]+\/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file)?.[1] ?? (file.includes('/apps/') || file.includes('/packages/') ? file.split('/').slice(-3).join('/') : file || `(${functionName})`);
+  const name = `${functionName || '(anonymous)'} ${file.split('/').slice(-2).join('/')}:${lineNumber + 1}`;
+  byFunction.set(name, (byFunction.get(name) ?? 0) + count);
+  byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + count);
+}
+const show = (title: string, map: Map<string, number>) => {
+  console.log(`\n${title}`);
+  for (const [name, count] of [...map].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${((count / total) * 100).toFixed(1).padStart(5)} %  ${name}`);
+};
+show('Self time by package or file', byPackage);
+show('Self time by function', byFunction);
