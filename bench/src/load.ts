@@ -31,7 +31,11 @@ export interface LoadResult {
   p99: number;
   /** Answers that were not 2xx, and connection errors or timeouts: a valid run has none. */
   failures: number;
+  /** The statuses of the answers that were not 2xx, with their counts. */
+  failedStatuses: Record<string, number>;
 }
+
+const failedStatuses: Record<string, number> = {};
 
 const spec = JSON.parse(await new Promise<string>((resolve) => {
   let text = '';
@@ -60,6 +64,7 @@ function request(): Request {
       };
     },
     onResponse: (status, body, _context, headers) => {
+      if (status >= 300) failedStatuses[status] = (failedStatuses[status] ?? 0) + 1;
       if (status !== 200) return;
       if (kind === 'refresh-body') pool.push((JSON.parse(body) as { refresh_token: string }).refresh_token);
       if (kind === 'refresh-cookie') {
@@ -94,5 +99,6 @@ const output: LoadResult = {
   p50: result.latency.p50,
   p99: result.latency.p99,
   failures: result.non2xx + result.errors + result.timeouts,
+  failedStatuses,
 };
 process.stdout.write(`${JSON.stringify(output)}\n`);
