@@ -105,15 +105,20 @@ describe('the demo app against the server', () => {
     const second = await open(context, web.url);
     await waitFor(second, 'signed-in');
     refreshes.length = 0;
+    const watched = Date.now();
     await page.waitForTimeout(ACCESS_TOKEN_SECONDS * 2_500);
+    // Counted at once: refreshes go on while the checks below run, slowly on a busy machine.
+    const renewed = refreshes.length;
+    // The client renews a tenth of a lifetime before expiry: one renewal per 0.9 lifetimes for both tabs, not one per tab.
+    const expiries = Math.ceil((Date.now() - watched) / (ACCESS_TOKEN_SECONDS * 900));
     for (const tab of [page, second]) {
       expect(await state(tab)).toBe('signed-in');
       expect(await tab.locator('.session-id').textContent()).toBe(sessionId);
       expect(Number.parseInt((await tab.locator('.expiry').textContent())!, 10)).toBeGreaterThan(0);
     }
     // Each expiry was renewed once for both tabs, not once per tab.
-    expect(refreshes.length).toBeGreaterThanOrEqual(2);
-    expect(refreshes.length).toBeLessThanOrEqual(3);
+    expect(renewed).toBeGreaterThanOrEqual(2);
+    expect(renewed).toBeLessThanOrEqual(expiries);
     await second.close();
 
     // Another device signs in; this one revokes it, and the other device is signed out on its next load.
