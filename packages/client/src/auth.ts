@@ -118,6 +118,39 @@ export function createAuth(options: AuthOptions): Auth {
   let generation = 0;
   /** States this client has begun to redeem: a callback handled twice at once redeems once. */
   const spent = new Set<string>();
+  /** Told when this tab takes a grant: a tab that waited on the refresh lock waits for the grant another tab just got. */
+  const adoptions = new Set<() => void>();
+  /**
+   * When a tab of this browser last refreshed, kept beside the lock: the
+   * lock can pass to a waiting tab before the grant's message reaches it,
+   * and this says the grant is on its way. A time, not a secret.
+   */
+  const refreshedKey = `${PREFIX}refreshed:${options.tenantId}`;
+  const lastRefreshed = (): number => {
+    try {
+      return Number(localStorage.getItem(refreshedKey) ?? 0);
+    } catch {
+      return 0;
+    }
+  };
+  const markRefreshed = (at: number): void => {
+    try {
+      localStorage.setItem(refreshedKey, String(at));
+    } catch {
+      // Storage refused (a private window, a full quota): a waiting tab then refreshes again, which the grace window answers.
+    }
+  };
+  const adoptedWithin = (ms: number): Promise<boolean> =>
+    new Promise((resolve) => {
+      const done = (adopted: boolean) => {
+        clearTimeout(timeout);
+        adoptions.delete(onAdopted);
+        resolve(adopted);
+      };
+      const onAdopted = () => done(true);
+      const timeout = setTimeout(() => done(false), ms);
+      adoptions.add(onAdopted);
+    });
 
   async function call<T>(operation: OperationId, method: string, path: string, init: { headers?: Record<string, string>; body?: unknown; bearer?: boolean } = {}): Promise<{ data: T; response: Response }> {
     const headers: Record<string, string> = { Accept: 'application/json, application/problem+json', 'X-Tenant-Id': options.tenantId, ...init.headers };
@@ -148,6 +181,7 @@ export function createAuth(options: AuthOptions): Auth {
   async function adopt(grant: SessionGrant, event: AuthEvent, fromOtherTab = false): Promise<AuthSession> {
     current = { accessToken: grant.access_token, expiresAt: Date.now() + grant.expires_in * 1000, session: grant.session, user: grant.user };
     lastAdopted = Date.now();
+    for (const adopted of [...adoptions]) adopted();
     if (grant.refresh_token !== undefined) await storage.set(`${PREFIX}refresh`, grant.refresh_token);
     schedule(grant.expires_in);
     if (!fromOtherTab) channel?.postMessage({ event, grant: { ...grant, refresh_token: undefined } });
@@ -205,7 +239,11 @@ export function createAuth(options: AuthOptions): Auth {
       // One tab refreshes at a time; a tab that waited takes the grant another tab just got.
       return locks.request(`${PREFIX}refresh:${options.tenantId}`, async () => {
         if (current && lastAdopted > asked) return current;
-        return rotate();
+        // Another tab refreshed after this one last took a grant: its grant is on its way here.
+        if (lastRefreshed() > lastAdopted && (await adoptedWithin(1_000)) && current) return current;
+        const rotated = await rotate();
+        markRefreshed(lastAdopted);
+        return rotated;
       });
     })().finally(() => {
       inFlight = undefined;
