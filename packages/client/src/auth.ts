@@ -137,7 +137,7 @@ export function createAuth(options: AuthOptions): Auth {
     try {
       localStorage.setItem(refreshedKey, String(at));
     } catch {
-      // Storage refused (a private window, a full quota): a waiting tab then refreshes again, which the grace window answers.
+      // Storage refused (a private window, a full quota): a waiting tab may then rotate once more, a wasted rotation but never a reuse.
     }
   };
   const adoptedWithin = (ms: number): Promise<boolean> =>
