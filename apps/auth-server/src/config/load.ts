@@ -21,13 +21,7 @@ export interface LoadOptions {
  */
 export function loadServerConfig(env: Record<string, string | undefined>, options: LoadOptions = {}): ServerConfig {
   const problems: string[] = [];
-  const integer = (name: string, fallback: number, min = 0) => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < min) problems.push(`${name} must be an integer of at least ${min}`);
-    return value;
-  };
+  const integer = (name: string, fallback: number, min = 0) => readInteger(env, problems, name, fallback, min);
   const port = integer('PORT', CONFIG_DEFAULTS.port);
   const publicUrl = env.AUTH_PUBLIC_URL || undefined;
   if (publicUrl !== undefined && !/^https?:\/\//.test(publicUrl)) problems.push('AUTH_PUBLIC_URL must be an absolute http(s) URL');
@@ -101,13 +95,7 @@ export interface StorageSettings {
 
 /** The storage settings from the environment; problems are added to `problems`. */
 export function loadStorageSettings(env: Record<string, string | undefined>, problems: string[]): StorageSettings {
-  const integer = (name: string, fallback: number, min: number) => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < min) problems.push(`${name} must be an integer of at least ${min}`);
-    return value;
-  };
+  const integer = (name: string, fallback: number, min: number) => readInteger(env, problems, name, fallback, min);
   const databaseUrl = env.DATABASE_URL || undefined;
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) problems.push('DATABASE_URL must be a postgres:// URL (unset, the server uses SQLite in AUTH_DATA_DIR)');
   const keyEncryptionSecret = env.AUTH_KEY_ENCRYPTION_SECRET || undefined;
@@ -123,6 +111,15 @@ export function loadStorageSettings(env: Record<string, string | undefined>, pro
     },
     keyEncryptionSecret,
   };
+}
+
+/** An integer variable of at least `min`, or `fallback` when unset; a problem is added otherwise. */
+function readInteger(env: Record<string, string | undefined>, problems: string[], name: string, fallback: number, min: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) problems.push(`${name} must be an integer of at least ${min}`);
+  return value;
 }
 
 function parseBoolean(env: Record<string, string | undefined>, name: string, fallback: boolean, problems: string[]): boolean {
