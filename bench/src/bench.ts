@@ -25,7 +25,10 @@ import { API_KEY, BENCH_CLIENT, BENCH_TENANT, REDIRECT_URI } from './fixtures.js
 import type { LoadResult, LoadSpec } from './load.js';
 import { startPostgres } from './postgres.js';
 
+// `pnpm bench -- --only …` passes the `--` on: what follows it is ours all the same.
+const args = process.argv.slice(2);
 const { values } = parseArgs({
+  args: args[0] === '--' ? args.slice(1) : args,
   options: {
     seconds: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '3' },

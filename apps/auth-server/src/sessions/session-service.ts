@@ -171,7 +171,9 @@ export class SessionService {
         revokedReason: null,
       };
       await tx.insertSession(session);
-      const issued = await this.#issue(tx, tenant, session, user, now);
+      // The user's id is known only now (a returning user keeps theirs): this grant is signed inside the transaction.
+      const { issued, record } = await this.#grant(tenant, session, user, now);
+      await tx.insertRefreshToken(record);
       await withinIssue?.(tx, issued);
       await this.events.created({ tenantId: tenant.id, sessionId: issued.session.id, userId: issued.user.id }, tx);
       return issued;
@@ -263,18 +265,20 @@ export class SessionService {
   async #rotate(tenant: TenantConfig, session: SessionRecord, token: RefreshTokenRecord, now: number, channel: RefreshChannel, withinIssue?: WithinIssue): Promise<IssuedGrant> {
     const user = await this.store.findUser(tenant.id, session.userId);
     if (!user) throw invalidRefreshToken();
+    const idleExpiresAt = Math.min(session.expiresAt, now + tenant.sessionPolicy.idleTimeoutSeconds * 1000);
+    const refreshed: SessionRecord = { ...session, lastRefreshedAt: now, idleExpiresAt };
+    // Signed and sealed before the transaction opens: it then holds the store only for its statements.
+    const { issued, record } = await this.#grant(tenant, refreshed, user, now);
+    const grace: GraceGrant = { issued, channel };
+    // Kept, encrypted, for the grace window only: a concurrent refresh on the same channel gets this same grant.
+    const graceGrant = this.sealer.seal(JSON.stringify(grace), token.id);
     return this.store.transaction(async (tx) => {
-      const idleExpiresAt = Math.min(session.expiresAt, now + tenant.sessionPolicy.idleTimeoutSeconds * 1000);
       if (!(await tx.touchSession(tenant.id, session.id, now, idleExpiresAt))) throw new SessionEnded();
-      const refreshed: SessionRecord = { ...session, lastRefreshedAt: now, idleExpiresAt };
-      const successorId = newId('rtk');
-      const issued = await this.#issue(tx, tenant, refreshed, user, now, successorId);
-      const grace: GraceGrant = { issued, channel };
+      await tx.insertRefreshToken(record);
       const retired = await tx.retireRefreshToken(tenant.id, token.id, {
         retiredAt: now,
-        replacedBy: successorId,
-        // Kept, encrypted, for the grace window only: a concurrent refresh on the same channel gets this same grant.
-        graceGrant: this.sealer.seal(JSON.stringify(grace), token.id),
+        replacedBy: record.id,
+        graceGrant,
         graceExpiresAt: now + tenant.sessionPolicy.refreshReuseGraceSeconds * 1000,
       });
       if (!retired) throw new RotationLost();
@@ -316,11 +320,12 @@ export class SessionService {
     throw refreshRejected('refresh_token_reused', 'A retired refresh token was presented; the session has been revoked.');
   }
 
-  async #issue(tx: StoreOperations, tenant: TenantConfig, session: SessionRecord, user: UserRecord, now: number, tokenId = newId('rtk')): Promise<IssuedGrant> {
+  /** A new grant for the session, and the record of its refresh token, which the caller stores. */
+  async #grant(tenant: TenantConfig, session: SessionRecord, user: UserRecord, now: number): Promise<{ issued: IssuedGrant; record: RefreshTokenRecord }> {
     // 256 random bits; only its hash is stored.
     const refreshToken = `rt_${randomSecret(32)}`;
-    await tx.insertRefreshToken({
-      id: tokenId,
+    const record: RefreshTokenRecord = {
+      id: newId('rtk'),
       tenantId: tenant.id,
       sessionId: session.id,
       tokenHash: sha256Hex(refreshToken),
@@ -329,19 +334,20 @@ export class SessionService {
       replacedBy: null,
       graceGrant: null,
       graceExpiresAt: null,
-    });
+    };
     const policy = tenant.sessionPolicy;
     const accessToken = await this.accessTokens.issue({ userId: user.id, sessionId: session.id, tenantId: tenant.id }, now, policy.accessTokenTtlSeconds);
-    return {
+    const issued: IssuedGrant = {
       accessToken,
       expiresIn: policy.accessTokenTtlSeconds,
       session,
       user,
       refreshToken,
-      refreshTokenId: tokenId,
+      refreshTokenId: record.id,
       refreshTokenMaxAge: Math.max(0, Math.floor((session.expiresAt - now) / 1000)),
       sameSite: policy.cookieSameSite,
     };
+    return { issued, record };
   }
 
   #assertLive(session: SessionRecord, now: number): void {
