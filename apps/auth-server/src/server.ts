@@ -18,6 +18,7 @@ import { ProviderClients } from './oidc/provider-client.js';
 import { SessionService } from './sessions/session-service.js';
 import { openStore } from './store/open.js';
 import type { AuthStore } from './store/auth-store.js';
+import type { SyncLog } from './store/wal-sync.js';
 import { TenantRegistry } from './tenants/tenant-registry.js';
 import { AccessTokens } from './tokens/access-tokens.js';
 import { KeyRing } from './tokens/key-ring.js';
@@ -28,6 +29,8 @@ export interface StartOptions {
   clock?: Clock;
   /** Where JSON logs go. Default: stdout. */
   logDestination?: DestinationStream;
+  /** How SQLite's write-ahead log is made durable. Default: `fdatasync`; tests stand in for a disk that is slow or fails. */
+  syncLog?: SyncLog;
 }
 
 export interface RunningServer {
@@ -52,7 +55,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const { config } = options;
   const clock = options.clock ?? systemClock;
   const logger = createLogger(config.logLevel, options.logDestination);
-  const { store, pool } = await openStore(config, (error) => logger.warn({ error: describeError(error) }, 'a database connection failed; the pool replaces it'));
+  const { store, pool } = await openStore(config, (error) => logger.warn({ error: describeError(error) }, 'a database connection failed; the pool replaces it'), options.syncLog);
   let keys: KeyRing;
   try {
     const legacyKeys = config.databaseUrl === undefined ? readKeyFile(config.keyFile) : undefined;
@@ -103,7 +106,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     isDraining: () => draining,
     keysStale: () => keys.isStale(),
   });
-  const app = createApp({ handlers, tenants, callers, limits, logger, metrics, validateResponses: config.validateResponses, trustProxy: config.trustProxy });
+  const app = createApp({ handlers, tenants, callers, limits, logger, metrics, validateResponses: config.validateResponses, trustProxy: config.trustProxy, settle: () => store.settle() });
 
   const server: Server = await new Promise((resolve, reject) => {
     const onListening = (error?: Error) => (error ? reject(error) : resolve(listening));

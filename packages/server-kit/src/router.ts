@@ -63,6 +63,13 @@ export interface ApiRouterOptions<P extends Principals = DefaultPrincipals> {
    * it becomes a 500 too.
    */
   translateError?: (error: unknown) => ApiProblem<ProblemShape> | undefined;
+  /**
+   * Awaited before any answer is written, a handler's or a problem: a store
+   * that makes its commits durable in batches (group commit) resolves it
+   * once what the request wrote, or read, is durable. What it throws is
+   * answered as a problem, through `translateError`.
+   */
+  settle?: () => Promise<void>;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -120,7 +127,7 @@ export function createApiRouter(handlers: Handlers<any>, options: ApiRouterOptio
   const resolvers = options.security ?? credentialsAsSent;
   const challenges = { ...defaultChallenges(), ...options.challenges };
   for (const { operation, expressPath } of routes) {
-    router[operation.method as 'get'](expressPath, dispatch(handlers, operation, resolvers, challenges, judge));
+    router[operation.method as 'get'](expressPath, dispatch(handlers, operation, resolvers, challenges, judge, options.settle));
   }
   router.use(writeProblem(options, judge));
   return router;
@@ -280,6 +287,7 @@ function dispatch(
   resolvers: SecurityResolvers<Principals>,
   challenges: Record<string, string>,
   judge: ContractJudge | undefined,
+  settle: (() => Promise<void>) | undefined,
 ): RequestHandler {
   const handler = handlers[operation.operationId].bind(handlers) as (input: unknown, context: unknown) => unknown;
   const names = (location: string) => operation.parameters.filter((p) => p.in === location).map((p) => p.name);
@@ -301,6 +309,7 @@ function dispatch(
       body: operation.body ? req.body : undefined,
     };
     const result = (await handler(input, { requestId: requestIdOf(res), req, res })) as HandlerResult;
+    await settle?.();
     const headers = Object.fromEntries(
       Object.entries(result.headers ?? {}).flatMap(([name, value]) => (value === undefined ? [] : [[name, Array.isArray(value) ? value : String(value)]])),
     ) as Record<string, string | string[]>;
@@ -362,7 +371,20 @@ function judgeSafely(judge: ContractJudge, answer: Answer): Violation[] {
   }
 }
 
-function writeProblem(options: Pick<ApiRouterOptions<Principals>, 'onError' | 'translateError'>, judge: ContractJudge | undefined): ErrorRequestHandler {
+function writeProblem(options: Pick<ApiRouterOptions<Principals>, 'onError' | 'translateError' | 'settle'>, judge: ContractJudge | undefined): ErrorRequestHandler {
+  const answer = answerProblem(options, judge);
+  const { settle } = options;
+  if (!settle) return answer;
+  // A refusal may follow a write (a reused token revokes its session): it waits for the same sync; a failed sync is what is answered.
+  return (error, req, res, next) => {
+    settle().then(
+      () => answer(error, req, res, next),
+      (failure: unknown) => answer(failure, req, res, next),
+    );
+  };
+}
+
+function answerProblem(options: Pick<ApiRouterOptions<Principals>, 'onError' | 'translateError'>, judge: ContractJudge | undefined): ErrorRequestHandler {
   return (error, req, res, next) => {
     if (res.headersSent) {
       next(error);

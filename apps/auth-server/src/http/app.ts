@@ -21,6 +21,8 @@ export interface AppOptions {
   metrics: Metrics;
   validateResponses: boolean;
   trustProxy: boolean | number | string[];
+  /** Resolves once what the store committed so far is durable: awaited before every answer (`AuthStore.settle`). */
+  settle: () => Promise<void>;
 }
 
 /** The Express app: security headers, access logs, and the contract's router with CORS and the security step. */
@@ -40,6 +42,7 @@ export function createApp(options: AppOptions): Express {
       security: options.callers.resolvers(),
       challenges: CHALLENGES,
       validateResponses: options.validateResponses,
+      settle: options.settle,
       translateError: (error) => (isDatabaseUnavailable(error) ? databaseUnavailable(error) : undefined),
       onError: (error, problem, req) => {
         const entry = { req_id: req.res?.locals.requestId, status: problem.status, code: problem.code, error: describeError(error) };

@@ -133,7 +133,13 @@ export interface AuthStore extends StoreOperations {
   insertServerKey(key: ServerKeyRecord): Promise<boolean>;
   /** Replaces a key's stored material if it is still `from`; false when it is not. */
   replaceServerKeyMaterial(id: string, from: string, to: string): Promise<boolean>;
-  /** Throws when the database does not answer. */
+  /**
+   * Resolves when everything committed so far is durable: awaited before
+   * every answer. At once on PostgreSQL, whose commit is durable when it
+   * returns; on SQLite, after the group commit's sync of the log.
+   */
+  settle(): Promise<void>;
+  /** Throws when the database does not answer, or can no longer make commits durable. */
   ping(): Promise<void>;
   /** The connection pool's use, for metrics; absent for a database without a pool (SQLite). */
   poolStats?(): PoolStats;

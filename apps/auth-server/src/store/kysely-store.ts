@@ -2,6 +2,7 @@ import { CamelCasePlugin, Kysely, sql, type Selectable, type Transaction } from 
 import type { AuditEventPage, AuthStore, IdempotencyClaimResult, IdempotencyKeyRef, IdempotencyScope, PoolStats, SessionPage, StoreOperations } from './auth-store.js';
 import { checkSchema, migrate } from './migrations.js';
 import type { AuditEventRecord, Database, NewLoginState, NewRefreshToken, NewSession, NewUser, ServerKeyRecord, UserRecord, UsersTable } from './schema.js';
+import type { GroupCommit } from './wal-sync.js';
 
 /** The store's queries, over a connection or a transaction. Dialect-neutral SQL only. */
 class KyselyOperations implements StoreOperations {
@@ -269,6 +270,8 @@ export interface StoreOptions {
    */
   migrate?: boolean;
   poolStats?: () => PoolStats;
+  /** Group commit (SQLite): what `settle()` waits for, and what closes its log. */
+  durability?: { commits: GroupCommit; close: () => Promise<void> };
 }
 
 /** Errors after which a transaction may simply run again: PostgreSQL's serialization failure and deadlock. */
@@ -286,6 +289,7 @@ const TRANSACTION_ATTEMPTS = 3;
  */
 export class KyselyAuthStore extends KyselyOperations implements AuthStore {
   readonly #db: Kysely<Database>;
+  readonly #durability: StoreOptions['durability'];
   readonly dialect: AuthStore['dialect'];
   readonly poolStats?: () => PoolStats;
   /** The migrations this open applied. */
@@ -296,6 +300,7 @@ export class KyselyAuthStore extends KyselyOperations implements AuthStore {
     this.#db = db;
     this.applied = applied;
     this.dialect = options.dialect;
+    this.#durability = options.durability;
     if (options.poolStats) this.poolStats = options.poolStats;
   }
 
@@ -383,11 +388,21 @@ export class KyselyAuthStore extends KyselyOperations implements AuthStore {
     };
   }
 
+  settle(): Promise<void> {
+    return this.#durability ? this.#durability.commits.settle() : Promise.resolve();
+  }
+
   async ping(): Promise<void> {
+    this.#durability?.commits.assertHealthy();
     await sql`select 1`.execute(this.#db);
   }
 
   async close(): Promise<void> {
-    await this.#db.destroy();
+    try {
+      await this.settle();
+    } finally {
+      await this.#db.destroy();
+      await this.#durability?.close();
+    }
   }
 }

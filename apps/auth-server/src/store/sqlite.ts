@@ -4,6 +4,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, SqliteDialect, type SqliteDatabase as KyselySqliteDatabase, type SqliteStatement } from 'kysely';
 import { KyselyAuthStore } from './kysely-store.js';
 import type { Database } from './schema.js';
+import { GroupCommit, walSync, type SyncLog } from './wal-sync.js';
 
 /** Statements kept prepared: every query the store makes, with room to spare. */
 const STATEMENT_CACHE_SIZE = 256;
@@ -14,7 +15,7 @@ const STATEMENT_CACHE_SIZE = 256;
  * four times running a cached statement. better-sqlite3 runs one statement
  * at a time, to its end, so a cached statement is never in use twice.
  */
-function withStatementCache(database: SqliteDatabase.Database): KyselySqliteDatabase {
+function withStatementCache(database: SqliteDatabase.Database, commits: GroupCommit | undefined): KyselySqliteDatabase {
   const statements = new Map<string, SqliteStatement>();
   return {
     close: () => database.close(),
@@ -22,7 +23,9 @@ function withStatementCache(database: SqliteDatabase.Database): KyselySqliteData
       let statement = statements.get(sql);
       if (!statement) {
         if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value!);
-        statement = database.prepare(sql) as unknown as SqliteStatement;
+        const prepared = database.prepare(sql);
+        // Anything but a plain read may write, or commit what was written: BEGIN and COMMIT count too.
+        statement = commits && (!prepared.readonly || !prepared.reader) ? counted(prepared as unknown as SqliteStatement, commits) : (prepared as unknown as SqliteStatement);
         statements.set(sql, statement);
       }
       return statement;
@@ -30,14 +33,61 @@ function withStatementCache(database: SqliteDatabase.Database): KyselySqliteData
   };
 }
 
-/** Opens (creating if needed) the embedded SQLite store at `filename`. */
-export async function openSqliteStore(filename: string, options: { migrate?: boolean } = {}): Promise<KyselyAuthStore> {
-  if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true, mode: 0o700 });
+/** A statement that tells `commits` each time it ran. */
+function counted(statement: SqliteStatement, commits: GroupCommit): SqliteStatement {
+  return {
+    reader: statement.reader,
+    all(parameters) {
+      try {
+        return statement.all(parameters);
+      } finally {
+        commits.wrote();
+      }
+    },
+    run(parameters) {
+      try {
+        return statement.run(parameters);
+      } finally {
+        commits.wrote();
+      }
+    },
+    iterate(parameters) {
+      commits.wrote();
+      return statement.iterate(parameters);
+    },
+  };
+}
+
+export interface SqliteStoreOptions {
+  migrate?: boolean;
+  /** How the write-ahead log is synced: `fdatasync` of `<file>-wal` unless a test stands in for the disk. */
+  syncLog?: SyncLog;
+}
+
+/**
+ * Opens (creating if needed) the embedded SQLite store at `filename`.
+ *
+ * Durability is that of `synchronous = FULL`: a commit that was answered
+ * survives a crash of the process and of the machine. It is had by group
+ * commit (`GroupCommit`): commits write the log without syncing it
+ * (`synchronous = NORMAL`), and the store's `settle()`, which the server
+ * awaits before every answer, syncs it off the event loop, once for all
+ * the commits made meanwhile.
+ */
+export async function openSqliteStore(filename: string, options: SqliteStoreOptions = {}): Promise<KyselyAuthStore> {
+  const inMemory = filename === ':memory:';
+  if (!inMemory) mkdirSync(dirname(filename), { recursive: true, mode: 0o700 });
   const database = new SqliteDatabase(filename);
   database.pragma('journal_mode = WAL');
-  // FULL: a commit that was answered survives a crash of the process and of the machine.
-  database.pragma('synchronous = FULL');
+  database.pragma(inMemory ? 'synchronous = OFF' : 'synchronous = NORMAL');
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
-  return KyselyAuthStore.open(new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) }), { dialect: 'sqlite', ...options });
+  const log = inMemory ? undefined : walSync(filename);
+  const commits = log ? new GroupCommit(options.syncLog ?? log.sync) : undefined;
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database, commits) }) });
+  return KyselyAuthStore.open(db, {
+    dialect: 'sqlite',
+    ...(options.migrate === undefined ? {} : { migrate: options.migrate }),
+    ...(commits && log ? { durability: { commits, close: log.close } } : {}),
+  });
 }

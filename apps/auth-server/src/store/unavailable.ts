@@ -23,6 +23,8 @@ const UNAVAILABLE_CODES = new Set([
   // serialization_failure, deadlock_detected: after the store's own retries
   '40001', '40P01',
   'SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_BUSY_SNAPSHOT',
+  // The write-ahead log could not be synced (group commit): this instance answers no more, and is not ready.
+  'SQLITE_IOERR_FSYNC',
 ]);
 
 /** Connection exception (08), insufficient resources (53: too many connections, out of memory or disk). */

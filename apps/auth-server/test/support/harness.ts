@@ -9,6 +9,7 @@ import { buildServerConfig, type ServerConfig, type ServerConfigInput } from '..
 import { parseTenants, type RawTenantsFile } from '../../src/config/tenants.js';
 import { sha256Hex } from '../../src/ids.js';
 import { startServer, type RunningServer } from '../../src/server.js';
+import type { SyncLog } from '../../src/store/wal-sync.js';
 
 export const API_KEY = 'ak_test_alpha_4c1f9e';
 export const OTHER_API_KEY = 'ak_test_beta_7a2d0b';
@@ -75,6 +76,8 @@ export interface HarnessOptions {
   config?: TestConfig;
   /** Use this issuer instead of starting the local identity provider. */
   issuer?: string;
+  /** Stands in for the disk under SQLite's write-ahead log. */
+  syncLog?: SyncLog;
 }
 
 export interface Harness {
@@ -110,6 +113,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const server = await startServer({
     config,
     clock: options.clock,
+    ...(options.syncLog ? { syncLog: options.syncLog } : {}),
     logDestination: { write: (line: string) => void logs.push(line) },
   });
   return {
