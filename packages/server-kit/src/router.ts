@@ -81,68 +81,183 @@ export function requestIdOf(res: Response): string {
 
 interface Route {
   operation: OperationDescriptor & { operationId: OperationId };
-  pattern: RegExp;
-  expressPath: string;
+  /** For a path with parameters: its pattern, one group per parameter, in `names` order. */
+  pattern?: RegExp;
+  names: string[];
 }
 
-const routes: Route[] = (operations as readonly (OperationDescriptor & { operationId: OperationId })[]).map((operation) => ({
-  operation,
-  expressPath: operation.path.replace(/\{([^}]+)\}/g, ':$1'),
-  pattern: new RegExp(`^${operation.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\\\{[^}]+\\\}/g, '[^/]+')}$`),
-}));
+const routes: Route[] = (operations as readonly (OperationDescriptor & { operationId: OperationId })[]).map((operation) => {
+  const names = [...operation.path.matchAll(/\{([^}]+)\}/g)].map((match) => match[1]!);
+  if (names.length === 0) return { operation, names };
+  const source = operation.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\\\{[^}]+\\\}/g, '([^/]+)');
+  return { operation, names, pattern: new RegExp(`^${source}$`) };
+});
+
+/** The contract's paths without parameters, by method and path: one lookup instead of a pattern per route. */
+const staticRoutes = new Map(routes.filter((route) => !route.pattern).map((route) => [`${route.operation.method} ${route.operation.path}`, route]));
+const patternRoutes = routes.filter((route) => route.pattern);
+
+/** The route of a method and path, with its path parameters as sent (still percent-encoded). */
+function findRoute(method: string, path: string): { route: Route; values: string[] } | undefined {
+  const route = staticRoutes.get(`${method} ${path}`);
+  if (route) return { route, values: [] };
+  for (const candidate of patternRoutes) {
+    if (candidate.operation.method !== method) continue;
+    const match = candidate.pattern!.exec(path);
+    if (match) return { route: candidate, values: match.slice(1) };
+  }
+  return undefined;
+}
+
+/** Every route whose path this is, whatever its method: for a 405's `Allow`. */
+function routesOnPath(path: string): Route[] {
+  return routes.filter((route) => (route.pattern ? route.pattern.test(path) : route.operation.path === path));
+}
 
 /**
  * Mounts the contract: answers paths and methods outside it (404, 405 with
  * `Allow`), validates every request before a handler sees it, resolves the
  * caller, dispatches to the typed handlers, checks their answers, and writes
  * every failure as an RFC 9457 problem.
+ *
+ * A request is matched to its operation once, by the generated operation
+ * table; from there it runs that operation's own chain, put together when
+ * the router is made: `before`, the operation's middleware, its body
+ * parser, its validator (which knows that operation only), the handler.
  */
 export function createApiRouter(handlers: Handlers, options?: ApiRouterOptions): Router;
 export function createApiRouter<P extends Principals>(handlers: Handlers<P>, options: ApiRouterOptions<P> & { security: SecurityResolvers<P> }): Router;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the overloads above are what callers see
 export function createApiRouter(handlers: Handlers<any>, options: ApiRouterOptions<any> = {}): Router {
   const judge = options.validateResponses ? new ContractJudge({ undeclaredHeaders: false }) : undefined;
-  const router = Router();
-  router.use(assignRequestId);
-  router.use(identifyOperation);
-  for (const middleware of options.before ?? []) router.use(middleware);
-  router.use(refuseUnrouted);
   const json = readJson(options.bodyLimit ?? '16kb');
-  for (const { operation, expressPath } of routes) {
-    const first = [...(options.beforeOperation?.[operation.operationId] ?? []), ...(operation.body ? [json] : [])];
-    if (first.length > 0) router[operation.method as 'get'](expressPath, ...first);
-  }
-  router.use(readCookies);
-  router.use(
-    OpenApiValidator.middleware({
-      apiSpec: validatorDocument() as never,
-      validateRequests: { allowUnknownQueryParameters: false, removeAdditional: false, coerceTypes: false },
-      validateResponses: false,
-      // The security step below resolves credentials, with each scheme's own problem code.
-      validateSecurity: false,
-      ignoreUndocumented: true,
-      validateFormats: true,
-    }),
-  );
   const resolvers = options.security ?? credentialsAsSent;
   const challenges = { ...defaultChallenges(), ...options.challenges };
-  for (const { operation, expressPath } of routes) {
-    router[operation.method as 'get'](expressPath, dispatch(handlers, operation, resolvers, challenges, judge, options.settle));
-  }
+  const before = options.before ?? [];
+  const document = validatorDocument();
+  const chains = new Map<OperationId, RequestHandler[]>(
+    routes.map(({ operation }) => [
+      operation.operationId,
+      [
+        ...before,
+        ...(options.beforeOperation?.[operation.operationId] ?? []),
+        ...(operation.body ? [json] : []),
+        readCookies,
+        ...validation(operation, document),
+        dispatch(handlers, operation, resolvers, challenges, judge, options.settle),
+      ],
+    ]),
+  );
+  const unrouted = [...before, refuseUnrouted];
+  const router = Router();
+  router.use((req, res, next) => {
+    assignRequestId(req, res);
+    const found = identifyOperation(req, res);
+    if (found instanceof Error) {
+      next(found);
+      return;
+    }
+    runChain(found ? chains.get(found)! : unrouted, req, res, next);
+  });
   router.use(writeProblem(options, judge));
   return router;
 }
 
-/** Which operation a request is for, so that whatever answers it, from the first middleware on, is judged as that operation's answer. */
-const identifyOperation: RequestHandler = (req, res, next) => {
+/** Runs middleware in turn, as Express would: an error, or the end of the chain, goes on to `done`. */
+function runChain(chain: RequestHandler[], req: Request, res: Response, done: (error?: unknown) => void): void {
+  let index = 0;
+  const next = (error?: unknown): void => {
+    if (error !== undefined && error !== null && error !== 'route' && error !== 'router') {
+      done(error);
+      return;
+    }
+    const middleware = chain[index++];
+    if (!middleware) {
+      done();
+      return;
+    }
+    try {
+      const returned = middleware(req, res, next) as unknown;
+      // Express 5 passes a rejected promise on as an error; so does this.
+      if (returned instanceof Promise) returned.catch(next);
+    } catch (thrown) {
+      next(thrown ?? new Error('a middleware threw nothing'));
+    }
+  };
+  next();
+}
+
+/**
+ * Which operation a request is for, so that whatever answers it, from the
+ * first middleware on, is judged as that operation's answer; its path
+ * parameters, decoded, become `req.params`. An undecodable parameter is the
+ * client's mistake (a 400).
+ */
+function identifyOperation(req: Request, res: Response): OperationId | URIError | undefined {
   // HEAD is GET without the body (RFC 9110 §9.3.2).
   const method = req.method === 'HEAD' ? 'get' : req.method.toLowerCase();
-  const route = routes.find((candidate) => candidate.operation.method === method && candidate.pattern.test(req.path));
-  if (route) res.locals.operationId = route.operation.operationId;
+  const found = findRoute(method, req.path);
+  if (!found) return undefined;
+  const { route, values } = found;
+  res.locals.operationId = route.operation.operationId;
   // From here on a HEAD is the GET it stands for, validated as one; Node still sends no body, as the request was a HEAD.
-  if (route && req.method === 'HEAD') req.method = 'GET';
-  next();
-};
+  if (req.method === 'HEAD') req.method = 'GET';
+  if (route.names.length > 0) {
+    const params: Record<string, string> = {};
+    try {
+      route.names.forEach((name, i) => (params[name] = decodeURIComponent(values[i]!)));
+    } catch (error) {
+      return Object.assign(error instanceof URIError ? error : new URIError(String(error)), { status: 400 });
+    }
+    req.params = params;
+  }
+  return route.operation.operationId;
+}
+
+/**
+ * The validator of one operation: express-openapi-validator over a
+ * document that holds this operation only, so that finding its schema
+ * costs one match rather than one per path of the contract. An operation
+ * with nothing to check (no parameters, no body, unknown query parameters
+ * ignored) has none; one whose parameters are all optional skips it for a
+ * request that sends none of them, and no query.
+ */
+function validation(operation: OperationDescriptor, document: OpenApiDocument): RequestHandler[] {
+  if (!operation.body && operation.parameters.length === 0 && operation.unknownQueryParameters === 'ignore') return [];
+  // Made at the operation's first request: a server that starts does not pay for every operation's schemas.
+  let validators: RequestHandler[] | undefined;
+  const validate: RequestHandler = (req, res, next) => {
+    validators ??= OpenApiValidator.middleware({
+      apiSpec: onlyOperation(document, operation) as never,
+      validateRequests: { allowUnknownQueryParameters: false, removeAdditional: false, coerceTypes: false },
+      validateResponses: false,
+      // The security step resolves credentials, with each scheme's own problem code.
+      validateSecurity: false,
+      ignoreUndocumented: true,
+      validateFormats: true,
+    }) as RequestHandler[];
+    runChain(validators, req, res, next);
+  };
+  if (operation.body || operation.parameters.some((parameter) => parameter.required)) return [validate];
+  const headers = operation.parameters.filter((p) => p.in === 'header').map((p) => p.name.toLowerCase());
+  const cookies = operation.parameters.filter((p) => p.in === 'cookie').map((p) => p.name);
+  const nothingSent = (req: Request) =>
+    !req.url.includes('?') &&
+    headers.every((name) => req.headers[name] === undefined) &&
+    cookies.every((name) => (req as Request & { cookies: Record<string, string | undefined> }).cookies[name] === undefined);
+  return [(req, res, next) => (nothingSent(req) ? next() : validate(req, res, next))];
+}
+
+type OpenApiDocument = { paths: Record<string, Record<string, unknown>> } & Record<string, unknown>;
+
+/** The document with one operation: its path item keeps only that method (and the item's shared parameters). */
+function onlyOperation(document: OpenApiDocument, operation: OperationDescriptor): OpenApiDocument {
+  const item = document.paths[operation.path]!;
+  const kept = Object.fromEntries(Object.entries(item).filter(([key]) => key === operation.method || !HTTP_METHODS.has(key)));
+  return { ...document, paths: { [operation.path]: kept } };
+}
+
+const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace']);
 
 /** A path outside the contract answers 404; a method the path does not take, 405 with `Allow`. */
 const refuseUnrouted: RequestHandler = (req, res, next) => {
@@ -150,7 +265,7 @@ const refuseUnrouted: RequestHandler = (req, res, next) => {
     next();
     return;
   }
-  const onPath = routes.filter((route) => route.pattern.test(req.path));
+  const onPath = routesOnPath(req.path);
   if (onPath.length === 0) {
     next(ApiProblem.of({ status: 404, code: 'not_found', detail: 'No such route.' }));
   } else {
@@ -165,14 +280,14 @@ const refuseUnrouted: RequestHandler = (req, res, next) => {
  * has clients ignore response parameters they do not know; the probes)
  * accepts parameters it does not declare; every other operation refuses them.
  */
-function validatorDocument(): Record<string, unknown> {
+function validatorDocument(): OpenApiDocument {
   const document = structuredClone(openApiDocument) as unknown as { paths: Record<string, Record<string, Record<string, unknown>>> };
   for (const item of Object.values(document.paths)) {
     for (const operation of Object.values(item)) {
       if (operation['x-unknown-query-parameters'] === 'ignore') operation['x-eov-allow-unknown-query-parameters'] = true;
     }
   }
-  return document;
+  return document as unknown as OpenApiDocument;
 }
 
 /** Reads a JSON body; what keeps it from being read becomes the problem that says why. */
@@ -194,13 +309,12 @@ function bodyProblem(error: unknown): ApiProblem<ProblemShape> {
   return ApiProblem.of({ status: 400, code: 'invalid_request', detail, errors: [{ location: 'body', message: detail }], cause: error });
 }
 
-const assignRequestId: RequestHandler = (req, res, next) => {
+function assignRequestId(req: Request, res: Response): void {
   const given = req.get('x-request-id');
   const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
   res.locals.requestId = requestId;
   res.setHeader('X-Request-Id', requestId);
-  next();
-};
+}
 
 const readCookies: RequestHandler = (req, _res, next) => {
   const header = req.get('cookie');
