@@ -19,11 +19,32 @@ export interface AccessTokenClaims {
 /** A token that verified: its claims (its expiry is checked, and then of no further use). */
 export type VerifiedAccessToken = AccessTokenClaims;
 
+/** A token that verified, as remembered: its claims, its expiry (seconds) and the key that signed it. */
+interface Verified {
+  claims: VerifiedAccessToken;
+  exp: number;
+  kid: string;
+}
+
+/** Tokens remembered as verified, at most; the oldest is forgotten first. */
+const VERIFIED_CACHE_SIZE = 10_000;
+
 /**
  * Short-lived JWT access tokens (RFC 9068 profile), signed with EdDSA.
  * Claims: iss, aud, sub (user id), sid, tenant, iat, exp, jti.
  */
 export class AccessTokens {
+  /**
+   * Tokens that verified, by their exact text. A client presents the same
+   * access token on every call for its lifetime, and its signature,
+   * issuer, audience, type and claims are what they were the first time:
+   * only the clock and the keys change. So a token found here is checked
+   * for what can change (it has not expired, and the key that signed it is
+   * still published), and its signature is not verified again. Only tokens
+   * that verified are kept, never more than `VERIFIED_CACHE_SIZE`.
+   */
+  readonly #verified = new Map<string, Verified>();
+
   constructor(
     private readonly keys: SigningKeys,
     private readonly issuer: string,
@@ -51,10 +72,18 @@ export class AccessTokens {
 
   /** The token's claims, or undefined when it is not one of ours, is malformed or has expired at `nowMs`. */
   async verify(token: string, nowMs: number): Promise<VerifiedAccessToken | undefined> {
+    const known = this.#verified.get(token);
+    if (known) {
+      // As jose judges expiry: expired from the second `exp` on, with no tolerance.
+      if (Math.floor(nowMs / 1000) < known.exp && this.keys.publishedKeys().some((key) => key.kid === known.kid)) return known.claims;
+      this.#verified.delete(token);
+    }
     try {
+      let kid = '';
       const { payload } = await jwtVerify<JWTPayload & { sid?: unknown; tenant?: unknown }>(token, async (header) => {
         const key = header.kid === undefined ? undefined : await this.keys.verificationKey(header.kid);
         if (!key) throw new errors.JWKSNoMatchingKey();
+        kid = header.kid!;
         return key;
       }, {
         issuer: this.issuer,
@@ -65,11 +94,18 @@ export class AccessTokens {
         requiredClaims: ['sub', 'sid', 'tenant', 'exp', 'iat', 'jti'],
       });
       if (typeof payload.sid !== 'string' || typeof payload.tenant !== 'string' || typeof payload.sub !== 'string') return undefined;
-      return { userId: payload.sub, sessionId: payload.sid, tenantId: payload.tenant };
+      const claims = { userId: payload.sub, sessionId: payload.sid, tenantId: payload.tenant };
+      this.#remember(token, { claims, exp: payload.exp!, kid });
+      return claims;
     } catch (error) {
       // A token that does not verify names no caller; a database that does not answer (reading the keys for a new id) is not the token's fault.
       if (!(error instanceof errors.JOSEError)) throw error;
     }
     return undefined;
+  }
+
+  #remember(token: string, verified: Verified): void {
+    if (this.#verified.size >= VERIFIED_CACHE_SIZE) this.#verified.delete(this.#verified.keys().next().value!);
+    this.#verified.set(token, verified);
   }
 }
