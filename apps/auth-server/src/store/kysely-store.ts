@@ -1,12 +1,52 @@
-import { CamelCasePlugin, Kysely, sql, type Selectable, type Transaction } from 'kysely';
+import { CamelCasePlugin, Kysely, sql, type Compilable, type CompiledQuery, type Selectable, type Transaction } from 'kysely';
 import type { AuditEventPage, AuthStore, IdempotencyClaimResult, IdempotencyKeyRef, IdempotencyScope, PoolStats, SessionPage, StoreOperations } from './auth-store.js';
 import { checkSchema, migrate } from './migrations.js';
-import type { AuditEventRecord, Database, NewLoginState, NewRefreshToken, NewSession, NewUser, ServerKeyRecord, UserRecord, UsersTable } from './schema.js';
+import type { AuditEventRecord, Database, NewLoginState, NewRefreshToken, NewSession, NewUser, RefreshTokensTable, ServerKeyRecord, SessionsTable, UserRecord, UsersTable } from './schema.js';
 import type { GroupCommit } from './wal-sync.js';
+
+/** Stand-ins for a precompiled query's parameters, unlike any value a caller passes. */
+const SLOTS = ['\u0000slot0', '\u0000slot1'] as const;
+
+/**
+ * A read made on every request, compiled once. Kysely builds, transforms
+ * (CamelCasePlugin) and compiles a query each time it runs, which costs
+ * several times what SQLite takes to answer it. The query is compiled with
+ * stand-ins for its parameters, which must come back as its parameters, in
+ * order; otherwise it is built every time, as any other.
+ */
+class Precompiled<R> {
+  #compiled: CompiledQuery<R> | null | undefined;
+
+  constructor(private readonly build: (...slots: string[]) => Compilable<R>) {}
+
+  async first(db: Kysely<Database> | Transaction<Database>, values: readonly string[]): Promise<R | undefined> {
+    if (this.#compiled === undefined) {
+      const compiled = this.build(...SLOTS.slice(0, values.length)).compile();
+      const slotted = compiled.parameters.length === values.length && compiled.parameters.every((parameter, i) => parameter === SLOTS[i]);
+      this.#compiled = slotted ? compiled : null;
+    }
+    if (this.#compiled === null) return (await db.executeQuery(this.build(...values))).rows[0];
+    return (await db.executeQuery<R>({ ...this.#compiled, parameters: values })).rows[0];
+  }
+}
 
 /** The store's queries, over a connection or a transaction. Dialect-neutral SQL only. */
 class KyselyOperations implements StoreOperations {
-  constructor(protected readonly db: Kysely<Database> | Transaction<Database>) {}
+  readonly #hot: {
+    session: Precompiled<Selectable<SessionsTable>>;
+    user: Precompiled<Selectable<UsersTable>>;
+    tokenByHash: Precompiled<Selectable<RefreshTokensTable>>;
+    token: Precompiled<Selectable<RefreshTokensTable>>;
+  };
+
+  constructor(protected readonly db: Kysely<Database> | Transaction<Database>) {
+    this.#hot = {
+      session: new Precompiled((tenantId, id) => db.selectFrom('sessions').selectAll().where('tenantId', '=', tenantId!).where('id', '=', id!)),
+      user: new Precompiled((tenantId, id) => db.selectFrom('users').selectAll().where('tenantId', '=', tenantId!).where('id', '=', id!)),
+      tokenByHash: new Precompiled((tenantId, hash) => db.selectFrom('refreshTokens').selectAll().where('tenantId', '=', tenantId!).where('tokenHash', '=', hash!)),
+      token: new Precompiled((tenantId, id) => db.selectFrom('refreshTokens').selectAll().where('tenantId', '=', tenantId!).where('id', '=', id!)),
+    };
+  }
 
   async insertLoginState(row: NewLoginState): Promise<void> {
     await this.db.insertInto('loginStates').values(row).execute();
@@ -81,7 +121,7 @@ class KyselyOperations implements StoreOperations {
   }
 
   async findUser(tenantId: string, userId: string) {
-    const row = await this.db.selectFrom('users').selectAll().where('tenantId', '=', tenantId).where('id', '=', userId).executeTakeFirst();
+    const row = await this.#hot.user.first(this.db, [tenantId, userId]);
     return row && toUserRecord(row);
   }
 
@@ -90,7 +130,7 @@ class KyselyOperations implements StoreOperations {
   }
 
   findSession(tenantId: string, sessionId: string) {
-    return this.db.selectFrom('sessions').selectAll().where('tenantId', '=', tenantId).where('id', '=', sessionId).executeTakeFirst();
+    return this.#hot.session.first(this.db, [tenantId, sessionId]);
   }
 
   async touchSession(tenantId: string, sessionId: string, now: number, idleExpiresAt: number): Promise<boolean> {
@@ -141,11 +181,11 @@ class KyselyOperations implements StoreOperations {
   }
 
   findRefreshTokenByHash(tenantId: string, tokenHash: string) {
-    return this.db.selectFrom('refreshTokens').selectAll().where('tokenHash', '=', tokenHash).where('tenantId', '=', tenantId).executeTakeFirst();
+    return this.#hot.tokenByHash.first(this.db, [tenantId, tokenHash]);
   }
 
   findRefreshToken(tenantId: string, id: string) {
-    return this.db.selectFrom('refreshTokens').selectAll().where('tenantId', '=', tenantId).where('id', '=', id).executeTakeFirst();
+    return this.#hot.token.first(this.db, [tenantId, id]);
   }
 
   async retireRefreshToken(
