@@ -224,18 +224,21 @@ function identifyOperation(req: Request, res: Response): OperationId | URIError 
  */
 function validation(operation: OperationDescriptor, document: OpenApiDocument): RequestHandler[] {
   if (!operation.body && operation.parameters.length === 0 && operation.unknownQueryParameters === 'ignore') return [];
-  // Made at the operation's first request: a server that starts does not pay for every operation's schemas.
-  let validators: RequestHandler[] | undefined;
+  // Made at the operation's first request, once per process: a server that starts does not pay for every operation's schemas.
   const validate: RequestHandler = (req, res, next) => {
-    validators ??= OpenApiValidator.middleware({
-      apiSpec: onlyOperation(document, operation) as never,
-      validateRequests: { allowUnknownQueryParameters: false, removeAdditional: false, coerceTypes: false },
-      validateResponses: false,
-      // The security step resolves credentials, with each scheme's own problem code.
-      validateSecurity: false,
-      ignoreUndocumented: true,
-      validateFormats: true,
-    }) as RequestHandler[];
+    let validators = validatorsByOperation.get(operation.operationId);
+    if (!validators) {
+      validators = OpenApiValidator.middleware({
+        apiSpec: onlyOperation(document, operation) as never,
+        validateRequests: { allowUnknownQueryParameters: false, removeAdditional: false, coerceTypes: false },
+        validateResponses: false,
+        // The security step resolves credentials, with each scheme's own problem code.
+        validateSecurity: false,
+        ignoreUndocumented: true,
+        validateFormats: true,
+      }) as RequestHandler[];
+      validatorsByOperation.set(operation.operationId, validators);
+    }
     runChain(validators, req, res, next);
   };
   if (operation.body || operation.parameters.some((parameter) => parameter.required)) return [validate];
@@ -247,6 +250,9 @@ function validation(operation: OperationDescriptor, document: OpenApiDocument): 
     cookies.every((name) => (req as Request & { cookies: Record<string, string | undefined> }).cookies[name] === undefined);
   return [(req, res, next) => (nothingSent(req) ? next() : validate(req, res, next))];
 }
+
+/** Each operation's validator: the same for every router, as the contract is. */
+const validatorsByOperation = new Map<string, RequestHandler[]>();
 
 type OpenApiDocument = { paths: Record<string, Record<string, unknown>> } & Record<string, unknown>;
 
