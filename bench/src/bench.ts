@@ -9,7 +9,7 @@
  * measured in the same run. Writes `results/latest.json` and
  * `results/latest.md`.
  *
- *   pnpm bench [-- --seconds 10 --warmup 3 --rounds 3 --connections 32 --logins 120 --no-postgres
+ *   pnpm bench [-- --seconds 10 --warmup 3 --rounds 3 --connections 32 --logins 120 --soak 60 --no-postgres
  *                  --only sqlite:refresh,sqlite:session --profile results/profiles]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -36,6 +36,8 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '32' },
     logins: { type: 'string', default: '120' },
     'no-postgres': { type: 'boolean', default: false },
+    /** Seconds of refresh load on SQLite, after the rounds, to see whether memory grows; 0 leaves it out. */
+    soak: { type: 'string', default: '60' },
     only: { type: 'string' },
     /** Write a CPU profile of each auth server to this directory (node --cpu-prof). */
     profile: { type: 'string' },
@@ -47,6 +49,7 @@ const settings = {
   rounds: Number(values.rounds),
   connections: Number(values.connections),
   logins: Number(values.logins),
+  soakSeconds: Number(values.soak),
 };
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 const dataDir = mkdtempSync(join(tmpdir(), 'aimable-bench-'));
@@ -270,6 +273,37 @@ for (let round = 1; round <= settings.rounds; round++) {
   }
 }
 
+// ---- Memory over a long run ----
+
+interface Soak {
+  scenario: string;
+  seconds: number;
+  perSecond: number;
+  failures: number;
+  /** The server's resident memory, once a second. */
+  rssMb: number[];
+  /** Mean RSS of the run's second quarter and of its last: a server that leaks grows from one to the other. */
+  earlyMb: number;
+  lateMb: number;
+}
+
+async function soak(scenario: Scenario, seconds: number): Promise<Soak> {
+  const server = target(scenario.target)!;
+  const prepared = await scenario.prepare(server.url);
+  const rssMb: number[] = [];
+  const sampler = setInterval(() => rssMb.push(Math.round(usage(server.child.pid!).rssMb)), 1000);
+  const result = await load({ url: server.url, connections: settings.connections, warmupSeconds: 0, seconds, ...prepared });
+  clearInterval(sampler);
+  const mean = (list: number[]) => Math.round(list.reduce((sum, each) => sum + each, 0) / Math.max(1, list.length));
+  const quarter = Math.floor(rssMb.length / 4);
+  const measured = { scenario: scenario.id, seconds, perSecond: Math.round(result.perSecond), failures: result.failures, rssMb, earlyMb: mean(rssMb.slice(quarter, 2 * quarter)), lateMb: mean(rssMb.slice(-quarter)) };
+  console.log(`soak ${scenario.id}: ${measured.perSecond} req/s for ${seconds} s, RSS ${measured.earlyMb} MB in its second quarter, ${measured.lateMb} MB in its last`);
+  return measured;
+}
+
+const soakScenario = scenarios.find((scenario) => scenario.id === 'sqlite:refresh-body');
+const soaked = settings.soakSeconds > 0 && soakScenario ? await soak(soakScenario, settings.soakSeconds) : undefined;
+
 // ---- Report ----
 
 const median = (list: Measurement[]) => [...list].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(list.length / 2)]!;
@@ -304,7 +338,7 @@ const goals = [
 
 const environment = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, ...settings, postgres: Boolean(postgres) };
 mkdirSync(here('../results'), { recursive: true });
-writeFileSync(here('../results/latest.json'), `${JSON.stringify({ environment, rows, goals }, null, 2)}\n`);
+writeFileSync(here('../results/latest.json'), `${JSON.stringify({ environment, rows, goals, soak: soaked }, null, 2)}\n`);
 const table = [
   `Measured ${environment.date.slice(0, 10)} by \`pnpm bench\`: Node ${environment.node}, ${environment.cpus} cores, ${settings.connections} connections, ${settings.warmupSeconds} s warm-up and ${settings.seconds} s per run, ${settings.rounds} rounds round-robin, the median round of each; session creation over ${settings.logins} prepared logins per round. Every server in its own process, \`NODE_ENV=production\`; the load from another.`,
   '',
@@ -317,7 +351,13 @@ const table = [
   ...goals.map((g) => `| ${g.id.replace('sqlite:', '')}: ≥ ${g.throughput}, p99 ≤ ${g.p99}× | ${g.throughputRatio?.toFixed(2) ?? 'not run'} | ${g.p99Ratio?.toFixed(2) ?? ''} | ${g.met === undefined ? '' : g.met ? 'yes' : 'no'} |`),
   '',
 ];
-const failures = rows.filter((row) => row.failures > 0);
+if (soaked) {
+  table.push(
+    `Memory: ${soaked.seconds} s of \`${soaked.scenario}\` (${soaked.perSecond.toLocaleString('en')} req/s, every one a rotation that adds rows): the server's RSS was ${soaked.earlyMb} MB on average in the run's second quarter and ${soaked.lateMb} MB in its last (${soaked.lateMb - soaked.earlyMb >= 0 ? '+' : ''}${soaked.lateMb - soaked.earlyMb} MB); sampled once a second: ${soaked.rssMb.join(', ')}.`,
+    '',
+  );
+}
+const failures = [...rows.filter((row) => row.failures > 0), ...(soaked && soaked.failures > 0 ? [{ id: `soak ${soaked.scenario}`, failures: soaked.failures }] : [])];
 if (failures.length > 0) table.push(`Failed requests (not 2xx, errors, timeouts): ${failures.map((row) => `${row.id} ${row.failures}`).join(', ')}.`, '');
 writeFileSync(here('../results/latest.md'), `${table.join('\n')}\n`);
 console.log(`\n${table.join('\n')}`);
