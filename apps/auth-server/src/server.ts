@@ -81,7 +81,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const sealer = keys.sealing;
   const accessTokens = new AccessTokens(keys, config.publicUrl, config.accessTokenAudience);
   const login = new LoginService(store, tenants, providers, clock, { publicUrl: config.publicUrl, stateTtlSeconds: config.loginStateTtlSeconds }, {
-    completed: ({ tenantId }) => events.record({ type: 'login', tenantId }),
+    completed: ({ tenantId, origin }) => events.record({ type: 'login', tenantId, origin }),
   });
   const sessions = new SessionService(store, tenants, providers, accessTokens, sealer, clock, (id) => login.callbackUrl(id), events.sessions());
   const idempotency = new Idempotency(store, sealer, clock, config.idempotency, (tenantId, operation) => events.idempotentReplay(tenantId, operation));

@@ -1,7 +1,7 @@
 import type { api } from '@aimable/auth-server-kit';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
-import { currentRequest } from '../http/request-context.js';
+import type { RequestOrigin } from '../http/request-context.js';
 import { newId } from '../ids.js';
 import { describeError } from '../logging/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -16,6 +16,8 @@ export interface SecurityEvent {
   tenantId: string;
   sessionId?: string;
   userId?: string;
+  /** The request it happened in. */
+  origin?: RequestOrigin | undefined;
 }
 
 /** Events worth a warning in the log: a leaked token, a key used beyond its scope. */
@@ -44,7 +46,7 @@ export class SecurityEvents {
    * transaction.
    */
   async record(event: SecurityEvent, detail: Record<string, string> = {}, tx?: Pick<StoreOperations, 'insertAuditEvent'>): Promise<void> {
-    const request = currentRequest();
+    const request = event.origin;
     const entry = { event: event.type, tenant: event.tenantId, session_id: event.sessionId, user_id: event.userId, req_id: request?.requestId, ...detail };
     if (WARNINGS.has(event.type)) this.logger.warn(entry, 'security event');
     else this.logger.info(entry, 'security event');
@@ -83,10 +85,10 @@ export class SecurityEvents {
   }
 
   /** Logged and counted, not audited: the grant it answers was audited when it was issued. */
-  graceReplay(event: { tenantId: string; sessionId: string; channel: RefreshChannel }): void {
+  graceReplay(event: { tenantId: string; sessionId: string; channel: RefreshChannel; origin?: RequestOrigin | undefined }): void {
     this.metrics.graceReplay(event.tenantId);
     this.logger.info(
-      { event: 'refresh_grace_replay', tenant: event.tenantId, session_id: event.sessionId, channel: event.channel, req_id: currentRequest()?.requestId },
+      { event: 'refresh_grace_replay', tenant: event.tenantId, session_id: event.sessionId, channel: event.channel, req_id: event.origin?.requestId },
       'retired refresh token answered within the grace window',
     );
   }
@@ -100,14 +102,14 @@ export class SecurityEvents {
    * every unknown key would let anyone fill the database: it is logged and
    * counted only.
    */
-  unknownApiKey(): void {
+  unknownApiKey(origin?: RequestOrigin): void {
     this.metrics.apiKeyRefused('unknown_key');
-    this.logger.info({ event: 'api_key_refused', reason: 'unknown_key', req_id: currentRequest()?.requestId }, 'unknown API key refused');
+    this.logger.info({ event: 'api_key_refused', reason: 'unknown_key', req_id: origin?.requestId }, 'unknown API key refused');
   }
 
   /** A tenant's own key used beyond its scopes: audited for that tenant. */
-  async apiKeyOutOfScope(tenantId: string, keyId: string, scope: string): Promise<void> {
+  async apiKeyOutOfScope(tenantId: string, keyId: string, scope: string, origin?: RequestOrigin): Promise<void> {
     this.metrics.apiKeyRefused('insufficient_scope');
-    await this.record({ type: 'api_key_refused', tenantId }, { key_id: keyId, scope });
+    await this.record({ type: 'api_key_refused', tenantId, origin }, { key_id: keyId, scope });
   }
 }

@@ -7,7 +7,6 @@ import type { TenantRegistry } from '../tenants/tenant-registry.js';
 import type { CallerPrincipals, Callers } from './caller.js';
 import type { RateLimits } from './rate-limits.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { requestContext } from './request-context.js';
 import { CHALLENGES, databaseUnavailable } from '../problems.js';
 import { isDatabaseUnavailable } from '../store/unavailable.js';
 import { originCheck, tenantCors, UNSAFE_OPERATIONS } from './cors.js';
@@ -32,7 +31,6 @@ export function createApp(options: AppOptions): Express {
   // Every answer is the contract's: no ETag, and so no 304 it does not declare.
   app.set('etag', false);
   app.set('trust proxy', options.trustProxy);
-  app.use(requestContext());
   app.use(helmet());
   app.use(accessLog(options.logger, options.metrics));
   app.use(

@@ -3,6 +3,7 @@ import type { SecurityResolvers } from '@aimable/auth-server-kit';
 import type { Request } from 'express';
 import type { Clock } from '../clock.js';
 import type { SecurityEvents } from '../audit/security-events.js';
+import { requestOrigin } from './request-context.js';
 import { insufficientScope, invalidApiKey, originNotAllowed } from '../problems.js';
 import type { Authenticated, SessionService } from '../sessions/session-service.js';
 import type { ApiKeyConfig, TenantConfig } from '../tenants/tenant.js';
@@ -149,12 +150,12 @@ export class Callers {
       ApiKey: async ({ req, operation }) => {
         const caller = this.of(req).apiKey();
         if (!caller) {
-          this.#deps.events?.unknownApiKey();
+          this.#deps.events?.unknownApiKey(requestOrigin(req, req.res!));
           throw invalidApiKey();
         }
         const missing = requiredApiKeyScopes(operation).find((scope) => !(caller.key.scopes as string[]).includes(scope));
         if (missing !== undefined) {
-          await this.#deps.events?.apiKeyOutOfScope(caller.tenant.id, caller.key.id, missing);
+          await this.#deps.events?.apiKeyOutOfScope(caller.tenant.id, caller.key.id, missing, requestOrigin(req, req.res!));
           throw insufficientScope(missing);
         }
         return caller;

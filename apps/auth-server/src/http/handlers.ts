@@ -14,6 +14,7 @@ import type { RateLimits } from './rate-limits.js';
 import { clearedRefreshCookie, grantResponse, refreshCookieName } from './grant-response.js';
 import { decodeCursor, toAuditEventList, toSession, toSessionList, toUser } from './presenters.js';
 import { createReference } from './reference.js';
+import { requestOrigin } from './request-context.js';
 
 export interface HandlerDependencies {
   login: LoginService;
@@ -64,14 +65,17 @@ export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrinci
       return { status: 302, headers: { Location: started.authorizationUrl, ...START_HEADERS } };
     },
 
-    async handleOidcCallback({ path, query }) {
-      const location = await deps.login.receive({
-        providerId: path.provider,
-        state: query.state,
-        code: query.code,
-        iss: query.iss,
-        error: query.error,
-      });
+    async handleOidcCallback({ path, query }, context) {
+      const location = await deps.login.receive(
+        {
+          providerId: path.provider,
+          state: query.state,
+          code: query.code,
+          iss: query.iss,
+          error: query.error,
+        },
+        requestOrigin(context.req, context.res),
+      );
       return { status: 302, headers: { Location: location, ...NO_STORE } };
     },
 
@@ -100,7 +104,7 @@ export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrinci
         },
         run: async (record) => {
           const { tenant } = login!;
-          const issued = await deps.sessions.create({ login: login!, code: body.code, state: body.state }, (tx, issued) => {
+          const issued = await deps.sessions.create({ login: login!, code: body.code, state: body.state, origin: requestOrigin(context.req, context.res) }, (tx, issued) => {
             const guard: CreationGuard = { sessionId: issued.session.id, refreshTokenId: issued.refreshTokenId };
             return record(tx, { ...grantResponse(201, issued, delivery, tenant.id), guard });
           });
@@ -118,7 +122,8 @@ export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrinci
       if (!token) throw refreshRejected('invalid_refresh_token', `Send the refresh token in the ${cookieName} cookie or the body.`);
       const key = headers?.['Idempotency-Key'];
       const beforeRotate = () => deps.limits.consumeGlobal('refresh');
-      if (key === undefined) return grantResponse(200, await deps.sessions.refresh(tenant, token, channel, { beforeRotate }), channel, tenant.id);
+      const origin = requestOrigin(context.req, context.res);
+      if (key === undefined) return grantResponse(200, await deps.sessions.refresh(tenant, token, channel, { beforeRotate, origin }), channel, tenant.id);
 
       // Scoped to the token's session; refused before anything is stored when the token cannot refresh.
       const { session } = await deps.sessions.presented(tenant, token);
@@ -128,10 +133,11 @@ export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrinci
         fingerprint: requestFingerprint('POST', '/v1/refresh', body, sha256Hex(token)),
         admit: async () => tenant.id,
         // A replay must not outlive what the token itself may do: after logout, reuse or the grace window it is refused.
-        replayable: () => deps.sessions.assertReplayable(tenant, token, channel),
+        replayable: () => deps.sessions.assertReplayable(tenant, token, channel, origin),
         run: async (record) => {
           const issued = await deps.sessions.refresh(tenant, token, channel, {
             beforeRotate,
+            origin,
             withinIssue: (tx, issued) => record(tx, grantResponse(200, issued, channel, tenant.id)),
           });
           return grantResponse(200, issued, channel, tenant.id);
@@ -145,9 +151,9 @@ export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrinci
       return { status: 200, body: { session: toSession(session), user: toUser(user) }, headers: NO_STORE };
     },
 
-    async logout({ security }) {
+    async logout({ security }, context) {
       const auth = security.BearerAuth;
-      await deps.sessions.logout(auth);
+      await deps.sessions.logout(auth, requestOrigin(context.req, context.res));
       return { status: 204, headers: { 'Set-Cookie': clearedRefreshCookie(auth.tenant.id, auth.tenant.sessionPolicy.cookieSameSite) } };
     },
 
@@ -158,8 +164,8 @@ export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrinci
       return { status: 200, body: toSessionList(page, auth.session.id), headers: NO_STORE };
     },
 
-    async revokeSession({ path, security }) {
-      if (!(await deps.sessions.revoke(security.BearerAuth, path.session_id))) throw sessionNotFound();
+    async revokeSession({ path, security }, context) {
+      if (!(await deps.sessions.revoke(security.BearerAuth, path.session_id, requestOrigin(context.req, context.res)))) throw sessionNotFound();
       return { status: 204 };
     },
 

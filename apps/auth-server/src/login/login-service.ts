@@ -9,6 +9,7 @@ import type { AuthStore } from '../store/auth-store.js';
 import type { LoginStateRecord } from '../store/schema.js';
 import type { TenantRegistry } from '../tenants/tenant-registry.js';
 import { isAllowedRedirectUri } from './redirect-allowlist.js';
+import type { RequestOrigin } from '../http/request-context.js';
 
 export interface StartLogin {
   /** From `X-Tenant-Id`. */
@@ -71,7 +72,7 @@ export interface LoginServiceOptions {
 
 /** Told, and awaited, when the provider sent a login back with a code; never given the code or the state. */
 export interface LoginEvents {
-  completed(event: { tenantId: string }): Promise<void> | void;
+  completed(event: { tenantId: string; origin?: RequestOrigin | undefined }): Promise<void> | void;
 }
 
 /** Starting a login and receiving the provider's answer. */
@@ -140,7 +141,7 @@ export class LoginService {
   }
 
   /** Where to send the browser back to: the saved frontend URI, with the result. */
-  async receive(response: AuthorizationResponse): Promise<string> {
+  async receive(response: AuthorizationResponse, origin?: RequestOrigin): Promise<string> {
     const stateHash = sha256Hex(response.state);
     const now = this.clock.now();
     const saved = await this.store.findLiveLoginState(stateHash, now);
@@ -177,7 +178,7 @@ export class LoginService {
     target.searchParams.set('code', response.code);
     target.searchParams.set('state', response.state);
     // Audited once per state: a callback sent again (a reload, or someone replaying the link) records nothing new.
-    if (await this.store.markLoginReturned(stateHash, now)) await this.events.completed({ tenantId: tenant.id });
+    if (await this.store.markLoginReturned(stateHash, now)) await this.events.completed({ tenantId: tenant.id, origin });
     return target.href;
   }
 

@@ -10,6 +10,7 @@ import type { RefreshTokenRecord, SessionRecord, UserRecord } from '../store/sch
 import type { AccessTokens, VerifiedAccessToken } from '../tokens/access-tokens.js';
 import type { Sealing } from '../tokens/sealing.js';
 import type { TenantRegistry } from '../tenants/tenant-registry.js';
+import type { RequestOrigin } from '../http/request-context.js';
 
 /** A grant as issued: an access token, the session and user it is for, and the refresh token that continues it. */
 export interface IssuedGrant {
@@ -33,6 +34,8 @@ export interface CreateSession {
   login: RedeemableLogin;
   code: string;
   state: string;
+  /** The request that creates it, for the audit log. */
+  origin?: RequestOrigin;
 }
 
 /** Where a refresh token came from, and where its successor goes: an HttpOnly cookie, or the JSON body. */
@@ -49,6 +52,8 @@ export interface SessionEvent {
   tenantId: string;
   sessionId: string;
   userId: string;
+  /** The request it happened in. */
+  origin?: RequestOrigin | undefined;
 }
 
 /**
@@ -62,7 +67,7 @@ export interface SessionEvents {
   /** A refresh token was rotated: told last inside the rotation's transaction. */
   refreshed(event: SessionEvent & { channel: RefreshChannel }, tx: StoreOperations): Promise<void> | void;
   /** A retired token was answered with its grant again, within the grace window. */
-  graceReplay(event: { tenantId: string; sessionId: string; channel: RefreshChannel }): void;
+  graceReplay(event: { tenantId: string; sessionId: string; channel: RefreshChannel; origin?: RequestOrigin | undefined }): void;
   /** A retired token was presented after the window, or on another channel: the session was revoked. */
   reuseDetected(event: SessionEvent & { channel: RefreshChannel }): Promise<void> | void;
   /** The session's user logged out, or revoked it from the list of their sessions. */
@@ -175,7 +180,7 @@ export class SessionService {
       const { issued, record } = await this.#grant(tenant, session, user, now);
       await tx.insertRefreshToken(record);
       await withinIssue?.(tx, issued);
-      await this.events.created({ tenantId: tenant.id, sessionId: issued.session.id, userId: issued.user.id }, tx);
+      await this.events.created({ tenantId: tenant.id, sessionId: issued.session.id, userId: issued.user.id, origin: request.origin }, tx);
       return issued;
     });
     return issued;
@@ -192,15 +197,15 @@ export class SessionService {
     tenant: TenantConfig,
     refreshToken: string,
     channel: RefreshChannel,
-    hooks: { beforeRotate?: () => Promise<void>; withinIssue?: WithinIssue } = {},
+    hooks: { beforeRotate?: () => Promise<void>; withinIssue?: WithinIssue; origin?: RequestOrigin } = {},
   ): Promise<IssuedGrant> {
-    const { withinIssue } = hooks;
+    const { withinIssue, origin } = hooks;
     const { token, session, now } = await this.presented(tenant, refreshToken);
     if (token.retiredAt === null) {
       await hooks.beforeRotate?.();
       let rotated: IssuedGrant | undefined;
       try {
-        rotated = await this.#rotate(tenant, session, token, now, channel, withinIssue);
+        rotated = await this.#rotate(tenant, session, token, now, channel, withinIssue, origin);
       } catch (error) {
         if (error instanceof SessionEnded) {
           // Revoked or expired while this refresh ran: answer as the end of the session.
@@ -214,9 +219,9 @@ export class SessionService {
       if (rotated) return rotated;
     }
     const forgiven = await this.#forgivenGrant(tenant, token.id, now, channel);
-    if (!forgiven) return this.#revokeForReuse(tenant, session, now, channel);
+    if (!forgiven) return this.#revokeForReuse(tenant, session, now, channel, origin);
     // The grace window hands the live token to whoever holds the old one: every use is logged.
-    this.events.graceReplay({ tenantId: tenant.id, sessionId: session.id, channel });
+    this.events.graceReplay({ tenantId: tenant.id, sessionId: session.id, channel, origin });
     if (withinIssue) await this.store.transaction((tx) => withinIssue(tx, forgiven));
     return forgiven;
   }
@@ -227,10 +232,10 @@ export class SessionService {
    * session, and a token that is current or the forgiven immediate parent
    * within the grace window; otherwise it is a reuse.
    */
-  async assertReplayable(tenant: TenantConfig, refreshToken: string, channel: RefreshChannel): Promise<void> {
+  async assertReplayable(tenant: TenantConfig, refreshToken: string, channel: RefreshChannel, origin?: RequestOrigin): Promise<void> {
     const { token, session, now } = await this.presented(tenant, refreshToken);
     if (token.retiredAt === null || (await this.#forgivenGrant(tenant, token.id, now, channel))) return;
-    await this.#revokeForReuse(tenant, session, now, channel);
+    await this.#revokeForReuse(tenant, session, now, channel, origin);
   }
 
   /**
@@ -262,7 +267,15 @@ export class SessionService {
     return { token, session, now };
   }
 
-  async #rotate(tenant: TenantConfig, session: SessionRecord, token: RefreshTokenRecord, now: number, channel: RefreshChannel, withinIssue?: WithinIssue): Promise<IssuedGrant> {
+  async #rotate(
+    tenant: TenantConfig,
+    session: SessionRecord,
+    token: RefreshTokenRecord,
+    now: number,
+    channel: RefreshChannel,
+    withinIssue: WithinIssue | undefined,
+    origin: RequestOrigin | undefined,
+  ): Promise<IssuedGrant> {
     const user = await this.store.findUser(tenant.id, session.userId);
     if (!user) throw invalidRefreshToken();
     const idleExpiresAt = Math.min(session.expiresAt, now + tenant.sessionPolicy.idleTimeoutSeconds * 1000);
@@ -283,7 +296,7 @@ export class SessionService {
       });
       if (!retired) throw new RotationLost();
       await withinIssue?.(tx, issued);
-      await this.events.refreshed({ tenantId: tenant.id, sessionId: session.id, userId: session.userId, channel }, tx);
+      await this.events.refreshed({ tenantId: tenant.id, sessionId: session.id, userId: session.userId, channel, origin }, tx);
       return issued;
     });
   }
@@ -313,9 +326,9 @@ export class SessionService {
   }
 
   /** RFC 9700 §4.14.2: a retired token presented again means it leaked; end the whole session. */
-  async #revokeForReuse(tenant: TenantConfig, session: SessionRecord, now: number, channel: RefreshChannel): Promise<never> {
+  async #revokeForReuse(tenant: TenantConfig, session: SessionRecord, now: number, channel: RefreshChannel, origin: RequestOrigin | undefined): Promise<never> {
     if (await this.store.revokeSession(tenant.id, session.id, 'refresh_token_reused', now)) {
-      await this.events.reuseDetected({ tenantId: tenant.id, sessionId: session.id, userId: session.userId, channel });
+      await this.events.reuseDetected({ tenantId: tenant.id, sessionId: session.id, userId: session.userId, channel, origin });
     }
     throw refreshRejected('refresh_token_reused', 'A retired refresh token was presented; the session has been revoked.');
   }
@@ -369,18 +382,18 @@ export class SessionService {
     return { tenant, session, user };
   }
 
-  async logout(auth: Authenticated): Promise<void> {
+  async logout(auth: Authenticated, origin?: RequestOrigin): Promise<void> {
     if (await this.store.revokeSession(auth.tenant.id, auth.session.id, 'logout', this.clock.now())) {
-      await this.events.ended({ tenantId: auth.tenant.id, sessionId: auth.session.id, userId: auth.user.id, by: 'logout' });
+      await this.events.ended({ tenantId: auth.tenant.id, sessionId: auth.session.id, userId: auth.user.id, by: 'logout', origin });
     }
   }
 
   /** Revokes one of the user's sessions; false when the user has no such session. */
-  async revoke(auth: Authenticated, sessionId: string): Promise<boolean> {
+  async revoke(auth: Authenticated, sessionId: string, origin?: RequestOrigin): Promise<boolean> {
     const session = await this.store.findSession(auth.tenant.id, sessionId);
     if (!session || session.userId !== auth.user.id) return false;
     if (await this.store.revokeSession(auth.tenant.id, session.id, 'revoked', this.clock.now())) {
-      await this.events.ended({ tenantId: auth.tenant.id, sessionId: session.id, userId: auth.user.id, by: 'session_revoked' });
+      await this.events.ended({ tenantId: auth.tenant.id, sessionId: session.id, userId: auth.user.id, by: 'session_revoked', origin });
     }
     return true;
   }
