@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash } from 'node:crypto';
+import { secureRandomBytes } from '../ids.js';
 
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
@@ -30,7 +31,7 @@ export class Sealer {
 
   seal(plaintext: string, associatedData: string): string {
     // A fresh random 96-bit IV for every value: GCM must never see one twice under a key.
-    const iv = randomBytes(IV_BYTES);
+    const iv = secureRandomBytes(IV_BYTES);
     // Stryker disable next-line ObjectLiteral: GCM's tag is 16 bytes by default; the option states it
     const cipher = createCipheriv('aes-256-gcm', this.#current.key, iv, { authTagLength: TAG_BYTES });
     cipher.setAAD(Buffer.from(associatedData));
