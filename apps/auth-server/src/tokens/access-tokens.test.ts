@@ -1,3 +1,4 @@
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import type { AuthStore } from '../store/auth-store.js';
 import { openSqliteStore } from '../store/sqlite.js';
@@ -24,6 +25,25 @@ afterEach(async () => {
 
 /** The token with one character of its signature changed. */
 const tampered = (token: string) => token.slice(0, -2) + (token.at(-2) === 'A' ? 'B' : 'A') + token.at(-1);
+
+describe('access tokens as issued', () => {
+  test('When a token is issued, then a standard verifier accepts it with the published keys, as an RFC 9068 token with every claim', async () => {
+    const token = await tokens.issue(claims, now, 900);
+    const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(tokens.jwks() as never), {
+      issuer: 'https://auth.example',
+      audience: 'api',
+      algorithms: ['EdDSA'],
+      typ: 'at+jwt',
+      currentDate: new Date(now),
+    });
+    expect(protectedHeader).toEqual({ alg: 'EdDSA', kid: keys.signingKey().kid, typ: 'at+jwt' });
+    expect(payload).toMatchObject({ sub: 'usr_1', sid: 'ses_1', tenant: 't', iat: now / 1000, exp: now / 1000 + 900 });
+    expect(payload.jti).toMatch(/^[0-9a-f-]{36}$/);
+    // Another token, another jti.
+    expect((await jwtVerify(await tokens.issue(claims, now, 900), createLocalJWKSet(tokens.jwks() as never), { currentDate: new Date(now) })).payload.jti).not.toBe(payload.jti);
+    expect(decodeProtectedHeader(token).kid).toBe(keys.signingKey().kid);
+  });
+});
 
 describe('access tokens verified before', () => {
   test('When a token that verified is presented again, then it verifies; the same token with its signature changed does not', async () => {
