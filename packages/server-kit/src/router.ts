@@ -154,7 +154,8 @@ export function createApiRouter(handlers: Handlers<any>, options: ApiRouterOptio
     assignRequestId(req, res);
     const found = identifyOperation(req, res);
     if (found instanceof Error) {
-      next(found);
+      // Refused as the client's mistake, after `before` (CORS) has run, as every refusal is.
+      runChain([...before, (_req, _res, refuse) => refuse(found)], req, res, next);
       return;
     }
     runChain(found ? chains.get(found)! : unrouted, req, res, next);
@@ -239,9 +240,10 @@ function validation(operation: OperationDescriptor, document: OpenApiDocument): 
       }) as RequestHandler[];
       validatorsByOperation.set(operation.operationId, validators);
     }
-    runChain(validators, req, res, next);
+    runChain([...validators, requireValidated], req, res, next);
   };
-  if (operation.body || operation.parameters.some((parameter) => parameter.required)) return [validate];
+  // Query parameters may have defaults, which the validator fills in: those operations are always validated.
+  if (operation.body || operation.parameters.some((parameter) => parameter.required || parameter.in === 'query' || parameter.in === 'path')) return [validate];
   const headers = operation.parameters.filter((p) => p.in === 'header').map((p) => p.name.toLowerCase());
   const cookies = operation.parameters.filter((p) => p.in === 'cookie').map((p) => p.name);
   const nothingSent = (req: Request) =>
@@ -250,6 +252,21 @@ function validation(operation: OperationDescriptor, document: OpenApiDocument): 
     cookies.every((name) => (req as Request & { cookies: Record<string, string | undefined> }).cookies[name] === undefined);
   return [(req, res, next) => (nothingSent(req) ? next() : validate(req, res, next))];
 }
+
+/**
+ * Fails closed when the validator did not find the operation the router
+ * found: it looks the path up in the request target as sent, which in the
+ * absolute form (`GET http://host/path`) is not a path, and would let the
+ * request through unchecked.
+ */
+const requireValidated: RequestHandler = (req, _res, next) => {
+  if ((req as Request & { openapi?: unknown }).openapi !== undefined) {
+    next();
+    return;
+  }
+  const detail = 'The request target must be a path (origin-form).';
+  next(ApiProblem.of({ status: 400, code: 'invalid_request', detail, errors: [{ location: 'request', message: detail }] }));
+};
 
 /** Each operation's validator: the same for every router, as the contract is. */
 const validatorsByOperation = new Map<string, RequestHandler[]>();
@@ -496,10 +513,17 @@ function writeProblem(options: Pick<ApiRouterOptions<Principals>, 'onError' | 't
   const { settle } = options;
   if (!settle) return answer;
   // A refusal may follow a write (a reused token revokes its session): it waits for the same sync; a failed sync is what is answered.
+  const answerSafely = (error: unknown, req: Request, res: Response, next: (error?: unknown) => void) => {
+    try {
+      answer(error, req, res, next);
+    } catch (thrown) {
+      next(thrown);
+    }
+  };
   return (error, req, res, next) => {
     settle().then(
-      () => answer(error, req, res, next),
-      (failure: unknown) => answer(failure, req, res, next),
+      () => answerSafely(error, req, res, next),
+      (failure: unknown) => answerSafely(failure, req, res, next),
     );
   };
 }

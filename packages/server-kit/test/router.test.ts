@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express from 'express';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
@@ -140,6 +140,22 @@ describe('createApiRouter', () => {
     const response = await fetch(`${baseUrl}/v1/auth/sessions?limit=1000`, { headers: { Authorization: 'Bearer t' } });
     expect(response.status).toBe(400);
     expect((await problemOf(response)).errors?.map((e) => e.location)).toContain('query.limit');
+    expect(calls).toEqual([]);
+  });
+
+  test('When the request target is in absolute form, then it is validated as any other: a value that breaks its schema is refused, and the handler never runs', async () => {
+    const { port } = server.address() as AddressInfo;
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.end(`GET http://127.0.0.1:${port}/v1/auth/sessions?limit=zzz HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer t\r\nConnection: close\r\n\r\n`);
+      });
+      let text = '';
+      socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+    expect(raw).toContain('"code":"invalid_request"');
     expect(calls).toEqual([]);
   });
 
