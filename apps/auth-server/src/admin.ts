@@ -47,7 +47,14 @@ async function main(argv: string[]): Promise<number> {
 
   const where = settings.databaseUrl ? 'PostgreSQL' : `SQLite in ${settings.dataDir}`;
   const { store } = await openStore(
-    { databaseUrl: settings.databaseUrl, pool: { ...settings.pool, max: 1 }, migrateOnStart: command === 'migrate', databaseFile: join(settings.dataDir, 'auth.sqlite') },
+    {
+      databaseUrl: settings.databaseUrl,
+      pool: { ...settings.pool, max: 1 },
+      migrateOnStart: command === 'migrate',
+      databaseFile: join(settings.dataDir, 'auth.sqlite'),
+      // A running server reads what this writes: it is durable before it is committed, and before this says it is done.
+      syncEachCommit: true,
+    },
     (error) => console.error(`database connection failed: ${error.message}`),
   );
   try {

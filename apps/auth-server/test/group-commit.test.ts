@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { sha256Hex } from '../src/ids.js';
 import { problemCode, refresh, signIn, startHarness, type Harness } from './support/harness.js';
 
 /**
@@ -66,13 +67,17 @@ describe('group commit: no answer before its commit is on disk', () => {
     expect((await Promise.all(rest)).map((response) => response.status)).toEqual([200, 200, 200, 200, 200]);
   });
 
-  test('When the log cannot be synced, then the refresh answers 503 service_unavailable, and the instance is no longer ready', async () => {
+  test('When the log cannot be synced, then the refresh answers 503 service_unavailable, later writes are refused before they commit, and the instance is no longer ready', async () => {
     const grant = await signIn(h);
+    const later = await signIn(h);
     disk.mode = 'fail';
     const response = await refresh(h, grant.refresh_token);
     expect(response.status).toBe(503);
     expect(await problemCode(response)).toBe('service_unavailable');
     expect(JSON.stringify(h.logs)).toContain('SQLITE_IOERR_FSYNC');
+    // A refresh after the failure writes nothing: its token is still the current one.
+    expect((await refresh(h, later.refresh_token)).status).toBe(503);
+    expect((await h.server.store.findRefreshTokenByHash('alpha', sha256Hex(later.refresh_token)))?.retiredAt).toBeNull();
     const ready = await fetch(`${h.url}/readyz`);
     expect(ready.status).toBe(503);
     // A later sync that would succeed proves nothing about the pages the failed one lost.

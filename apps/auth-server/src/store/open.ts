@@ -13,6 +13,8 @@ export interface StoreLocation {
   migrateOnStart: boolean;
   /** SQLite's file, when there is no `databaseUrl`. */
   databaseFile: string;
+  /** SQLite: sync each commit as it is made, not by group commit (the operator's commands). */
+  syncEachCommit?: boolean;
 }
 
 /** Opens the configured store: PostgreSQL when `databaseUrl` is set, else the SQLite file (in a private data directory). */
@@ -21,5 +23,5 @@ export async function openStore(location: StoreLocation, onConnectionError: (err
     return openPostgresStore(location.databaseUrl, { pool: location.pool, migrate: location.migrateOnStart, onConnectionError });
   }
   if (location.databaseFile !== ':memory:') prepareDataDir(join(location.databaseFile, '..'));
-  return { store: await openSqliteStore(location.databaseFile, { migrate: location.migrateOnStart, ...(syncLog ? { syncLog } : {}) }) };
+  return { store: await openSqliteStore(location.databaseFile, { migrate: location.migrateOnStart, syncEachCommit: location.syncEachCommit ?? false, ...(syncLog ? { syncLog } : {}) }) };
 }

@@ -33,11 +33,15 @@ function withStatementCache(database: SqliteDatabase.Database, commits: GroupCom
   };
 }
 
-/** A statement that tells `commits` each time it ran. */
+/**
+ * A statement that tells `commits` each time it ran. Once a sync of the log
+ * has failed it runs no more: nothing is written that could not be answered.
+ */
 function counted(statement: SqliteStatement, commits: GroupCommit): SqliteStatement {
   return {
     reader: statement.reader,
     all(parameters) {
+      commits.assertHealthy();
       try {
         return statement.all(parameters);
       } finally {
@@ -45,6 +49,7 @@ function counted(statement: SqliteStatement, commits: GroupCommit): SqliteStatem
       }
     },
     run(parameters) {
+      commits.assertHealthy();
       try {
         return statement.run(parameters);
       } finally {
@@ -52,6 +57,7 @@ function counted(statement: SqliteStatement, commits: GroupCommit): SqliteStatem
       }
     },
     iterate(parameters) {
+      commits.assertHealthy();
       commits.wrote();
       return statement.iterate(parameters);
     },
@@ -60,6 +66,13 @@ function counted(statement: SqliteStatement, commits: GroupCommit): SqliteStatem
 
 export interface SqliteStoreOptions {
   migrate?: boolean;
+  /**
+   * Sync each commit as it is made (`synchronous = FULL`) rather than by
+   * group commit: for the operator's commands, whose commits a running
+   * server reads without having counted them, and which must be durable
+   * before the command says they are done.
+   */
+  syncEachCommit?: boolean;
   /** How the write-ahead log is synced: `fdatasync` of `<file>-wal` unless a test stands in for the disk. */
   syncLog?: SyncLog;
 }
@@ -78,11 +91,12 @@ export async function openSqliteStore(filename: string, options: SqliteStoreOpti
   const inMemory = filename === ':memory:';
   if (!inMemory) mkdirSync(dirname(filename), { recursive: true, mode: 0o700 });
   const database = new SqliteDatabase(filename);
-  database.pragma('journal_mode = WAL');
-  database.pragma(inMemory ? 'synchronous = OFF' : 'synchronous = NORMAL');
+  // Group commit syncs the write-ahead log: only where there is one (not in memory, not where WAL is refused).
+  const grouped = !inMemory && !options.syncEachCommit && database.pragma('journal_mode = WAL', { simple: true }) === 'wal';
+  database.pragma(inMemory ? 'synchronous = OFF' : grouped ? 'synchronous = NORMAL' : 'synchronous = FULL');
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
-  const log = inMemory ? undefined : walSync(filename);
+  const log = grouped ? walSync(filename) : undefined;
   const commits = log ? new GroupCommit(options.syncLog ?? log.sync) : undefined;
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database, commits) }) });
   return KyselyAuthStore.open(db, {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -87,6 +87,22 @@ describe('the SQLite store with group commit', () => {
     } finally {
       await store.close();
       await log.close();
+    }
+  });
+
+  test('When the database file is a symbolic link, then the log synced is the one SQLite writes, beside the file it points to', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'aimable-wal-'));
+    mkdirSync(join(dir, 'real'));
+    const target = join(dir, 'real', 'auth.db');
+    const store = await openSqliteStore(target);
+    await store.close();
+    symlinkSync(target, join(dir, 'auth.db'));
+    const linked = await openSqliteStore(join(dir, 'auth.db'));
+    try {
+      await linked.insertAuditEvent({ id: 'aud_2', tenantId: 'alpha', type: 'login', at: 2, requestId: null, sessionId: null, userId: null, clientAddress: null });
+      await expect(linked.settle()).resolves.toBeUndefined();
+    } finally {
+      await linked.close();
     }
   });
 });

@@ -1,3 +1,4 @@
+import { realpathSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -94,23 +95,30 @@ export class GroupCommit {
 }
 
 /**
- * `fdatasync` of the database's write-ahead log (`<file>-wal`), through
- * libuv's thread pool. The log is opened at the first sync, when SQLite has
- * created it, and its directory is synced once so that the log's entry in
- * it is durable too. SQLite keeps the log (and so this descriptor's file)
- * while any connection is open: a checkpoint rewinds it and never unlinks it.
+ * `fdatasync` of the database's write-ahead log (`<file>-wal`, beside the
+ * file a symbolic link points to, as SQLite puts it), through libuv's
+ * thread pool. The log is opened at the first sync, when SQLite has created
+ * it, and its directory is synced once so that the log's entry in it is
+ * durable too. SQLite keeps the log (and so this descriptor's file) while
+ * any connection is open: a checkpoint rewinds it and never unlinks it.
  */
 export function walSync(databaseFile: string): { sync: SyncLog; close: () => Promise<void> } {
   let log: FileHandle | undefined;
   return {
     async sync() {
       if (!log) {
-        const opened = await open(`${databaseFile}-wal`, 'r');
-        const directory = await open(dirname(databaseFile), 'r');
+        const file = realpathSync(databaseFile);
+        const opened = await open(`${file}-wal`, 'r+');
         try {
-          await directory.sync();
-        } finally {
-          await directory.close();
+          const directory = await open(dirname(file), 'r');
+          try {
+            await directory.sync();
+          } finally {
+            await directory.close();
+          }
+        } catch (error) {
+          await opened.close();
+          throw error;
         }
         log = opened;
       }

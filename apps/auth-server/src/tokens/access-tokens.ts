@@ -94,7 +94,8 @@ export class AccessTokens {
         requiredClaims: ['sub', 'sid', 'tenant', 'exp', 'iat', 'jti'],
       });
       if (typeof payload.sid !== 'string' || typeof payload.tenant !== 'string' || typeof payload.sub !== 'string') return undefined;
-      const claims = { userId: payload.sub, sessionId: payload.sid, tenantId: payload.tenant };
+      // Shared by every request that presents the token: frozen, so that none changes it for the others.
+      const claims = Object.freeze({ userId: payload.sub, sessionId: payload.sid, tenantId: payload.tenant });
       this.#remember(token, { claims, exp: payload.exp!, kid });
       return claims;
     } catch (error) {
