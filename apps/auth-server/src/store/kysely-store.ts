@@ -1,52 +1,80 @@
-import { CamelCasePlugin, Kysely, sql, type Compilable, type CompiledQuery, type Selectable, type Transaction } from 'kysely';
+import { CamelCasePlugin, Kysely, sql, type Compilable, type CompiledQuery, type QueryResult, type Selectable, type Transaction } from 'kysely';
 import type { AuditEventPage, AuthStore, IdempotencyClaimResult, IdempotencyKeyRef, IdempotencyScope, PoolStats, SessionPage, StoreOperations } from './auth-store.js';
 import { checkSchema, migrate } from './migrations.js';
 import type { AuditEventRecord, Database, NewLoginState, NewRefreshToken, NewSession, NewUser, RefreshTokensTable, ServerKeyRecord, SessionsTable, UserRecord, UsersTable } from './schema.js';
 import type { GroupCommit } from './wal-sync.js';
 
 /** Stand-ins for a precompiled query's parameters, unlike any value a caller passes. */
-const SLOTS = ['\u0000slot0', '\u0000slot1'] as const;
+const SLOTS = Array.from({ length: 12 }, (_, i) => `\u0000slot${i}`);
 
 /**
- * A read made on every request, compiled once. Kysely builds, transforms
- * (CamelCasePlugin) and compiles a query each time it runs, which costs
- * several times what SQLite takes to answer it. The query is compiled with
- * stand-ins for its parameters, which must come back as its parameters, in
- * order; otherwise it is built every time, as any other.
+ * A query made on every request, or every refresh, compiled once. Kysely
+ * builds, transforms (CamelCasePlugin) and compiles a query each time it
+ * runs, which costs several times what SQLite takes to answer it. The query
+ * is compiled with stand-ins for its parameters, which must come back as its
+ * parameters, in order; otherwise it is built every time, as any other. The
+ * compiled query runs on the store's connection or in a transaction alike.
  */
 class Precompiled<R> {
   #compiled: CompiledQuery<R> | null | undefined;
 
-  constructor(private readonly build: (...slots: string[]) => Compilable<R>) {}
+  constructor(private readonly build: (...slots: never[]) => Compilable<R>) {}
 
-  async first(db: Kysely<Database> | Transaction<Database>, values: readonly string[]): Promise<R | undefined> {
+  async run(db: Kysely<Database> | Transaction<Database>, values: readonly unknown[]): Promise<QueryResult<R>> {
     if (this.#compiled === undefined) {
-      const compiled = this.build(...SLOTS.slice(0, values.length)).compile();
+      const compiled = this.build(...(SLOTS.slice(0, values.length) as never[])).compile();
       const slotted = compiled.parameters.length === values.length && compiled.parameters.every((parameter, i) => parameter === SLOTS[i]);
       this.#compiled = slotted ? compiled : null;
     }
-    if (this.#compiled === null) return (await db.executeQuery(this.build(...values))).rows[0];
-    return (await db.executeQuery<R>({ ...this.#compiled, parameters: values })).rows[0];
+    if (this.#compiled === null) return db.executeQuery(this.build(...(values as never[])));
+    return db.executeQuery<R>({ ...this.#compiled, parameters: values });
+  }
+
+  async first(db: Kysely<Database> | Transaction<Database>, values: readonly unknown[]): Promise<R | undefined> {
+    return (await this.run(db, values)).rows[0];
   }
 }
 
+/** The refresh token's columns, in the order the precompiled insert takes them. */
+const REFRESH_TOKEN_COLUMNS = ['id', 'tenantId', 'sessionId', 'tokenHash', 'createdAt', 'retiredAt', 'replacedBy', 'graceGrant', 'graceExpiresAt'] as const;
+const AUDIT_EVENT_COLUMNS = ['id', 'tenantId', 'type', 'at', 'requestId', 'sessionId', 'userId', 'clientAddress'] as const;
+
+/** The queries of the hot paths (a session check, a refresh), compiled once per store and shared with its transactions. */
+function hotQueries(db: Kysely<Database>) {
+  const slots = <K extends string>(columns: readonly K[], values: string[]) => Object.fromEntries(columns.map((column, i) => [column, values[i]])) as Record<K, never>;
+  return {
+    session: new Precompiled((tenantId: string, id: string) => db.selectFrom('sessions').selectAll().where('tenantId', '=', tenantId).where('id', '=', id)),
+    user: new Precompiled((tenantId: string, id: string) => db.selectFrom('users').selectAll().where('tenantId', '=', tenantId).where('id', '=', id)),
+    tokenByHash: new Precompiled((tenantId: string, hash: string) => db.selectFrom('refreshTokens').selectAll().where('tenantId', '=', tenantId).where('tokenHash', '=', hash)),
+    token: new Precompiled((tenantId: string, id: string) => db.selectFrom('refreshTokens').selectAll().where('tenantId', '=', tenantId).where('id', '=', id)),
+    // Conditional on the session still being live: a logout that commits first wins.
+    touchSession: new Precompiled((now: never, idleExpiresAt: never, tenantId: string, id: string, now2: never, now3: never) =>
+      db
+        .updateTable('sessions')
+        .set({ lastRefreshedAt: now, idleExpiresAt })
+        .where('tenantId', '=', tenantId)
+        .where('id', '=', id)
+        .where('revokedAt', 'is', null)
+        .where('expiresAt', '>', now2)
+        .where('idleExpiresAt', '>', now3),
+    ),
+    // Conditional on the token still being current: the loser of a race changes nothing.
+    retireRefreshToken: new Precompiled((retiredAt: never, replacedBy: string, graceGrant: string, graceExpiresAt: never, tenantId: string, id: string) =>
+      db.updateTable('refreshTokens').set({ retiredAt, replacedBy, graceGrant, graceExpiresAt }).where('tenantId', '=', tenantId).where('id', '=', id).where('retiredAt', 'is', null),
+    ),
+    insertRefreshToken: new Precompiled((...values: string[]) => db.insertInto('refreshTokens').values(slots(REFRESH_TOKEN_COLUMNS, values))),
+    insertAuditEvent: new Precompiled((...values: string[]) => db.insertInto('auditEvents').values(slots(AUDIT_EVENT_COLUMNS, values))),
+  };
+}
+
+type HotQueries = ReturnType<typeof hotQueries>;
+
 /** The store's queries, over a connection or a transaction. Dialect-neutral SQL only. */
 class KyselyOperations implements StoreOperations {
-  readonly #hot: {
-    session: Precompiled<Selectable<SessionsTable>>;
-    user: Precompiled<Selectable<UsersTable>>;
-    tokenByHash: Precompiled<Selectable<RefreshTokensTable>>;
-    token: Precompiled<Selectable<RefreshTokensTable>>;
-  };
-
-  constructor(protected readonly db: Kysely<Database> | Transaction<Database>) {
-    this.#hot = {
-      session: new Precompiled((tenantId, id) => db.selectFrom('sessions').selectAll().where('tenantId', '=', tenantId!).where('id', '=', id!)),
-      user: new Precompiled((tenantId, id) => db.selectFrom('users').selectAll().where('tenantId', '=', tenantId!).where('id', '=', id!)),
-      tokenByHash: new Precompiled((tenantId, hash) => db.selectFrom('refreshTokens').selectAll().where('tenantId', '=', tenantId!).where('tokenHash', '=', hash!)),
-      token: new Precompiled((tenantId, id) => db.selectFrom('refreshTokens').selectAll().where('tenantId', '=', tenantId!).where('id', '=', id!)),
-    };
-  }
+  constructor(
+    protected readonly db: Kysely<Database> | Transaction<Database>,
+    protected readonly hot: HotQueries,
+  ) {}
 
   async insertLoginState(row: NewLoginState): Promise<void> {
     await this.db.insertInto('loginStates').values(row).execute();
@@ -121,7 +149,7 @@ class KyselyOperations implements StoreOperations {
   }
 
   async findUser(tenantId: string, userId: string) {
-    const row = await this.#hot.user.first(this.db, [tenantId, userId]);
+    const row = await this.hot.user.first(this.db, [tenantId, userId]);
     return row && toUserRecord(row);
   }
 
@@ -130,21 +158,12 @@ class KyselyOperations implements StoreOperations {
   }
 
   findSession(tenantId: string, sessionId: string) {
-    return this.#hot.session.first(this.db, [tenantId, sessionId]);
+    return this.hot.session.first(this.db, [tenantId, sessionId]);
   }
 
   async touchSession(tenantId: string, sessionId: string, now: number, idleExpiresAt: number): Promise<boolean> {
-    // Conditional on the session still being live: a logout that commits first wins.
-    const result = await this.db
-      .updateTable('sessions')
-      .set({ lastRefreshedAt: now, idleExpiresAt: idleExpiresAt })
-      .where('tenantId', '=', tenantId)
-      .where('id', '=', sessionId)
-      .where('revokedAt', 'is', null)
-      .where('expiresAt', '>', now)
-      .where('idleExpiresAt', '>', now)
-      .executeTakeFirst();
-    return result.numUpdatedRows === 1n;
+    const result = await this.hot.touchSession.run(this.db, [now, idleExpiresAt, tenantId, sessionId, now, now]);
+    return result.numAffectedRows === 1n;
   }
 
   async revokeSession(tenantId: string, sessionId: string, reason: string, now: number): Promise<boolean> {
@@ -177,15 +196,15 @@ class KyselyOperations implements StoreOperations {
   }
 
   async insertRefreshToken(token: NewRefreshToken): Promise<void> {
-    await this.db.insertInto('refreshTokens').values(token).execute();
+    await this.hot.insertRefreshToken.run(this.db, REFRESH_TOKEN_COLUMNS.map((column) => token[column] ?? null));
   }
 
   findRefreshTokenByHash(tenantId: string, tokenHash: string) {
-    return this.#hot.tokenByHash.first(this.db, [tenantId, tokenHash]);
+    return this.hot.tokenByHash.first(this.db, [tenantId, tokenHash]);
   }
 
   findRefreshToken(tenantId: string, id: string) {
-    return this.#hot.token.first(this.db, [tenantId, id]);
+    return this.hot.token.first(this.db, [tenantId, id]);
   }
 
   async retireRefreshToken(
@@ -193,20 +212,9 @@ class KyselyOperations implements StoreOperations {
     id: string,
     retirement: { retiredAt: number; replacedBy: string; graceGrant: string; graceExpiresAt: number },
   ): Promise<boolean> {
-    // Conditional on the token still being current: the loser of a race changes nothing.
-    const result = await this.db
-      .updateTable('refreshTokens')
-      .set({
-        retiredAt: retirement.retiredAt,
-        replacedBy: retirement.replacedBy,
-        graceGrant: retirement.graceGrant,
-        graceExpiresAt: retirement.graceExpiresAt,
-      })
-      .where('tenantId', '=', tenantId)
-      .where('id', '=', id)
-      .where('retiredAt', 'is', null)
-      .executeTakeFirst();
-    return result.numUpdatedRows === 1n;
+    const { retiredAt, replacedBy, graceGrant, graceExpiresAt } = retirement;
+    const result = await this.hot.retireRefreshToken.run(this.db, [retiredAt, replacedBy, graceGrant, graceExpiresAt, tenantId, id]);
+    return result.numAffectedRows === 1n;
   }
 
   findIdempotencyRecord(ref: IdempotencyKeyRef, now: number) {
@@ -285,7 +293,7 @@ class KyselyOperations implements StoreOperations {
   }
 
   async insertAuditEvent(event: AuditEventRecord): Promise<void> {
-    await this.db.insertInto('auditEvents').values(event).execute();
+    await this.hot.insertAuditEvent.run(this.db, AUDIT_EVENT_COLUMNS.map((column) => event[column]));
   }
 
   listAuditEvents(tenantId: string, page: AuditEventPage) {
@@ -336,7 +344,7 @@ export class KyselyAuthStore extends KyselyOperations implements AuthStore {
   readonly applied: string[];
 
   private constructor(db: Kysely<Database>, options: StoreOptions, applied: string[]) {
-    super(db);
+    super(db, hotQueries(db));
     this.#db = db;
     this.applied = applied;
     this.dialect = options.dialect;
@@ -365,7 +373,7 @@ export class KyselyAuthStore extends KyselyOperations implements AuthStore {
   async transaction<T>(work: (tx: StoreOperations) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.#db.transaction().execute((trx) => work(new KyselyOperations(trx)));
+        return await this.#db.transaction().execute((trx) => work(new KyselyOperations(trx, this.hot)));
       } catch (error) {
         if (attempt >= TRANSACTION_ATTEMPTS || !RETRYABLE_SQLSTATES.has((error as { code?: string }).code ?? '')) throw error;
       }
