@@ -11,7 +11,7 @@ import { createHandlers } from './http/handlers.js';
 import { RateLimits } from './http/rate-limits.js';
 import { Idempotency } from './idempotency/idempotency.js';
 import { LoginService } from './login/login-service.js';
-import { createLogger, describeError } from './logging/logger.js';
+import { createLoggers, describeError } from './logging/logger.js';
 import { startMetricsListener, type RunningMetricsListener } from './metrics/metrics-listener.js';
 import { Metrics } from './metrics/metrics.js';
 import { ProviderClients } from './oidc/provider-client.js';
@@ -54,7 +54,7 @@ const CLOCK_SKEW_MS = 60 * 1000;
 export async function startServer(options: StartOptions): Promise<RunningServer> {
   const { config } = options;
   const clock = options.clock ?? systemClock;
-  const logger = createLogger(config.logLevel, options.logDestination);
+  const { logger, requests: requestLogger } = createLoggers(config.logLevel, options.logDestination);
   const { store, pool } = await openStore(config, (error) => logger.warn({ error: describeError(error) }, 'a database connection failed; the pool replaces it'), options.syncLog);
   let keys: KeyRing;
   try {
@@ -106,7 +106,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     isDraining: () => draining,
     keysStale: () => keys.isStale(),
   });
-  const app = createApp({ handlers, tenants, callers, limits, logger, metrics, validateResponses: config.validateResponses, trustProxy: config.trustProxy, settle: () => store.settle() });
+  const app = createApp({ handlers, tenants, callers, limits, logger, requestLogger, metrics, validateResponses: config.validateResponses, trustProxy: config.trustProxy, settle: () => store.settle() });
 
   const server: Server = await new Promise((resolve, reject) => {
     const onListening = (error?: Error) => (error ? reject(error) : resolve(listening));

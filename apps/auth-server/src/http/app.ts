@@ -17,6 +17,8 @@ export interface AppOptions {
   callers: Callers;
   limits: RateLimits;
   logger: Logger;
+  /** The access log's (`createLoggers`). */
+  requestLogger: Logger;
   metrics: Metrics;
   validateResponses: boolean;
   trustProxy: boolean | number | string[];
@@ -32,7 +34,7 @@ export function createApp(options: AppOptions): Express {
   app.set('etag', false);
   app.set('trust proxy', options.trustProxy);
   app.use(helmet());
-  app.use(accessLog(options.logger, options.metrics));
+  app.use(accessLog(options.requestLogger, options.metrics));
   app.use(
     createApiRouter(options.handlers, {
       before: [tenantCors(options.tenants, options.callers)],
