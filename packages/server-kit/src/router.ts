@@ -220,8 +220,8 @@ function identifyOperation(req: Request, res: Response): OperationId | URIError 
  * document that holds this operation only, so that finding its schema
  * costs one match rather than one per path of the contract. An operation
  * with nothing to check (no parameters, no body, unknown query parameters
- * ignored) has none; one whose parameters are all optional skips it for a
- * request that sends none of them, and no query.
+ * ignored) has none; one whose only parameters are optional headers or
+ * cookies skips it for a request that sends none of them, and no query.
  */
 function validation(operation: OperationDescriptor, document: OpenApiDocument): RequestHandler[] {
   if (!operation.body && operation.parameters.length === 0 && operation.unknownQueryParameters === 'ignore') return [];
@@ -229,7 +229,7 @@ function validation(operation: OperationDescriptor, document: OpenApiDocument): 
   const validate: RequestHandler = (req, res, next) => {
     let validators = validatorsByOperation.get(operation.operationId);
     if (!validators) {
-      validators = OpenApiValidator.middleware({
+      const checks = OpenApiValidator.middleware({
         apiSpec: onlyOperation(document, operation) as never,
         validateRequests: { allowUnknownQueryParameters: false, removeAdditional: false, coerceTypes: false },
         validateResponses: false,
@@ -238,9 +238,10 @@ function validation(operation: OperationDescriptor, document: OpenApiDocument): 
         ignoreUndocumented: true,
         validateFormats: true,
       }) as RequestHandler[];
+      validators = [...checks, requireValidated];
       validatorsByOperation.set(operation.operationId, validators);
     }
-    runChain([...validators, requireValidated], req, res, next);
+    runChain(validators, req, res, next);
   };
   // Query parameters may have defaults, which the validator fills in: those operations are always validated.
   if (operation.body || operation.parameters.some((parameter) => parameter.required || parameter.in === 'query' || parameter.in === 'path')) return [validate];
@@ -268,7 +269,7 @@ const requireValidated: RequestHandler = (req, _res, next) => {
   next(ApiProblem.of({ status: 400, code: 'invalid_request', detail, errors: [{ location: 'request', message: detail }] }));
 };
 
-/** Each operation's validator: the same for every router, as the contract is. */
+/** Each operation's validator, and the check that it found the operation: the same for every router, as the contract is. */
 const validatorsByOperation = new Map<string, RequestHandler[]>();
 
 type OpenApiDocument = { paths: Record<string, Record<string, unknown>> } & Record<string, unknown>;
