@@ -25,7 +25,7 @@ function withStatementCache(database: SqliteDatabase.Database, commits: GroupCom
         if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value!);
         const prepared = database.prepare(sql);
         // Anything but a plain read may write, or commit what was written: BEGIN and COMMIT count too.
-        statement = commits && (!prepared.readonly || !prepared.reader) ? counted(prepared as unknown as SqliteStatement, commits) : (prepared as unknown as SqliteStatement);
+        statement = commits && (!prepared.readonly || !prepared.reader) ? counted(prepared as unknown as SqliteStatement, commits, !/^\s*rollback\b/i.test(sql)) : (prepared as unknown as SqliteStatement);
         statements.set(sql, statement);
       }
       return statement;
@@ -35,13 +35,17 @@ function withStatementCache(database: SqliteDatabase.Database, commits: GroupCom
 
 /**
  * A statement that tells `commits` each time it ran. Once a sync of the log
- * has failed it runs no more: nothing is written that could not be answered.
+ * has failed it runs no more (but a ROLLBACK, which ends what was begun):
+ * nothing is written that could not be answered.
  */
-function counted(statement: SqliteStatement, commits: GroupCommit): SqliteStatement {
+function counted(statement: SqliteStatement, commits: GroupCommit, refusedAfterFailure: boolean): SqliteStatement {
+  const check = () => {
+    if (refusedAfterFailure) commits.assertHealthy();
+  };
   return {
     reader: statement.reader,
     all(parameters) {
-      commits.assertHealthy();
+      check();
       try {
         return statement.all(parameters);
       } finally {
@@ -49,7 +53,7 @@ function counted(statement: SqliteStatement, commits: GroupCommit): SqliteStatem
       }
     },
     run(parameters) {
-      commits.assertHealthy();
+      check();
       try {
         return statement.run(parameters);
       } finally {
@@ -57,7 +61,7 @@ function counted(statement: SqliteStatement, commits: GroupCommit): SqliteStatem
       }
     },
     iterate(parameters) {
-      commits.assertHealthy();
+      check();
       commits.wrote();
       return statement.iterate(parameters);
     },
