@@ -1,7 +1,7 @@
 import { CamelCasePlugin, Kysely, sql, type Compilable, type CompiledQuery, type QueryResult, type Selectable, type Transaction } from 'kysely';
 import type { AuditEventPage, AuthStore, IdempotencyClaimResult, IdempotencyKeyRef, IdempotencyScope, PoolStats, SessionPage, StoreOperations } from './auth-store.js';
 import { checkSchema, migrate } from './migrations.js';
-import type { AuditEventRecord, Database, NewLoginState, NewRefreshToken, NewSession, NewUser, RefreshTokensTable, ServerKeyRecord, SessionsTable, UserRecord, UsersTable } from './schema.js';
+import type { AuditEventRecord, Database, NewLoginState, NewRefreshToken, NewSession, NewUser, ServerKeyRecord, UserRecord, UsersTable } from './schema.js';
 import type { GroupCommit } from './wal-sync.js';
 
 /** Stand-ins for a precompiled query's parameters, unlike any value a caller passes. */
