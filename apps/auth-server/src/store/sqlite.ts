@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, SqliteDialect, type SqliteDatabase as KyselySqliteDatabase, type SqliteStatement } from 'kysely';
+import { Kysely, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDatabase as KyselySqliteDatabase, type SqliteDialectConfig, type SqliteStatement } from 'kysely';
 import { KyselyAuthStore } from './kysely-store.js';
 import type { Database } from './schema.js';
 import { GroupCommit, walSync, type SyncLog } from './wal-sync.js';
@@ -68,6 +68,70 @@ function counted(statement: SqliteStatement, commits: GroupCommit, refusedAfterF
   };
 }
 
+/**
+ * Kysely's SQLite driver, with its one connection handed to those who wait
+ * for it one at a time, in the order they came. Kysely's own lock wakes
+ * every waiter at each release, and all but one wait again: with 32
+ * requests waiting, each query cost 32 wake-ups (20,000 concurrent reads
+ * took 4.3 ms each instead of 31 µs).
+ */
+class FairSqliteDriver implements Driver {
+  readonly #driver: SqliteDriver;
+  readonly #waiting: (() => void)[] = [];
+  #held = false;
+
+  constructor(config: SqliteDialectConfig) {
+    this.#driver = new SqliteDriver(config);
+  }
+
+  init(): Promise<void> {
+    return this.#driver.init();
+  }
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    // A release hands the connection to the first in line, still held: none who came later gets it first.
+    if (this.#held) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    this.#held = true;
+    return this.#driver.acquireConnection();
+  }
+
+  async releaseConnection(): Promise<void> {
+    await this.#driver.releaseConnection();
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#held = false;
+  }
+
+  beginTransaction(connection: DatabaseConnection): Promise<void> {
+    return this.#driver.beginTransaction(connection);
+  }
+
+  commitTransaction(connection: DatabaseConnection): Promise<void> {
+    return this.#driver.commitTransaction(connection);
+  }
+
+  rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    return this.#driver.rollbackTransaction(connection);
+  }
+
+  destroy(): Promise<void> {
+    return this.#driver.destroy();
+  }
+}
+
+class FairSqliteDialect extends SqliteDialect {
+  readonly #config: SqliteDialectConfig;
+
+  constructor(config: SqliteDialectConfig) {
+    super(config);
+    this.#config = config;
+  }
+
+  override createDriver(): Driver {
+    return new FairSqliteDriver(this.#config);
+  }
+}
+
 export interface SqliteStoreOptions {
   migrate?: boolean;
   /**
@@ -102,7 +166,7 @@ export async function openSqliteStore(filename: string, options: SqliteStoreOpti
   database.pragma('busy_timeout = 5000');
   const log = grouped ? walSync(filename) : undefined;
   const commits = log ? new GroupCommit(options.syncLog ?? log.sync) : undefined;
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database, commits) }) });
+  const db = new Kysely<Database>({ dialect: new FairSqliteDialect({ database: withStatementCache(database, commits) }) });
   return KyselyAuthStore.open(db, {
     dialect: 'sqlite',
     ...(options.migrate === undefined ? {} : { migrate: options.migrate }),
