@@ -39,32 +39,21 @@ function withStatementCache(database: SqliteDatabase.Database, commits: GroupCom
  * nothing is written that could not be answered.
  */
 function counted(statement: SqliteStatement, commits: GroupCommit, refusedAfterFailure: boolean): SqliteStatement {
-  const check = () => {
-    if (refusedAfterFailure) commits.assertHealthy();
-  };
+  const counting =
+    <A extends unknown[], R>(execute: (...args: A) => R) =>
+    (...args: A): R => {
+      if (refusedAfterFailure) commits.assertHealthy();
+      try {
+        return execute(...args);
+      } finally {
+        commits.wrote();
+      }
+    };
   return {
     reader: statement.reader,
-    all(parameters) {
-      check();
-      try {
-        return statement.all(parameters);
-      } finally {
-        commits.wrote();
-      }
-    },
-    run(parameters) {
-      check();
-      try {
-        return statement.run(parameters);
-      } finally {
-        commits.wrote();
-      }
-    },
-    iterate(parameters) {
-      check();
-      commits.wrote();
-      return statement.iterate(parameters);
-    },
+    all: counting((parameters) => statement.all(parameters)),
+    run: counting((parameters) => statement.run(parameters)),
+    iterate: counting((parameters) => statement.iterate(parameters)),
   };
 }
 
