@@ -4,9 +4,14 @@
  * samples; then the time spent in each function and in what it called, as
  * shares of the busy samples (all but idle).
  *
- *   node --import tsx src/profile-summary.ts results/profiles/sqlite.cpuprofile [top]
+ *   node --import tsx src/profile-summary.ts results/profiles/sqlite.cpuprofile [top] [--last SECONDS]
+ *
+ * `--last 10` keeps only the samples of the profile's last ten seconds: a
+ * server profiled through one scenario (`--only … --rounds 1`) is under
+ * load then, where the whole profile also holds its start and the set-up.
  */
 import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 
 interface Node {
   id: number;
@@ -14,11 +19,21 @@ interface Node {
   hitCount?: number;
   children?: number[];
 }
-const profile = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as { nodes: Node[]; samples: number[] };
-const top = Number(process.argv[3] ?? 25);
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { last: { type: 'string' } } });
+const profile = JSON.parse(readFileSync(positionals[0]!, 'utf8')) as { nodes: Node[]; samples: number[]; timeDeltas: number[] };
+const top = Number(positionals[1] ?? 25);
+const samples = values.last === undefined ? profile.samples : lastSamples(Number(values.last) * 1e6);
 const hits = new Map<number, number>();
-for (const id of profile.samples) hits.set(id, (hits.get(id) ?? 0) + 1);
-const total = profile.samples.length;
+for (const id of samples) hits.set(id, (hits.get(id) ?? 0) + 1);
+const total = samples.length;
+
+/** The samples taken in the profile's last `micros` microseconds (each sample's delta is from the one before it). */
+function lastSamples(micros: number): number[] {
+  let elapsed = 0;
+  let first = profile.samples.length;
+  while (first > 0 && elapsed < micros) elapsed += profile.timeDeltas[--first]!;
+  return profile.samples.slice(first);
+}
 
 const nameOf = (node: Node) => {
   const { functionName, url, lineNumber } = node.callFrame;
