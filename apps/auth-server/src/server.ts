@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createHttpServer } from '@aimable/auth-server-kit';
 import type { AddressInfo } from 'node:net';
 import type { DestinationStream } from 'pino';
 import { systemClock, type Clock } from './clock.js';
@@ -108,10 +108,16 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   });
   const app = createApp({ handlers, tenants, callers, limits, logger, requestLogger, metrics, validateResponses: config.validateResponses, trustProxy: config.trustProxy, settle: () => store.settle() });
 
-  const server: Server = await new Promise((resolve, reject) => {
-    const onListening = (error?: Error) => (error ? reject(error) : resolve(listening));
+  const server = createHttpServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    const onListening = () => {
+      server.off('error', reject);
+      resolve();
+    };
     // Without a host, Node listens on every interface, IPv6 and IPv4, or IPv4 alone where IPv6 is off.
-    const listening = config.host === undefined ? app.listen(config.port, onListening) : app.listen(config.port, config.host, onListening);
+    if (config.host === undefined) server.listen(config.port, onListening);
+    else server.listen(config.port, config.host, onListening);
   });
   const { port } = server.address() as AddressInfo;
   let metricsListener: RunningMetricsListener | undefined;

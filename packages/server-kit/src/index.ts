@@ -1,3 +1,4 @@
+export { createHttpServer } from './http.js';
 export { ContractViolation, createApiRouter, requestIdOf, type ApiRouterOptions, type SecurityResolver, type SecurityResolvers } from './router.js';
 export {
   ApiProblem,

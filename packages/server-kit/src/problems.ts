@@ -1,6 +1,7 @@
 import type { OperationId, ProblemCode, ValidationIssue } from '@aimable/auth-openapi';
 import type { Response } from 'express';
 import type { OperationProblems } from './gen/handlers.gen.js';
+import { writeAnswer } from './http.js';
 
 /** The title of each problem code: one place, complete by construction. */
 export const PROBLEM_TITLES: Record<ProblemCode, string> = {
@@ -126,9 +127,5 @@ export function problemDocument(problem: ApiProblem<ProblemShape>, requestId: st
 
 /** Writes a problem as `application/problem+json`: the one way errors leave the server. */
 export function sendProblem(res: Response, problem: ApiProblem<ProblemShape>, document: ProblemDocument): void {
-  for (const [name, value] of Object.entries(problem.headers)) {
-    if (name.toLowerCase() === 'vary') res.vary(value);
-    else res.setHeader(name, value);
-  }
-  res.status(problem.status).type('application/problem+json').send(JSON.stringify(document));
+  writeAnswer(res, problem.status, problem.headers, { contentType: 'application/problem+json; charset=utf-8', text: JSON.stringify(document) });
 }

@@ -5,6 +5,7 @@ import { parse as parseCookies } from 'cookie';
 import express, { Router, type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { DefaultPrincipals, Handlers, Principals, SecuritySchemeName } from './gen/handlers.gen.js';
+import { withCharset, writeAnswer } from './http.js';
 import { ApiProblem, problemDocument, sendProblem, type ProblemShape } from './problems.js';
 
 /**
@@ -448,9 +449,11 @@ function dispatch(
     };
     const result = (await handler(input, { requestId: requestIdOf(res), req, res })) as HandlerResult;
     await settle?.();
-    const headers = Object.fromEntries(
-      Object.entries(result.headers ?? {}).flatMap(([name, value]) => (value === undefined ? [] : [[name, Array.isArray(value) ? value : String(value)]])),
-    ) as Record<string, string | string[]>;
+    const headers: Record<string, string | string[]> = {};
+    for (const name in result.headers) {
+      const value = result.headers[name];
+      if (value !== undefined) headers[name] = Array.isArray(value) ? value : String(value);
+    }
     const contentType = operation.responses[result.status]?.contentType;
     if (judge) {
       const violations = judgeSafely(judge, {
@@ -461,18 +464,13 @@ function dispatch(
       });
       if (violations.length > 0) throw new ContractViolation(operation.operationId, result.status, violations.map((v) => v.message));
     }
-    for (const [name, value] of Object.entries(headers)) {
-      if (name.toLowerCase() === 'vary') res.vary(String(value));
-      else res.setHeader(name, value);
-    }
-    res.status(result.status);
     if (result.body === undefined) {
-      res.end();
+      writeAnswer(res, result.status, headers);
       return;
     }
-    res.type(contentType ?? 'application/json');
     // A JSON body is serialised; any other (a page, a script, the contract as YAML) is sent as the text it is.
-    res.send(/json/.test(contentType ?? 'application/json') ? JSON.stringify(result.body) : String(result.body));
+    const type = contentType ?? 'application/json';
+    writeAnswer(res, result.status, headers, { contentType: withCharset(type), text: /json/.test(type) ? JSON.stringify(result.body) : String(result.body) });
   };
 }
 

@@ -2,7 +2,7 @@ import { connect, type AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express from 'express';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import { ApiProblem as ApiProblemClass, createApiRouter, type ApiProblem, type Handlers, type ProblemShape } from '../src/index.js';
+import { ApiProblem as ApiProblemClass, createApiRouter, createHttpServer, type ApiProblem, type Handlers, type ProblemShape } from '../src/index.js';
 import { stubHandlers } from './stub-handlers.js';
 
 const calls: string[] = [];
@@ -26,9 +26,8 @@ let baseUrl: string;
 beforeAll(async () => {
   const app = express();
   app.use(createApiRouter(handlers, { validateResponses: true, onError: (error, problem) => reported.push({ error, problem }) }));
-  server = await new Promise<Server>((resolve) => {
-    const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
-  });
+  server = createHttpServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 
@@ -58,6 +57,22 @@ describe('createApiRouter', () => {
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ data: [], next_cursor: null });
     expect(calls).toEqual(['listSessions']);
+  });
+
+  test('When a GET is asked for conditionally, or as a HEAD, then it is answered as the contract declares: 200 with its JSON and its length; a HEAD without the body', async () => {
+    overrides.listSessions = () => ({ status: 200, body: { data: [], next_cursor: null } });
+    const headers = { Authorization: 'Bearer t', 'If-None-Match': '*', 'If-Modified-Since': new Date().toUTCString() };
+    const conditional = await fetch(`${baseUrl}/v1/auth/sessions`, { headers });
+    expect(conditional.status).toBe(200);
+    expect(conditional.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    const text = await conditional.text();
+    expect(JSON.parse(text)).toEqual({ data: [], next_cursor: null });
+    expect(conditional.headers.get('content-length')).toBe(String(Buffer.byteLength(text)));
+    const head = await fetch(`${baseUrl}/v1/auth/sessions`, { method: 'HEAD', headers });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-length')).toBe(String(Buffer.byteLength(text)));
+    expect(await head.text()).toBe('');
+    expect(calls).toEqual(['listSessions', 'listSessions']);
   });
 
   test('When a handler answers 302, then the response carries Location', async () => {

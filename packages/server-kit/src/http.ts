@@ -1,0 +1,61 @@
+import http, { type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Express, Response } from 'express';
+
+/**
+ * The HTTP server of an Express app, whose requests and responses are
+ * Express's own from the moment Node makes them.
+ *
+ * `app.listen` makes Node's plain `IncomingMessage` and `ServerResponse`,
+ * and Express gives each one its own prototype (`app.request`,
+ * `app.response`) as it comes in: V8 then drops what it had learnt of the
+ * object's shape, and every property read of the request's life is a slow
+ * one. That costs about as much as all the rest of bare Express's work for
+ * a small answer. Made with those prototypes from the start, they are
+ * objects of one shape, and Express's own change of prototype finds
+ * nothing to change. Everything else is as `app.listen` has it.
+ */
+export function createHttpServer(app: Express, options: ServerOptions = {}): Server {
+  // Functions rather than classes: Express needs `prototype` to be its own objects, which a class's cannot be made.
+  // Node's constructors are functions that take `this` as it comes; `Reflect.construct` would work too, at twice the cost of `app.listen`.
+  function AppRequest(this: IncomingMessage, socket: Socket): void {
+    (http.IncomingMessage as unknown as (this: IncomingMessage, socket: Socket) => void).call(this, socket);
+  }
+  AppRequest.prototype = app.request;
+  function AppResponse(this: ServerResponse, req: IncomingMessage, responseOptions?: unknown): void {
+    (http.ServerResponse as unknown as (this: ServerResponse, req: IncomingMessage, options?: unknown) => void).call(this, req, responseOptions);
+  }
+  AppResponse.prototype = app.response;
+  return http.createServer({ ...options, IncomingMessage: AppRequest as unknown as typeof IncomingMessage, ServerResponse: AppResponse as unknown as typeof ServerResponse }, app);
+}
+
+/** `type/subtype; charset=utf-8`, as Express's `res.send` of a string has it, unless the type names its charset already. */
+export function withCharset(contentType: string): string {
+  return /;\s*charset=/i.test(contentType) ? contentType : `${contentType}; charset=utf-8`;
+}
+
+/**
+ * Writes a whole answer at once: its status, its headers (`Vary` added to
+ * what is there already, every other one in place of it) and its body,
+ * text sent as UTF-8, with its `Content-Length`. A HEAD gets the headers
+ * only (Node sends no body for it). What else Express's `res.send` does
+ * (an ETag, a freshness check, a guess at the type) the contract does not
+ * want, and is not done.
+ */
+export function writeAnswer(res: Response, status: number, headers: Record<string, string | string[]>, body?: { contentType: string; text: string }): void {
+  const written: Record<string, string | string[] | number> = {};
+  for (const name in headers) {
+    const value = headers[name]!;
+    const lower = name.toLowerCase();
+    if (lower === 'vary') res.vary(String(value));
+    // The body's own type and length are the ones sent.
+    else if (body === undefined || (lower !== 'content-type' && lower !== 'content-length')) written[name] = value;
+  }
+  if (body === undefined) {
+    res.writeHead(status, written).end();
+    return;
+  }
+  written['Content-Type'] = body.contentType;
+  written['Content-Length'] = Buffer.byteLength(body.text);
+  res.writeHead(status, written).end(body.text);
+}
