@@ -1,3 +1,6 @@
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import helmet from 'helmet';
 import { describe, expect, test } from 'vitest';
 import { FakeProvider } from './support/fake-provider.js';
 import { loginThroughFake, postSession, problemCode, refresh, startHarness, startUrl } from './support/harness.js';
@@ -118,6 +121,27 @@ describe('lifecycle', () => {
       expect(helmet.headers.get('x-powered-by')).toBeNull();
     } finally {
       await h.close();
+    }
+  });
+
+  test('When any answer leaves, a routed one or a 404, then it carries every security header helmet sets, as helmet sets it', async () => {
+    const reference = express();
+    reference.disable('x-powered-by');
+    reference.use(helmet());
+    reference.get('/', (_req, res) => res.end());
+    const server = reference.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const h = await startHarness();
+    try {
+      const expected = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+      const names = ['content-security-policy', 'cross-origin-opener-policy', 'cross-origin-resource-policy', 'origin-agent-cluster', 'referrer-policy', 'strict-transport-security', 'x-content-type-options', 'x-dns-prefetch-control', 'x-download-options', 'x-frame-options', 'x-permitted-cross-domain-policies', 'x-xss-protection'];
+      for (const response of [await fetch(`${h.url}/healthz`), await fetch(`${h.url}/no/such/route`)]) {
+        for (const name of names) expect([name, response.headers.get(name)]).toEqual([name, expected.headers.get(name)]);
+        expect(expected.headers.get('x-content-type-options')).toBe('nosniff');
+      }
+    } finally {
+      await h.close();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { openApiDocument, operations, securitySchemes, type OperationDescriptor, type OperationId, type SecuritySchemeDescriptor, type ValidationIssue } from '@aimable/auth-openapi';
 import { ContractJudge, type Answer, type Violation } from '@aimable/auth-openapi/judge';
 import { parse as parseCookies } from 'cookie';
-import express, { Router, type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
+import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { DefaultPrincipals, Handlers, Principals, SecuritySchemeName } from './gen/handlers.gen.js';
 import { withCharset, writeAnswer } from './http.js';
@@ -126,10 +126,10 @@ function routesOnPath(path: string): Route[] {
  * the router is made: `before`, the operation's middleware, its body
  * parser, its validator (which knows that operation only), the handler.
  */
-export function createApiRouter(handlers: Handlers, options?: ApiRouterOptions): Router;
-export function createApiRouter<P extends Principals>(handlers: Handlers<P>, options: ApiRouterOptions<P> & { security: SecurityResolvers<P> }): Router;
+export function createApiRouter(handlers: Handlers, options?: ApiRouterOptions): RequestHandler;
+export function createApiRouter<P extends Principals>(handlers: Handlers<P>, options: ApiRouterOptions<P> & { security: SecurityResolvers<P> }): RequestHandler;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the overloads above are what callers see
-export function createApiRouter(handlers: Handlers<any>, options: ApiRouterOptions<any> = {}): Router {
+export function createApiRouter(handlers: Handlers<any>, options: ApiRouterOptions<any> = {}): RequestHandler {
   const judge = options.validateResponses ? new ContractJudge({ undeclaredHeaders: false }) : undefined;
   const json = readJson(options.bodyLimit ?? '16kb');
   const resolvers = options.security ?? credentialsAsSent;
@@ -150,19 +150,29 @@ export function createApiRouter(handlers: Handlers<any>, options: ApiRouterOptio
     ]),
   );
   const unrouted = [...before, refuseUnrouted];
-  const router = Router();
-  router.use((req, res, next) => {
+  const answerError = writeProblem(options, judge);
+  // One function rather than a Router of two layers: what fails goes to the problem writer, what it cannot answer on.
+  return (req, res, next) => {
+    const done = (error?: unknown) => {
+      if (error === undefined) {
+        next();
+        return;
+      }
+      try {
+        answerError(error, req, res, next);
+      } catch (thrown) {
+        next(thrown);
+      }
+    };
     assignRequestId(req, res);
     const found = identifyOperation(req, res);
     if (found instanceof Error) {
       // Refused as the client's mistake, after `before` (CORS) has run, as every refusal is.
-      runChain([...before, (_req, _res, refuse) => refuse(found)], req, res, next);
+      runChain([...before, (_req, _res, refuse) => refuse(found)], req, res, done);
       return;
     }
-    runChain(found ? chains.get(found)! : unrouted, req, res, next);
-  });
-  router.use(writeProblem(options, judge));
-  return router;
+    runChain(found ? chains.get(found)! : unrouted, req, res, done);
+  };
 }
 
 /** Runs middleware in turn, as Express would: an error, or the end of the chain, goes on to `done`. */

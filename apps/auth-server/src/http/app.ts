@@ -1,5 +1,5 @@
 import { createApiRouter, operations, type Handlers, type OperationId } from '@aimable/auth-server-kit';
-import express, { type Express, type RequestHandler } from 'express';
+import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { describeError } from '../logging/logger.js';
@@ -33,10 +33,7 @@ export function createApp(options: AppOptions): Express {
   // Every answer is the contract's: no ETag, and so no 304 it does not declare.
   app.set('etag', false);
   app.set('trust proxy', options.trustProxy);
-  app.use(helmet());
-  app.use(accessLog(options.requestLogger, options.metrics));
-  app.use(
-    createApiRouter(options.handlers, {
+  const api = createApiRouter(options.handlers, {
       before: [tenantCors(options.tenants, options.callers)],
       beforeOperation: beforeOperation(options),
       security: options.callers.resolvers(),
@@ -50,8 +47,15 @@ export function createApp(options: AppOptions): Express {
         else options.logger.info(entry, 'request refused');
         if (problem.code === 'rate_limited') options.metrics.rateLimited(options.callers.of(req).namedTenant()?.id, req.res?.locals.operationId);
       },
-    }),
-  );
+  });
+  const headers = securityHeaders();
+  const log = accessLog(options.requestLogger, options.metrics);
+  // One layer: Express's own for each of these costs more than what they do.
+  app.use((req, res, next) => {
+    for (const [name, value] of headers) res.setHeader(name, value);
+    log(req, res);
+    api(req, res, next);
+  });
   return app;
 }
 
@@ -72,8 +76,8 @@ function beforeOperation({ callers, limits }: AppOptions): Partial<Record<Operat
  * One line per request: path without query (the query may hold codes and
  * states), status and duration; and its count and duration per operation.
  */
-function accessLog(logger: Logger, metrics: Metrics): RequestHandler {
-  return (req, res, next) => {
+function accessLog(logger: Logger, metrics: Metrics): (req: Request, res: Response) => void {
+  return (req, res) => {
     const started = process.hrtime.bigint();
     // The router validates a HEAD as a GET; the log says what came.
     const method = req.method;
@@ -91,6 +95,22 @@ function accessLog(logger: Logger, metrics: Metrics): RequestHandler {
         'request',
       );
     });
-    next();
   };
+}
+
+/**
+ * The headers helmet sets, with its defaults (CSP, HSTS, nosniff,
+ * frame and referrer policies…): recorded from helmet itself, once, as
+ * they are the same for every answer.
+ */
+export function securityHeaders(): [string, string][] {
+  const recorded = new Map<string, string>();
+  const res = {
+    setHeader: (name: string, value: unknown) => recorded.set(name, String(value)),
+    removeHeader: (name: string) => recorded.delete(name),
+  };
+  let done = false;
+  helmet()({} as never, res as never, () => (done = true));
+  if (!done) throw new Error('helmet did not finish at once: its headers cannot be recorded');
+  return [...recorded];
 }
