@@ -375,10 +375,10 @@ export class SessionService {
   async authenticate(claims: VerifiedAccessToken | undefined): Promise<Authenticated> {
     const now = this.clock.now();
     const tenant = claims && this.tenants.find(claims.tenantId);
-    const session = claims && tenant ? await this.store.findSession(tenant.id, claims.sessionId) : undefined;
-    const live = session && session.revokedAt === null && now < endsAt(session) && session.userId === claims?.userId;
-    const user = live && tenant ? await this.store.findUser(tenant.id, session.userId) : undefined;
-    if (!tenant || !session || !user || !live) throw accessTokenRejected();
+    const found = claims && tenant ? await this.store.findSessionWithUser(tenant.id, claims.sessionId) : undefined;
+    if (!tenant || !found) throw accessTokenRejected();
+    const { session, user } = found;
+    if (session.revokedAt !== null || now >= endsAt(session) || session.userId !== claims?.userId) throw accessTokenRejected();
     return { tenant, session, user };
   }
 

@@ -73,6 +73,8 @@ export interface StoreOperations {
 
   insertSession(session: NewSession): Promise<void>;
   findSession(tenantId: string, sessionId: string): Promise<SessionRecord | undefined>;
+  /** A session and its user, read together (every request with an access token needs both); undefined when either is missing. */
+  findSessionWithUser(tenantId: string, sessionId: string): Promise<{ session: SessionRecord; user: UserRecord } | undefined>;
   /** Records a refresh on a live session; false when it was revoked or had expired by `now`. */
   touchSession(tenantId: string, sessionId: string, now: number, idleExpiresAt: number): Promise<boolean>;
   /** Revokes a live session; false when it was not live. */

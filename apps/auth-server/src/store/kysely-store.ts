@@ -39,12 +39,37 @@ class Precompiled<R> {
 const REFRESH_TOKEN_COLUMNS = ['id', 'tenantId', 'sessionId', 'tokenHash', 'createdAt', 'retiredAt', 'replacedBy', 'graceGrant', 'graceExpiresAt'] as const;
 const AUDIT_EVENT_COLUMNS = ['id', 'tenantId', 'type', 'at', 'requestId', 'sessionId', 'userId', 'clientAddress'] as const;
 
+/** Every column of a user (the record says so: one it lacks does not compile). */
+const USER_COLUMNS = Object.keys({
+  id: true,
+  tenantId: true,
+  issuer: true,
+  subject: true,
+  email: true,
+  emailVerified: true,
+  name: true,
+  picture: true,
+  createdAt: true,
+  updatedAt: true,
+} satisfies Record<keyof UsersTable, true>) as (keyof UsersTable)[];
+/** A user's column beside a session's, in one row: `userEmail`. */
+const joinedUserColumn = <C extends keyof UsersTable>(column: C) => `user${column.charAt(0).toUpperCase()}${column.slice(1)}` as `user${Capitalize<C>}`;
+
 /** The queries of the hot paths (a session check, a refresh), compiled once per store and shared with its transactions. */
 function hotQueries(db: Kysely<Database>) {
   const slots = <K extends string>(columns: readonly K[], values: string[]) => Object.fromEntries(columns.map((column, i) => [column, values[i]])) as Record<K, never>;
   return {
     session: new Precompiled((tenantId: string, id: string) => db.selectFrom('sessions').selectAll().where('tenantId', '=', tenantId).where('id', '=', id)),
     user: new Precompiled((tenantId: string, id: string) => db.selectFrom('users').selectAll().where('tenantId', '=', tenantId).where('id', '=', id)),
+    sessionWithUser: new Precompiled((tenantId: string, id: string) =>
+      db
+        .selectFrom('sessions')
+        .innerJoin('users', (join) => join.onRef('users.tenantId', '=', 'sessions.tenantId').onRef('users.id', '=', 'sessions.userId'))
+        .selectAll('sessions')
+        .select(USER_COLUMNS.map((column) => `users.${column} as ${joinedUserColumn(column)}` as const))
+        .where('sessions.tenantId', '=', tenantId)
+        .where('sessions.id', '=', id),
+    ),
     tokenByHash: new Precompiled((tenantId: string, hash: string) => db.selectFrom('refreshTokens').selectAll().where('tenantId', '=', tenantId).where('tokenHash', '=', hash)),
     token: new Precompiled((tenantId: string, id: string) => db.selectFrom('refreshTokens').selectAll().where('tenantId', '=', tenantId).where('id', '=', id)),
     // Conditional on the session still being live: a logout that commits first wins.
@@ -159,6 +184,14 @@ class KyselyOperations implements StoreOperations {
 
   findSession(tenantId: string, sessionId: string) {
     return this.hot.session.first(this.db, [tenantId, sessionId]);
+  }
+
+  async findSessionWithUser(tenantId: string, sessionId: string) {
+    const row = await this.hot.sessionWithUser.first(this.db, [tenantId, sessionId]);
+    if (!row) return undefined;
+    const { id, tenantId: sessionTenant, userId, providerId, createdAt, lastRefreshedAt, expiresAt, idleExpiresAt, revokedAt, revokedReason } = row;
+    const user = Object.fromEntries(USER_COLUMNS.map((column) => [column, row[joinedUserColumn(column)]])) as Selectable<UsersTable>;
+    return { session: { id, tenantId: sessionTenant, userId, providerId, createdAt, lastRefreshedAt, expiresAt, idleExpiresAt, revokedAt, revokedReason }, user: toUserRecord(user) };
   }
 
   async touchSession(tenantId: string, sessionId: string, now: number, idleExpiresAt: number): Promise<boolean> {

@@ -76,6 +76,16 @@ describe(`the ${under.dialect} store`, () => {
     expect(await store.countRows()).toEqual({ users: 1, loginStates: 1, sessions: 1, refreshTokens: 0, idempotencyRecords: 0 });
   });
 
+  test('When a session is read with its user, then both come back exactly as the separate lookups give them; another tenant finds neither', async () => {
+    await seedSession();
+    const both = await store.findSessionWithUser('t', 'ses_1');
+    expect(both).toEqual({ session: await store.findSession('t', 'ses_1'), user: await store.findUser('t', 'usr_1') });
+    expect(both?.user.emailVerified).toBe(false);
+    expect(typeof both?.session.expiresAt).toBe('number');
+    expect(await store.findSessionWithUser('other', 'ses_1')).toBeUndefined();
+    expect(await store.findSessionWithUser('t', 'ses_missing')).toBeUndefined();
+  });
+
   test('When the same user signs in again, then the user row is updated, not duplicated', async () => {
     await seedSession();
     const again = await store.upsertUser({
