@@ -448,12 +448,7 @@ function dispatch(
       security,
       path: pick(req.params, pathNames),
       query: pick(req.query as Record<string, unknown>, queryNames),
-      headers: Object.fromEntries(
-        headerNames.flatMap((name) => {
-          const value = req.get(name);
-          return value === undefined ? [] : [[name, value]];
-        }),
-      ),
+      headers: pickHeaders(req, headerNames),
       cookies: pick(cookies, cookieNames),
       body: operation.body ? req.body : undefined,
     };
@@ -498,6 +493,15 @@ export class ContractViolation extends Error {
 
 function flatten(headers: Record<string, string | string[]>): Record<string, string> {
   return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, Array.isArray(value) ? value.join(', ') : value]));
+}
+
+function pickHeaders(req: Request, names: string[]): Record<string, string> {
+  const picked: Record<string, string> = {};
+  for (const name of names) {
+    const value = req.get(name);
+    if (value !== undefined) picked[name] = value;
+  }
+  return picked;
 }
 
 function pick(source: Record<string, unknown> | undefined, names: string[]): Record<string, unknown> {

@@ -6,7 +6,17 @@ import type { AuditEventType } from '../audit/security-events.js';
 
 /** The wire shapes of the domain records: what the contract names, in its words. */
 
-const iso = (ms: number) => new Date(ms).toISOString();
+/** The times of the sessions in use come back on every request: each is formatted once (Date's toISOString is slow), up to a bound. */
+const formatted = new Map<number, string>();
+function iso(ms: number): string {
+  let text = formatted.get(ms);
+  if (text === undefined) {
+    if (formatted.size >= 10_000) formatted.clear();
+    text = new Date(ms).toISOString();
+    formatted.set(ms, text);
+  }
+  return text;
+}
 
 export function toSession(session: SessionRecord): api.Session {
   return {

@@ -52,8 +52,8 @@ const USER_COLUMNS = Object.keys({
   createdAt: true,
   updatedAt: true,
 } satisfies Record<keyof UsersTable, true>) as (keyof UsersTable)[];
-/** A user's column beside a session's, in one row: `userEmail`. */
-const joinedUserColumn = <C extends keyof UsersTable>(column: C) => `user${column.charAt(0).toUpperCase()}${column.slice(1)}` as `user${Capitalize<C>}`;
+/** A user's column beside a session's, in one row: `joinedUserEmail` (`userId` is the session's own). */
+const joinedUserColumn = <C extends keyof UsersTable>(column: C) => `joinedUser${column.charAt(0).toUpperCase()}${column.slice(1)}` as `joinedUser${Capitalize<C>}`;
 
 /** The queries of the hot paths (a session check, a refresh), compiled once per store and shared with its transactions. */
 function hotQueries(db: Kysely<Database>) {
