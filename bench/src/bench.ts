@@ -96,6 +96,7 @@ const provider = await startDevIdp({
 const postgres = values['no-postgres'] ? undefined : startPostgres(await freePort());
 const targets: Target[] = [];
 targets.push(await startTarget('express', '../src/targets/bare-express.ts', {}));
+targets.push(await startTarget('express-kit', '../src/targets/bare-express.ts', { BENCH_KIT_SERVER: '1' }));
 const authServer = (name: 'sqlite' | 'postgres', env: Record<string, string> = {}) =>
   startTarget(name, '../src/targets/auth-server.ts', { BENCH_DATA_DIR: join(dataDir, name), BENCH_ISSUER: provider.issuer, ...env }, authPorts[name], values.profile);
 targets.push(await authServer('sqlite'));
@@ -214,6 +215,7 @@ const ours = (store: string): Scenario[] => [
 ];
 
 const reference: Scenario = { id: 'express:json', target: 'express', label: 'bare Express 5, small JSON', prepare: async () => ({ request: { method: 'GET', path: '/healthz', headers: {} } }) };
+const kitServer: Scenario = { id: 'express:kit-server', target: 'express-kit', label: "the same, on the kit's createHttpServer", prepare: reference.prepare };
 const peer: Scenario[] = [
   {
     id: 'better-auth:get-session',
@@ -228,7 +230,7 @@ const peer: Scenario[] = [
     prepare: async (url) => ({ request: { method: 'GET', path: '/api/auth/token', headers: { cookie: await betterAuthCookie(url) } } }),
   },
 ];
-const scenarios = [reference, ...ours('sqlite'), ...(postgres ? ours('postgres') : []), ...peer].filter((scenario) => !values.only || values.only.split(',').some((part) => scenario.id.includes(part)) || scenario.id === 'express:json');
+const scenarios = [reference, kitServer, ...ours('sqlite'), ...(postgres ? ours('postgres') : []), ...peer].filter((scenario) => !values.only || values.only.split(',').some((part) => scenario.id.includes(part)) || scenario.id === 'express:json');
 
 // ---- Measuring ----
 
