@@ -95,6 +95,16 @@ const provider = await startDevIdp({
 });
 const postgres = values['no-postgres'] ? undefined : startPostgres(await freePort());
 const targets: Target[] = [];
+/** The load generator, while it runs. */
+const loading = new Set<ChildProcess>();
+// Stopped early (Ctrl-C), it stops what it started: the servers, and the database.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    for (const each of [...targets.map((target) => target.child), ...loading]) each.kill('SIGTERM');
+    postgres?.stop();
+    process.exit(130);
+  });
+}
 targets.push(await startTarget('express', '../src/targets/bare-express.ts', {}));
 targets.push(await startTarget('express-kit', '../src/targets/bare-express.ts', { BENCH_KIT_SERVER: '1' }));
 const authServer = (name: 'sqlite' | 'postgres', env: Record<string, string> = {}) =>
@@ -245,6 +255,8 @@ function usage(pid: number): { cpuSeconds: number; rssMb: number } {
 
 async function load(spec: LoadSpec): Promise<LoadResult> {
   const child = spawn(process.execPath, ['--import', 'tsx', here('../src/load.ts')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  loading.add(child);
+  child.once('exit', () => loading.delete(child));
   child.stdin.end(JSON.stringify(spec));
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
