@@ -113,6 +113,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     server.once('error', reject);
     const onListening = () => {
       server.off('error', reject);
+      // An error of the listening socket (accept failing for want of file descriptors, say) is logged; Node goes on accepting.
+      server.on('error', (error) => logger.error({ error: describeError(error) }, 'the listening socket failed'));
       resolve();
     };
     // Without a host, Node listens on every interface, IPv6 and IPv4, or IPv4 alone where IPv6 is off.

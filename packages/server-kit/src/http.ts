@@ -17,17 +17,28 @@ import type { Express, Response } from 'express';
  */
 export function createHttpServer(app: Express, options: ServerOptions = {}): Server {
   // Functions rather than classes: Express needs `prototype` to be its own objects, which a class's cannot be made.
-  // Node's constructors are functions that take `this` as it comes; `Reflect.construct` would work too, at twice the cost of `app.listen`.
-  function AppRequest(this: IncomingMessage, socket: Socket): void {
+  // Node's constructors (functions in Node 20 to 24) take `this` as it comes; should they become classes, `Reflect.construct`
+  // does the same at about twice the cost of `app.listen`.
+  const callable = isPlainFunction(http.IncomingMessage) && isPlainFunction(http.ServerResponse);
+  function AppRequest(this: IncomingMessage, socket: Socket): IncomingMessage | void {
+    if (!callable) return Reflect.construct(http.IncomingMessage, [socket], AppRequest) as IncomingMessage;
     (http.IncomingMessage as unknown as (this: IncomingMessage, socket: Socket) => void).call(this, socket);
   }
   AppRequest.prototype = app.request;
-  function AppResponse(this: ServerResponse, req: IncomingMessage, responseOptions?: unknown): void {
+  function AppResponse(this: ServerResponse, req: IncomingMessage, responseOptions?: unknown): ServerResponse | void {
+    if (!callable) return Reflect.construct(http.ServerResponse, [req, responseOptions], AppResponse) as ServerResponse;
     (http.ServerResponse as unknown as (this: ServerResponse, req: IncomingMessage, options?: unknown) => void).call(this, req, responseOptions);
   }
   AppResponse.prototype = app.response;
   return http.createServer({ ...options, IncomingMessage: AppRequest as unknown as typeof IncomingMessage, ServerResponse: AppResponse as unknown as typeof ServerResponse }, app);
 }
+
+function isPlainFunction(constructor: unknown): boolean {
+  return typeof constructor === 'function' && !/^class\b/.test(Function.prototype.toString.call(constructor));
+}
+
+/** Statuses that never have a body, nor its headers (RFC 9110 §6.4.1). */
+const BODILESS = (status: number) => status < 200 || status === 204 || status === 304;
 
 /** `type/subtype; charset=utf-8`, as Express's `res.send` of a string has it, unless the type names its charset already. */
 export function withCharset(contentType: string): string {
@@ -44,14 +55,17 @@ export function withCharset(contentType: string): string {
  */
 export function writeAnswer(res: Response, status: number, headers: Record<string, string | string[]>, body?: { contentType: string; text: string }): void {
   const written: Record<string, string | string[] | number> = {};
+  const bodiless = BODILESS(status);
   for (const name in headers) {
     const value = headers[name]!;
     const lower = name.toLowerCase();
     if (lower === 'vary') res.vary(String(value));
-    // The body's own type and length are the ones sent.
-    else if (body === undefined || (lower !== 'content-type' && lower !== 'content-length')) written[name] = value;
+    // The length is always the one sent; the type too where there is a body, or where the status allows none.
+    else if (lower !== 'content-length' && (lower !== 'content-type' || (body === undefined && !bodiless))) written[name] = value;
   }
-  if (body === undefined) {
+  if (body === undefined || bodiless) {
+    // Said outright: with the headers written before end(), Node would otherwise send an empty chunked body.
+    if (!bodiless) written['Content-Length'] = 0;
     res.writeHead(status, written).end();
     return;
   }

@@ -164,11 +164,18 @@ export function createApiRouter(handlers: Handlers<any>, options: ApiRouterOptio
         next(thrown);
       }
     };
-    assignRequestId(req, res);
-    const found = identifyOperation(req, res);
+    let found: OperationId | URIError | undefined;
+    try {
+      assignRequestId(req, res);
+      found = identifyOperation(req, res);
+    } catch (error) {
+      done(error);
+      return;
+    }
     if (found instanceof Error) {
       // Refused as the client's mistake, after `before` (CORS) has run, as every refusal is.
-      runChain([...before, (_req, _res, refuse) => refuse(found)], req, res, done);
+      const refusal = found;
+      runChain([...before, (_req, _res, refuse) => refuse(refusal)], req, res, done);
       return;
     }
     runChain(found ? chains.get(found)! : unrouted, req, res, done);

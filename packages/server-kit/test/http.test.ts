@@ -26,7 +26,8 @@ function sampleApp(): Express {
     res.setHeader('Vary', 'Origin');
     writeAnswer(res, 201, { Vary: 'Accept', 'X-One': '1', 'Set-Cookie': ['a=1', 'b=2'] }, { contentType: 'text/plain; charset=utf-8', text: 'héllo' });
   });
-  app.get('/empty', (_req, res) => writeAnswer(res, 204, { 'Cache-Control': 'no-store' }));
+  app.get('/empty', (_req, res) => writeAnswer(res, 204, { 'Cache-Control': 'no-store', 'Content-Type': 'text/plain', 'Content-Length': '5' }, { contentType: 'text/plain', text: 'stray' }));
+  app.get('/moved', (_req, res) => writeAnswer(res, 302, { Location: '/who', 'Content-Length': '99' }));
   return app;
 }
 
@@ -109,10 +110,20 @@ describe('writeAnswer', () => {
     expect(await response.text()).toBe('');
   });
 
-  test('When an answer has no body, then it has no content headers', async () => {
+  test('When the status allows no body (204), then none leaves, nor any content header, whatever the handler gave', async () => {
     const response = await fetch(`${viaKit}/empty`);
     expect(response.status).toBe(204);
     expect(response.headers.get('cache-control')).toBe('no-store');
     expect(response.headers.get('content-type')).toBeNull();
+    expect(response.headers.get('content-length')).toBeNull();
+    expect(await response.text()).toBe('');
+  });
+
+  test('When an answer that could have a body has none (a redirect), then it says Content-Length: 0, not an empty chunked body', async () => {
+    const response = await fetch(`${viaKit}/moved`, { redirect: 'manual' });
+    expect(response.status).toBe(302);
+    expect(response.headers.get('location')).toBe('/who');
+    expect(response.headers.get('content-length')).toBe('0');
+    expect(response.headers.get('transfer-encoding')).toBeNull();
   });
 });
