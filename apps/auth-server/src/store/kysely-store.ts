@@ -1,7 +1,7 @@
 import { CamelCasePlugin, Kysely, sql, type Compilable, type CompiledQuery, type QueryResult, type Selectable, type Transaction } from 'kysely';
 import type { AuditEventPage, AuthStore, IdempotencyClaimResult, IdempotencyKeyRef, IdempotencyScope, PoolStats, SessionPage, StoreOperations } from './auth-store.js';
 import { checkSchema, migrate } from './migrations.js';
-import type { AuditEventRecord, Database, NewLoginState, NewRefreshToken, NewSession, NewUser, ServerKeyRecord, UserRecord, UsersTable } from './schema.js';
+import type { AuditEventRecord, Database, NewLoginState, NewRefreshToken, NewSession, NewUser, ServerKeyRecord, SessionRecord, UserRecord, UsersTable } from './schema.js';
 import type { GroupCommit } from './wal-sync.js';
 
 /** Stand-ins for a precompiled query's parameters, unlike any value a caller passes. */
@@ -191,7 +191,9 @@ class KyselyOperations implements StoreOperations {
     if (!row) return undefined;
     const { id, tenantId: sessionTenant, userId, providerId, createdAt, lastRefreshedAt, expiresAt, idleExpiresAt, revokedAt, revokedReason } = row;
     const user = Object.fromEntries(USER_COLUMNS.map((column) => [column, row[joinedUserColumn(column)]])) as Selectable<UsersTable>;
-    return { session: { id, tenantId: sessionTenant, userId, providerId, createdAt, lastRefreshedAt, expiresAt, idleExpiresAt, revokedAt, revokedReason }, user: toUserRecord(user) };
+    // Typed, so that a column the sessions table gains and this leaves out does not compile.
+    const session: Required<SessionRecord> = { id, tenantId: sessionTenant, userId, providerId, createdAt, lastRefreshedAt, expiresAt, idleExpiresAt, revokedAt, revokedReason };
+    return { session, user: toUserRecord(user) };
   }
 
   async touchSession(tenantId: string, sessionId: string, now: number, idleExpiresAt: number): Promise<boolean> {
@@ -353,7 +355,18 @@ export interface StoreOptions {
   poolStats?: () => PoolStats;
   /** Group commit (SQLite): what `settle()` waits for, and what closes its log. */
   durability?: { commits: GroupCommit; close: () => Promise<void> };
+  /**
+   * A number that changes whenever what a read returns may have changed:
+   * with every statement of this store's that may write, and every commit
+   * of any other connection. While it stays, a session read with its user
+   * is answered from memory. Only a store that sees every change can give
+   * one (one SQLite file); without it, every read goes to the database.
+   */
+  readVersion?: () => number;
 }
+
+/** Sessions read with their users, kept while nothing may have changed them. */
+const KEPT_SESSIONS = 10_000;
 
 /** Errors after which a transaction may simply run again: PostgreSQL's serialization failure and deadlock. */
 const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']);
@@ -371,6 +384,8 @@ const TRANSACTION_ATTEMPTS = 3;
 export class KyselyAuthStore extends KyselyOperations implements AuthStore {
   readonly #db: Kysely<Database>;
   readonly #durability: StoreOptions['durability'];
+  readonly #readVersion: StoreOptions['readVersion'];
+  readonly #keptSessions = new Map<string, { version: number; found: { session: SessionRecord; user: UserRecord } }>();
   readonly dialect: AuthStore['dialect'];
   readonly poolStats?: () => PoolStats;
   /** The migrations this open applied. */
@@ -382,7 +397,31 @@ export class KyselyAuthStore extends KyselyOperations implements AuthStore {
     this.applied = applied;
     this.dialect = options.dialect;
     this.#durability = options.durability;
+    this.#readVersion = options.readVersion;
     if (options.poolStats) this.poolStats = options.poolStats;
+  }
+
+  /**
+   * Every request with an access token reads its session and user: kept in
+   * memory, keyed by tenant and session, for as long as the read version
+   * (`StoreOptions.readVersion`) stays. Any write, here or by another
+   * connection, changes it, and the next read goes to the database: a
+   * revoked session is refused at once, as without the cache. The version
+   * is taken before the read, so a write that lands while it waits makes
+   * what it returns older, never newer, than its version says.
+   */
+  override async findSessionWithUser(tenantId: string, sessionId: string) {
+    if (!this.#readVersion) return super.findSessionWithUser(tenantId, sessionId);
+    const version = this.#readVersion();
+    const key = `${tenantId}\u0000${sessionId}`;
+    const kept = this.#keptSessions.get(key);
+    if (kept?.version === version) return kept.found;
+    const found = await super.findSessionWithUser(tenantId, sessionId);
+    if (!found) return undefined;
+    if (this.#keptSessions.size >= KEPT_SESSIONS) this.#keptSessions.clear();
+    const frozen = { session: Object.freeze(found.session), user: Object.freeze(found.user) };
+    this.#keptSessions.set(key, { version, found: frozen });
+    return frozen;
   }
 
   /**

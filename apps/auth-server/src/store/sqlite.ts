@@ -156,9 +156,11 @@ export async function openSqliteStore(filename: string, options: SqliteStoreOpti
   const log = grouped ? walSync(filename) : undefined;
   const commits = log ? new GroupCommit(options.syncLog ?? log.sync) : undefined;
   const db = new Kysely<Database>({ dialect: new FairSqliteDialect({ database: withStatementCache(database, commits) }) });
+  // Another connection's commit (an operator's command) changes `data_version`; this store's own writes are counted.
+  const dataVersion = database.prepare('PRAGMA data_version').pluck();
   return KyselyAuthStore.open(db, {
     dialect: 'sqlite',
     ...(options.migrate === undefined ? {} : { migrate: options.migrate }),
-    ...(commits && log ? { durability: { commits, close: log.close } } : {}),
+    ...(commits && log ? { durability: { commits, close: log.close }, readVersion: () => commits.written + (dataVersion.get() as number) } : {}),
   });
 }

@@ -53,6 +53,11 @@ export class GroupCommit {
     this.#written++;
   }
 
+  /** How many statements that may have written ran so far: it changes with every one. */
+  get written(): number {
+    return this.#written;
+  }
+
   /** Resolves when every commit made so far is durable. */
   settle(): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure);
