@@ -200,12 +200,12 @@ export class SessionService {
     hooks: { beforeRotate?: () => Promise<void>; withinIssue?: WithinIssue; origin?: RequestOrigin } = {},
   ): Promise<IssuedGrant> {
     const { withinIssue, origin } = hooks;
-    const { token, session, now } = await this.presented(tenant, refreshToken);
+    const { token, session, user, now } = await this.presented(tenant, refreshToken);
     if (token.retiredAt === null) {
       await hooks.beforeRotate?.();
       let rotated: IssuedGrant | undefined;
       try {
-        rotated = await this.#rotate(tenant, session, token, now, channel, withinIssue, origin);
+        rotated = await this.#rotate(tenant, session, user, token, now, channel, withinIssue, origin);
       } catch (error) {
         if (error instanceof SessionEnded) {
           // Revoked or expired while this refresh ran: answer as the end of the session.
@@ -257,27 +257,28 @@ export class SessionService {
    * key; or the 401 that says why not. Another tenant's token is not found
    * at all: it answers exactly as an unknown one.
    */
-  async presented(tenant: TenantConfig, refreshToken: string): Promise<{ token: RefreshTokenRecord; session: SessionRecord; now: number }> {
+  async presented(tenant: TenantConfig, refreshToken: string): Promise<{ token: RefreshTokenRecord; session: SessionRecord; user: UserRecord; now: number }> {
     const token = await this.store.findRefreshTokenByHash(tenant.id, sha256Hex(refreshToken));
     if (!token) throw invalidRefreshToken();
-    const session = await this.store.findSession(tenant.id, token.sessionId);
-    if (!session) throw invalidRefreshToken();
+    // With its user, in one read: a session whose user is gone is not found.
+    const found = await this.store.findSessionWithUser(tenant.id, token.sessionId);
+    if (!found) throw invalidRefreshToken();
+    const { session, user } = found;
     const now = this.clock.now();
     this.#assertLive(session, now);
-    return { token, session, now };
+    return { token, session, user, now };
   }
 
   async #rotate(
     tenant: TenantConfig,
     session: SessionRecord,
+    user: UserRecord,
     token: RefreshTokenRecord,
     now: number,
     channel: RefreshChannel,
     withinIssue: WithinIssue | undefined,
     origin: RequestOrigin | undefined,
   ): Promise<IssuedGrant> {
-    const user = await this.store.findUser(tenant.id, session.userId);
-    if (!user) throw invalidRefreshToken();
     const idleExpiresAt = Math.min(session.expiresAt, now + tenant.sessionPolicy.idleTimeoutSeconds * 1000);
     const refreshed: SessionRecord = { ...session, lastRefreshedAt: now, idleExpiresAt };
     // Signed and sealed before the transaction opens: it then holds the store only for its statements.
