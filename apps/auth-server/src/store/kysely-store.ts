@@ -360,9 +360,11 @@ export interface StoreOptions {
    * with every statement of this store's that may write, and every commit
    * of any other connection. While it stays, a session read with its user
    * is answered from memory. Only a store that sees every change can give
-   * one (one SQLite file); without it, every read goes to the database.
+   * one (one SQLite file); without it, every read goes to the database. It
+   * is undefined while it cannot be told without the connection (a
+   * transaction holds it): that read goes to the database too.
    */
-  readVersion?: () => number;
+  readVersion?: () => number | undefined;
 }
 
 /** Sessions read with their users, kept while nothing may have changed them. */
@@ -411,15 +413,15 @@ export class KyselyAuthStore extends KyselyOperations implements AuthStore {
    * what it returns older, never newer, than its version says.
    */
   override async findSessionWithUser(tenantId: string, sessionId: string) {
-    if (!this.#readVersion) return super.findSessionWithUser(tenantId, sessionId);
-    const version = this.#readVersion();
+    const version = this.#readVersion?.();
+    if (version === undefined) return super.findSessionWithUser(tenantId, sessionId);
     const key = `${tenantId}\u0000${sessionId}`;
     const kept = this.#keptSessions.get(key);
-    if (kept?.version === version) return kept.found;
+    if (kept?.version === version && kept.found.session.tenantId === tenantId && kept.found.session.id === sessionId) return kept.found;
     const found = await super.findSessionWithUser(tenantId, sessionId);
     if (!found) return undefined;
     if (this.#keptSessions.size >= KEPT_SESSIONS) this.#keptSessions.clear();
-    const frozen = { session: Object.freeze(found.session), user: Object.freeze(found.user) };
+    const frozen = Object.freeze({ session: Object.freeze(found.session), user: Object.freeze(found.user) });
     this.#keptSessions.set(key, { version, found: frozen });
     return frozen;
   }

@@ -157,10 +157,11 @@ export async function openSqliteStore(filename: string, options: SqliteStoreOpti
   const commits = log ? new GroupCommit(options.syncLog ?? log.sync) : undefined;
   const db = new Kysely<Database>({ dialect: new FairSqliteDialect({ database: withStatementCache(database, commits) }) });
   // Another connection's commit (an operator's command) changes `data_version`; this store's own writes are counted.
+  // Not read while a transaction holds the connection: the pragma would begin its snapshot before its first statement does.
   const dataVersion = database.prepare('PRAGMA data_version').pluck();
   return KyselyAuthStore.open(db, {
     dialect: 'sqlite',
     ...(options.migrate === undefined ? {} : { migrate: options.migrate }),
-    ...(commits && log ? { durability: { commits, close: log.close }, readVersion: () => commits.written + (dataVersion.get() as number) } : {}),
+    ...(commits && log ? { durability: { commits, close: log.close }, readVersion: () => (database.inTransaction ? undefined : commits.written + (dataVersion.get() as number)) } : {}),
   });
 }
