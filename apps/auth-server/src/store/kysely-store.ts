@@ -409,8 +409,9 @@ export class KyselyAuthStore extends KyselyOperations implements AuthStore {
    * (`StoreOptions.readVersion`) stays. Any write, here or by another
    * connection, changes it, and the next read goes to the database: a
    * revoked session is refused at once, as without the cache. The version
-   * is taken before the read, so a write that lands while it waits makes
-   * what it returns older, never newer, than its version says.
+   * is taken before the read: what a write that lands while it waits
+   * changes is then kept under a version already past, which no later
+   * read matches. What is kept is never older than its version.
    */
   override async findSessionWithUser(tenantId: string, sessionId: string) {
     const version = this.#readVersion?.();
