@@ -55,7 +55,11 @@ async function main(argv: string[]): Promise<number> {
       // A running server reads what this writes: it is durable before it is committed, and before this says it is done.
       syncEachCommit: true,
     },
-    (error) => console.error(`database connection failed: ${error.message}`),
+    {
+      onConnectionError: (error) => console.error(`database connection failed: ${error.message}`),
+      // Commands sync each commit, with SQLite's own checkpoints: there is no checkpoint worker to fail.
+      onBackgroundError: (error) => console.error(`checkpoint failed: ${error.message}`),
+    },
   );
   try {
     // The first keys, if there are none yet: from an earlier release's key file beside a SQLite database, or new.

@@ -55,7 +55,14 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const { config } = options;
   const clock = options.clock ?? systemClock;
   const { logger, requests: requestLogger } = createLoggers(config.logLevel, options.logDestination);
-  const { store, pool } = await openStore(config, (error) => logger.warn({ error: describeError(error) }, 'a database connection failed; the pool replaces it'), options.syncLog);
+  const { store, pool } = await openStore(
+    config,
+    {
+      onConnectionError: (error) => logger.warn({ error: describeError(error) }, 'a database connection failed; the pool replaces it'),
+      onBackgroundError: (error) => logger.error({ error: describeError(error) }, 'the checkpoint worker failed; SQLite checkpoints its log in the commits again'),
+    },
+    options.syncLog,
+  );
   let keys: KeyRing;
   try {
     const legacyKeys = config.databaseUrl === undefined ? readKeyFile(config.keyFile) : undefined;
@@ -73,7 +80,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   }
   keys.startRefreshing((error) => logger.error({ error: describeError(error) }, 'reading the keys again failed; the ones loaded stay in use'));
 
-  const metrics = new Metrics({ poolStats: store.poolStats?.bind(store) });
+  const metrics = new Metrics({ poolStats: store.poolStats?.bind(store), checkpoints: store.checkpoints?.bind(store) });
   // Every security event is logged, counted and written to its tenant's audit log here, and only here.
   const events = new SecurityEvents(store, metrics, logger, clock);
   const tenants = new TenantRegistry(config.tenants);

@@ -30,8 +30,10 @@ describe('the metrics listener', () => {
       expect(text).toMatch(/^auth_idempotent_replays_total\{tenant="alpha",operation="createSession"\} 1$/m);
       expect(text).toMatch(/^auth_rate_limit_refusals_total\{tenant="alpha",operation="refreshSession"\} 1$/m);
       expect(text).toMatch(/^process_cpu_user_seconds_total /m);
-      // SQLite has no pool: no pool gauges.
+      // SQLite has no pool: no pool gauges; its checkpoint worker has not failed.
       expect(text).not.toContain('auth_db_pool');
+      expect(text).toMatch(/^auth_sqlite_checkpoints_total\{mode="restart"\} \d+$/m);
+      expect(text).toMatch(/^auth_sqlite_checkpoint_worker_failed 0$/m);
       // Not on the API's port.
       expect((await fetch(`${h.url}/metrics`)).status).toBe(404);
     } finally {

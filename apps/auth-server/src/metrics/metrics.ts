@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { PoolStats } from '../store/auth-store.js';
+import type { CheckpointStats } from '../store/checkpointer.js';
 
 /** The label of a request the contract has no operation for. */
 export const UNROUTED = 'unrouted';
@@ -24,7 +25,7 @@ export class Metrics {
   readonly #apiKeysRefused: Counter<'reason'>;
   readonly #auditWriteFailures: Counter<'tenant'>;
 
-  constructor(options: { poolStats?: (() => PoolStats) | undefined } = {}) {
+  constructor(options: { poolStats?: (() => PoolStats) | undefined; checkpoints?: (() => CheckpointStats) | undefined } = {}) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     this.#requests = new Counter({ name: 'auth_http_requests_total', help: 'Requests answered, per operation of the contract and status.', labelNames: ['operation', 'status'], registers });
@@ -64,6 +65,29 @@ export class Metrics {
       gauge('auth_db_pool_idle_connections', 'Connections of the database pool that are idle.', (stats) => stats.idle);
       gauge('auth_db_pool_waiting_requests', 'Queries waiting for a connection of the database pool.', (stats) => stats.waiting);
       gauge('auth_db_pool_max_connections', 'The most connections the database pool may hold (AUTH_DB_POOL_MAX).', (stats) => stats.max);
+    }
+    const checkpoints = options.checkpoints;
+    if (checkpoints) {
+      new Counter({
+        name: 'auth_sqlite_checkpoints_total',
+        help: "Checkpoints of SQLite's write-ahead log run by the checkpoint worker, per mode: passive (beside the requests), restart (the log rewound).",
+        labelNames: ['mode'],
+        registers,
+        collect() {
+          const stats = checkpoints();
+          this.reset();
+          this.inc({ mode: 'passive' }, stats.passive);
+          this.inc({ mode: 'restart' }, stats.restart);
+        },
+      });
+      new Gauge({
+        name: 'auth_sqlite_checkpoint_worker_failed',
+        help: '1 once the checkpoint worker has failed (it is told in the log) and SQLite checkpoints its log in the commits again, on the event loop.',
+        registers,
+        collect() {
+          this.set(checkpoints().failed ? 1 : 0);
+        },
+      });
     }
   }
 

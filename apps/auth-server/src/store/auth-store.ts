@@ -11,6 +11,7 @@ import type {
   SessionRecord,
   UserRecord,
 } from './schema.js';
+import type { CheckpointStats } from './checkpointer.js';
 
 /** The outcome of claiming an idempotency key. */
 export type IdempotencyClaimResult =
@@ -145,5 +146,7 @@ export interface AuthStore extends StoreOperations {
   ping(): Promise<void>;
   /** The connection pool's use, for metrics; absent for a database without a pool (SQLite). */
   poolStats?(): PoolStats;
+  /** SQLite's checkpoint worker, for metrics and tests: absent where there is none (PostgreSQL, a file without group commit). */
+  checkpoints?(): CheckpointStats & { automaticFrames: number };
   close(): Promise<void>;
 }

@@ -2,6 +2,7 @@ import { CamelCasePlugin, Kysely, sql, type Compilable, type CompiledQuery, type
 import type { AuditEventPage, AuthStore, IdempotencyClaimResult, IdempotencyKeyRef, IdempotencyScope, PoolStats, SessionPage, StoreOperations } from './auth-store.js';
 import { checkSchema, migrate } from './migrations.js';
 import type { AuditEventRecord, Database, NewLoginState, NewRefreshToken, NewSession, NewUser, ServerKeyRecord, SessionRecord, UserRecord, UsersTable } from './schema.js';
+import type { CheckpointStats } from './checkpointer.js';
 import type { GroupCommit } from './wal-sync.js';
 
 /** Stand-ins for a precompiled query's parameters, unlike any value a caller passes. */
@@ -353,7 +354,9 @@ export interface StoreOptions {
    */
   migrate?: boolean;
   poolStats?: () => PoolStats;
-  /** Group commit (SQLite): what `settle()` waits for, and what closes its log. */
+  /** SQLite's checkpoint worker: what it did, and the frames at which the connection checkpoints by itself (0: it does not). */
+  checkpoints?: () => CheckpointStats & { automaticFrames: number };
+  /** Group commit (SQLite): what `settle()` waits for, and what ends its work in the background (before the connection closes). */
   durability?: { commits: GroupCommit; close: () => Promise<void> };
   /**
    * A number that changes whenever what a read returns may have changed:
@@ -390,6 +393,7 @@ export class KyselyAuthStore extends KyselyOperations implements AuthStore {
   readonly #keptSessions = new Map<string, { version: number; found: { session: SessionRecord; user: UserRecord } }>();
   readonly dialect: AuthStore['dialect'];
   readonly poolStats?: () => PoolStats;
+  readonly checkpoints?: () => CheckpointStats & { automaticFrames: number };
   /** The migrations this open applied. */
   readonly applied: string[];
 
@@ -401,6 +405,7 @@ export class KyselyAuthStore extends KyselyOperations implements AuthStore {
     this.#durability = options.durability;
     this.#readVersion = options.readVersion;
     if (options.poolStats) this.poolStats = options.poolStats;
+    if (options.checkpoints) this.checkpoints = options.checkpoints;
   }
 
   /**
@@ -524,8 +529,12 @@ export class KyselyAuthStore extends KyselyOperations implements AuthStore {
     try {
       await this.settle();
     } finally {
-      await this.#db.destroy();
-      await this.#durability?.close();
+      // Group commit's background work (syncs, checkpoints) ends while the connection is still there.
+      try {
+        await this.#durability?.close();
+      } finally {
+        await this.#db.destroy();
+      }
     }
   }
 }

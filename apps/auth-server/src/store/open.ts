@@ -17,11 +17,25 @@ export interface StoreLocation {
   syncEachCommit?: boolean;
 }
 
+/** What the store tells of failures that no request sees. */
+export interface StoreEvents {
+  /** A pooled PostgreSQL connection failed; the pool replaces it. */
+  onConnectionError: (error: Error) => void;
+  /** SQLite's checkpoint worker failed; SQLite checkpoints on its own again. */
+  onBackgroundError: (error: Error) => void;
+}
+
 /** Opens the configured store: PostgreSQL when `databaseUrl` is set, else the SQLite file (in a private data directory). */
-export async function openStore(location: StoreLocation, onConnectionError: (error: Error) => void, syncLog?: SyncLog): Promise<{ store: KyselyAuthStore; pool?: pg.Pool }> {
+export async function openStore(location: StoreLocation, events: StoreEvents, syncLog?: SyncLog): Promise<{ store: KyselyAuthStore; pool?: pg.Pool }> {
+  const { onConnectionError, onBackgroundError } = events;
   if (location.databaseUrl !== undefined) {
     return openPostgresStore(location.databaseUrl, { pool: location.pool, migrate: location.migrateOnStart, onConnectionError });
   }
   if (location.databaseFile !== ':memory:') prepareDataDir(join(location.databaseFile, '..'));
-  return { store: await openSqliteStore(location.databaseFile, { migrate: location.migrateOnStart, syncEachCommit: location.syncEachCommit ?? false, ...(syncLog ? { syncLog } : {}) }) };
+  return { store: await openSqliteStore(location.databaseFile, {
+      migrate: location.migrateOnStart,
+      syncEachCommit: location.syncEachCommit ?? false,
+      onBackgroundError,
+      ...(syncLog ? { syncLog } : {}),
+    }) };
 }

@@ -4,6 +4,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDatabase as KyselySqliteDatabase, type SqliteDialectConfig, type SqliteStatement } from 'kysely';
 import { KyselyAuthStore } from './kysely-store.js';
 import type { Database } from './schema.js';
+import { Checkpointer, type CheckpointerOptions } from './checkpointer.js';
 import { GroupCommit, walSync, type SyncLog } from './wal-sync.js';
 
 /** Statements kept prepared: every query the store makes, with room to spare. */
@@ -132,6 +133,10 @@ export interface SqliteStoreOptions {
   syncEachCommit?: boolean;
   /** How the write-ahead log is synced: `fdatasync` of `<file>-wal` unless a test stands in for the disk. */
   syncLog?: SyncLog;
+  /** Checkpoints in a worker thread (with group commit): how often, and when the log is rewound; for tests. */
+  checkpoints?: Pick<CheckpointerOptions, 'intervalMs' | 'restartFrames' | 'driver'>;
+  /** Told when work the store does in the background fails: the checkpoint worker. */
+  onBackgroundError?: (error: Error) => void;
 }
 
 /**
@@ -142,7 +147,8 @@ export interface SqliteStoreOptions {
  * commit (`GroupCommit`): commits write the log without syncing it
  * (`synchronous = NORMAL`), and the store's `settle()`, which the server
  * awaits before every answer, syncs it off the event loop, once for all
- * the commits made meanwhile.
+ * the commits made meanwhile. The log is checkpointed into the database
+ * by a worker thread (`Checkpointer`), not by the commit that fills it.
  */
 export async function openSqliteStore(filename: string, options: SqliteStoreOptions = {}): Promise<KyselyAuthStore> {
   const inMemory = filename === ':memory:';
@@ -159,9 +165,38 @@ export async function openSqliteStore(filename: string, options: SqliteStoreOpti
   // Another connection's commit (an operator's command) changes `data_version`; this store's own writes are counted.
   // Not read while a transaction holds the connection: the pragma would begin its snapshot before its first statement does.
   const dataVersion = database.prepare('PRAGMA data_version').pluck();
-  return KyselyAuthStore.open(db, {
+  let checkpointer: Checkpointer | undefined;
+  const store = await KyselyAuthStore.open(db, {
     dialect: 'sqlite',
     ...(options.migrate === undefined ? {} : { migrate: options.migrate }),
-    ...(commits && log ? { durability: { commits, close: log.close }, readVersion: () => (database.inTransaction ? undefined : commits.written + (dataVersion.get() as number)) } : {}),
+    ...(commits && log
+      ? {
+          durability: {
+            commits,
+            close: async () => {
+              try {
+                await checkpointer?.close();
+              } finally {
+                await log.close();
+              }
+            },
+          },
+          readVersion: () => (database.inTransaction ? undefined : commits.written + (dataVersion.get() as number)),
+          checkpoints: () => ({ ...checkpointer!.stats(), automaticFrames: database.pragma('wal_autocheckpoint', { simple: true }) as number }),
+        }
+      : {}),
   });
+  if (commits) {
+    // Once open (its migrations checkpointed as any commit): from here on, only the worker checkpoints.
+    database.pragma('wal_autocheckpoint = 0');
+    checkpointer = new Checkpointer({
+      ...options.checkpoints,
+      file: filename,
+      hold: (work) => db.connection().execute(() => work()),
+      written: () => commits.written,
+      resumeAutomatic: () => database.pragma('wal_autocheckpoint = 1000'),
+      onError: (error) => options.onBackgroundError?.(error),
+    });
+  }
+  return store;
 }
