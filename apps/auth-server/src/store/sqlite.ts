@@ -134,7 +134,7 @@ export interface SqliteStoreOptions {
   /** How the write-ahead log is synced: `fdatasync` of `<file>-wal` unless a test stands in for the disk. */
   syncLog?: SyncLog;
   /** Checkpoints in a worker thread (with group commit): how often, and when the log is rewound; for tests. */
-  checkpoints?: Pick<CheckpointerOptions, 'intervalMs' | 'restartFrames' | 'driver'>;
+  checkpoints?: Pick<CheckpointerOptions, 'intervalMs' | 'restartFrames' | 'driver' | 'callTimeoutMs'>;
   /** Told when work the store does in the background fails: the checkpoint worker. */
   onBackgroundError?: (error: Error) => void;
 }
