@@ -109,8 +109,7 @@ describe('checkpoints in a worker thread', () => {
     expect(longest).toBeLessThan(UNBOUNDED_FRAMES / 4);
   });
 
-
-  test('When another process keeps a read open, then the log is not rewound while it pins its frames (the store is not held waiting for it), and is once it ends', async () => {
+  test('When another connection (another process, say) keeps a read open, then the log is not rewound while it pins its frames (the store is not held waiting for it), and is once it ends', async () => {
     const file = join(dir, 'auth.sqlite');
     const store = await openSqliteStore(file, { checkpoints: { intervalMs: 5, restartFrames: 64 } });
     const reader = new SqliteDatabase(file, { readonly: true });
