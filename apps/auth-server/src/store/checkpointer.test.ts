@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import type { KyselyAuthStore } from './kysely-store.js';
-import { openSqliteStore } from './sqlite.js';
+import { openSqliteStore, type SqliteStoreOptions } from './sqlite.js';
 
 const WRITES = 3_000;
 /** Each write is its own commit of four pages (the audit table and its three indexes): 12,000 frames of log if nothing rewinds it. */
@@ -56,26 +56,29 @@ async function writeSteadily(store: KyselyAuthStore, file: string): Promise<numb
   return longest;
 }
 
+/** Opens a store on `file` with these checkpoint settings, writes steadily, and closes it: the longest log, what the store told of its checkpoints, and the failures it reported. */
+async function writeSteadilyWith(file: string, checkpoints: NonNullable<SqliteStoreOptions['checkpoints']>) {
+  const errors: Error[] = [];
+  const store = await openSqliteStore(file, { checkpoints, onBackgroundError: (error) => errors.push(error) });
+  try {
+    const longest = await writeSteadily(store, file);
+    return { longest, stats: store.checkpoints!(), errors };
+  } finally {
+    await store.close();
+  }
+}
+
 describe('checkpoints in a worker thread', () => {
   test('When writes go on without a pause, then the log is checkpointed and rewound beside them: it stays small, and every row is there after reopening', async () => {
     const file = join(dir, 'auth.sqlite');
-    const errors: Error[] = [];
-    const store = await openSqliteStore(file, { checkpoints: { intervalMs: 5, restartFrames: 64 }, onBackgroundError: (error) => errors.push(error) });
-    let longest: number;
-    let stats: ReturnType<NonNullable<KyselyAuthStore['checkpoints']>> | undefined;
-    try {
-      longest = await writeSteadily(store, file);
-      stats = store.checkpoints?.();
-    } finally {
-      await store.close();
-    }
+    const { longest, stats, errors } = await writeSteadilyWith(file, { intervalMs: 5, restartFrames: 64 });
     expect(errors).toEqual([]);
     expect(longest).toBeGreaterThan(0);
     expect(longest).toBeLessThan(UNBOUNDED_FRAMES / 4);
     // The worker did it, not SQLite in the commits.
     expect(stats).toMatchObject({ failed: false, automaticFrames: 0 });
-    expect(stats!.passive).toBeGreaterThan(0);
-    expect(stats!.restart).toBeGreaterThan(0);
+    expect(stats.passive).toBeGreaterThan(0);
+    expect(stats.restart).toBeGreaterThan(0);
 
     const reopened = await openSqliteStore(file);
     try {
@@ -88,19 +91,7 @@ describe('checkpoints in a worker thread', () => {
 
   test('When the checkpoint worker cannot start, then its failure is told once, SQLite checkpoints in the commits again, and the log stays small', async () => {
     const file = join(dir, 'auth.sqlite');
-    const errors: Error[] = [];
-    const store = await openSqliteStore(file, {
-      checkpoints: { intervalMs: 5, driver: join(dir, 'no-such-driver.cjs') },
-      onBackgroundError: (error) => errors.push(error),
-    });
-    let longest: number;
-    let stats: ReturnType<NonNullable<KyselyAuthStore['checkpoints']>> | undefined;
-    try {
-      longest = await writeSteadily(store, file);
-      stats = store.checkpoints?.();
-    } finally {
-      await store.close();
-    }
+    const { longest, stats, errors } = await writeSteadilyWith(file, { intervalMs: 5, driver: join(dir, 'no-such-driver.cjs') });
     expect(stats).toMatchObject({ failed: true, automaticFrames: 1000 });
     expect(errors).toHaveLength(1);
     expect(errors[0]!.message).toMatch(/no-such-driver/);
