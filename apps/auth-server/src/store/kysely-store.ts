@@ -9,17 +9,39 @@ import type { GroupCommit } from './wal-sync.js';
 const SLOTS = Array.from({ length: 12 }, (_, i) => `\u0000slot${i}`);
 
 /**
+ * Runs a compiled query at once, past Kysely's executor: SQLite's, whose
+ * one connection answers synchronously. Kysely's executor costs about as
+ * much again as SQLite's own answer to a query of the hot paths.
+ */
+export interface DirectExecutor {
+  /**
+   * Whether a query outside a transaction may run now: nothing holds the
+   * connection. While something does (a transaction between two of its
+   * statements), a query waits its turn as any other, and so never reads
+   * what that transaction has not committed.
+   */
+  free(): boolean;
+  /** The query's answer, as Kysely's executor would give it (with the store's plugins). */
+  execute<R>(compiled: CompiledQuery<R>, parameters: readonly unknown[]): QueryResult<R>;
+}
+
+/**
  * A query made on every request, or every refresh, compiled once. Kysely
  * builds, transforms (CamelCasePlugin) and compiles a query each time it
  * runs, which costs several times what SQLite takes to answer it. The query
  * is compiled with stand-ins for its parameters, which must come back as its
  * parameters, in order; otherwise it is built every time, as any other. The
- * compiled query runs on the store's connection or in a transaction alike.
+ * compiled query runs on the store's connection or in a transaction alike:
+ * with `direct` (SQLite), at once, in a transaction (which holds the one
+ * connection) or while the connection is free.
  */
 class Precompiled<R> {
   #compiled: CompiledQuery<R> | null | undefined;
 
-  constructor(private readonly build: (...slots: never[]) => Compilable<R>) {}
+  constructor(
+    private readonly build: (...slots: never[]) => Compilable<R>,
+    private readonly direct: DirectExecutor | undefined,
+  ) {}
 
   async run(db: Kysely<Database> | Transaction<Database>, values: readonly unknown[]): Promise<QueryResult<R>> {
     if (this.#compiled === undefined) {
@@ -28,6 +50,7 @@ class Precompiled<R> {
       this.#compiled = slotted ? compiled : null;
     }
     if (this.#compiled === null) return db.executeQuery(this.build(...(values as never[])));
+    if (this.direct && (db.isTransaction || this.direct.free())) return this.direct.execute(this.#compiled, values);
     return db.executeQuery<R>({ ...this.#compiled, parameters: values });
   }
 
@@ -35,6 +58,36 @@ class Precompiled<R> {
     return (await this.run(db, values)).rows[0];
   }
 }
+
+/**
+ * Kysely's CamelCasePlugin, which the store speaks through, with a way for
+ * rows got past Kysely's executor (`DirectExecutor`) to be mapped as the
+ * plugin maps them, each column's name worked out once.
+ */
+class StoreCasePlugin extends CamelCasePlugin {
+  readonly #names = new Map<string, string>();
+
+  mapRows(rows: Record<string, unknown>[]): Record<string, unknown>[] {
+    return rows.map((row) => {
+      const mapped: Record<string, unknown> = {};
+      for (const key in row) {
+        const value = row[key];
+        // What the plugin would map inside a value (an object, an array) it maps itself.
+        if (typeof value === 'object' && value !== null && !(value instanceof Uint8Array)) return this.mapRow(row);
+        let name = this.#names.get(key);
+        if (name === undefined) {
+          name = this.camelCase(key);
+          if (this.#names.size < 1_024) this.#names.set(key, name);
+        }
+        mapped[name] = value;
+      }
+      return mapped;
+    });
+  }
+}
+
+/** The plugin every store speaks through. */
+export const storeCase = new StoreCasePlugin();
 
 /** The refresh token's columns, in the order the precompiled insert takes them. */
 const REFRESH_TOKEN_COLUMNS = ['id', 'tenantId', 'sessionId', 'tokenHash', 'createdAt', 'retiredAt', 'replacedBy', 'graceGrant', 'graceExpiresAt'] as const;
@@ -57,12 +110,13 @@ const USER_COLUMNS = Object.keys({
 const joinedUserColumn = <C extends keyof UsersTable>(column: C) => `joinedUser${column.charAt(0).toUpperCase()}${column.slice(1)}` as `joinedUser${Capitalize<C>}`;
 
 /** The queries of the hot paths (a session check, a refresh), compiled once per store and shared with its transactions. */
-function hotQueries(db: Kysely<Database>) {
+function hotQueries(db: Kysely<Database>, direct: DirectExecutor | undefined) {
+  const compiled = <R>(build: (...slots: never[]) => Compilable<R>) => new Precompiled(build, direct);
   const slots = <K extends string>(columns: readonly K[], values: string[]) => Object.fromEntries(columns.map((column, i) => [column, values[i]])) as Record<K, never>;
   return {
-    session: new Precompiled((tenantId: string, id: string) => db.selectFrom('sessions').selectAll().where('tenantId', '=', tenantId).where('id', '=', id)),
-    user: new Precompiled((tenantId: string, id: string) => db.selectFrom('users').selectAll().where('tenantId', '=', tenantId).where('id', '=', id)),
-    sessionWithUser: new Precompiled((tenantId: string, id: string) =>
+    session: compiled((tenantId: string, id: string) => db.selectFrom('sessions').selectAll().where('tenantId', '=', tenantId).where('id', '=', id)),
+    user: compiled((tenantId: string, id: string) => db.selectFrom('users').selectAll().where('tenantId', '=', tenantId).where('id', '=', id)),
+    sessionWithUser: compiled((tenantId: string, id: string) =>
       db
         .selectFrom('sessions')
         .innerJoin('users', (join) => join.onRef('users.tenantId', '=', 'sessions.tenantId').onRef('users.id', '=', 'sessions.userId'))
@@ -71,10 +125,10 @@ function hotQueries(db: Kysely<Database>) {
         .where('sessions.tenantId', '=', tenantId)
         .where('sessions.id', '=', id),
     ),
-    tokenByHash: new Precompiled((tenantId: string, hash: string) => db.selectFrom('refreshTokens').selectAll().where('tenantId', '=', tenantId).where('tokenHash', '=', hash)),
-    token: new Precompiled((tenantId: string, id: string) => db.selectFrom('refreshTokens').selectAll().where('tenantId', '=', tenantId).where('id', '=', id)),
+    tokenByHash: compiled((tenantId: string, hash: string) => db.selectFrom('refreshTokens').selectAll().where('tenantId', '=', tenantId).where('tokenHash', '=', hash)),
+    token: compiled((tenantId: string, id: string) => db.selectFrom('refreshTokens').selectAll().where('tenantId', '=', tenantId).where('id', '=', id)),
     // Conditional on the session still being live: a logout that commits first wins.
-    touchSession: new Precompiled((now: never, idleExpiresAt: never, tenantId: string, id: string, now2: never, now3: never) =>
+    touchSession: compiled((now: never, idleExpiresAt: never, tenantId: string, id: string, now2: never, now3: never) =>
       db
         .updateTable('sessions')
         .set({ lastRefreshedAt: now, idleExpiresAt })
@@ -85,11 +139,11 @@ function hotQueries(db: Kysely<Database>) {
         .where('idleExpiresAt', '>', now3),
     ),
     // Conditional on the token still being current: the loser of a race changes nothing.
-    retireRefreshToken: new Precompiled((retiredAt: never, replacedBy: string, graceGrant: string, graceExpiresAt: never, tenantId: string, id: string) =>
+    retireRefreshToken: compiled((retiredAt: never, replacedBy: string, graceGrant: string, graceExpiresAt: never, tenantId: string, id: string) =>
       db.updateTable('refreshTokens').set({ retiredAt, replacedBy, graceGrant, graceExpiresAt }).where('tenantId', '=', tenantId).where('id', '=', id).where('retiredAt', 'is', null),
     ),
-    insertRefreshToken: new Precompiled((...values: string[]) => db.insertInto('refreshTokens').values(slots(REFRESH_TOKEN_COLUMNS, values))),
-    insertAuditEvent: new Precompiled((...values: string[]) => db.insertInto('auditEvents').values(slots(AUDIT_EVENT_COLUMNS, values))),
+    insertRefreshToken: compiled((...values: string[]) => db.insertInto('refreshTokens').values(slots(REFRESH_TOKEN_COLUMNS, values))),
+    insertAuditEvent: compiled((...values: string[]) => db.insertInto('auditEvents').values(slots(AUDIT_EVENT_COLUMNS, values))),
   };
 }
 
@@ -368,6 +422,8 @@ export interface StoreOptions {
    * transaction holds it): that read goes to the database too.
    */
   readVersion?: () => number | undefined;
+  /** Runs the hot paths' compiled queries at once (SQLite). */
+  direct?: DirectExecutor;
 }
 
 /** Sessions read with their users, kept while nothing may have changed them. */
@@ -398,7 +454,7 @@ export class KyselyAuthStore extends KyselyOperations implements AuthStore {
   readonly applied: string[];
 
   private constructor(db: Kysely<Database>, options: StoreOptions, applied: string[]) {
-    super(db, hotQueries(db));
+    super(db, hotQueries(db, options.direct));
     this.#db = db;
     this.applied = applied;
     this.dialect = options.dialect;
@@ -447,7 +503,7 @@ export class KyselyAuthStore extends KyselyOperations implements AuthStore {
       await db.destroy();
       throw error;
     }
-    return new KyselyAuthStore(db.withPlugin(new CamelCasePlugin()), options, applied);
+    return new KyselyAuthStore(db.withPlugin(storeCase), options, applied);
   }
 
   async transaction<T>(work: (tx: StoreOperations) => Promise<T>): Promise<T> {

@@ -1,8 +1,19 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDatabase as KyselySqliteDatabase, type SqliteDialectConfig, type SqliteStatement } from 'kysely';
-import { KyselyAuthStore } from './kysely-store.js';
+import {
+  Kysely,
+  SqliteDialect,
+  SqliteDriver,
+  type CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  type QueryResult,
+  type SqliteDatabase as KyselySqliteDatabase,
+  type SqliteDialectConfig,
+  type SqliteStatement,
+} from 'kysely';
+import { KyselyAuthStore, storeCase, type DirectExecutor } from './kysely-store.js';
 import type { Database } from './schema.js';
 import { Checkpointer, type CheckpointerOptions } from './checkpointer.js';
 import { GroupCommit, walSync, type SyncLog } from './wal-sync.js';
@@ -74,6 +85,11 @@ class FairSqliteDriver implements Driver {
     this.#driver = new SqliteDriver(config);
   }
 
+  /** Nothing holds the connection, and none waits for it. */
+  get free(): boolean {
+    return !this.#held;
+  }
+
   init(): Promise<void> {
     return this.#driver.init();
   }
@@ -111,6 +127,8 @@ class FairSqliteDriver implements Driver {
 
 class FairSqliteDialect extends SqliteDialect {
   readonly #config: SqliteDialectConfig;
+  /** The driver Kysely made (it makes one). */
+  driver: FairSqliteDriver | undefined;
 
   constructor(config: SqliteDialectConfig) {
     super(config);
@@ -118,8 +136,28 @@ class FairSqliteDialect extends SqliteDialect {
   }
 
   override createDriver(): Driver {
-    return new FairSqliteDriver(this.#config);
+    this.driver = new FairSqliteDriver(this.#config);
+    return this.driver;
   }
+}
+
+/**
+ * The hot paths' compiled queries, run on the connection at once: in a
+ * transaction, which holds it, or while nothing holds it. better-sqlite3
+ * answers synchronously, so nothing else runs on the connection meanwhile.
+ * The answer is Kysely's driver's, rows mapped as the store's plugin maps
+ * them.
+ */
+function directExecutor(database: KyselySqliteDatabase, dialect: FairSqliteDialect): DirectExecutor {
+  return {
+    free: () => dialect.driver?.free ?? false,
+    execute<R>(compiled: CompiledQuery<R>, parameters: readonly unknown[]): QueryResult<R> {
+      const statement = database.prepare(compiled.sql);
+      if (statement.reader) return { rows: storeCase.mapRows(statement.all(parameters) as Record<string, unknown>[]) as R[] };
+      const { changes, lastInsertRowid } = statement.run(parameters);
+      return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
+    },
+  };
 }
 
 export interface SqliteStoreOptions {
@@ -161,13 +199,16 @@ export async function openSqliteStore(filename: string, options: SqliteStoreOpti
   database.pragma('busy_timeout = 5000');
   const log = grouped ? walSync(filename) : undefined;
   const commits = log ? new GroupCommit(options.syncLog ?? log.sync) : undefined;
-  const db = new Kysely<Database>({ dialect: new FairSqliteDialect({ database: withStatementCache(database, commits) }) });
+  const statements = withStatementCache(database, commits);
+  const dialect = new FairSqliteDialect({ database: statements });
+  const db = new Kysely<Database>({ dialect });
   // Another connection's commit (an operator's command) changes `data_version`; this store's own writes are counted.
   // Not read while a transaction holds the connection: the pragma would begin its snapshot before its first statement does.
   const dataVersion = database.prepare('PRAGMA data_version').pluck();
   let checkpointer: Checkpointer | undefined;
   const store = await KyselyAuthStore.open(db, {
     dialect: 'sqlite',
+    direct: directExecutor(statements, dialect),
     ...(options.migrate === undefined ? {} : { migrate: options.migrate }),
     ...(commits && log
       ? {
