@@ -203,6 +203,7 @@ describe('the SQLite store: the hot paths answered at once', () => {
     expect(await held.done).toBe('rolled back by the test');
     expect(await read).toBeUndefined();
     expect(await touched).toBe(true);
+    expect((await store.findSession('t', 'ses_1'))?.lastRefreshedAt).toBe(now + 1);
   });
 
   test('When a query waits for the connection, then its answer is the one it gets at once when the connection is free', async () => {
@@ -217,7 +218,9 @@ describe('the SQLite store: the hot paths answered at once', () => {
       byId: store.findRefreshToken('t', 'rtk_1'),
       session: store.findSession('t', 'ses_1'),
       user: store.findUser('t', 'usr_1'),
+      withUser: store.findSessionWithUser('t', 'ses_1'),
       missing: store.findRefreshTokenByHash('t', 'no-such-hash'),
+      notTouched: store.touchSession('t', 'no-such-session', now + 1, now + 400),
     };
     held.end(true);
     await held.done;
@@ -227,13 +230,17 @@ describe('the SQLite store: the hot paths answered at once', () => {
       byId: await store.findRefreshToken('t', 'rtk_1'),
       session: await store.findSession('t', 'ses_1'),
       user: await store.findUser('t', 'usr_1'),
+      withUser: await store.findSessionWithUser('t', 'ses_1'),
       missing: await store.findRefreshTokenByHash('t', 'no-such-hash'),
+      notTouched: await store.touchSession('t', 'no-such-session', now + 1, now + 400),
     };
     const answers = Object.fromEntries(await Promise.all(Object.entries(waited).map(async ([name, answer]) => [name, await answer])));
     expect(atOnce).toEqual(answers);
     expect(atOnce.token).toEqual(token);
     expect(atOnce.session).toMatchObject({ id: 'ses_1', userId: 'usr_1', lastRefreshedAt: now + 1, idleExpiresAt: now + 400 });
     expect(atOnce.user).toMatchObject({ id: 'usr_1', emailVerified: true, name: 'A' });
+    expect(atOnce.withUser).toEqual({ session: atOnce.session, user: atOnce.user });
+    expect(atOnce.notTouched).toBe(false);
   });
 
   test('When a transaction reads what it wrote, then it sees it, and after a rollback nothing of it is left', async () => {
@@ -250,5 +257,34 @@ describe('the SQLite store: the hot paths answered at once', () => {
     ).rejects.toThrow('lost');
     expect(seen).toEqual([token, { ...token, retiredAt: now + 1, replacedBy: 'rtk_2', graceGrant: 'sealed', graceExpiresAt: now + 2 }]);
     expect(await store.findRefreshTokenByHash('t', 'hash-1')).toBeUndefined();
+  });
+
+  const event = (id: string) => ({ id, tenantId: 't', type: 'login' as const, at: 1, requestId: null, sessionId: null, userId: null, clientAddress: null });
+
+  test('When a branch of a failed transaction writes after its rollback, then the write is refused and nothing of it is kept', async () => {
+    let late: Promise<unknown> | undefined;
+    await expect(
+      store.transaction(async (tx) => {
+        late = new Promise((resolve) => setTimeout(resolve, 5)).then(() => tx.insertAuditEvent(event('aud_late')));
+        late.catch(() => undefined);
+        throw new Error('lost');
+      }),
+    ).rejects.toThrow('lost');
+    await expect(late).rejects.toThrow('Transaction is already rolled back');
+    expect(await store.listAuditEvents('t', { limit: 10 })).toEqual([]);
+  });
+
+  test('When a transaction that ended is used while another holds the connection, then it neither reads nor writes in that one', async () => {
+    await seed();
+    await store.insertRefreshToken(token);
+    let leaked!: Parameters<Parameters<AuthStore['transaction']>[0]>[0];
+    await store.transaction(async (tx) => void (leaked = tx));
+    const other = heldTransaction((tx) => tx.insertAuditEvent(event('aud_other')));
+    await other.written;
+    await expect(leaked.findRefreshTokenByHash('t', 'hash-1')).rejects.toThrow('Transaction is already committed');
+    await expect(leaked.insertAuditEvent(event('aud_leaked'))).rejects.toThrow('Transaction is already committed');
+    other.end(false);
+    await other.done;
+    expect(await store.listAuditEvents('t', { limit: 10 })).toEqual([]);
   });
 });

@@ -43,19 +43,21 @@ class Precompiled<R> {
     private readonly direct: DirectExecutor | undefined,
   ) {}
 
-  async run(db: Kysely<Database> | Transaction<Database>, values: readonly unknown[]): Promise<QueryResult<R>> {
+  /** `open`: `db` is a transaction whose work is still running, and so holds the connection. */
+  async run(db: Kysely<Database> | Transaction<Database>, values: readonly unknown[], open: boolean): Promise<QueryResult<R>> {
     if (this.#compiled === undefined) {
       const compiled = this.build(...(SLOTS.slice(0, values.length) as never[])).compile();
       const slotted = compiled.parameters.length === values.length && compiled.parameters.every((parameter, i) => parameter === SLOTS[i]);
       this.#compiled = slotted ? compiled : null;
     }
     if (this.#compiled === null) return db.executeQuery(this.build(...(values as never[])));
-    if (this.direct && (db.isTransaction || this.direct.free())) return this.direct.execute(this.#compiled, values);
+    // A transaction that has ended goes Kysely's way, which refuses it.
+    if (this.direct && (db.isTransaction ? open : this.direct.free())) return this.direct.execute(this.#compiled, values);
     return db.executeQuery<R>({ ...this.#compiled, parameters: values });
   }
 
-  async first(db: Kysely<Database> | Transaction<Database>, values: readonly unknown[]): Promise<R | undefined> {
-    return (await this.run(db, values)).rows[0];
+  async first(db: Kysely<Database> | Transaction<Database>, values: readonly unknown[], open: boolean): Promise<R | undefined> {
+    return (await this.run(db, values, open)).rows[0];
   }
 }
 
@@ -151,10 +153,20 @@ type HotQueries = ReturnType<typeof hotQueries>;
 
 /** The store's queries, over a connection or a transaction. Dialect-neutral SQL only. */
 class KyselyOperations implements StoreOperations {
+  /** A transaction's, while its work runs: only then may its hot queries run at once (`Precompiled`). */
+  #open: boolean;
+
   constructor(
     protected readonly db: Kysely<Database> | Transaction<Database>,
     protected readonly hot: HotQueries,
-  ) {}
+  ) {
+    this.#open = db.isTransaction;
+  }
+
+  /** The transaction's work has ended: whatever still calls on it is refused, as Kysely refuses an ended transaction. */
+  end(): void {
+    this.#open = false;
+  }
 
   async insertLoginState(row: NewLoginState): Promise<void> {
     await this.db.insertInto('loginStates').values(row).execute();
@@ -229,7 +241,7 @@ class KyselyOperations implements StoreOperations {
   }
 
   async findUser(tenantId: string, userId: string) {
-    const row = await this.hot.user.first(this.db, [tenantId, userId]);
+    const row = await this.hot.user.first(this.db, [tenantId, userId], this.#open);
     return row && toUserRecord(row);
   }
 
@@ -238,11 +250,11 @@ class KyselyOperations implements StoreOperations {
   }
 
   findSession(tenantId: string, sessionId: string) {
-    return this.hot.session.first(this.db, [tenantId, sessionId]);
+    return this.hot.session.first(this.db, [tenantId, sessionId], this.#open);
   }
 
   async findSessionWithUser(tenantId: string, sessionId: string) {
-    const row = await this.hot.sessionWithUser.first(this.db, [tenantId, sessionId]);
+    const row = await this.hot.sessionWithUser.first(this.db, [tenantId, sessionId], this.#open);
     if (!row) return undefined;
     const { id, tenantId: sessionTenant, userId, providerId, createdAt, lastRefreshedAt, expiresAt, idleExpiresAt, revokedAt, revokedReason } = row;
     const user = Object.fromEntries(USER_COLUMNS.map((column) => [column, row[joinedUserColumn(column)]])) as Selectable<UsersTable>;
@@ -252,7 +264,7 @@ class KyselyOperations implements StoreOperations {
   }
 
   async touchSession(tenantId: string, sessionId: string, now: number, idleExpiresAt: number): Promise<boolean> {
-    const result = await this.hot.touchSession.run(this.db, [now, idleExpiresAt, tenantId, sessionId, now, now]);
+    const result = await this.hot.touchSession.run(this.db, [now, idleExpiresAt, tenantId, sessionId, now, now], this.#open);
     return result.numAffectedRows === 1n;
   }
 
@@ -286,15 +298,15 @@ class KyselyOperations implements StoreOperations {
   }
 
   async insertRefreshToken(token: NewRefreshToken): Promise<void> {
-    await this.hot.insertRefreshToken.run(this.db, REFRESH_TOKEN_COLUMNS.map((column) => token[column] ?? null));
+    await this.hot.insertRefreshToken.run(this.db, REFRESH_TOKEN_COLUMNS.map((column) => token[column] ?? null), this.#open);
   }
 
   findRefreshTokenByHash(tenantId: string, tokenHash: string) {
-    return this.hot.tokenByHash.first(this.db, [tenantId, tokenHash]);
+    return this.hot.tokenByHash.first(this.db, [tenantId, tokenHash], this.#open);
   }
 
   findRefreshToken(tenantId: string, id: string) {
-    return this.hot.token.first(this.db, [tenantId, id]);
+    return this.hot.token.first(this.db, [tenantId, id], this.#open);
   }
 
   async retireRefreshToken(
@@ -303,7 +315,7 @@ class KyselyOperations implements StoreOperations {
     retirement: { retiredAt: number; replacedBy: string; graceGrant: string; graceExpiresAt: number },
   ): Promise<boolean> {
     const { retiredAt, replacedBy, graceGrant, graceExpiresAt } = retirement;
-    const result = await this.hot.retireRefreshToken.run(this.db, [retiredAt, replacedBy, graceGrant, graceExpiresAt, tenantId, id]);
+    const result = await this.hot.retireRefreshToken.run(this.db, [retiredAt, replacedBy, graceGrant, graceExpiresAt, tenantId, id], this.#open);
     return result.numAffectedRows === 1n;
   }
 
@@ -383,7 +395,7 @@ class KyselyOperations implements StoreOperations {
   }
 
   async insertAuditEvent(event: AuditEventRecord): Promise<void> {
-    await this.hot.insertAuditEvent.run(this.db, AUDIT_EVENT_COLUMNS.map((column) => event[column]));
+    await this.hot.insertAuditEvent.run(this.db, AUDIT_EVENT_COLUMNS.map((column) => event[column]), this.#open);
   }
 
   listAuditEvents(tenantId: string, page: AuditEventPage) {
@@ -509,7 +521,14 @@ export class KyselyAuthStore extends KyselyOperations implements AuthStore {
   async transaction<T>(work: (tx: StoreOperations) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.#db.transaction().execute((trx) => work(new KyselyOperations(trx, this.hot)));
+        return await this.#db.transaction().execute(async (trx) => {
+          const operations = new KyselyOperations(trx, this.hot);
+          try {
+            return await work(operations);
+          } finally {
+            operations.end();
+          }
+        });
       } catch (error) {
         if (attempt >= TRANSACTION_ATTEMPTS || !RETRYABLE_SQLSTATES.has((error as { code?: string }).code ?? '')) throw error;
       }

@@ -127,8 +127,7 @@ class FairSqliteDriver implements Driver {
 
 class FairSqliteDialect extends SqliteDialect {
   readonly #config: SqliteDialectConfig;
-  /** The driver Kysely made (it makes one). */
-  driver: FairSqliteDriver | undefined;
+  #driver: FairSqliteDriver | undefined;
 
   constructor(config: SqliteDialectConfig) {
     super(config);
@@ -136,8 +135,13 @@ class FairSqliteDialect extends SqliteDialect {
   }
 
   override createDriver(): Driver {
-    this.driver = new FairSqliteDriver(this.#config);
-    return this.driver;
+    this.#driver = new FairSqliteDriver(this.#config);
+    return this.#driver;
+  }
+
+  /** The driver Kysely made (it makes one, when it is constructed). */
+  get driver(): FairSqliteDriver | undefined {
+    return this.#driver;
   }
 }
 
@@ -148,11 +152,12 @@ class FairSqliteDialect extends SqliteDialect {
  * The answer is Kysely's driver's, rows mapped as the store's plugin maps
  * them.
  */
-function directExecutor(database: KyselySqliteDatabase, dialect: FairSqliteDialect): DirectExecutor {
+function directExecutor(connection: SqliteDatabase.Database, statements: KyselySqliteDatabase, dialect: FairSqliteDialect): DirectExecutor {
   return {
-    free: () => dialect.driver?.free ?? false,
+    // Nor a transaction left open (a ROLLBACK that failed): none of this store's is open while nothing holds the connection.
+    free: () => dialect.driver?.free === true && !connection.inTransaction,
     execute<R>(compiled: CompiledQuery<R>, parameters: readonly unknown[]): QueryResult<R> {
-      const statement = database.prepare(compiled.sql);
+      const statement = statements.prepare(compiled.sql);
       if (statement.reader) return { rows: storeCase.mapRows(statement.all(parameters) as Record<string, unknown>[]) as R[] };
       const { changes, lastInsertRowid } = statement.run(parameters);
       return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
@@ -208,7 +213,7 @@ export async function openSqliteStore(filename: string, options: SqliteStoreOpti
   let checkpointer: Checkpointer | undefined;
   const store = await KyselyAuthStore.open(db, {
     dialect: 'sqlite',
-    direct: directExecutor(statements, dialect),
+    direct: directExecutor(database, statements, dialect),
     ...(options.migrate === undefined ? {} : { migrate: options.migrate }),
     ...(commits && log
       ? {
