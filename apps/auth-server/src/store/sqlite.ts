@@ -154,7 +154,7 @@ class FairSqliteDialect extends SqliteDialect {
  */
 function directExecutor(connection: SqliteDatabase.Database, statements: KyselySqliteDatabase, dialect: FairSqliteDialect): DirectExecutor {
   return {
-    // Nor a transaction left open (a ROLLBACK that failed): none of this store's is open while nothing holds the connection.
+    // Nor while a transaction is left open (its ROLLBACK failed): none of this store's is open while nothing holds the connection.
     free: () => dialect.driver?.free === true && !connection.inTransaction,
     execute<R>(compiled: CompiledQuery<R>, parameters: readonly unknown[]): QueryResult<R> {
       const statement = statements.prepare(compiled.sql);
