@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, sql, SqliteDialect } from 'kysely';
 import type { AuthStore } from './auth-store.js';
@@ -9,6 +9,10 @@ import { migrationProvider } from './migrations.js';
 import { openSqliteStore } from './sqlite.js';
 
 let dir: string;
+let umask: number;
+// The databases of earlier releases that these tests make by hand are private, as the store refuses others.
+beforeAll(() => void (umask = process.umask(0o077)));
+afterAll(() => void process.umask(umask));
 let store: AuthStore;
 const now = 1_800_000_000_000;
 

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import type pg from 'pg';
-import { prepareDataDir } from '../tokens/key-material.js';
 import type { KyselyAuthStore } from './kysely-store.js';
 import { openPostgresStore, type PoolSettings } from './postgres.js';
+import { preparePrivateDataDir } from './private-files.js';
 import { openSqliteStore } from './sqlite.js';
 import type { SyncLog } from './wal-sync.js';
 
@@ -31,7 +31,7 @@ export async function openStore(location: StoreLocation, events: StoreEvents, sy
   if (location.databaseUrl !== undefined) {
     return openPostgresStore(location.databaseUrl, { pool: location.pool, migrate: location.migrateOnStart, onConnectionError });
   }
-  if (location.databaseFile !== ':memory:') prepareDataDir(join(location.databaseFile, '..'));
+  if (location.databaseFile !== ':memory:') preparePrivateDataDir(join(location.databaseFile, '..'));
   return { store: await openSqliteStore(location.databaseFile, {
       migrate: location.migrateOnStart,
       syncEachCommit: location.syncEachCommit ?? false,

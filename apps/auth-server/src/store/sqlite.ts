@@ -15,6 +15,7 @@ import {
 } from 'kysely';
 import { KyselyAuthStore, storeCase, type DirectExecutor } from './kysely-store.js';
 import type { Database } from './schema.js';
+import { assertPrivateDatabaseFiles, createPrivately } from './private-files.js';
 import { Checkpointer, type CheckpointerOptions } from './checkpointer.js';
 import { GroupCommit, walSync, type SyncLog } from './wal-sync.js';
 
@@ -195,10 +196,17 @@ export interface SqliteStoreOptions {
  */
 export async function openSqliteStore(filename: string, options: SqliteStoreOptions = {}): Promise<KyselyAuthStore> {
   const inMemory = filename === ':memory:';
-  if (!inMemory) mkdirSync(dirname(filename), { recursive: true, mode: 0o700 });
-  const database = new SqliteDatabase(filename);
-  // Group commit syncs the write-ahead log: only where there is one (not in memory, not where WAL is refused).
-  const grouped = !inMemory && !options.syncEachCommit && database.pragma('journal_mode = WAL', { simple: true }) === 'wal';
+  if (!inMemory) {
+    mkdirSync(dirname(filename), { recursive: true, mode: 0o700 });
+    assertPrivateDatabaseFiles(filename);
+  }
+  // The files SQLite creates now (the database, its log and shared memory) are the server's user's alone.
+  const { database, grouped } = createPrivately(() => {
+    const database = new SqliteDatabase(filename);
+    // Group commit syncs the write-ahead log: only where there is one (not in memory, not where WAL is refused).
+    const grouped = !inMemory && !options.syncEachCommit && database.pragma('journal_mode = WAL', { simple: true }) === 'wal';
+    return { database, grouped };
+  });
   database.pragma(inMemory ? 'synchronous = OFF' : grouped ? 'synchronous = NORMAL' : 'synchronous = FULL');
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');

@@ -1,10 +1,10 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JWK } from 'jose';
 import { afterEach, describe, expect, test } from 'vitest';
-import { prepareDataDir, readKeyFile } from './key-material.js';
+import { readKeyFile } from './key-material.js';
 
 let dir: string;
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
@@ -15,35 +15,6 @@ function keyFile() {
     signing_jwk: { ...(generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }) as JWK), kid: 'ed25519-legacy' } as JWK & { kid: string },
   };
 }
-
-describe('the data directory', () => {
-  test('When the server starts on a new data directory, then it is created private (0700)', () => {
-    dir = mkdtempSync(join(tmpdir(), 'aimable-keys-'));
-    prepareDataDir(join(dir, 'data'));
-    expect(statSync(join(dir, 'data')).mode & 0o777).toBe(0o700);
-  });
-
-  test('When an existing data directory is open to others, then it is made private', () => {
-    dir = mkdtempSync(join(tmpdir(), 'aimable-keys-'));
-    chmodSync(dir, 0o755);
-    prepareDataDir(dir);
-    expect(statSync(dir).mode & 0o777).toBe(0o700);
-  });
-
-  test('When the data directory belongs to another user (a mounted volume), then it is left as it is', () => {
-    // As root, a directory given to another user; otherwise the shared temporary directory, which belongs to root.
-    const root = process.getuid?.() === 0;
-    dir = mkdtempSync(join(tmpdir(), 'aimable-keys-'));
-    if (root) {
-      chmodSync(dir, 0o777);
-      chownSync(dir, 65_534, 65_534);
-    }
-    const volume = root ? dir : tmpdir();
-    const before = statSync(volume).mode & 0o7777;
-    prepareDataDir(volume);
-    expect(statSync(volume).mode & 0o7777).toBe(before);
-  });
-});
 
 describe('the key file of an earlier release', () => {
   test('When there is none, then there is nothing to import', () => {

@@ -1,19 +1,10 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { JWK } from 'jose';
 
 /** The keys of a key file: the AES-256-GCM key for sealed data, and the access token signing key. */
 export interface KeyFileContents {
   encryption_key: string;
   signing_jwk: JWK & { kid: string };
-}
-
-/**
- * Makes the data directory private to the server's user (0700), when that
- * user owns it; one it only may write to (a mounted volume) is left as it is.
- */
-export function prepareDataDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  if (statSync(dir).uid === process.getuid?.()) chmodSync(dir, 0o700);
 }
 
 /**
