@@ -7,16 +7,15 @@ import { startServer } from './server.js';
  * nothing else. Without it the server does not start (the demo, with its
  * published key and test users, is `pnpm start`, a separate entry point).
  */
-let config;
+let server;
 try {
-  config = loadServerConfig(process.env);
+  server = await startServer({ config: loadServerConfig(process.env) });
 } catch (error) {
+  // A configuration the server refuses (the environment, the tenants file, a data directory others can read).
   if (!(error instanceof ConfigError)) throw error;
   console.error(error.message);
   process.exit(78);
 }
-
-const server = await startServer({ config });
 
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

@@ -78,6 +78,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     await store.close();
     throw error;
   }
+  if (config.warnPlaintextKeys) {
+    logger.warn('the signing and sealing keys are stored in the clear (AUTH_ALLOW_PLAINTEXT_KEYS): whoever reads the database or a backup of it can sign access tokens. Set AUTH_KEY_ENCRYPTION_SECRET');
+  }
   keys.startRefreshing((error) => logger.error({ error: describeError(error) }, 'reading the keys again failed; the ones loaded stay in use'));
 
   const metrics = new Metrics({ poolStats: store.poolStats?.bind(store), checkpoints: store.checkpoints?.bind(store) });

@@ -15,7 +15,7 @@ describe('the production entry point (what `pnpm serve` runs)', () => {
   test('When no tenants file is given, then the production entry point refuses to start and names AUTH_TENANTS_FILE', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'aimable-main-'));
     const child = spawn(process.execPath, ['--import', tsx, main], {
-      env: { ...process.env, AUTH_TENANTS_FILE: '', NODE_ENV: 'production', AUTH_DATA_DIR: dir, PORT: String(await freePort()) },
+      env: { ...process.env, AUTH_TENANTS_FILE: '', NODE_ENV: 'production', AUTH_DATA_DIR: dir, PORT: String(await freePort()), AUTH_KEY_ENCRYPTION_SECRET: 'k'.repeat(32) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let errors = '';
@@ -24,6 +24,31 @@ describe('the production entry point (what `pnpm serve` runs)', () => {
     rmSync(dir, { recursive: true, force: true });
     expect(code).toBe(78);
     expect(errors).toContain('AUTH_TENANTS_FILE must name the tenants file');
+  }, 60_000);
+
+  test('When AUTH_KEY_ENCRYPTION_SECRET is not set, then the production entry point refuses to start and names it, and AUTH_ALLOW_PLAINTEXT_KEYS', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aimable-main-'));
+    const file = join(dir, 'tenants.json');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        tenants: [
+          { id: 'a', providers: { g: { display_name: 'G', issuer: 'https://accounts.google.com', client_id: 'c', client_secret_env: 'G_SECRET' } }, redirect_uris: ['https://a.example/cb'], api_keys: [{ id: 'k', sha256: 'a'.repeat(64) }] },
+        ],
+      }),
+    );
+    const child = spawn(process.execPath, ['--import', tsx, main], {
+      env: { ...process.env, AUTH_TENANTS_FILE: file, G_SECRET: 'x', AUTH_DATA_DIR: dir, PORT: String(await freePort()), AUTH_KEY_ENCRYPTION_SECRET: '', AUTH_ALLOW_PLAINTEXT_KEYS: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let errors = '';
+    child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    rmSync(dir, { recursive: true, force: true });
+    expect(code).toBe(78);
+    expect(errors).toContain('AUTH_KEY_ENCRYPTION_SECRET must be set');
+    expect(errors).toContain('AUTH_ALLOW_PLAINTEXT_KEYS=true stores them in the clear instead');
   }, 60_000);
 
   test('When the tenants file is invalid, then it does not start and names the problem', async () => {
@@ -40,7 +65,7 @@ describe('the production entry point (what `pnpm serve` runs)', () => {
       }),
     );
     const child = spawn(process.execPath, ['--import', tsx, main], {
-      env: { ...process.env, AUTH_TENANTS_FILE: file, G_SECRET: 'x', AUTH_DATA_DIR: dir, PORT: String(await freePort()) },
+      env: { ...process.env, AUTH_TENANTS_FILE: file, G_SECRET: 'x', AUTH_DATA_DIR: dir, PORT: String(await freePort()), AUTH_KEY_ENCRYPTION_SECRET: 'k'.repeat(32) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let errors = '';
@@ -65,9 +90,11 @@ describe('the production entry point (what `pnpm serve` runs)', () => {
     );
     const port = await freePort();
     const child = spawn(process.execPath, ['--import', tsx, main], {
-      env: { ...process.env, AUTH_TENANTS_FILE: file, G_SECRET: 'x', AUTH_DATA_DIR: dir, PORT: String(port), AUTH_TRUST_PROXY: 'true', LOG_LEVEL: 'warn' },
+      env: { ...process.env, AUTH_TENANTS_FILE: file, G_SECRET: 'x', AUTH_DATA_DIR: dir, PORT: String(port), AUTH_TRUST_PROXY: 'true', LOG_LEVEL: 'warn', AUTH_ALLOW_PLAINTEXT_KEYS: 'true' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     try {
       let healthy = false;
       for (let i = 0; i < 100 && !healthy; i += 1) {
@@ -75,6 +102,8 @@ describe('the production entry point (what `pnpm serve` runs)', () => {
         if (!healthy) await new Promise((resolve) => setTimeout(resolve, 100));
       }
       expect(healthy).toBe(true);
+      // Keys in the clear, as the operator allowed: said once, at warn level.
+      expect(output).toContain('the signing and sealing keys are stored in the clear (AUTH_ALLOW_PLAINTEXT_KEYS)');
       const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { dependencies: Record<string, string> };
       expect(Object.keys(manifest.dependencies)).not.toContain('@aimable/dev-idp');
     } finally {

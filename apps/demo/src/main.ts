@@ -62,7 +62,7 @@ const demo = !env.AUTH_TENANTS_FILE;
 
 let config;
 try {
-  config = loadServerConfig({ ...env, AUTH_METRICS_PORT: metricsPort }, { fallbackTenants: { file: demoTenantsFile(devIdpIssuer, webOrigin), secrets: { [DEMO_CLIENT_SECRET_ENV]: DEMO_CLIENT_SECRET } } });
+  config = loadServerConfig({ ...env, AUTH_METRICS_PORT: metricsPort }, { fallbackTenants: { file: demoTenantsFile(devIdpIssuer, webOrigin), secrets: { [DEMO_CLIENT_SECRET_ENV]: DEMO_CLIENT_SECRET } }, allowPlaintextKeys: true });
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   console.error(error.message);
@@ -76,7 +76,16 @@ const devIdp = demo
       clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: [`${config.publicUrl}/v1/auth/oidc/dev/callback`] }],
     })
   : undefined;
-const server = await startServer({ config });
+let server;
+try {
+  server = await startServer({ config });
+} catch (error) {
+  // A data directory or database file others can read, say: said plainly, not as a stack.
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(error.message);
+  await devIdp?.close();
+  process.exit(78);
+}
 const web = devIdp && serveWeb ? await serveDemoWeb({ port: webPort, config: { apiBaseUrl: config.publicUrl, tenantId: 'demo', apiKey: DEMO_API_KEY } }) : undefined;
 
 if (devIdp) {

@@ -22,6 +22,8 @@ writeFileSync(
   }),
 );
 
+const SECRET = 'k'.repeat(32);
+
 function problemsOf(env: Record<string, string>): string[] {
   try {
     loadServerConfig(env);
@@ -34,13 +36,13 @@ function problemsOf(env: Record<string, string>): string[] {
 
 describe('loading the configuration from the environment', () => {
   test('When no tenants file is named, then the start is refused with a message that names AUTH_TENANTS_FILE, even under NODE_ENV=production', () => {
-    expect(problemsOf({ NODE_ENV: 'production' })).toEqual([
+    expect(problemsOf({ NODE_ENV: 'production', AUTH_KEY_ENCRYPTION_SECRET: SECRET })).toEqual([
       'AUTH_TENANTS_FILE must name the tenants file (see README, "Configuration"); `pnpm start` runs the demo instead',
     ]);
   });
 
   test('When only the tenants file is given, then every other setting takes its documented default', () => {
-    const config = loadServerConfig({ AUTH_TENANTS_FILE: tenantsFile, G_SECRET: 's' });
+    const config = loadServerConfig({ AUTH_TENANTS_FILE: tenantsFile, G_SECRET: 's', AUTH_KEY_ENCRYPTION_SECRET: SECRET });
     expect(config).toMatchObject({
       port: 8080,
       host: undefined,
@@ -59,7 +61,7 @@ describe('loading the configuration from the environment', () => {
   });
 
   test('When AUTH_TRUST_PROXY is true, a hop count, or proxy addresses and ranges, then each is parsed, not passed on as a string', () => {
-    expect(loadServerConfig({ AUTH_TENANTS_FILE: tenantsFile, G_SECRET: 's', AUTH_TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadServerConfig({ AUTH_TENANTS_FILE: tenantsFile, G_SECRET: 's', AUTH_KEY_ENCRYPTION_SECRET: SECRET, AUTH_TRUST_PROXY: 'true' }).trustProxy).toBe(true);
     const parse = (raw: string) => {
       const problems: string[] = [];
       return { value: parseTrustProxy(raw, problems), problems };
@@ -73,9 +75,9 @@ describe('loading the configuration from the environment', () => {
   });
 
   test('When the metrics listener and the audit retention are configured, then they are read', () => {
-    const config = loadServerConfig({ AUTH_TENANTS_FILE: tenantsFile, G_SECRET: 's', AUTH_METRICS_PORT: '9464', AUTH_METRICS_HOST: '0.0.0.0', AUTH_METRICS_TOKEN: 't', AUTH_AUDIT_RETENTION_DAYS: '30' });
+    const config = loadServerConfig({ AUTH_TENANTS_FILE: tenantsFile, G_SECRET: 's', AUTH_KEY_ENCRYPTION_SECRET: SECRET, AUTH_METRICS_PORT: '9464', AUTH_METRICS_HOST: '0.0.0.0', AUTH_METRICS_TOKEN: 't', AUTH_AUDIT_RETENTION_DAYS: '30' });
     expect(config).toMatchObject({ metricsPort: 9464, metricsHost: '0.0.0.0', metricsToken: 't', auditRetentionDays: 30 });
-    expect(problemsOf({ AUTH_TENANTS_FILE: tenantsFile, G_SECRET: 's', AUTH_METRICS_PORT: '70000', AUTH_AUDIT_RETENTION_DAYS: '0' })).toEqual([
+    expect(problemsOf({ AUTH_TENANTS_FILE: tenantsFile, G_SECRET: 's', AUTH_KEY_ENCRYPTION_SECRET: SECRET, AUTH_METRICS_PORT: '70000', AUTH_AUDIT_RETENTION_DAYS: '0' })).toEqual([
       'AUTH_METRICS_PORT must be a port number (0 to 65535)',
       'AUTH_AUDIT_RETENTION_DAYS must be an integer of at least 1',
     ]);
@@ -83,12 +85,33 @@ describe('loading the configuration from the environment', () => {
 
   test('When several settings are wrong, then every problem is named at once', () => {
     expect(
-      problemsOf({ AUTH_TENANTS_FILE: tenantsFile, G_SECRET: 's', PORT: 'eighty', AUTH_VALIDATE_RESPONSES: 'maybe', AUTH_RATE_LIMIT_START_GLOBAL_PER_MINUTE: '0', AUTH_PUBLIC_URL: 'auth.example' }),
+      problemsOf({ AUTH_TENANTS_FILE: tenantsFile, G_SECRET: 's', AUTH_KEY_ENCRYPTION_SECRET: SECRET, PORT: 'eighty', AUTH_VALIDATE_RESPONSES: 'maybe', AUTH_RATE_LIMIT_START_GLOBAL_PER_MINUTE: '0', AUTH_PUBLIC_URL: 'auth.example' }),
     ).toEqual([
       'PORT must be an integer of at least 0',
       'AUTH_PUBLIC_URL must be an absolute http(s) URL',
       'AUTH_VALIDATE_RESPONSES must be true or false',
       'AUTH_RATE_LIMIT_START_GLOBAL_PER_MINUTE must be an integer of at least 1',
     ]);
+  });
+});
+
+describe('the keys at rest', () => {
+  const production = { AUTH_TENANTS_FILE: tenantsFile, G_SECRET: 's' };
+
+  test('When the production server is given no AUTH_KEY_ENCRYPTION_SECRET, then the start is refused, naming it and the way to store keys in the clear', () => {
+    expect(problemsOf(production)).toEqual([
+      'AUTH_KEY_ENCRYPTION_SECRET must be set (at least 32 characters, for example `openssl rand -base64 32`): it seals the signing and sealing keys in the database. AUTH_ALLOW_PLAINTEXT_KEYS=true stores them in the clear instead',
+    ]);
+    expect(problemsOf({ ...production, AUTH_ALLOW_PLAINTEXT_KEYS: 'false' })).toHaveLength(1);
+  });
+
+  test('When the operator allows keys in the clear with AUTH_ALLOW_PLAINTEXT_KEYS=true, then it starts and is told to warn', () => {
+    expect(loadServerConfig({ ...production, AUTH_ALLOW_PLAINTEXT_KEYS: 'true' })).toMatchObject({ keyEncryptionSecret: undefined, warnPlaintextKeys: true });
+  });
+
+  test('When the secret is set, or the entry point is the demo, then there is nothing to warn of', () => {
+    expect(loadServerConfig({ ...production, AUTH_KEY_ENCRYPTION_SECRET: SECRET })).toMatchObject({ keyEncryptionSecret: SECRET, warnPlaintextKeys: false });
+    expect(loadServerConfig({ ...production, AUTH_ALLOW_PLAINTEXT_KEYS: 'true', AUTH_KEY_ENCRYPTION_SECRET: SECRET }).warnPlaintextKeys).toBe(false);
+    expect(loadServerConfig({ ...production }, { allowPlaintextKeys: true })).toMatchObject({ keyEncryptionSecret: undefined, warnPlaintextKeys: false });
   });
 });

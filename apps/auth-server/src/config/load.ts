@@ -13,6 +13,12 @@ export interface LoadOptions {
    * tenants file is required.
    */
   fallbackTenants?: { file: RawTenantsFile; secrets: Record<string, string> };
+  /**
+   * Whether the keys may be stored in the clear without being told so: the
+   * demo's. Otherwise (`pnpm serve`) `AUTH_KEY_ENCRYPTION_SECRET` is required
+   * unless `AUTH_ALLOW_PLAINTEXT_KEYS=true` says otherwise.
+   */
+  allowPlaintextKeys?: boolean;
 }
 
 /**
@@ -63,6 +69,15 @@ export function loadServerConfig(env: Record<string, string | undefined>, option
   const storage = loadStorageSettings(env, problems);
   const migrateOnStart = parseBoolean(env, 'AUTH_MIGRATE_ON_START', true, problems);
   const keyRefreshSeconds = integer('AUTH_KEY_REFRESH_SECONDS', CONFIG_DEFAULTS.keyRefreshSeconds, 1);
+  // Keys in the clear are as safe as the database's files and backups: in production only when the operator says so.
+  const plaintextKeysAllowed = parseBoolean(env, 'AUTH_ALLOW_PLAINTEXT_KEYS', false, problems);
+  const warnPlaintextKeys = storage.keyEncryptionSecret === undefined && !options.allowPlaintextKeys;
+  if (warnPlaintextKeys && !plaintextKeysAllowed) {
+    problems.push(
+      'AUTH_KEY_ENCRYPTION_SECRET must be set (at least 32 characters, for example `openssl rand -base64 32`): it seals the signing and sealing keys in the database. ' +
+        'AUTH_ALLOW_PLAINTEXT_KEYS=true stores them in the clear instead',
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   return buildServerConfig({
@@ -82,6 +97,7 @@ export function loadServerConfig(env: Record<string, string | undefined>, option
     metricsHost: env.AUTH_METRICS_HOST || undefined,
     metricsToken: env.AUTH_METRICS_TOKEN || undefined,
     auditRetentionDays,
+    warnPlaintextKeys,
   });
 }
 

@@ -23,6 +23,8 @@ export interface ServerConfig {
   migrateOnStart: boolean;
   /** Seals the keys stored in the database. */
   keyEncryptionSecret: string | undefined;
+  /** Warn at start that the keys are stored in the clear: the operator allowed it (`AUTH_ALLOW_PLAINTEXT_KEYS`). */
+  warnPlaintextKeys: boolean;
   /** How often each instance reads the keys again, to take up a rotation. */
   keyRefreshSeconds: number;
   accessTokenAudience: string;
@@ -96,6 +98,7 @@ export function buildServerConfig(input: ServerConfigInput): ServerConfig {
     databaseUrl: undefined,
     migrateOnStart: true,
     keyEncryptionSecret: undefined,
+    warnPlaintextKeys: false,
     keyRefreshSeconds: CONFIG_DEFAULTS.keyRefreshSeconds,
     metricsPort: undefined,
     metricsHost: CONFIG_DEFAULTS.metricsHost,
