@@ -2,8 +2,9 @@
  * Operator commands, on the store the server is configured with
  * (`DATABASE_URL`, or SQLite in `AUTH_DATA_DIR`):
  *
- *   pnpm migrate       applies pending migrations and creates the first keys
- *   pnpm rotate-keys   adds the next signing and sealing keys
+ *   pnpm migrate                  applies pending migrations and creates the first keys
+ *   pnpm rotate-keys              adds the next signing and sealing keys
+ *   pnpm rotate-keys --retire ID  retires a leaked signing key at once
  *
  * Both are safe to run while servers run, and from several places at once.
  */
@@ -12,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { systemClock } from './clock.js';
 import { loadStorageSettings } from './config/load.js';
 import { openStore } from './store/open.js';
-import { KeyRing, rotateKeys, type KeyKind } from './tokens/key-ring.js';
+import { KeyRetirementRefused, KeyRing, rotateKeys, type KeyKind } from './tokens/key-ring.js';
 import { readKeyFile } from './tokens/key-material.js';
 
 /** Long enough for every instance to read the keys again (AUTH_KEY_REFRESH_SECONDS, 60 s) and for verifiers' cached JWKS (max-age 300 s) to expire. */
@@ -21,6 +22,11 @@ const DEFAULT_ACTIVATE_IN_SECONDS = 600;
 const USAGE = `Usage:
   pnpm migrate
   pnpm rotate-keys [--kind signing|sealing|both] [--activate-in SECONDS]
+  pnpm rotate-keys --retire KID
+
+--retire takes a leaked signing key out of the JWKS and out of verification at once (each instance drops it
+at its next read of the keys, AUTH_KEY_REFRESH_SECONDS). A newer key must sign first: when the leaked key is
+the one in use, run \`pnpm rotate-keys --kind signing --activate-in 0\`, then retire it.
 
 Environment: DATABASE_URL (PostgreSQL) or AUTH_DATA_DIR (SQLite, default ./data), AUTH_KEY_ENCRYPTION_SECRET.`;
 
@@ -28,7 +34,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const { values } = parseArgs({
     args: rest,
-    options: { kind: { type: 'string', default: 'both' }, 'activate-in': { type: 'string', default: String(DEFAULT_ACTIVATE_IN_SECONDS) }, help: { type: 'boolean' } },
+    options: { kind: { type: 'string' }, 'activate-in': { type: 'string' }, retire: { type: 'string' }, help: { type: 'boolean' } },
   });
   if (values.help || (command !== 'migrate' && command !== 'rotate-keys')) {
     console.log(USAGE);
@@ -36,10 +42,16 @@ async function main(argv: string[]): Promise<number> {
   }
   const problems: string[] = [];
   const settings = loadStorageSettings(process.env, problems);
-  const activateIn = Number(values['activate-in']);
+  const activateIn = Number(values['activate-in'] ?? DEFAULT_ACTIVATE_IN_SECONDS);
   if (!Number.isInteger(activateIn) || activateIn < 0) problems.push('--activate-in must be a whole number of seconds');
-  const kinds: KeyKind[] | undefined = values.kind === 'both' ? ['signing', 'sealing'] : values.kind === 'signing' || values.kind === 'sealing' ? [values.kind] : undefined;
+  const kind = values.kind ?? 'both';
+  const kinds: KeyKind[] | undefined = kind === 'both' ? ['signing', 'sealing'] : kind === 'signing' || kind === 'sealing' ? [kind] : undefined;
   if (!kinds) problems.push('--kind must be signing, sealing or both');
+  const retire = values.retire;
+  if (retire !== undefined && (command !== 'rotate-keys' || values.kind !== undefined || values['activate-in'] !== undefined)) {
+    problems.push('--retire goes alone with rotate-keys: rotate first (--kind signing --activate-in 0), then retire the old key in a second run');
+  }
+  if (retire === '') problems.push('--retire must name a key id (the `kid` of the JWKS)');
   if (problems.length > 0) {
     console.error(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
     return 78;
@@ -66,7 +78,7 @@ async function main(argv: string[]): Promise<number> {
     const keyFile = join(settings.dataDir, 'keys.json');
     const legacyKeys = settings.databaseUrl === undefined ? readKeyFile(keyFile) : undefined;
     if (legacyKeys) console.log(`${keyFile}: its keys are the database's first generation; it is no longer read, and should be deleted`);
-    await KeyRing.open(store, systemClock, {
+    const ring = await KeyRing.open(store, systemClock, {
       encryptionSecret: settings.keyEncryptionSecret,
       publishOverlapMs: 0,
       refreshMs: 60_000,
@@ -77,6 +89,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(store.applied.length > 0 ? `${where}: applied ${store.applied.join(', ')}` : `${where}: the schema is up to date`);
       return 0;
     }
+    if (retire !== undefined) return await retireKey(ring, where, retire);
     if (activateIn < DEFAULT_ACTIVATE_IN_SECONDS) {
       console.error(
         `Note: with --activate-in ${activateIn}, instances sign and seal with the new keys before all of them have read them (AUTH_KEY_REFRESH_SECONDS) and before verifiers' cached JWKS (max-age 300 s) expire; use it when a key has leaked.`,
@@ -89,6 +102,25 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } finally {
     await store.close();
+  }
+}
+
+/** Retires a leaked signing key; a refusal says why and exits with 65 (EX_DATAERR): the keys do not allow it. */
+async function retireKey(ring: KeyRing, where: string, kid: string): Promise<number> {
+  try {
+    const retired = await ring.retire(kid);
+    if (retired.alreadyRetired) {
+      console.log(`${where}: signing key ${kid} was already retired, at ${new Date(retired.retiredAt).toISOString()}; ${retired.signingKeyId} signs`);
+    } else {
+      console.log(
+        `${where}: signing key ${kid} (generation ${retired.generation}) retired: no longer published nor trusted, on each instance from its next read of the keys (AUTH_KEY_REFRESH_SECONDS); ${retired.signingKeyId} signs`,
+      );
+    }
+    return 0;
+  } catch (error) {
+    if (!(error instanceof KeyRetirementRefused)) throw error;
+    console.error(`Refused: ${error.message}`);
+    return 65;
   }
 }
 

@@ -32,10 +32,11 @@ async function run(args: string[], env: Record<string, string> = {}): Promise<{ 
   return { code, out, err };
 }
 
-async function keysIn(encryptionSecret?: string) {
+/** The keys as a server reads them; `publishOverlapMs` as a server's (an access token's lifetime and a minute) keeps a replaced key published. */
+async function keysIn(encryptionSecret?: string, publishOverlapMs = 0) {
   const store = await openSqliteStore(join(dir, 'auth.sqlite'), { migrate: false });
   try {
-    const ring = await KeyRing.open(store, { now: () => Date.now() }, { encryptionSecret, publishOverlapMs: 0, refreshMs: 60_000 });
+    const ring = await KeyRing.open(store, { now: () => Date.now() }, { encryptionSecret, publishOverlapMs, refreshMs: 60_000 });
     return { rows: await store.listServerKeys(), signing: ring.signingKey().kid, published: ring.publishedKeys().map((key) => key.kid) };
   } finally {
     await store.close();
@@ -66,6 +67,37 @@ describe('pnpm migrate and pnpm rotate-keys', () => {
     const now = await keysIn();
     expect(now.rows.map((row) => [row.kind, row.generation])).toEqual([['sealing', 1], ['sealing', 2], ['signing', 1], ['signing', 2], ['signing', 3]]);
     expect(now.signing).toBe(now.rows.find((row) => row.kind === 'signing' && row.generation === 3)!.id);
+  });
+
+  test('When a leaked signing key is retired after an emergency rotation, then it is published no more and its material is erased; a second run says it already was', async () => {
+    await run(['migrate'], { AUTH_KEY_ENCRYPTION_SECRET: secret });
+    const leaked = (await keysIn(secret)).signing;
+    expect(await run(['rotate-keys', '--kind', 'signing', '--activate-in', '0'], { AUTH_KEY_ENCRYPTION_SECRET: secret })).toMatchObject({ code: 0 });
+    const overlap = (15 + 1) * 60_000;
+    const rotated = await keysIn(secret, overlap);
+    expect(rotated.published).toEqual([leaked, rotated.signing]);
+    const retired = await run(['rotate-keys', '--retire', leaked], { AUTH_KEY_ENCRYPTION_SECRET: secret });
+    expect(retired).toMatchObject({ code: 0, out: expect.stringContaining(`signing key ${leaked} (generation 1) retired`) });
+    expect(retired.out).toContain(`${rotated.signing} signs`);
+    const after = await keysIn(secret, overlap);
+    expect(after.published).toEqual([rotated.signing]);
+    expect(after.rows.find((row) => row.id === leaked)).toMatchObject({ retiredAt: expect.any(Number), material: 'retired:' });
+    expect(await run(['rotate-keys', '--retire', leaked], { AUTH_KEY_ENCRYPTION_SECRET: secret })).toMatchObject({ code: 0, out: expect.stringContaining('was already retired') });
+  });
+
+  test('When the key to retire is unknown, is the one that signs now, or is a sealing key, then rotate-keys refuses, says why, and retires nothing', async () => {
+    await run(['migrate']);
+    const { rows, signing } = await keysIn();
+    const sealing = rows.find((row) => row.kind === 'sealing')!.id;
+    expect(await run(['rotate-keys', '--retire', 'ed25519-000000000000'])).toMatchObject({ code: 65, err: expect.stringContaining(`There is no key ed25519-000000000000. The signing keys not retired: ${signing} (generation 1)`) });
+    const current = await run(['rotate-keys', '--retire', signing]);
+    expect(current).toMatchObject({ code: 65, err: expect.stringContaining(`Signing key ${signing} signs now, and no newer key would sign instead: run \`pnpm rotate-keys --kind signing --activate-in 0\` first`) });
+    // A newer key that is not in use yet does not sign instead either.
+    await run(['rotate-keys', '--kind', 'signing', '--activate-in', '600']);
+    expect(await run(['rotate-keys', '--retire', signing])).toMatchObject({ code: 65, err: expect.stringContaining('signs now') });
+    expect(await run(['rotate-keys', '--retire', sealing])).toMatchObject({ code: 65, err: expect.stringContaining('sealing keys are not retired: each opens only what it sealed itself') });
+    expect(await run(['rotate-keys', '--retire', signing, '--kind', 'signing'])).toMatchObject({ code: 78, err: expect.stringContaining('--retire goes alone with rotate-keys') });
+    expect((await keysIn()).rows.every((row) => row.retiredAt === null)).toBe(true);
   });
 
   test('When the keys of an earlier release are in keys.json, then migrate takes them as the first generation', async () => {

@@ -137,6 +137,14 @@ export interface AuthStore extends StoreOperations {
   /** Replaces a key's stored material if it is still `from`; false when it is not. */
   replaceServerKeyMaterial(id: string, from: string, to: string): Promise<boolean>;
   /**
+   * Retires a signing key at `now` and erases its material, when a newer
+   * activated signing key, not retired, signs instead (or, for a key not
+   * activated yet, one that is activated). False otherwise: the key signs
+   * now, the id names no signing key, or one already retired. Of two
+   * retirements at once, neither can leave no key to sign.
+   */
+  retireSigningKey(id: string, now: number): Promise<boolean>;
+  /**
    * Resolves when everything committed so far is durable: awaited before
    * every answer. At once on PostgreSQL, whose commit is durable when it
    * returns; on SQLite, after the group commit's sync of the log.

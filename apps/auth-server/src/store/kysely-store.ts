@@ -441,6 +441,12 @@ export interface StoreOptions {
 /** Sessions read with their users, kept while nothing may have changed them. */
 const KEPT_SESSIONS = 10_000;
 
+/**
+ * What a retired key's material becomes: the leaked private key is not kept, and a row changed back to
+ * not retired by whoever can write to the database holds no key to sign with.
+ */
+const RETIRED_KEY_MATERIAL = 'retired:';
+
 /** Errors after which a transaction may simply run again: PostgreSQL's serialization failure and deadlock. */
 const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']);
 const TRANSACTION_ATTEMPTS = 3;
@@ -542,6 +548,40 @@ export class KyselyAuthStore extends KyselyOperations implements AuthStore {
   async replaceServerKeyMaterial(id: string, from: string, to: string): Promise<boolean> {
     const result = await this.#db.updateTable('serverKeys').set({ material: to }).where('id', '=', id).where('material', '=', from).executeTakeFirst();
     return result.numUpdatedRows === 1n;
+  }
+
+  async retireSigningKey(id: string, now: number): Promise<boolean> {
+    return this.#db.transaction().execute(async (trx) => {
+      // At READ COMMITTED, two retirements at once could each find the other's key still there to sign (a
+      // key not yet active when one looked, active when the other did), and both succeed: the signing keys
+      // are locked first (in one order, so that two never deadlock), and the second sees what the first did.
+      // SQLite has no row locks and needs none: the update below is the transaction's first statement and
+      // writes, so it holds the database's one write lock before it reads.
+      if (this.dialect === 'postgres') {
+        await trx.selectFrom('serverKeys').select('id').where('kind', '=', 'signing').orderBy('id').forUpdate().execute();
+      }
+      const result = await trx
+        .updateTable('serverKeys')
+        .set({ retiredAt: now, material: RETIRED_KEY_MATERIAL })
+        .where('id', '=', id)
+        .where('kind', '=', 'signing')
+        .where('retiredAt', 'is', null)
+        // Another key signs instead, and it is newer: the key that signs now is never retired, and a key that
+        // does not sign yet only when one that does remains. Retiring never brings an older key back.
+        .where(({ exists, selectFrom }) =>
+          exists(
+            selectFrom('serverKeys as other')
+              .select('other.id')
+              .where('other.kind', '=', 'signing')
+              .where('other.id', '!=', id)
+              .where('other.retiredAt', 'is', null)
+              .where('other.activatesAt', '<=', now)
+              .where((eb) => eb.or([eb('other.generation', '>', eb.ref('serverKeys.generation')), eb('serverKeys.activatesAt', '>', now)])),
+          ),
+        )
+        .executeTakeFirst();
+      return result.numUpdatedRows === 1n;
+    });
   }
 
   async insertServerKey(key: ServerKeyRecord): Promise<boolean> {

@@ -185,6 +185,21 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('audit_events_retention').on('audit_events').column('at').execute();
     },
   },
+  '0006_audit_counts': {
+    // Repeated refusals are counted in one row per minute, not written each; the request id is the server's own,
+    // and the one the client chose is kept apart from it.
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('audit_events').addColumn('count', 'integer', (c) => c.notNull().defaultTo(1)).execute();
+      await db.schema.alterTable('audit_events').addColumn('client_request_id', 'varchar(128)').execute();
+    },
+  },
+  '0007_retired_keys': {
+    // A signing key retired at once (`pnpm rotate-keys --retire`), when it leaked: its row stays, so that its
+    // generation is never given again, but it is neither published nor trusted, and its material is erased.
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('server_keys').addColumn('retired_at', 'bigint').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

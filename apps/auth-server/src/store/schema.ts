@@ -115,6 +115,11 @@ export interface ServerKeysTable {
   createdAt: number;
   /** Published from creation; signs or seals from this time on. */
   activatesAt: number;
+  /**
+   * When a signing key was retired (it leaked): from then on it is neither
+   * published nor trusted, and its material is erased. Null for a key in use.
+   */
+  retiredAt: number | null;
 }
 
 /**
@@ -126,8 +131,14 @@ export interface AuditEventsTable {
   id: string;
   tenantId: string;
   type: string;
+  /** When it happened; for a row that stands for several events, when the first did. */
   at: number;
+  /** How many events the row stands for: repeated refusals are counted in one row per minute. */
+  count: number;
+  /** The id the server gave the request. */
   requestId: string | null;
+  /** The `X-Request-Id` the client chose, kept apart: it is neither unique nor proof of anything. */
+  clientRequestId: string | null;
   sessionId: string | null;
   userId: string | null;
   clientAddress: string | null;
@@ -147,3 +158,5 @@ export type NewRefreshToken = Insertable<RefreshTokensTable>;
 export type NewLoginState = Insertable<LoginStatesTable>;
 export type ServerKeyRecord = Selectable<ServerKeysTable>;
 export type AuditEventRecord = Selectable<AuditEventsTable>;
+/** An event as it is written: one event, unless it says how many it stands for; the client's request id if it sent one. */
+export type NewAuditEvent = Omit<AuditEventRecord, 'count' | 'clientRequestId'> & Partial<Pick<AuditEventRecord, 'count' | 'clientRequestId'>>;

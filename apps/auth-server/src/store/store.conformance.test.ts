@@ -321,6 +321,50 @@ describe(`keys in the ${under.dialect} store`, () => {
     clock.current = now;
   });
 
+  test('When a signing key is retired, then its material is erased, no instance publishes or trusts it from its next read, and its generation is never given again', async () => {
+    const b = await secondInstance();
+    const ring = await KeyRing.open(store, clock, options);
+    const there = await KeyRing.open(b, clock, options);
+    const old = ring.signingKey();
+    const [successor] = await rotateKeys(store, clock, { kinds: ['signing'], activateInMs: 0 });
+    await Promise.all([ring.reload(), there.reload()]);
+    expect(await store.retireSigningKey(old.kid, now)).toBe(true);
+    const row = (await store.listServerKeys()).find((key) => key.id === old.kid)!;
+    expect(row).toMatchObject({ kind: 'signing', generation: 1, retiredAt: now, material: 'retired:' });
+    // Until its next read of the keys, an instance knows nothing of it; then the key is gone, in the JWKS and for verification.
+    expect(there.publishedKeys().map((key) => key.kid)).toEqual([old.kid, successor!.id]);
+    await there.reload();
+    expect(there.publishedKeys().map((key) => key.kid)).toEqual([successor!.id]);
+    expect(await there.verificationKey(old.kid)).toBeUndefined();
+    expect(there.signingKey().kid).toBe(successor!.id);
+    // Once retired is retired: the same again changes nothing.
+    expect(await b.retireSigningKey(old.kid, now + 1)).toBe(false);
+    expect((await store.listServerKeys()).find((key) => key.id === old.kid)!.retiredAt).toBe(now);
+    expect((await rotateKeys(store, clock, { kinds: ['signing'], activateInMs: 60_000 }))[0]!.generation).toBe(3);
+  });
+
+  test('When the key that signs now, a sealing key or an unknown id is to be retired, then the store refuses and changes nothing', async () => {
+    const ring = await KeyRing.open(store, clock, options);
+    const sealing = (await store.listServerKeys()).find((key) => key.kind === 'sealing')!;
+    // A newer key that is not active yet does not sign instead.
+    await rotateKeys(store, clock, { kinds: ['signing'], activateInMs: 1000 });
+    expect(await store.retireSigningKey(ring.signingKey().kid, now)).toBe(false);
+    expect(await store.retireSigningKey(sealing.id, now)).toBe(false);
+    expect(await store.retireSigningKey('ed25519-unknown', now)).toBe(false);
+    expect((await store.listServerKeys()).every((key) => key.retiredAt === null && !key.material.startsWith('retired:'))).toBe(true);
+  });
+
+  test('When two instances, a second apart, retire at once a key about to activate and the key it replaces, then one of them is refused and a key remains to sign', async () => {
+    const b = await secondInstance();
+    const ring = await KeyRing.open(store, clock, options);
+    const first = ring.signingKey().kid;
+    const [next] = await rotateKeys(store, clock, { kinds: ['signing'], activateInMs: 1000 });
+    // Before `next` activates, it may go, `first` signing; once it has, `first` may go, `next` signing. Not both.
+    const retired = await Promise.all([store.retireSigningKey(next!.id, now), b.retireSigningKey(first, now + 1000)]);
+    expect(retired.filter(Boolean)).toHaveLength(1);
+    expect((await store.listServerKeys()).filter((key) => key.kind === 'signing' && key.retiredAt === null)).toHaveLength(1);
+  });
+
   test('When the keys could not be read for three refresh intervals, then the ring says it is stale', async () => {
     const ring = await KeyRing.open(store, clock, options);
     clock.current += 3 * options.refreshMs;

@@ -52,8 +52,9 @@ const MISS_RELOAD_INTERVAL_MS = 1_000;
  * rotation adds the next, published at once and used from its activation
  * time, so that every instance and every verifier caching the JWKS has it
  * before anything is signed with it. A signing key stays published until
- * the last token it signed has expired; sealing keys stay to open what they
- * sealed.
+ * the last token it signed has expired, or until it is retired (it leaked):
+ * then it is dropped at the next read of the keys. Sealing keys stay to open
+ * what they sealed.
  */
 export class KeyRing {
   #signing: SigningKey[] = [];
@@ -94,7 +95,9 @@ export class KeyRing {
   async reload(): Promise<void> {
     this.#reloading ??= (async () => {
       try {
-        const rows = await this.store.listServerKeys();
+        // MUST (RFC 9068 §4: a resource server trusts the keys the authorization server provides): a retired
+        // key is neither published nor trusted, and the tokens it signed, verified before or not, with it.
+        const rows = (await this.store.listServerKeys()).filter((row) => row.retiredAt === null);
         const unseal = unsealer(this.options.encryptionSecret);
         const plain = this.options.encryptionSecret ? rows.filter((row) => row.material.startsWith('plain:')) : [];
         if (plain.length > 0) {
@@ -145,6 +148,17 @@ export class KeyRing {
     if (now - this.#missReloadAt < MISS_RELOAD_INTERVAL_MS) return;
     this.#missReloadAt = now;
     await this.reload();
+  }
+
+  /**
+   * Retires a leaked signing key (`retireSigningKey`) and reads the keys
+   * again: this instance neither publishes nor trusts it from now on; the
+   * others, from their next read of the keys.
+   */
+  async retire(kid: string): Promise<RetiredKey> {
+    const retired = await retireSigningKey(this.store, this.clock, kid);
+    await this.reload();
+    return retired;
   }
 
   /** True when the keys could not be read for three refresh intervals: this instance may miss a rotation. */
@@ -211,10 +225,76 @@ export async function rotateKeys(
   return rotated;
 }
 
+/** A retirement the keys do not allow; its message tells the operator why, and what to do instead. */
+export class KeyRetirementRefused extends Error {
+  override name = 'KeyRetirementRefused';
+}
+
+export interface RetiredKey {
+  id: string;
+  generation: number;
+  retiredAt: number;
+  /** The key was retired before (by an earlier run, or another at once): nothing changed. */
+  alreadyRetired: boolean;
+  /** The key that signs after the retirement. */
+  signingKeyId: string;
+}
+
+/**
+ * Retires a signing key that leaked: it is taken out of the JWKS and out of
+ * verification, on each instance at its next read of the keys, and its
+ * material is erased. Refused (`KeyRetirementRefused`) for an unknown id, a
+ * sealing key, and the key that signs now: a newer key must sign first
+ * (`rotateKeys` with `activateInMs: 0`), so that retiring never brings an
+ * older key back into use.
+ */
+export async function retireSigningKey(store: AuthStore, clock: Clock, kid: string): Promise<RetiredKey> {
+  const now = clock.now();
+  const check = async () => {
+    const rows = await store.listServerKeys();
+    return { row: requireRetirable(rows, kid, now), signingKeyId: signingKeyAfter(rows, kid, now) };
+  };
+  let { row, signingKeyId } = await check();
+  if (row.retiredAt === null) {
+    if (await store.retireSigningKey(kid, now)) return { id: kid, generation: row.generation, retiredAt: now, alreadyRetired: false, signingKeyId };
+    // The keys changed between the check and the update (another retirement or rotation at once): judged again on what is there now.
+    ({ row, signingKeyId } = await check());
+    if (row.retiredAt === null) throw new Error(`Signing key ${kid} could not be retired: the keys changed meanwhile; run the command again`);
+  }
+  return { id: kid, generation: row.generation, retiredAt: row.retiredAt, alreadyRetired: true, signingKeyId };
+}
+
+/** The key's row, when it may be retired or already is; otherwise `KeyRetirementRefused`, saying why and what to do. */
+function requireRetirable(rows: ServerKeyRecord[], kid: string, now: number): ServerKeyRecord {
+  const row = rows.find((each) => each.id === kid);
+  const signing = rows.filter((each) => each.kind === 'signing' && each.retiredAt === null);
+  if (!row) {
+    throw new KeyRetirementRefused(`There is no key ${kid}. The signing keys not retired: ${signing.map((each) => `${each.id} (generation ${each.generation})`).join(', ')}`);
+  }
+  if (row.kind === 'sealing') {
+    throw new KeyRetirementRefused(
+      `Key ${kid} is a sealing key, and sealing keys are not retired: each opens only what it sealed itself (refresh grace grants, stored idempotent responses), so retiring it would make nothing it sealed secret again, only unreadable to the server. If it leaked, run \`pnpm rotate-keys --kind sealing --activate-in 0\`: nothing is sealed under it from then on, and what it sealed expires with the idempotency retention (24 hours by default).`,
+    );
+  }
+  if (row.retiredAt !== null) return row;
+  const inUse = current(signing, now);
+  if (inUse.id === kid) {
+    throw new KeyRetirementRefused(
+      `Signing key ${kid} signs now, and no newer key would sign instead: run \`pnpm rotate-keys --kind signing --activate-in 0\` first, then retire ${kid}.`,
+    );
+  }
+  return row;
+}
+
+/** The id of the key that signs at `now` once `kid` is retired. */
+function signingKeyAfter(rows: ServerKeyRecord[], kid: string, now: number): string {
+  return current(rows.filter((row) => row.kind === 'signing' && row.retiredAt === null && row.id !== kid), now).id;
+}
+
 /** Seals, under the secret, every key stored in the clear; a row changed meanwhile by another run is left to it. */
 async function sealPlainKeys(store: AuthStore, secret: string): Promise<void> {
   for (const row of await store.listServerKeys()) {
-    if (!row.material.startsWith('plain:')) continue;
+    if (row.retiredAt !== null || !row.material.startsWith('plain:')) continue;
     await store.replaceServerKeyMaterial(row.id, row.material, sealMaterial(row.material.slice('plain:'.length), row, secret));
   }
 }
@@ -242,7 +322,7 @@ function newKeyRow(kind: KeyKind, generation: number, now: number, activatesAt: 
     material = key.toString('base64url');
   }
   const row = { id, kind, generation, createdAt: now, activatesAt };
-  return { ...row, material: sealMaterial(material, row, secret) };
+  return { ...row, material: sealMaterial(material, row, secret), retiredAt: null };
 }
 
 function signingKeyFrom(row: ServerKeyRecord, material: string): SigningKey {
@@ -265,11 +345,11 @@ function secretSealer(secret: string): Sealer {
 }
 
 /** What a sealed key is bound to: its id, kind, generation and activation, so that none can be changed without the secret. */
-function keyBinding(row: Omit<ServerKeyRecord, 'material' | 'createdAt'>): string {
+function keyBinding(row: Omit<ServerKeyRecord, 'material' | 'createdAt' | 'retiredAt'>): string {
   return `server-key:${row.id}:${row.kind}:${row.generation}:${row.activatesAt}`;
 }
 
-function sealMaterial(material: string, row: Omit<ServerKeyRecord, 'material' | 'createdAt'>, secret: string | undefined): string {
+function sealMaterial(material: string, row: Omit<ServerKeyRecord, 'material' | 'createdAt' | 'retiredAt'>, secret: string | undefined): string {
   return secret ? `sealed:${secretSealer(secret).seal(material, keyBinding(row))}` : `plain:${material}`;
 }
 
