@@ -89,7 +89,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const tenants = new TenantRegistry(config.tenants);
   const providers = new ProviderClients({ timeoutSeconds: config.providerTimeoutSeconds, discoveryTtlSeconds: config.providerDiscoveryTtlSeconds }, clock);
   const sealer = keys.sealing;
-  const accessTokens = new AccessTokens(keys, config.publicUrl, config.accessTokenAudience);
+  const accessTokens = new AccessTokens(keys, config.publicUrl, config.accessTokenAudience, (tenantId) => tenants.find(tenantId)?.sessionPolicy.accessTokenTtlSeconds);
   const login = new LoginService(store, tenants, providers, clock, { publicUrl: config.publicUrl, stateTtlSeconds: config.loginStateTtlSeconds }, {
     completed: ({ tenantId, origin }) => events.record({ type: 'login', tenantId, origin }),
   });

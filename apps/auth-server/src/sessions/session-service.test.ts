@@ -27,7 +27,7 @@ beforeEach(async () => {
     store,
     new TenantRegistry([tenant]),
     {} as ProviderClients,
-    new AccessTokens(keys, 'https://auth.example', 'api'),
+    new AccessTokens(keys, 'https://auth.example', 'api', () => tenant.sessionPolicy.accessTokenTtlSeconds),
     (sealer = keys.sealing),
     { now: () => now },
     () => 'https://auth.example/cb',

@@ -29,6 +29,12 @@ interface Verified {
 /** Tokens remembered as verified, at most; the oldest is forgotten first. */
 const VERIFIED_CACHE_SIZE = 10_000;
 
+/** Clock skew allowed between the instances that issue tokens and this one: on `iat`, and on a token's lifetime. */
+const CLOCK_SKEW_SECONDS = 60;
+
+/** A tenant's access-token lifetime in seconds (`session_policy.access_token_ttl_seconds`); undefined for a tenant not configured. */
+export type AccessTokenLifetime = (tenantId: string) => number | undefined;
+
 /**
  * Short-lived JWT access tokens (RFC 9068 profile), signed with EdDSA.
  * Claims: iss, aud, sub (user id), sid, tenant, iat, exp, jti.
@@ -40,8 +46,9 @@ export class AccessTokens {
    * issuer, audience, type and claims are what they were the first time:
    * only the clock and the keys change. So a token found here is checked
    * for what can change (it has not expired, and the key that signed it is
-   * still published), and its signature is not verified again. Only tokens
-   * that verified are kept, never more than `VERIFIED_CACHE_SIZE`.
+   * still published: a key retired since is not), and its signature is not
+   * verified again. Only tokens that verified are kept, never more than
+   * `VERIFIED_CACHE_SIZE`.
    */
   readonly #verified = new Map<string, Verified>();
 
@@ -49,6 +56,7 @@ export class AccessTokens {
     private readonly keys: SigningKeys,
     private readonly issuer: string,
     private readonly audience: string,
+    private readonly lifetimeOf: AccessTokenLifetime,
   ) {}
 
   /** The public keys, as published at /.well-known/jwks.json. */
@@ -94,6 +102,7 @@ export class AccessTokens {
         requiredClaims: ['sub', 'sid', 'tenant', 'exp', 'iat', 'jti'],
       });
       if (typeof payload.sid !== 'string' || typeof payload.tenant !== 'string' || typeof payload.sub !== 'string') return undefined;
+      if (!this.#withinLifetime(payload.tenant, payload.iat!, payload.exp!, nowMs)) return undefined;
       // Shared by every request that presents the token: frozen, so that none changes it for the others.
       const claims = Object.freeze({ userId: payload.sub, sessionId: payload.sid, tenantId: payload.tenant });
       this.#remember(token, { claims, exp: payload.exp!, kid });
@@ -103,6 +112,20 @@ export class AccessTokens {
       if (!(error instanceof errors.JOSEError)) throw error;
     }
     return undefined;
+  }
+
+  /**
+   * MUST (RFC 7519 §4.1.4, §4.1.6; RFC 9068 §4 leaves the lifetime to the
+   * authorization server): a token lives no longer than its tenant's
+   * access-token lifetime, plus the clock skew, from an `iat` that is not in
+   * the future. A signing key that leaked then signs nothing that outlives
+   * that lifetime (no `exp` a year away, no `iat` moved ahead to make room
+   * for one), and retiring the key ends even those.
+   */
+  #withinLifetime(tenantId: string, iat: number, exp: number, nowMs: number): boolean {
+    const lifetime = this.lifetimeOf(tenantId);
+    if (lifetime === undefined) return false;
+    return iat <= nowMs / 1000 + CLOCK_SKEW_SECONDS && exp - iat <= lifetime + CLOCK_SKEW_SECONDS;
   }
 
   #remember(token: string, verified: Verified): void {
