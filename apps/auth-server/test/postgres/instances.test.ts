@@ -4,7 +4,7 @@
  * guarantee of a single instance holds across them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID, sign } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import { createRequire } from 'node:module';
@@ -12,11 +12,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signInAt, startDevIdp, type RunningDevIdp } from '@aimable/dev-idp';
-import { decodeProtectedHeader } from 'jose';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { API_KEY, CLIENT_SECRET, freePort, pkcePair, REDIRECT_URI, testServerConfig, twoTenants } from '../support/harness.js';
 import { createDatabase } from '../support/postgres.js';
+import { systemClock } from '../../src/clock.js';
+import { openPostgresStore } from '../../src/store/postgres.js';
+import { KeyRing, type SigningKey } from '../../src/tokens/key-ring.js';
 
 const require = createRequire(import.meta.url);
 const tsx = require.resolve('tsx');
@@ -147,6 +150,32 @@ async function signIn(on: Instance): Promise<Grant> {
 const refresh = (on: Instance, token: string) =>
   fetch(`${on.url}/v1/refresh`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-API-Key': API_KEY }, body: JSON.stringify({ refresh_token: token }) });
 
+/** An operator command (`pnpm migrate`, `pnpm rotate-keys`) on the instances' database. */
+async function admin(args: string[]): Promise<{ code: number | null; out: string }> {
+  const child = spawn(process.execPath, ['--import', tsx, adminEntry, ...args], { env: { ...process.env, DATABASE_URL: databaseUrl }, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { code, out };
+}
+
+/** The key the instances sign with now, private half included, as the key ring reads it from the database. */
+async function signingKeyNow(): Promise<SigningKey> {
+  const { store } = await openPostgresStore(databaseUrl, { migrate: false, pool: { max: 1 } });
+  try {
+    return (await KeyRing.open(store, systemClock, { publishOverlapMs: 0, refreshMs: 60_000 })).signingKey();
+  } finally {
+    await store.close();
+  }
+}
+
+/** An access token as whoever holds `key` can sign it, with the claims given. */
+function forgeWith(key: SigningKey, claims: Record<string, unknown>): string {
+  const header = Buffer.from(JSON.stringify({ alg: 'EdDSA', kid: key.kid, typ: 'at+jwt' })).toString('base64url');
+  const signingInput = `${header}.${Buffer.from(JSON.stringify({ ...claims, jti: randomUUID() })).toString('base64url')}`;
+  return `${signingInput}.${sign(null, Buffer.from(signingInput), key.privateKey).toString('base64url')}`;
+}
+
 const count = async (query: string, values: unknown[] = []) => Number((await db.query<{ n: string }>(query, values)).rows[0]!.n);
 
 describe('three instances on one PostgreSQL', () => {
@@ -275,6 +304,31 @@ describe('three instances on one PostgreSQL', () => {
     // C publishes both once it has read the keys again (every second here), whether or not it has verified a new token.
     const published = async () => ((await (await fetch(`${C().url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }).keys.map((key) => key.kid).sort();
     await expect.poll(published, { timeout: 5_000, interval: 200 }).toEqual([oldKid, newKid].sort());
+  });
+
+  test('When a leaked signing key is rotated out and retired (pnpm rotate-keys --retire), then every instance refuses its tokens from its next read of the keys, and none publishes it', async () => {
+    const grant = await signIn(A());
+    const leaked = await signingKeyNow();
+    expect(decodeProtectedHeader(grant.access_token).kid).toBe(leaked.kid);
+    // The very claims of the grant's token (its lifetime the tenant's), signed anew by whoever holds the key.
+    const forged = forgeWith(leaked, decodeJwt(grant.access_token));
+    const status = (instance: Instance, token: string) => fetch(`${instance.url}/v1/auth/session`, { headers: { Authorization: `Bearer ${token}` } }).then((answer) => answer.status);
+    expect(await Promise.all(instances.map((instance) => status(instance, forged)))).toEqual([200, 200, 200]);
+
+    expect(await admin(['rotate-keys', '--kind', 'signing', '--activate-in', '0'])).toMatchObject({ code: 0 });
+    const retired = await admin(['rotate-keys', '--retire', leaked.kid]);
+    expect(retired).toMatchObject({ code: 0, out: expect.stringContaining(`signing key ${leaked.kid}`) });
+
+    // Each instance reads the keys every second here: the key's tokens, remembered as verified or not, go with it.
+    for (const instance of instances) {
+      await expect.poll(() => status(instance, forged), { timeout: 5_000, interval: 200 }).toBe(401);
+      expect(await status(instance, grant.access_token)).toBe(401);
+      const published = ((await (await fetch(`${instance.url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }).keys.map((key) => key.kid);
+      expect(published).not.toContain(leaked.kid);
+    }
+    // The session lives on: a refresh gives a token of the new key, accepted everywhere.
+    const refreshed = (await (await refresh(B(), grant.refresh_token)).json()) as Grant;
+    expect(await Promise.all(instances.map((instance) => status(instance, refreshed.access_token)))).toEqual([200, 200, 200]);
   });
 
   test('When an instance is killed with SIGKILL in the middle of a burst of refreshes, then every grant it answered still refreshes on another instance', async () => {
