@@ -1,5 +1,5 @@
 export { createHttpServer } from './http.js';
-export { ContractViolation, createApiRouter, requestIdOf, type ApiRouterOptions, type SecurityResolver, type SecurityResolvers } from './router.js';
+export { clientRequestIdOf, ContractViolation, createApiRouter, requestIdOf, type ApiRouterOptions, type SecurityResolver, type SecurityResolvers } from './router.js';
 export {
   ApiProblem,
   PROBLEM_TITLES,

@@ -273,17 +273,32 @@ describe('createApiRouter', () => {
     overrides.getHealth = () => {
       throw new Error('database password is hunter2');
     };
-    const response = await fetch(`${baseUrl}/healthz`, { headers: { 'X-Request-Id': 'req-123' } });
+    const response = await fetch(`${baseUrl}/healthz`);
     expect(response.status).toBe(500);
-    expect(response.headers.get('x-request-id')).toBe('req-123');
+    const requestId = response.headers.get('x-request-id');
+    expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
     const text = await response.text();
     expect(text).not.toContain('hunter2');
-    expect(JSON.parse(text)).toMatchObject({ code: 'internal_error', request_id: 'req-123', instance: '/healthz' });
+    expect(JSON.parse(text)).toMatchObject({ code: 'internal_error', request_id: requestId, instance: '/healthz' });
   });
 
-  test('When no request id is sent, then one is generated and echoed', async () => {
-    const response = await fetch(`${baseUrl}/healthz`);
-    expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  test("When a caller sends its own X-Request-Id, then the request still gets the server's own id, and the handler sees the caller's as the client's", async () => {
+    const seen: { requestId: string; clientRequestId: string | undefined }[] = [];
+    overrides.getHealth = (_input, context) => {
+      seen.push({ requestId: context.requestId, clientRequestId: context.clientRequestId });
+      return { status: 200, body: { status: 'ok' } };
+    };
+    const first = await fetch(`${baseUrl}/healthz`, { headers: { 'X-Request-Id': 'req-123' } });
+    const second = await fetch(`${baseUrl}/healthz`, { headers: { 'X-Request-Id': 'req-123' } });
+    const invalid = await fetch(`${baseUrl}/healthz`, { headers: { 'X-Request-Id': 'not valid!' } });
+    const ids = [first, second, invalid].map((response) => response.headers.get('x-request-id'));
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(new Set(ids).size).toBe(3);
+    expect(seen).toEqual([
+      { requestId: ids[0], clientRequestId: 'req-123' },
+      { requestId: ids[1], clientRequestId: 'req-123' },
+      { requestId: ids[2], clientRequestId: undefined },
+    ]);
   });
 
   test('When an optional body is absent, then the handler gets undefined, and cookies do not disturb validation', async () => {
@@ -384,7 +399,7 @@ describe('createApiRouter with a security step', () => {
   test('When a before middleware refuses, then its problem is answered with the request id, before validation and the handler', async () => {
     const response = await fetch(`${url}/v1/refresh`, { method: 'POST', headers: { 'x-refuse': 'yes', 'X-Request-Id': 'req-7' }, body: 'not json' });
     expect(response.status).toBe(403);
-    expect(await problemOf(response)).toMatchObject({ code: 'origin_not_allowed', request_id: 'req-7', detail: 'refused first' });
+    expect(await problemOf(response)).toMatchObject({ code: 'origin_not_allowed', request_id: response.headers.get('x-request-id'), detail: 'refused first' });
     expect(limited).toEqual([]);
   });
 
