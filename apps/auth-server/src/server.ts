@@ -47,6 +47,8 @@ export interface RunningServer {
 
 /** Grace grants must not outlive their 10-second window by much; the sweep is cheap (indexed). */
 const PRUNE_INTERVAL_MS = 30 * 1000;
+/** How often the repeats of coalesced audit events (a public key's refusals) are added to their rows. */
+const REPEAT_FLUSH_INTERVAL_MS = 5 * 1000;
 /** Clock skew allowed between this server and those who verify its tokens. */
 const CLOCK_SKEW_MS = 60 * 1000;
 
@@ -152,6 +154,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   prune();
   const pruning = setInterval(prune, PRUNE_INTERVAL_MS);
   pruning.unref();
+  const flushRepeats = () => events.flushRepeats().catch((error: unknown) => logger.error({ error: describeError(error) }, 'counting repeated audit events failed'));
+  const flushingRepeats = setInterval(flushRepeats, REPEAT_FLUSH_INTERVAL_MS);
+  flushingRepeats.unref();
   logger.info({ port, public_url: config.publicUrl, metrics_url: metricsListener?.url, tenants: config.tenants.map((t) => t.id) }, 'listening');
 
   let closing: Promise<void> | undefined;
@@ -170,6 +175,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         const sweep = setInterval(() => server.closeIdleConnections(), 50);
         await new Promise<void>((resolve) => server.close(() => resolve()));
         clearInterval(sweep);
+        clearInterval(flushingRepeats);
+        // Every refusal counted until the last request is in its row.
+        await flushRepeats();
         await metricsListener?.close();
         await store.close();
         logger.info('stopped');

@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
 import { describe, expect, test } from 'vitest';
 import { sha256Hex } from '../src/ids.js';
 import { signInAt } from '@aimable/dev-idp';
@@ -8,7 +10,9 @@ interface AuditEvent {
   tenant: string;
   type: string;
   at: string;
+  count: number;
   request_id: string | null;
+  client_request_id: string | null;
   session_id: string | null;
   user_id: string | null;
   client_address: string | null;
@@ -174,6 +178,144 @@ describe('the audit log', () => {
       expect(swept.auditEvents).toBe(2);
       // The two kept are of the second sign-in; at one instant of the test's clock, their order is the ids'.
       expect((await auditEvents(h)).map((event) => event.type).sort()).toEqual(['login', 'session_created']);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+/** Sends `total` requests, `concurrency` at a time, and counts their statuses. */
+async function flood(total: number, concurrency: number, send: () => Promise<Response>): Promise<Map<number, number>> {
+  const statuses = new Map<number, number>();
+  let sent = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (sent < total) {
+        sent += 1;
+        const response = await send();
+        await response.arrayBuffer();
+        statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+      }
+    }),
+  );
+  return statuses;
+}
+
+async function metricValue(h: Harness, line: string): Promise<number> {
+  const scrape = await (await fetch(h.server.metricsUrl!)).text();
+  const found = scrape.split('\n').find((text) => text.startsWith(line));
+  return found === undefined ? 0 : Number(found.slice(line.length).trim());
+}
+
+describe('the audit log under a flood of refusals', () => {
+  test('When one client sends 10,000 requests that its public key may not make, then each is refused and counted, and the log grows by one row a minute that counts them all', async () => {
+    const clock = new ManualClock();
+    const h = await startHarness({ clock, config: { metricsPort: 0 } });
+    try {
+      const refuse = () => fetch(`${h.url}/v1/admin/audit-events`, { headers: { 'X-API-Key': API_KEY } });
+      const statuses = await flood(9_000, 16, refuse);
+      // The next minute: a row of its own.
+      clock.advance(60_000);
+      const later = await flood(1_000, 16, refuse);
+      expect(statuses).toEqual(new Map([[403, 9_000]]));
+      expect(later).toEqual(new Map([[403, 1_000]]));
+      expect(await metricValue(h, 'auth_api_key_refusals_total{reason="insufficient_scope"}')).toBe(10_000);
+
+      // The first refusal of each minute is in the log at once.
+      const firsts = (await auditEvents(h)).filter((event) => event.type === 'api_key_refused');
+      expect(firsts).toHaveLength(2);
+      // Shutdown adds what was counted since the last flush.
+      await h.server.close();
+      const database = new SqliteDatabase(join(h.dataDir, 'auth.sqlite'), { readonly: true });
+      try {
+        const rows = database.prepare(`select at, count, request_id, client_address from audit_events where type = 'api_key_refused' order by at`).all() as { at: number; count: number; request_id: string; client_address: string }[];
+        expect(rows.map((row) => row.count)).toEqual([9_000, 1_000]);
+        expect(rows[1]!.at - rows[0]!.at).toBeGreaterThanOrEqual(60_000);
+        expect(rows.map((row) => row.request_id)).toEqual(firsts.map((event) => event.request_id).reverse());
+        expect(rows.every((row) => row.client_address === '127.0.0.1')).toBe(true);
+      } finally {
+        database.close();
+      }
+    } finally {
+      await h.close();
+    }
+  }, 120_000);
+
+  test("When another key or client is refused, then it has a row of its own; events that only the tenant's users cause are one row each", async () => {
+    const h = await startHarness({
+      config: { trustProxy: true },
+      tenants: (issuer) => {
+        const file = twoTenants(issuer);
+        file.tenants[0]!.api_keys!.push({ id: 'k2', sha256: sha256Hex('ak_test_alpha_second_1d2e3f') });
+        return file;
+      },
+    });
+    try {
+      const refuse = (key: string, client: string) => fetch(`${h.url}/v1/admin/audit-events`, { headers: { 'X-API-Key': key, 'X-Forwarded-For': client } });
+      for (let i = 0; i < 3; i++) {
+        for (const [key, client] of [[API_KEY, '203.0.113.7'], ['ak_test_alpha_second_1d2e3f', '203.0.113.7'], [API_KEY, '198.51.100.9']] as const) {
+          expect((await refuse(key, client)).status).toBe(403);
+        }
+      }
+      const first = await signIn(h);
+      const second = await signIn(h);
+      const refusals = (await auditEvents(h)).filter((event) => event.type === 'api_key_refused');
+      expect(refusals.map((event) => event.client_address).sort()).toEqual(['198.51.100.9', '203.0.113.7', '203.0.113.7']);
+      const created = (await auditEvents(h)).filter((event) => event.type === 'session_created');
+      expect(created.map((event) => event.session_id).sort()).toEqual([first.session.id, second.session.id].sort());
+      expect(created.every((event) => event.count === 1)).toBe(true);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('the rate limit of calls with an API key or an access token', () => {
+  test('When one client calls past its limit, then 429 rate_limited with Retry-After, before its key is checked or its refusal audited; another client is still served', async () => {
+    const h = await startHarness({ config: { trustProxy: true, metricsPort: 0, rateLimits: { api: { points: 5 } } } });
+    try {
+      const grant = await signIn(h);
+      const call = (client: string, headers: Record<string, string>, path = '/v1/admin/audit-events') => fetch(`${h.url}${path}`, { headers: { 'X-Forwarded-For': client, ...headers } });
+      const statuses: number[] = [];
+      for (let i = 0; i < 7; i++) statuses.push((await call('203.0.113.7', { 'X-API-Key': API_KEY })).status);
+      expect(statuses).toEqual([403, 403, 403, 403, 403, 429, 429]);
+      const limited = await call('203.0.113.7', { Authorization: `Bearer ${grant.access_token}` }, '/v1/auth/session');
+      expect(limited.status).toBe(429);
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(await limited.json()).toMatchObject({ status: 429, code: 'rate_limited' });
+      for (const path of ['/v1/auth/session', '/v1/auth/sessions']) {
+        expect((await call('198.51.100.9', { Authorization: `Bearer ${grant.access_token}` }, path)).status).toBe(200);
+      }
+      expect(await metricValue(h, 'auth_api_key_refusals_total{reason="insufficient_scope"}')).toBe(5);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('request ids in the audit log', () => {
+  test("When a client sends its own X-Request-Id, then the audit row's request id is the server's own and the client's is kept apart, so a forged id names no other request", async () => {
+    const h = await startHarness();
+    try {
+      const login = await loginThroughProvider(h);
+      const created = await postSession(h, { code: login.code, state: login.state, code_verifier: login.verifier, refresh_token_delivery: 'body' }, { key: 'create-1', headers: { 'X-Request-Id': 'forged-1' } });
+      const grant = (await created.json()) as { refresh_token: string };
+      const refreshed = await fetch(`${h.url}/v1/refresh`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-API-Key': API_KEY, 'X-Request-Id': 'forged-1' },
+        body: JSON.stringify({ refresh_token: grant.refresh_token }),
+      });
+      expect(refreshed.status).toBe(200);
+      const ids = [created.headers.get('x-request-id'), refreshed.headers.get('x-request-id')];
+      for (const id of ids) expect(id).toMatch(/^[0-9a-f-]{36}$/);
+      expect(ids[0]).not.toBe(ids[1]);
+      const events = await auditEvents(h);
+      const byType = (type: string) => events.find((event) => event.type === type)!;
+      expect(byType('session_created')).toMatchObject({ request_id: ids[0], client_request_id: 'forged-1' });
+      expect(byType('session_refreshed')).toMatchObject({ request_id: ids[1], client_request_id: 'forged-1' });
+      // The log lines name the server's id, and the client's as the client's.
+      const lines = h.logs.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.msg === 'request' && line.client_req_id === 'forged-1');
+      expect(lines.map((line) => line.req_id)).toEqual(ids);
     } finally {
       await h.close();
     }

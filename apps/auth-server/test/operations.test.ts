@@ -111,11 +111,14 @@ describe('lifecycle', () => {
     }
   });
 
-  test('When a request carries X-Request-Id, then it is echoed; otherwise one is generated', async () => {
+  test("When a request carries X-Request-Id, then the answer still names the server's own id, kept with the client's in the log", async () => {
     const h = await startHarness();
     try {
-      expect((await fetch(`${h.url}/healthz`, { headers: { 'X-Request-Id': 'trace-42' } })).headers.get('x-request-id')).toBe('trace-42');
+      const traced = (await fetch(`${h.url}/healthz`, { headers: { 'X-Request-Id': 'trace-42' } })).headers.get('x-request-id');
+      expect(traced).toMatch(/^[0-9a-f-]{36}$/);
       expect((await fetch(`${h.url}/healthz`)).headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+      const line = h.logs.map((text) => JSON.parse(text) as Record<string, unknown>).find((entry) => entry.msg === 'request' && entry.req_id === traced);
+      expect(line).toMatchObject({ req_id: traced, client_req_id: 'trace-42' });
       const helmet = await fetch(`${h.url}/healthz`);
       expect(helmet.headers.get('x-content-type-options')).toBe('nosniff');
       expect(helmet.headers.get('x-powered-by')).toBeNull();

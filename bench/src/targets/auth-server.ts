@@ -18,7 +18,7 @@ const server = await startServer({
     databaseUrl: process.env.DATABASE_URL || undefined,
     validateResponses: false,
     logLevel: process.env.BENCH_LOG_LEVEL ?? 'info',
-    rateLimits: { start: unlimited, session: unlimited, refresh: unlimited },
+    rateLimits: { start: unlimited, session: unlimited, refresh: unlimited, api: unlimited },
     tenants: parseTenants(
       {
         tenants: [

@@ -145,6 +145,11 @@ export const operations = [
                 headers: [{ name: 'X-Request-Id', required: false }],
                 problemCodes: ['insufficient_scope']
             },
+            429: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }, { name: 'Retry-After', required: true }],
+                problemCodes: ['rate_limited']
+            },
             500: {
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }],
@@ -185,6 +190,11 @@ export const operations = [
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }],
                 problemCodes: ['origin_not_allowed']
+            },
+            429: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }, { name: 'Retry-After', required: true }],
+                problemCodes: ['rate_limited']
             },
             500: {
                 contentType: 'application/problem+json',
@@ -514,6 +524,11 @@ export const operations = [
                 headers: [{ name: 'X-Request-Id', required: false }, { name: 'WWW-Authenticate', required: true }],
                 problemCodes: ['invalid_access_token']
             },
+            429: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }, { name: 'Retry-After', required: true }],
+                problemCodes: ['rate_limited']
+            },
             500: {
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }],
@@ -561,6 +576,11 @@ export const operations = [
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }, { name: 'WWW-Authenticate', required: true }],
                 problemCodes: ['invalid_access_token']
+            },
+            429: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }, { name: 'Retry-After', required: true }],
+                problemCodes: ['rate_limited']
             },
             500: {
                 contentType: 'application/problem+json',
@@ -611,6 +631,11 @@ export const operations = [
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }],
                 problemCodes: ['not_found']
+            },
+            429: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }, { name: 'Retry-After', required: true }],
+                problemCodes: ['rate_limited']
             },
             500: {
                 contentType: 'application/problem+json',
@@ -1030,6 +1055,7 @@ export const openApiDocument = {
                     },
                     400: { $ref: '#/components/responses/InvalidRequest' },
                     401: { $ref: '#/components/responses/InvalidAccessToken' },
+                    429: { $ref: '#/components/responses/TooManyRequests' },
                     500: { $ref: '#/components/responses/InternalError' },
                     503: { $ref: '#/components/responses/ServiceUnavailable' }
                 }
@@ -1050,6 +1076,7 @@ export const openApiDocument = {
                     400: { $ref: '#/components/responses/InvalidRequest' },
                     401: { $ref: '#/components/responses/InvalidAccessToken' },
                     403: { $ref: '#/components/responses/OriginNotAllowed' },
+                    429: { $ref: '#/components/responses/TooManyRequests' },
                     500: { $ref: '#/components/responses/InternalError' },
                     503: { $ref: '#/components/responses/ServiceUnavailable' }
                 }
@@ -1112,6 +1139,7 @@ export const openApiDocument = {
                     },
                     400: { $ref: '#/components/responses/InvalidRequest' },
                     401: { $ref: '#/components/responses/InvalidAccessToken' },
+                    429: { $ref: '#/components/responses/TooManyRequests' },
                     500: { $ref: '#/components/responses/InternalError' },
                     503: { $ref: '#/components/responses/ServiceUnavailable' }
                 }
@@ -1136,6 +1164,7 @@ export const openApiDocument = {
                     401: { $ref: '#/components/responses/InvalidAccessToken' },
                     403: { $ref: '#/components/responses/OriginNotAllowed' },
                     404: { $ref: '#/components/responses/SessionNotFound' },
+                    429: { $ref: '#/components/responses/TooManyRequests' },
                     500: { $ref: '#/components/responses/InternalError' },
                     503: { $ref: '#/components/responses/ServiceUnavailable' }
                 }
@@ -1144,7 +1173,7 @@ export const openApiDocument = {
                 operationId: 'listAuditEvents',
                 tags: ['admin'],
                 summary: 'List the tenant\'s audit events',
-                description: 'The security events of the API key\'s tenant, newest first: completed\nlogins at the callback (`login`), sessions created, refreshed, revoked\nafter a refresh token was reused, logged out, or revoked by their user,\nand API keys refused for lacking a scope (`api_key_refused`). Each\nnames the request, session, user and client address it concerns, where\nit has them; never a token, code, state or key.\n\nCursor pagination as for sessions: pass `next_cursor` as `cursor` to\nget the next page; `next_cursor` is `null` on the last page. Cursors\nare opaque. Events are kept for 90 days by default.\n\nThe API key needs the `audit:read` scope; a key without it answers\n`403 insufficient_scope`.\n',
+                description: 'The security events of the API key\'s tenant, newest first: completed\nlogins at the callback (`login`), sessions created, refreshed, revoked\nafter a refresh token was reused, logged out, or revoked by their user,\nand API keys refused for lacking a scope (`api_key_refused`). Each\nnames the request, session, user and client address it concerns, where\nit has them; never a token, code, state or key. Refusals of one key\nfrom one client are written once a minute, with how many there were\n(`count`), so that nobody can fill the log with them.\n\nCursor pagination as for sessions: pass `next_cursor` as `cursor` to\nget the next page; `next_cursor` is `null` on the last page. Cursors\nare opaque. Events are kept for 90 days by default.\n\nThe API key needs the `audit:read` scope; a key without it answers\n`403 insufficient_scope`.\n',
                 security: [{ ApiKey: ['audit:read'] }],
                 parameters: [
                     { $ref: '#/components/parameters/RequestId' },
@@ -1180,11 +1209,25 @@ export const openApiDocument = {
                         headers: { 'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' }, 'Cache-Control': { $ref: '#/components/headers/Cache-Control-No-Store' } },
                         content: { 'application/json': { schema: { $ref: '#/components/schemas/AuditEventList' }, example: { data: [
                                         {
+                                            id: 'aud_a1b2c3d4e5f60718293a4b5c',
+                                            tenant: 'demo',
+                                            type: 'api_key_refused',
+                                            at: '2026-11-28T10:20:00.000Z',
+                                            count: 37,
+                                            request_id: '3c2b1a0f-9e8d-4c7b-a6f5-e4d3c2b1a0f9',
+                                            client_request_id: null,
+                                            session_id: null,
+                                            user_id: null,
+                                            client_address: '198.51.100.23'
+                                        },
+                                        {
                                             id: 'aud_9f8e7d6c5b4a3f2e1d0c9b8a',
                                             tenant: 'demo',
                                             type: 'session_refreshed',
                                             at: '2026-11-28T10:15:05.000Z',
+                                            count: 1,
                                             request_id: '7f9c2ba4-e88f-4e1c-9d3a-1b2c3d4e5f60',
+                                            client_request_id: 'web-7f3a9c',
                                             session_id: 'ses_4f3c2b1a0e9d8c7b6a5f4e3d',
                                             user_id: 'usr_9a8b7c6d5e4f3a2b1c0d9e8f',
                                             client_address: '203.0.113.7'
@@ -1194,7 +1237,9 @@ export const openApiDocument = {
                                             tenant: 'demo',
                                             type: 'session_created',
                                             at: '2026-11-28T10:00:05.000Z',
+                                            count: 1,
                                             request_id: '0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e',
+                                            client_request_id: null,
                                             session_id: 'ses_4f3c2b1a0e9d8c7b6a5f4e3d',
                                             user_id: 'usr_9a8b7c6d5e4f3a2b1c0d9e8f',
                                             client_address: '203.0.113.7'
@@ -1204,7 +1249,9 @@ export const openApiDocument = {
                                             tenant: 'demo',
                                             type: 'login',
                                             at: '2026-11-28T10:00:04.000Z',
+                                            count: 1,
                                             request_id: '5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b',
+                                            client_request_id: null,
                                             session_id: null,
                                             user_id: null,
                                             client_address: '203.0.113.7'
@@ -1214,6 +1261,7 @@ export const openApiDocument = {
                     400: { $ref: '#/components/responses/InvalidRequest' },
                     401: { $ref: '#/components/responses/ApiKeyRejected' },
                     403: { $ref: '#/components/responses/InsufficientScope' },
+                    429: { $ref: '#/components/responses/TooManyRequests' },
                     500: { $ref: '#/components/responses/InternalError' },
                     503: { $ref: '#/components/responses/ServiceUnavailable' }
                 }
@@ -1397,7 +1445,7 @@ export const openApiDocument = {
                 name: 'X-Request-Id',
                 in: 'header',
                 required: false,
-                description: 'A caller-chosen request id (1–128 characters of `[A-Za-z0-9._:-]`), echoed in the response and in problems. Generated when absent, or when it is not of that form.',
+                description: 'The caller\'s own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server\'s log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.',
                 schema: { type: 'string' },
                 example: '7f9c2ba4-e88f-4e1c-9d3a-1b2c3d4e5f60'
             },
@@ -1421,7 +1469,7 @@ export const openApiDocument = {
         },
         headers: {
             'X-Request-Id': {
-                description: 'The request id, echoed or generated.',
+                description: 'The id the server gave this request, as its log lines, audit events and problems name it. Never the caller\'s own `X-Request-Id`.',
                 schema: { type: 'string' },
                 example: '7f9c2ba4-e88f-4e1c-9d3a-1b2c3d4e5f60'
             },
@@ -1819,7 +1867,9 @@ export const openApiDocument = {
                     'tenant',
                     'type',
                     'at',
+                    'count',
                     'request_id',
+                    'client_request_id',
                     'session_id',
                     'user_id',
                     'client_address'
@@ -1840,8 +1890,18 @@ export const openApiDocument = {
                         ],
                         description: '* `login`: the provider sent a login back to the callback, which forwarded its code to the frontend.\n* `session_created`: a login became a session.\n* `session_refreshed`: a refresh token was rotated.\n* `refresh_token_reused`: a retired refresh token was presented again; the session was revoked.\n* `logout`: the session\'s user logged out.\n* `session_revoked`: the user revoked one of their sessions.\n* `api_key_refused`: a key of the tenant was refused for lacking the operation\'s scope.\n'
                     },
-                    at: { type: 'string', format: 'date-time' },
-                    request_id: { type: ['string', 'null'], description: 'The `X-Request-Id` of the request the event happened in.' },
+                    at: {
+                        type: 'string',
+                        format: 'date-time',
+                        description: 'When the event happened; for a row that stands for several, when the first of them did.'
+                    },
+                    count: {
+                        type: 'integer',
+                        minimum: 1,
+                        description: 'How many events this row stands for. Repeated `api_key_refused` events of one key, client and reason are written as one row per minute, counted here (every one is counted in the server\'s metrics); every other event is a row of its own, with a count of 1.'
+                    },
+                    request_id: { type: ['string', 'null'], description: 'The id the server gave the request the event happened in (its answer\'s `X-Request-Id`); for a row that stands for several events, the first one\'s.' },
+                    client_request_id: { type: ['string', 'null'], description: 'The `X-Request-Id` that the client sent with that request, if any. Chosen by the client, so neither unique nor proof of anything.' },
                     session_id: { type: ['string', 'null'], description: 'The session the event concerns, if any.' },
                     user_id: { type: ['string', 'null'], description: 'The user the event concerns, if any.' },
                     client_address: { type: ['string', 'null'], description: 'The client\'s address, as the server sees it (through trusted proxies, per `AUTH_TRUST_PROXY`).' }

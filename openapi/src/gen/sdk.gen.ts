@@ -206,7 +206,9 @@ export const revokeSession = <ThrowOnError extends boolean = false>(options: Opt
  * after a refresh token was reused, logged out, or revoked by their user,
  * and API keys refused for lacking a scope (`api_key_refused`). Each
  * names the request, session, user and client address it concerns, where
- * it has them; never a token, code, state or key.
+ * it has them; never a token, code, state or key. Refusals of one key
+ * from one client are written once a minute, with how many there were
+ * (`count`), so that nobody can fill the log with them.
  *
  * Cursor pagination as for sessions: pass `next_cursor` as `cursor` to
  * get the next page; `next_cursor` is `null` on the last page. Cursors

@@ -397,11 +397,22 @@ export type AuditEvent = {
      *
      */
     type: 'login' | 'session_created' | 'session_refreshed' | 'refresh_token_reused' | 'logout' | 'session_revoked' | 'api_key_refused';
+    /**
+     * When the event happened; for a row that stands for several, when the first of them did.
+     */
     at: string;
     /**
-     * The `X-Request-Id` of the request the event happened in.
+     * How many events this row stands for. Repeated `api_key_refused` events of one key, client and reason are written as one row per minute, counted here (every one is counted in the server's metrics); every other event is a row of its own, with a count of 1.
+     */
+    count: number;
+    /**
+     * The id the server gave the request the event happened in (its answer's `X-Request-Id`); for a row that stands for several events, the first one's.
      */
     request_id: string | null;
+    /**
+     * The `X-Request-Id` that the client sent with that request, if any. Chosen by the client, so neither unique nor proof of anything.
+     */
+    client_request_id: string | null;
     /**
      * The session the event concerns, if any.
      */
@@ -492,7 +503,7 @@ export type TenantIdOptional = TenantId;
 export type Provider = string;
 
 /**
- * A caller-chosen request id (1–128 characters of `[A-Za-z0-9._:-]`), echoed in the response and in problems. Generated when absent, or when it is not of that form.
+ * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
  */
 export type RequestId = string;
 
@@ -514,7 +525,7 @@ export type StartOidcLoginData = {
          */
         'X-Tenant-Id'?: TenantId;
         /**
-         * A caller-chosen request id (1–128 characters of `[A-Za-z0-9._:-]`), echoed in the response and in problems. Generated when absent, or when it is not of that form.
+         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
          */
         'X-Request-Id'?: string;
     };
@@ -587,7 +598,7 @@ export type HandleOidcCallbackData = {
     body?: never;
     headers?: {
         /**
-         * A caller-chosen request id (1–128 characters of `[A-Za-z0-9._:-]`), echoed in the response and in problems. Generated when absent, or when it is not of that form.
+         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
          */
         'X-Request-Id'?: string;
     };
@@ -659,7 +670,7 @@ export type CreateSessionData = {
          */
         'X-Tenant-Id'?: TenantId;
         /**
-         * A caller-chosen request id (1–128 characters of `[A-Za-z0-9._:-]`), echoed in the response and in problems. Generated when absent, or when it is not of that form.
+         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
          */
         'X-Request-Id'?: string;
     };
@@ -734,7 +745,7 @@ export type RefreshSessionData = {
          */
         'Idempotency-Key'?: IdempotencyKey;
         /**
-         * A caller-chosen request id (1–128 characters of `[A-Za-z0-9._:-]`), echoed in the response and in problems. Generated when absent, or when it is not of that form.
+         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
          */
         'X-Request-Id'?: string;
     };
@@ -801,7 +812,7 @@ export type GetCurrentSessionData = {
     body?: never;
     headers?: {
         /**
-         * A caller-chosen request id (1–128 characters of `[A-Za-z0-9._:-]`), echoed in the response and in problems. Generated when absent, or when it is not of that form.
+         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
          */
         'X-Request-Id'?: string;
     };
@@ -819,6 +830,10 @@ export type GetCurrentSessionErrors = {
      * The bearer token is missing, invalid or expired, or its session ended (`invalid_access_token`).
      */
     401: InvalidAccessTokenProblem;
+    /**
+     * Too many requests (`rate_limited`). Retry after `Retry-After`.
+     */
+    429: TooManyRequestsProblem;
     /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
@@ -844,7 +859,7 @@ export type LogoutData = {
     body?: never;
     headers?: {
         /**
-         * A caller-chosen request id (1–128 characters of `[A-Za-z0-9._:-]`), echoed in the response and in problems. Generated when absent, or when it is not of that form.
+         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
          */
         'X-Request-Id'?: string;
     };
@@ -866,6 +881,10 @@ export type LogoutErrors = {
      * The request's `Origin` is not allowed by every tenant the request speaks for (`origin_not_allowed`). Nothing was done.
      */
     403: OriginNotAllowedProblem;
+    /**
+     * Too many requests (`rate_limited`). Retry after `Retry-After`.
+     */
+    429: TooManyRequestsProblem;
     /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
@@ -891,7 +910,7 @@ export type ListSessionsData = {
     body?: never;
     headers?: {
         /**
-         * A caller-chosen request id (1–128 characters of `[A-Za-z0-9._:-]`), echoed in the response and in problems. Generated when absent, or when it is not of that form.
+         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
          */
         'X-Request-Id'?: string;
     };
@@ -919,6 +938,10 @@ export type ListSessionsErrors = {
      */
     401: InvalidAccessTokenProblem;
     /**
+     * Too many requests (`rate_limited`). Retry after `Retry-After`.
+     */
+    429: TooManyRequestsProblem;
+    /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
     500: InternalErrorProblem;
@@ -943,7 +966,7 @@ export type RevokeSessionData = {
     body?: never;
     headers?: {
         /**
-         * A caller-chosen request id (1–128 characters of `[A-Za-z0-9._:-]`), echoed in the response and in problems. Generated when absent, or when it is not of that form.
+         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
          */
         'X-Request-Id'?: string;
     };
@@ -975,6 +998,10 @@ export type RevokeSessionErrors = {
      */
     404: SessionNotFoundProblem;
     /**
+     * Too many requests (`rate_limited`). Retry after `Retry-After`.
+     */
+    429: TooManyRequestsProblem;
+    /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
     500: InternalErrorProblem;
@@ -999,7 +1026,7 @@ export type ListAuditEventsData = {
     body?: never;
     headers?: {
         /**
-         * A caller-chosen request id (1–128 characters of `[A-Za-z0-9._:-]`), echoed in the response and in problems. Generated when absent, or when it is not of that form.
+         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
          */
         'X-Request-Id'?: string;
     };
@@ -1031,6 +1058,10 @@ export type ListAuditEventsErrors = {
      */
     403: InsufficientScopeProblem;
     /**
+     * Too many requests (`rate_limited`). Retry after `Retry-After`.
+     */
+    429: TooManyRequestsProblem;
+    /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
     500: InternalErrorProblem;
@@ -1059,7 +1090,7 @@ export type ListProvidersData = {
          */
         'X-Tenant-Id': TenantId;
         /**
-         * A caller-chosen request id (1–128 characters of `[A-Za-z0-9._:-]`), echoed in the response and in problems. Generated when absent, or when it is not of that form.
+         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
          */
         'X-Request-Id'?: string;
     };

@@ -7,7 +7,7 @@ describe('security events', () => {
   test('When the audit row cannot be written, then the event still resolves, and the failure is logged and counted', async () => {
     const lines: string[] = [];
     const metrics = new Metrics();
-    const store = { insertAuditEvent: async () => Promise.reject(new Error('disk full')) };
+    const store = { insertAuditEvent: async () => Promise.reject(new Error('disk full')), countAuditEvent: async () => Promise.reject(new Error('disk full')) };
     const events = new SecurityEvents(store, metrics, pino({}, { write: (line: string) => void lines.push(line) }), { now: () => 0 });
     await expect(events.record({ type: 'session_created', tenantId: 'alpha', sessionId: 'ses_1', userId: 'usr_1' })).resolves.toBeUndefined();
     expect(lines.some((line) => line.includes('audit event not written') && line.includes('disk full'))).toBe(true);

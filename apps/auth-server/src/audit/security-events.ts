@@ -3,10 +3,12 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { RequestOrigin } from '../http/request-context.js';
 import { newId } from '../ids.js';
+import { clientKey } from '../http/rate-limits.js';
 import { describeError } from '../logging/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { RefreshChannel, SessionEvents } from '../sessions/session-service.js';
 import type { AuthStore, StoreOperations } from '../store/auth-store.js';
+import { RepeatedEvents } from './repeated-events.js';
 
 export type AuditEventType = api.AuditEvent['type'];
 
@@ -33,12 +35,16 @@ const WARNINGS: ReadonlySet<AuditEventType> = new Set(['refresh_token_reused', '
  * request (what it did has committed, and the log line keeps the event).
  */
 export class SecurityEvents {
+  readonly #repeated: RepeatedEvents;
+
   constructor(
-    private readonly store: Pick<AuthStore, 'insertAuditEvent'>,
+    private readonly store: Pick<AuthStore, 'insertAuditEvent' | 'countAuditEvent'>,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.#repeated = new RepeatedEvents(store);
+  }
 
   /**
    * With `tx`, the row is written in that transaction: it commits with what
@@ -47,7 +53,7 @@ export class SecurityEvents {
    */
   async record(event: SecurityEvent, detail: Record<string, string> = {}, tx?: Pick<StoreOperations, 'insertAuditEvent'>): Promise<void> {
     const request = event.origin;
-    const entry = { event: event.type, tenant: event.tenantId, session_id: event.sessionId, user_id: event.userId, req_id: request?.requestId, ...detail };
+    const entry = { event: event.type, tenant: event.tenantId, session_id: event.sessionId, user_id: event.userId, ...requestFields(request), ...detail };
     if (WARNINGS.has(event.type)) this.logger.warn(entry, 'security event');
     else this.logger.info(entry, 'security event');
     this.metrics.securityEvent(event.tenantId, event.type);
@@ -57,6 +63,7 @@ export class SecurityEvents {
       type: event.type,
       at: this.clock.now(),
       requestId: request?.requestId ?? null,
+      clientRequestId: request?.clientRequestId ?? null,
       sessionId: event.sessionId ?? null,
       userId: event.userId ?? null,
       clientAddress: request?.clientAddress ?? null,
@@ -88,7 +95,7 @@ export class SecurityEvents {
   graceReplay(event: { tenantId: string; sessionId: string; channel: RefreshChannel; origin?: RequestOrigin | undefined }): void {
     this.metrics.graceReplay(event.tenantId);
     this.logger.info(
-      { event: 'refresh_grace_replay', tenant: event.tenantId, session_id: event.sessionId, channel: event.channel, req_id: event.origin?.requestId },
+      { event: 'refresh_grace_replay', tenant: event.tenantId, session_id: event.sessionId, channel: event.channel, ...requestFields(event.origin) },
       'retired refresh token answered within the grace window',
     );
   }
@@ -104,12 +111,52 @@ export class SecurityEvents {
    */
   unknownApiKey(origin?: RequestOrigin): void {
     this.metrics.apiKeyRefused('unknown_key');
-    this.logger.info({ event: 'api_key_refused', reason: 'unknown_key', req_id: origin?.requestId }, 'unknown API key refused');
+    this.logger.info({ event: 'api_key_refused', reason: 'unknown_key', ...requestFields(origin) }, 'unknown API key refused');
   }
 
-  /** A tenant's own key used beyond its scopes: audited for that tenant. */
+  /**
+   * A tenant's own key used beyond its scopes: audited for that tenant, and
+   * counted in metrics each time. A key that ships in browsers can be
+   * refused at will by anyone, so the refusals of one key, scope and client
+   * are one audit row (and one log line) per minute, with their count.
+   */
   async apiKeyOutOfScope(tenantId: string, keyId: string, scope: string, origin?: RequestOrigin): Promise<void> {
     this.metrics.apiKeyRefused('insufficient_scope');
-    await this.record({ type: 'api_key_refused', tenantId, origin }, { key_id: keyId, scope });
+    const type = 'api_key_refused';
+    const client = origin?.clientAddress === undefined ? 'unknown' : clientKey(origin.clientAddress);
+    const entry = { event: type, tenant: tenantId, key_id: keyId, scope, ...requestFields(origin) };
+    try {
+      const counted = await this.#repeated.count([tenantId, type, scope, keyId, client].join('\n'), {
+        tenantId,
+        type,
+        at: this.clock.now(),
+        requestId: origin?.requestId ?? null,
+        clientRequestId: origin?.clientRequestId ?? null,
+        sessionId: null,
+        userId: null,
+        clientAddress: origin?.clientAddress ?? null,
+      });
+      if (counted === 'first') this.logger.warn(entry, 'security event');
+    } catch (error) {
+      this.metrics.auditWriteFailed(tenantId);
+      this.logger.error({ ...entry, error: describeError(error) }, 'audit event not written');
+    }
   }
+
+  /** Adds the repeats counted since the last time to their rows; one log line per row. Run every few seconds, and at shutdown. */
+  async flushRepeats(): Promise<void> {
+    const { added, failed } = await this.#repeated.flush(this.clock.now());
+    for (const { row, count } of added) {
+      this.logger.info({ event: row.type, tenant: row.tenantId, audit_id: row.id, repeats: count }, 'security event repeated');
+    }
+    for (const error of failed) this.logger.error({ error: describeError(error) }, 'repeated audit events not counted yet; retried at the next flush');
+  }
+}
+
+/** A request's ids as log lines carry them: the server's, and the client's own, if it sent one, apart. */
+export function requestFields(origin: RequestOrigin | undefined): { req_id?: string; client_req_id?: string } {
+  return {
+    ...(origin?.requestId === undefined ? {} : { req_id: origin.requestId }),
+    ...(origin?.clientRequestId === undefined ? {} : { client_req_id: origin.clientRequestId }),
+  };
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
-import type { RateLimitedOperation } from '../http/rate-limits.js';
+import type { WritingOperation } from '../http/rate-limits.js';
 import { POOL_DEFAULTS, type PoolSettings } from '../store/postgres.js';
 import { buildServerConfig, CONFIG_DEFAULTS, type ServerConfig } from './server-config.js';
 import { ConfigError, parseTenants, type RawTenantsFile } from './tenants.js';
@@ -58,14 +58,19 @@ export function loadServerConfig(env: Record<string, string | undefined>, option
   }
   const validateResponses = parseBoolean(env, 'AUTH_VALIDATE_RESPONSES', env.NODE_ENV !== 'production', problems);
   const trustProxy = parseTrustProxy(env.AUTH_TRUST_PROXY, problems);
-  const rateLimit = (operation: RateLimitedOperation, name: string) => ({
+  const rateLimit = (operation: WritingOperation, name: string) => ({
     points: integer(`AUTH_RATE_LIMIT_${name}_PER_MINUTE`, CONFIG_DEFAULTS.rateLimits[operation].points, 1),
     globalPoints: integer(`AUTH_RATE_LIMIT_${name}_GLOBAL_PER_MINUTE`, CONFIG_DEFAULTS.rateLimits[operation].globalPoints, 1),
   });
   const metricsPort = env.AUTH_METRICS_PORT === undefined || env.AUTH_METRICS_PORT === '' ? undefined : integer('AUTH_METRICS_PORT', 0);
   if (metricsPort !== undefined && metricsPort > 65_535) problems.push('AUTH_METRICS_PORT must be a port number (0 to 65535)');
   const auditRetentionDays = integer('AUTH_AUDIT_RETENTION_DAYS', CONFIG_DEFAULTS.auditRetentionDays, 1);
-  const rateLimits = { start: rateLimit('start', 'START'), session: rateLimit('session', 'SESSION'), refresh: rateLimit('refresh', 'REFRESH') };
+  const rateLimits = {
+    start: rateLimit('start', 'START'),
+    session: rateLimit('session', 'SESSION'),
+    refresh: rateLimit('refresh', 'REFRESH'),
+    api: { points: integer('AUTH_RATE_LIMIT_API_PER_MINUTE', CONFIG_DEFAULTS.rateLimits.api.points, 1) },
+  };
   const storage = loadStorageSettings(env, problems);
   const migrateOnStart = parseBoolean(env, 'AUTH_MIGRATE_ON_START', true, problems);
   const keyRefreshSeconds = integer('AUTH_KEY_REFRESH_SECONDS', CONFIG_DEFAULTS.keyRefreshSeconds, 1);

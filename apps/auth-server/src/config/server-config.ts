@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { RateLimit, RateLimitedOperation } from '../http/rate-limits.js';
+import type { RateLimitSettings, RateLimitedOperation } from '../http/rate-limits.js';
 import type { IdempotencyTiming } from '../idempotency/idempotency.js';
 import { POOL_DEFAULTS, type PoolSettings } from '../store/postgres.js';
 import type { TenantConfig } from '../tenants/tenant.js';
@@ -33,7 +33,7 @@ export interface ServerConfig {
   trustProxy: boolean | number | string[];
   loginStateTtlSeconds: number;
   idempotency: IdempotencyTiming;
-  rateLimits: Record<RateLimitedOperation, RateLimit>;
+  rateLimits: RateLimitSettings;
   providerTimeoutSeconds: number;
   /** How long a provider's discovery document is trusted before it is fetched again. */
   providerDiscoveryTtlSeconds: number;
@@ -60,6 +60,8 @@ export const CONFIG_DEFAULTS = {
     start: { points: 300, globalPoints: 6_000, durationSeconds: 60 },
     session: { points: 300, globalPoints: 6_000, durationSeconds: 60 },
     refresh: { points: 1_200, globalPoints: 60_000, durationSeconds: 60 },
+    // Every other call with an API key or an access token, together: a page's calls many times over.
+    api: { points: 3_000, durationSeconds: 60 },
   },
   providerTimeoutSeconds: 10,
   providerDiscoveryTtlSeconds: 3600,
@@ -75,7 +77,7 @@ export interface ServerConfigInput extends Partial<Omit<ServerConfig, 'databaseF
   tenants: TenantConfig[];
   /** The directory of the database and the key file. */
   dataDir: string;
-  rateLimits?: Partial<Record<RateLimitedOperation, Partial<RateLimit>>>;
+  rateLimits?: { [O in RateLimitedOperation]?: Partial<RateLimitSettings[O]> };
 }
 
 /** The one builder of the server configuration: for the entry points, the tests and the benchmarks alike. */
@@ -84,7 +86,7 @@ export function buildServerConfig(input: ServerConfigInput): ServerConfig {
   // An option given as undefined takes its default.
   const given = Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined)) as typeof rest;
   const port = given.port ?? CONFIG_DEFAULTS.port;
-  const limit = (operation: RateLimitedOperation): RateLimit => ({ ...CONFIG_DEFAULTS.rateLimits[operation], ...rateLimits?.[operation] });
+  const limit = <O extends RateLimitedOperation>(operation: O): RateLimitSettings[O] => ({ ...CONFIG_DEFAULTS.rateLimits[operation], ...rateLimits?.[operation] }) as RateLimitSettings[O];
   return {
     host: undefined,
     accessTokenAudience: CONFIG_DEFAULTS.accessTokenAudience,
@@ -110,6 +112,6 @@ export function buildServerConfig(input: ServerConfigInput): ServerConfig {
     publicUrl: (given.publicUrl ?? `http://localhost:${port}`).replace(/\/+$/, ''),
     databaseFile: join(dataDir, 'auth.sqlite'),
     keyFile: join(dataDir, 'keys.json'),
-    rateLimits: { start: limit('start'), session: limit('session'), refresh: limit('refresh') },
+    rateLimits: { start: limit('start'), session: limit('session'), refresh: limit('refresh'), api: limit('api') },
   };
 }

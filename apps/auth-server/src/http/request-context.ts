@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { requestIdOf } from '@aimable/auth-server-kit';
+import { clientRequestIdOf, requestIdOf } from '@aimable/auth-server-kit';
 import type { Request, Response } from 'express';
 
 /**
@@ -7,14 +7,17 @@ import type { Request, Response } from 'express';
  * besides its subject. Handlers pass it to the services that raise events.
  */
 export interface RequestOrigin {
+  /** The id the server gave the request. */
   requestId: string;
+  /** The caller's own `X-Request-Id`, if it sent one: kept as the client's, never as the request's id. */
+  clientRequestId?: string | undefined;
   /** The client's address as Express reads it: through the proxies `AUTH_TRUST_PROXY` trusts. */
   clientAddress: string | undefined;
 }
 
 /** The origin of the request being answered. */
 export function requestOrigin(req: Request, res: Response): RequestOrigin {
-  return { requestId: requestIdOf(res), clientAddress: clientAddress(req) };
+  return { requestId: requestIdOf(res), clientRequestId: clientRequestIdOf(res), clientAddress: clientAddress(req) };
 }
 
 /**

@@ -2,6 +2,7 @@ import type {
   AuditEventRecord,
   IdempotencyRecord,
   LoginStateRecord,
+  NewAuditEvent,
   NewLoginState,
   NewRefreshToken,
   NewSession,
@@ -104,7 +105,13 @@ export interface StoreOperations {
   completeIdempotencyKey(ref: IdempotencyKeyRef, responseStatus: number, sealedResponse: string): Promise<void>;
   releaseIdempotencyKey(ref: IdempotencyKeyRef): Promise<void>;
 
-  insertAuditEvent(event: AuditEventRecord): Promise<void>;
+  insertAuditEvent(event: NewAuditEvent): Promise<void>;
+  /**
+   * Adds the event's count to the row of its id, writing the row if there
+   * is none yet: how repeated events are counted in one row, by every
+   * instance at once.
+   */
+  countAuditEvent(event: NewAuditEvent & { count: number }): Promise<void>;
   /** The tenant's audit events, newest first. */
   listAuditEvents(tenantId: string, page: AuditEventPage): Promise<AuditEventRecord[]>;
 }

@@ -1,7 +1,7 @@
 import { CamelCasePlugin, Kysely, sql, type Compilable, type CompiledQuery, type QueryResult, type Selectable, type Transaction } from 'kysely';
 import type { AuditEventPage, AuthStore, IdempotencyClaimResult, IdempotencyKeyRef, IdempotencyScope, PoolStats, SessionPage, StoreOperations } from './auth-store.js';
 import { checkSchema, migrate } from './migrations.js';
-import type { AuditEventRecord, Database, NewLoginState, NewRefreshToken, NewSession, NewUser, ServerKeyRecord, SessionRecord, UserRecord, UsersTable } from './schema.js';
+import type { AuditEventRecord, Database, NewAuditEvent, NewLoginState, NewRefreshToken, NewSession, NewUser, ServerKeyRecord, SessionRecord, UserRecord, UsersTable } from './schema.js';
 import type { CheckpointStats } from './checkpointer.js';
 import type { GroupCommit } from './wal-sync.js';
 
@@ -93,7 +93,7 @@ export const storeCase = new StoreCasePlugin();
 
 /** The refresh token's columns, in the order the precompiled insert takes them. */
 const REFRESH_TOKEN_COLUMNS = ['id', 'tenantId', 'sessionId', 'tokenHash', 'createdAt', 'retiredAt', 'replacedBy', 'graceGrant', 'graceExpiresAt'] as const;
-const AUDIT_EVENT_COLUMNS = ['id', 'tenantId', 'type', 'at', 'requestId', 'sessionId', 'userId', 'clientAddress'] as const;
+const AUDIT_EVENT_COLUMNS = ['id', 'tenantId', 'type', 'at', 'count', 'requestId', 'clientRequestId', 'sessionId', 'userId', 'clientAddress'] as const;
 
 /** Every column of a user (the record says so: one it lacks does not compile). */
 const USER_COLUMNS = Object.keys({
@@ -394,8 +394,18 @@ class KyselyOperations implements StoreOperations {
     return sql<boolean>`operation = ${ref.operation} and subject = ${ref.subject} and idempotency_key = ${ref.key}`;
   }
 
-  async insertAuditEvent(event: AuditEventRecord): Promise<void> {
-    await this.hot.insertAuditEvent.run(this.db, AUDIT_EVENT_COLUMNS.map((column) => event[column]), this.#open);
+  async insertAuditEvent(event: NewAuditEvent): Promise<void> {
+    const row: AuditEventRecord = { ...event, count: event.count ?? 1, clientRequestId: event.clientRequestId ?? null };
+    await this.hot.insertAuditEvent.run(this.db, AUDIT_EVENT_COLUMNS.map((column) => row[column]), this.#open);
+  }
+
+  async countAuditEvent(event: NewAuditEvent & { count: number }): Promise<void> {
+    // One statement on both dialects: instances that count the same row at once add up, and none overwrites another.
+    await this.db
+      .insertInto('auditEvents')
+      .values({ ...event, clientRequestId: event.clientRequestId ?? null })
+      .onConflict((conflict) => conflict.column('id').doUpdateSet((eb) => ({ count: eb('auditEvents.count', '+', eb.ref('excluded.count')) })))
+      .execute();
   }
 
   listAuditEvents(tenantId: string, page: AuditEventPage) {

@@ -66,7 +66,7 @@ export function testServerConfig(port: number, dataDir: string, tenants: RawTena
     providerTimeoutSeconds: 5,
     tenants: parseTenants(tenants, { TEST_CLIENT_SECRET: CLIENT_SECRET }),
     ...overrides,
-    rateLimits: { start: unlimited, session: unlimited, refresh: unlimited, ...overrides.rateLimits },
+    rateLimits: { start: unlimited, session: unlimited, refresh: unlimited, api: unlimited, ...overrides.rateLimits },
   });
 }
 
@@ -195,7 +195,7 @@ export async function loginThroughProvider(
 export async function postSession(
   h: Harness,
   body: Record<string, unknown>,
-  options: { tenant?: string; key?: string } = {},
+  options: { tenant?: string; key?: string; headers?: Record<string, string> } = {},
 ): Promise<Response> {
   return fetch(`${h.url}/v1/auth/oidc/session`, {
     method: 'POST',
@@ -203,6 +203,7 @@ export async function postSession(
       'Content-Type': 'application/json',
       'X-Tenant-Id': options.tenant ?? 'alpha',
       'Idempotency-Key': options.key ?? randomBytes(8).toString('hex'),
+      ...options.headers,
     },
     body: JSON.stringify(body),
   });

@@ -326,6 +326,13 @@ export type GetCurrentSessionResult = {
         'WWW-Authenticate': string;
     };
 } | {
+    status: 429;
+    body: GetCurrentSessionErrors[429];
+    headers: {
+        'X-Request-Id'?: string;
+        'Retry-After': number | string;
+    };
+} | {
     status: 500;
     body: GetCurrentSessionErrors[500];
     headers?: {
@@ -355,6 +362,13 @@ export type GetCurrentSessionProblem = {
     headers: {
         'X-Request-Id'?: string;
         'WWW-Authenticate': string;
+    };
+} | {
+    status: 429;
+    code: GetCurrentSessionErrors[429]['code'];
+    headers: {
+        'X-Request-Id'?: string;
+        'Retry-After': number | string;
     };
 } | {
     status: 500;
@@ -703,6 +717,13 @@ export type ListAuditEventsResult = {
         'X-Request-Id'?: string;
     };
 } | {
+    status: 429;
+    body: ListAuditEventsErrors[429];
+    headers: {
+        'X-Request-Id'?: string;
+        'Retry-After': number | string;
+    };
+} | {
     status: 500;
     body: ListAuditEventsErrors[500];
     headers?: {
@@ -738,6 +759,13 @@ export type ListAuditEventsProblem = {
     code: ListAuditEventsErrors[403]['code'];
     headers?: {
         'X-Request-Id'?: string;
+    };
+} | {
+    status: 429;
+    code: ListAuditEventsErrors[429]['code'];
+    headers: {
+        'X-Request-Id'?: string;
+        'Retry-After': number | string;
     };
 } | {
     status: 500;
@@ -850,6 +878,13 @@ export type ListSessionsResult = {
         'WWW-Authenticate': string;
     };
 } | {
+    status: 429;
+    body: ListSessionsErrors[429];
+    headers: {
+        'X-Request-Id'?: string;
+        'Retry-After': number | string;
+    };
+} | {
     status: 500;
     body: ListSessionsErrors[500];
     headers?: {
@@ -879,6 +914,13 @@ export type ListSessionsProblem = {
     headers: {
         'X-Request-Id'?: string;
         'WWW-Authenticate': string;
+    };
+} | {
+    status: 429;
+    code: ListSessionsErrors[429]['code'];
+    headers: {
+        'X-Request-Id'?: string;
+        'Retry-After': number | string;
     };
 } | {
     status: 500;
@@ -942,6 +984,13 @@ export type LogoutResult = {
         'X-Request-Id'?: string;
     };
 } | {
+    status: 429;
+    body: LogoutErrors[429];
+    headers: {
+        'X-Request-Id'?: string;
+        'Retry-After': number | string;
+    };
+} | {
     status: 500;
     body: LogoutErrors[500];
     headers?: {
@@ -977,6 +1026,13 @@ export type LogoutProblem = {
     code: LogoutErrors[403]['code'];
     headers?: {
         'X-Request-Id'?: string;
+    };
+} | {
+    status: 429;
+    code: LogoutErrors[429]['code'];
+    headers: {
+        'X-Request-Id'?: string;
+        'Retry-After': number | string;
     };
 } | {
     status: 500;
@@ -1211,6 +1267,13 @@ export type RevokeSessionResult = {
         'X-Request-Id'?: string;
     };
 } | {
+    status: 429;
+    body: RevokeSessionErrors[429];
+    headers: {
+        'X-Request-Id'?: string;
+        'Retry-After': number | string;
+    };
+} | {
     status: 500;
     body: RevokeSessionErrors[500];
     headers?: {
@@ -1252,6 +1315,13 @@ export type RevokeSessionProblem = {
     code: RevokeSessionErrors[404]['code'];
     headers?: {
         'X-Request-Id'?: string;
+    };
+} | {
+    status: 429;
+    code: RevokeSessionErrors[429]['code'];
+    headers: {
+        'X-Request-Id'?: string;
+        'Retry-After': number | string;
     };
 } | {
     status: 500;
