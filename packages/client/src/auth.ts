@@ -84,6 +84,7 @@ export interface Auth {
 }
 
 const PREFIX = 'aimable-auth:';
+const REFRESH_KEY = `${PREFIX}refresh`;
 /** The retryable answers of session creation: another attempt with the same key is running, or the provider or database did not answer. */
 const RETRYABLE = new Set([409, 502, 503]);
 /** Signs the user out: the session cannot be refreshed again. */
@@ -103,12 +104,15 @@ export function createAuth(options: AuthOptions): Auth {
   const browser = typeof document !== 'undefined';
   const storage = options.storage ?? (browser ? browserSessionStorage() : memoryStorage());
   const delivery = options.refreshTokenDelivery ?? (browser ? 'cookie' : 'body');
+  const body = delivery === 'body';
   const fetchImpl = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => globalThis.fetch(input, init));
   const base = options.baseUrl.replace(/\/+$/, '');
   const listeners = new Set<AuthListener>();
+  const locks = typeof navigator === 'undefined' ? undefined : (navigator as Navigator & { locks?: LockManager }).locks;
   // Tabs of one browser share the session through its cookie: a grant or a sign-out in one reaches the others.
-  // With the refresh token in the body, each tab holds its own (in its sessionStorage), and keeps to its own session.
-  const channel = browser && delivery === 'cookie' && typeof BroadcastChannel !== 'undefined' ? new BroadcastChannel(`${PREFIX}${options.tenantId}`) : undefined;
+  // With the refresh token in the body, each tab keeps to the session it signed in to, and shares it only with
+  // the tabs that hold the same refresh token (see `grantFromOtherTab`), on a channel of their own.
+  const channel = browser && typeof BroadcastChannel !== 'undefined' ? new BroadcastChannel(`${PREFIX}${body ? 'body:' : ''}${options.tenantId}`) : undefined;
   let current: AuthSession | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let inFlight: Promise<AuthSession> | undefined;
@@ -118,8 +122,37 @@ export function createAuth(options: AuthOptions): Auth {
   let generation = 0;
   /** States this client has begun to redeem: a callback handled twice at once redeems once. */
   const spent = new Set<string>();
-  /** Told when this tab takes a grant: a tab that waited on the refresh lock waits for the grant another tab just got. */
-  const adoptions = new Set<() => void>();
+  /**
+   * Told `true` when this tab takes a grant: a tab that waited on the refresh lock waits for the grant another tab just got.
+   * Told `false` when every tab asked (body mode) has answered that it has no newer grant.
+   */
+  const adoptions = new Set<(adopted: boolean) => void>();
+  /*
+   * Body mode. A tab's refresh token is in its sessionStorage, and a duplicated tab (or one opened with
+   * `window.open`) starts with a copy of it. Both tabs redeeming that one token would be a reuse, which
+   * the server answers by ending the session (RFC 9700 §4.14.2), in both tabs. So a refresh token MUST be
+   * redeemed by one tab only, and the tabs that hold it take what it was redeemed for:
+   * - a tab holds a shared Web Lock named after each refresh token it has held (by its SHA-256, which
+   *   never reveals it) until it signs out; the browser lets the locks go when the tab goes, even if it
+   *   crashed, where a tab id marked on `pagehide` would stay behind;
+   * - refreshes take the tenant's refresh lock, one tab at a time. Before it redeems its token, a tab that
+   *   sees another holder of it (`navigator.locks.query()`) asks that tab, which hands over its grant if it
+   *   has moved past that token, or says it has not;
+   * - a tab that redeemed a token tells the grant it got to the tabs that hold that token.
+   * Both tabs thus stay signed in, on one session. The grant, refresh token included, goes on a
+   * BroadcastChannel, which reaches only pages of this origin: those that can read sessionStorage, or
+   * install a service worker that sees every refresh. Without Web Locks, tabs refresh as before.
+   */
+  /** The fingerprint of the refresh token this tab holds. */
+  let holding: string | undefined;
+  /** The release of the lock of each refresh token this tab has held. */
+  const holds = new Map<string, () => void>();
+  /** The grant this tab holds, for a tab that asks with a token this tab has moved past. */
+  let lastGrant: SessionGrant | undefined;
+  /** The question this tab asked the other holders of its token, and how many have yet to answer. */
+  let question: { id: string; left: number } | undefined;
+  /** The name of a refresh token between tabs, in body mode in a browser. */
+  const fingerprintOf = async (token: string | null | undefined): Promise<string | undefined> => (body && channel && token ? sha256(token) : undefined);
   /**
    * When a tab of this browser last refreshed, kept beside the lock: the
    * lock can pass to a waiting tab before the grant's message reaches it,
@@ -144,13 +177,50 @@ export function createAuth(options: AuthOptions): Auth {
     new Promise((resolve) => {
       const done = (adopted: boolean) => {
         clearTimeout(timeout);
-        adoptions.delete(onAdopted);
+        adoptions.delete(done);
         resolve(adopted);
       };
-      const onAdopted = () => done(true);
       const timeout = setTimeout(() => done(false), ms);
-      adoptions.add(onAdopted);
+      adoptions.add(done);
     });
+
+  /** Holds the lock named after a refresh token: another tab that holds the token then asks this one before it redeems it. */
+  function hold(fingerprint: string): void {
+    holding = fingerprint;
+    if (holds.has(fingerprint)) return;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    holds.set(fingerprint, release);
+    void locks?.request(`${PREFIX}held:${fingerprint}`, { mode: 'shared' }, () => released).catch(() => undefined);
+  }
+
+  /** Lets go of the tokens this tab held: it no longer answers for them. */
+  function letGo(): void {
+    for (const release of holds.values()) release();
+    holds.clear();
+    holding = undefined;
+  }
+
+  /**
+   * Body mode, under the refresh lock: whether another tab that holds this tab's refresh token redeemed it
+   * and handed over its grant. Asks only when another tab holds the token, and waits for the answers of all
+   * of them, at most a second (a frozen tab does not answer).
+   */
+  async function grantFromOtherTab(): Promise<boolean> {
+    const fingerprint = await fingerprintOf(await storage.get(REFRESH_KEY));
+    if (!fingerprint || !locks || !channel) return false;
+    const { held = [], pending = [] } = await locks.query();
+    const others = [...held, ...pending].filter((lock) => lock.name === `${PREFIX}held:${fingerprint}`).length - (holds.has(fingerprint) ? 1 : 0);
+    hold(fingerprint);
+    if (others < 1) return false;
+    question = { id: crypto.randomUUID(), left: others };
+    channel.postMessage({ ask: fingerprint, id: question.id });
+    try {
+      return await adoptedWithin(1_000);
+    } finally {
+      question = undefined;
+    }
+  }
 
   async function call<T>(operation: OperationId, method: string, path: string, init: { headers?: Record<string, string>; body?: unknown; bearer?: boolean } = {}): Promise<{ data: T; response: Response }> {
     const headers: Record<string, string> = { Accept: 'application/json, application/problem+json', 'X-Tenant-Id': options.tenantId, ...init.headers };
@@ -177,14 +247,20 @@ export function createAuth(options: AuthOptions): Auth {
     for (const listener of [...listeners]) listener(event, current);
   }
 
-  /** Takes a grant as the current session, schedules its refresh, and tells the other tabs. */
-  async function adopt(grant: SessionGrant, event: AuthEvent, fromOtherTab = false): Promise<AuthSession> {
+  /**
+   * Takes a grant as the current session, schedules its refresh, and tells the other tabs. Body mode: `to`
+   * is the fingerprint of the grant's refresh token, and `from` of the token it was redeemed with; only
+   * the tabs that hold `from` are told.
+   */
+  async function adopt(grant: SessionGrant, event: AuthEvent, fromOtherTab: boolean, to?: string, from?: string): Promise<AuthSession> {
     current = { accessToken: grant.access_token, expiresAt: Date.now() + grant.expires_in * 1000, session: grant.session, user: grant.user };
     lastAdopted = Date.now();
-    for (const adopted of [...adoptions]) adopted();
-    if (grant.refresh_token !== undefined) await storage.set(`${PREFIX}refresh`, grant.refresh_token);
+    lastGrant = grant;
+    if (to) hold(to);
+    for (const adopted of [...adoptions]) adopted(true);
+    if (grant.refresh_token !== undefined) await storage.set(REFRESH_KEY, grant.refresh_token);
     schedule(grant.expires_in);
-    if (!fromOtherTab) channel?.postMessage({ event, grant: { ...grant, refresh_token: undefined } });
+    if (!fromOtherTab && (!body || from)) channel?.postMessage(body ? { event, grant, from, to } : { event, grant: { ...grant, refresh_token: undefined } });
     emit(event);
     return current;
   }
@@ -192,10 +268,12 @@ export function createAuth(options: AuthOptions): Auth {
   async function clear(tellOthers: boolean): Promise<void> {
     generation += 1;
     const wasSignedIn = current !== undefined;
-    current = undefined;
+    const from = holding;
+    current = lastGrant = undefined;
+    letGo();
     if (timer) clearTimeout(timer);
-    await storage.remove(`${PREFIX}refresh`);
-    if (tellOthers) channel?.postMessage({ event: 'signed_out' });
+    await storage.remove(REFRESH_KEY);
+    if (tellOthers) channel?.postMessage({ event: 'signed_out', from });
     if (wasSignedIn) emit('signed_out');
   }
 
@@ -208,23 +286,33 @@ export function createAuth(options: AuthOptions): Auth {
     (timer as { unref?: () => void }).unref?.();
   }
 
-  channel?.addEventListener('message', (message: MessageEvent<{ event: AuthEvent; grant?: SessionGrant }>) => {
-    const { event, grant } = message.data;
-    if (event === 'signed_out') void clear(false);
-    else if (grant) void adopt(grant, event, true);
+  channel?.addEventListener('message', ({ data }: MessageEvent<TabMessage>) => {
+    const { event, grant, from, ask, re } = data;
+    if (ask) {
+      // A tab holds a token this tab held: it gets this tab's grant if this tab has moved past that token, else word that it has not.
+      if (holds.has(ask)) channel.postMessage(ask !== holding && current && lastGrant ? { event: 'token_refreshed', grant: { ...lastGrant, expires_in: (current.expiresAt - Date.now()) / 1000 }, from: ask, to: holding } : { re: data.id });
+    } else if (re) {
+      if (question?.id === re && --question.left < 1) for (const settle of [...adoptions]) settle(false);
+    } else if (!body || (from && from === holding)) {
+      if (event === 'signed_out') void clear(false);
+      // A tab that restores its session from another tab's grant is signed in by it.
+      else if (grant && event) void adopt(grant, body && !current ? 'signed_in' : event, true, data.to);
+    }
   });
 
   async function rotate(): Promise<AuthSession> {
     const at = generation;
-    const stored = delivery === 'body' ? await storage.get(`${PREFIX}refresh`) : undefined;
+    const stored = body ? await storage.get(REFRESH_KEY) : undefined;
+    const from = await fingerprintOf(stored);
     try {
       const { data } = await call<SessionGrant>('refreshSession', 'POST', '/v1/refresh', {
         headers: { 'X-API-Key': options.apiKey },
         ...(stored ? { body: { refresh_token: stored } } : {}),
       });
+      const to = await fingerprintOf(data.refresh_token);
       // Signed out meanwhile: the user asked to be out, and stays out.
       if (generation !== at) throw new SignInError('signed_out', 'The user signed out while the session was being refreshed.');
-      return await adopt(data, current ? 'token_refreshed' : 'signed_in');
+      return await adopt(data, current ? 'token_refreshed' : 'signed_in', false, to, from);
     } catch (error) {
       if (isAuthApiError(error, ...SESSION_OVER)) await clear(true);
       throw error;
@@ -234,11 +322,12 @@ export function createAuth(options: AuthOptions): Auth {
   function refresh(): Promise<AuthSession> {
     inFlight ??= (async () => {
       const asked = Date.now();
-      const locks = typeof navigator === 'undefined' ? undefined : (navigator as Navigator & { locks?: LockManager }).locks;
       if (!locks) return rotate();
       // One tab refreshes at a time; a tab that waited takes the grant another tab just got.
       return locks.request(`${PREFIX}refresh:${options.tenantId}`, async () => {
         if (current && lastAdopted > asked) return current;
+        // Body mode: a tab that holds this tab's refresh token may have redeemed it; its grant is then this tab's.
+        if (body) return ((await grantFromOtherTab()) && current) || rotate();
         // Another tab refreshed after this one last took a grant: its grant is on its way here.
         if (lastRefreshed() > lastAdopted && (await adoptedWithin(1_000)) && current) return current;
         const rotated = await rotate();
@@ -277,7 +366,7 @@ export function createAuth(options: AuthOptions): Auth {
 
     async signIn(provider, { redirectUri }) {
       const verifier = base64url(crypto.getRandomValues(new Uint8Array(32)));
-      const challenge = base64url(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier))));
+      const challenge = await sha256(verifier);
       const query = new URLSearchParams({ frontend_redirect_uri: redirectUri, code_challenge: challenge, code_challenge_method: 'S256' });
       const { data } = await call<AuthorizationRedirect>('startOidcLogin', 'GET', `/v1/auth/oidc/${encodeURIComponent(provider)}/start?${query}`);
       // Only a web page: never a `javascript:` or other URL a misconfigured API might hand over.
@@ -305,12 +394,16 @@ export function createAuth(options: AuthOptions): Auth {
       if (!saved) throw new SignInError('unknown_state', 'This sign-in was not started here, or was already finished. Sign in again.');
       if (error || !code) throw new SignInError('provider_error', `The provider refused the sign-in: ${error}.`, error ?? undefined);
       const { verifier } = JSON.parse(saved) as { verifier: string };
-      return adopt(await createSession(code, state, verifier), 'signed_in');
+      const grant = await createSession(code, state, verifier);
+      const to = await fingerprintOf(grant.refresh_token);
+      // A new session starts a new line of refresh tokens: the tabs that held the previous one no longer get this tab's grants.
+      letGo();
+      return adopt(grant, 'signed_in', false, to);
     },
 
     async restore() {
       if (current) return current;
-      if (delivery === 'body' && !(await storage.get(`${PREFIX}refresh`))) return undefined;
+      if (body && !(await storage.get(REFRESH_KEY))) return undefined;
       try {
         return await refresh();
       } catch (error) {
@@ -371,6 +464,21 @@ export function createAuth(options: AuthOptions): Auth {
       return (await call<CurrentSession>('getCurrentSession', 'GET', '/v1/auth/session', { bearer: true })).data;
     },
   };
+}
+
+/** What tabs tell each other: a grant or a sign-out (body mode: for the tabs that hold the token `from`), or a question about a token and its answer. */
+interface TabMessage {
+  event?: AuthEvent;
+  grant?: SessionGrant;
+  from?: string;
+  to?: string;
+  ask?: string;
+  id?: string;
+  re?: string;
+}
+
+async function sha256(text: string): Promise<string> {
+  return base64url(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text))));
 }
 
 function base64url(bytes: Uint8Array): string {

@@ -17,7 +17,10 @@ export function memoryStorage(): AuthStorage {
   };
 }
 
-/** The tab's `sessionStorage`: it survives the provider's redirect, and no other tab sees it. */
+/**
+ * The tab's `sessionStorage`: it survives the provider's redirect, and no other tab sees it. A tab
+ * duplicated or opened with `window.open` starts with a copy, which `createAuth` redeems in one tab only.
+ */
 export function browserSessionStorage(): AuthStorage {
   return {
     get: (key) => sessionStorage.getItem(key),
