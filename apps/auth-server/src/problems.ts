@@ -120,3 +120,10 @@ const DATABASE_RETRY_AFTER_SECONDS = 1;
 export function databaseUnavailable(cause: unknown): ApiProblem<ProblemOf<'getReadiness'>> {
   return serviceUnavailable('The database is busy or does not answer.', cause, DATABASE_RETRY_AFTER_SECONDS);
 }
+
+/** A full or read-only disk waits for an operator: clients back off longer than for a busy database. */
+const STORAGE_RETRY_AFTER_SECONDS = 10;
+
+export function storageUnavailable(cause: unknown): ApiProblem<ProblemOf<'getReadiness'>> {
+  return serviceUnavailable('The server cannot write now: its storage is full or read-only. Try again later.', cause, STORAGE_RETRY_AFTER_SECONDS);
+}

@@ -18,6 +18,7 @@ import { ProviderClients } from './oidc/provider-client.js';
 import { SessionService } from './sessions/session-service.js';
 import { openStore } from './store/open.js';
 import type { AuthStore } from './store/auth-store.js';
+import { StorageHealth } from './store/storage-health.js';
 import type { SyncLog } from './store/wal-sync.js';
 import { TenantRegistry } from './tenants/tenant-registry.js';
 import { AccessTokens } from './tokens/access-tokens.js';
@@ -57,11 +58,17 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const { config } = options;
   const clock = options.clock ?? systemClock;
   const { logger, requests: requestLogger } = createLoggers(config.logLevel, options.logDestination);
+  // Made once the metrics are; a failure of the checkpoint worker before then is logged as any other.
+  let storage: StorageHealth | undefined;
   const { store, pool } = await openStore(
     config,
     {
       onConnectionError: (error) => logger.warn({ error: describeError(error) }, 'a database connection failed; the pool replaces it'),
-      onBackgroundError: (error) => logger.error({ error: describeError(error) }, 'the checkpoint worker failed; SQLite checkpoints its log in the commits again'),
+      onBackgroundError: (error) => {
+        // A full disk is told once, by `storage`: the worker's stop is then a consequence, not news.
+        const level = storage?.observe(error) ? 'warn' : 'error';
+        logger[level]({ error: describeError(error) }, 'the checkpoint worker failed; SQLite checkpoints its log in the commits again');
+      },
     },
     options.syncLog,
   );
@@ -86,8 +93,10 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   keys.startRefreshing((error) => logger.error({ error: describeError(error) }, 'reading the keys again failed; the ones loaded stay in use'));
 
   const metrics = new Metrics({ poolStats: store.poolStats?.bind(store), checkpoints: store.checkpoints?.bind(store) });
+  // A full or read-only disk is told once, counted, and makes the instance not ready until a write succeeds again.
+  storage = new StorageHealth(config.databaseUrl === undefined ? config.databaseFile : 'the PostgreSQL database', logger, metrics, clock.now);
   // Every security event is logged, counted and written to its tenant's audit log here, and only here.
-  const events = new SecurityEvents(store, metrics, logger, clock);
+  const events = new SecurityEvents(store, metrics, logger, clock, storage);
   const tenants = new TenantRegistry(config.tenants);
   const providers = new ProviderClients({ timeoutSeconds: config.providerTimeoutSeconds, discoveryTtlSeconds: config.providerDiscoveryTtlSeconds }, clock);
   const sealer = keys.sealing;
@@ -114,11 +123,12 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     accessTokens,
     limits,
     store,
+    storage,
     audit: new AuditLog(store),
     isDraining: () => draining,
     keysStale: () => keys.isStale(),
   });
-  const app = createApp({ handlers, tenants, callers, limits, logger, requestLogger, metrics, validateResponses: config.validateResponses, trustProxy: config.trustProxy, settle: () => store.settle() });
+  const app = createApp({ handlers, tenants, callers, limits, logger, requestLogger, metrics, validateResponses: config.validateResponses, trustProxy: config.trustProxy, storage, settle: () => store.settle() });
 
   const server = createHttpServer(app);
   await new Promise<void>((resolve, reject) => {
@@ -149,7 +159,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   }
   const auditRetentionMs = config.auditRetentionDays * 24 * 3600 * 1000;
   const prune = () => {
-    store.prune(clock.now(), auditRetentionMs).catch((error: unknown) => logger.error({ error: describeError(error) }, 'prune failed'));
+    store.prune(clock.now(), auditRetentionMs).catch((error: unknown) => {
+      if (!storage.observe(error)) logger.error({ error: describeError(error) }, 'prune failed');
+    });
   };
   prune();
   const pruning = setInterval(prune, PRUNE_INTERVAL_MS);

@@ -8,6 +8,7 @@ import { describeError } from '../logging/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { RefreshChannel, SessionEvents } from '../sessions/session-service.js';
 import type { AuthStore, StoreOperations } from '../store/auth-store.js';
+import type { StorageHealth } from '../store/storage-health.js';
 import { RepeatedEvents } from './repeated-events.js';
 
 export type AuditEventType = api.AuditEvent['type'];
@@ -42,8 +43,17 @@ export class SecurityEvents {
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly clock: Clock,
+    /** Told of failed writes: a full disk is logged once there, not once per event. */
+    private readonly storage?: Pick<StorageHealth, 'observe'>,
   ) {
     this.#repeated = new RepeatedEvents(store);
+  }
+
+  /** A row not written: counted, and logged unless the storage failed (it says so once). The event's own log line keeps it. */
+  #notWritten(tenantId: string, entry: Record<string, unknown>, error: unknown): void {
+    this.metrics.auditWriteFailed(tenantId);
+    if (this.storage?.observe(error)) return;
+    this.logger.error({ ...entry, error: describeError(error) }, 'audit event not written');
   }
 
   /**
@@ -75,8 +85,7 @@ export class SecurityEvents {
     try {
       await this.store.insertAuditEvent(row);
     } catch (error) {
-      this.metrics.auditWriteFailed(event.tenantId);
-      this.logger.error({ ...entry, error: describeError(error) }, 'audit event not written');
+      this.#notWritten(event.tenantId, entry, error);
     }
   }
 
@@ -138,8 +147,8 @@ export class SecurityEvents {
       });
       if (counted === 'first') this.logger.warn(entry, 'security event');
     } catch (error) {
-      this.metrics.auditWriteFailed(tenantId);
-      this.logger.error({ ...entry, error: describeError(error) }, 'audit event not written');
+      this.logger.warn(entry, 'security event');
+      this.#notWritten(tenantId, entry, error);
     }
   }
 
@@ -149,7 +158,9 @@ export class SecurityEvents {
     for (const { row, count } of added) {
       this.logger.info({ event: row.type, tenant: row.tenantId, audit_id: row.id, repeats: count }, 'security event repeated');
     }
-    for (const error of failed) this.logger.error({ error: describeError(error) }, 'repeated audit events not counted yet; retried at the next flush');
+    for (const error of failed) {
+      if (!this.storage?.observe(error)) this.logger.error({ error: describeError(error) }, 'repeated audit events not counted yet; retried at the next flush');
+    }
   }
 }
 

@@ -7,8 +7,9 @@ import type { TenantRegistry } from '../tenants/tenant-registry.js';
 import type { CallerPrincipals, Callers } from './caller.js';
 import type { RateLimits } from './rate-limits.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { CHALLENGES, databaseUnavailable } from '../problems.js';
-import { isDatabaseUnavailable } from '../store/unavailable.js';
+import { CHALLENGES, databaseUnavailable, storageUnavailable } from '../problems.js';
+import type { StorageHealth } from '../store/storage-health.js';
+import { isDatabaseUnavailable, storageFailureCode } from '../store/unavailable.js';
 import { originCheck, tenantCors, UNSAFE_OPERATIONS } from './cors.js';
 
 export interface AppOptions {
@@ -22,6 +23,8 @@ export interface AppOptions {
   metrics: Metrics;
   validateResponses: boolean;
   trustProxy: boolean | number | string[];
+  /** Told of every error, to notice a full or read-only disk. */
+  storage: StorageHealth;
   /** Resolves once what the store committed so far is durable: awaited before every answer (`AuthStore.settle`). */
   settle: () => Promise<void>;
 }
@@ -40,9 +43,11 @@ export function createApp(options: AppOptions): Express {
       challenges: CHALLENGES,
       validateResponses: options.validateResponses,
       settle: options.settle,
-      translateError: (error) => (isDatabaseUnavailable(error) ? databaseUnavailable(error) : undefined),
+      translateError: (error) => (options.storage.observe(error) ? storageUnavailable(error) : isDatabaseUnavailable(error) ? databaseUnavailable(error) : undefined),
       onError: (error, problem, req) => {
         const entry = { req_id: req.res?.locals.requestId, status: problem.status, code: problem.code, error: describeError(error) };
+        // A storage failure is told once, by `storage`, and counted: not once per request.
+        if (storageFailureCode(error) !== undefined) return;
         if (problem.status >= 500) options.logger.error(entry, 'request failed');
         else options.logger.info(entry, 'request refused');
         if (problem.code === 'rate_limited') options.metrics.rateLimited(options.callers.of(req).namedTenant()?.id, req.res?.locals.operationId);

@@ -3,7 +3,8 @@ import { parse as parseCookies } from 'cookie';
 import { sha256Hex } from '../ids.js';
 import { requestFingerprint, type Idempotency } from '../idempotency/idempotency.js';
 import type { LoginService, RedeemableLogin } from '../login/login-service.js';
-import { databaseUnavailable, loginRejected, refreshRejected, serviceUnavailable, sessionNotFound } from '../problems.js';
+import { databaseUnavailable, loginRejected, refreshRejected, serviceUnavailable, sessionNotFound, storageUnavailable } from '../problems.js';
+import type { StorageHealth } from '../store/storage-health.js';
 import type { CreationGuard, RefreshChannel, SessionService } from '../sessions/session-service.js';
 import type { TenantRegistry } from '../tenants/tenant-registry.js';
 import type { AccessTokens } from '../tokens/access-tokens.js';
@@ -25,7 +26,9 @@ export interface HandlerDependencies {
   accessTokens: AccessTokens;
   /** The global caps, counted only by requests that passed every check and are about to write. */
   limits: Pick<RateLimits, 'consumeGlobal'>;
-  store: Pick<AuthStore, 'ping' | 'poolStats'>;
+  store: Pick<AuthStore, 'ping' | 'poolStats' | 'probeWrite'>;
+  /** Whether the storage takes writes; while it does not, readiness tries a write of its own. */
+  storage: StorageHealth;
   audit: AuditLog;
   /** True once shutdown has begun: readiness answers 503. */
   isDraining: () => boolean;
@@ -201,6 +204,16 @@ export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrinci
         await deps.store.ping();
       } catch (error) {
         throw databaseUnavailable(error);
+      }
+      if (deps.storage.failing) {
+        // Nothing else may write while the instance is out of traffic: whether space is back is tried here.
+        try {
+          await deps.store.probeWrite();
+        } catch (error) {
+          deps.storage.observe(error);
+          throw storageUnavailable(error);
+        }
+        deps.storage.recovered();
       }
       if (deps.keysStale()) {
         const reason = 'The signing and sealing keys could not be read again for three refresh intervals (see the log): a rotation may be missed.';

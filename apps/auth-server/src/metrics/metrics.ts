@@ -24,6 +24,8 @@ export class Metrics {
   readonly #rateLimited: Counter<'tenant' | 'operation'>;
   readonly #apiKeysRefused: Counter<'reason'>;
   readonly #auditWriteFailures: Counter<'tenant'>;
+  readonly #storageFailures: Counter<'code'>;
+  readonly #storageFailing: Gauge;
 
   constructor(options: { poolStats?: (() => PoolStats) | undefined; checkpoints?: (() => CheckpointStats) | undefined } = {}) {
     const registers = [this.registry];
@@ -48,6 +50,13 @@ export class Metrics {
     this.#rateLimited = new Counter({ name: 'auth_rate_limit_refusals_total', help: 'Requests refused with 429, per tenant (as the request names it) and operation.', labelNames: ['tenant', 'operation'], registers });
     this.#apiKeysRefused = new Counter({ name: 'auth_api_key_refusals_total', help: 'X-API-Key values refused: unknown keys, and keys without the scope of the operation.', labelNames: ['reason'], registers });
     this.#auditWriteFailures = new Counter({ name: 'auth_audit_write_failures_total', help: 'Audit events that could not be written (the request was answered anyway).', labelNames: ['tenant'], registers });
+    this.#storageFailures = new Counter({
+      name: 'auth_storage_failures_total',
+      help: "Writes the database's storage refused, per error code: full (SQLITE_FULL, 53100), failing (SQLITE_IOERR_*) or read-only (SQLITE_READONLY_*, 25006).",
+      labelNames: ['code'],
+      registers,
+    });
+    this.#storageFailing = new Gauge({ name: 'auth_storage_failing', help: "1 while writes fail for want of space or on a failing or read-only disk: /readyz is not ready.", registers });
 
     const poolStats = options.poolStats;
     if (poolStats) {
@@ -119,6 +128,14 @@ export class Metrics {
 
   auditWriteFailed(tenant: string): void {
     this.#auditWriteFailures.inc({ tenant });
+  }
+
+  storageFailure(code: string): void {
+    this.#storageFailures.inc({ code });
+  }
+
+  storageFailing(failing: boolean): void {
+    this.#storageFailing.set(failing ? 1 : 0);
   }
 
   /** The exposition in Prometheus text format, and its content type. */

@@ -159,6 +159,8 @@ export interface AuthStore extends StoreOperations {
   settle(): Promise<void>;
   /** Throws when the database does not answer, or can no longer make commits durable. */
   ping(): Promise<void>;
+  /** Writes (and makes durable) one small row of no meaning: whether the storage takes writes now. */
+  probeWrite(): Promise<void>;
   /** The connection pool's use, for metrics; absent for a database without a pool (SQLite). */
   poolStats?(): PoolStats;
   /** SQLite's checkpoint worker, for metrics and tests: absent where there is none (PostgreSQL, a file without group commit). */

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { CamelCasePlugin, Kysely, sql, type Compilable, type CompiledQuery, type QueryResult, type Selectable, type Transaction } from 'kysely';
 import type { AuditEventPage, AuthStore, IdempotencyClaimResult, IdempotencyKeyRef, IdempotencyScope, PoolStats, SessionPage, StoreOperations } from './auth-store.js';
 import { checkSchema, migrate } from './migrations.js';
@@ -418,6 +419,15 @@ class KyselyOperations implements StoreOperations {
   }
 }
 
+/** What readiness writes to learn whether the storage takes writes again. */
+const STORAGE_PROBE_BYTES = 64 * 1024;
+
+/** The error of the work, which the failed rollback after it would have replaced, with that failure beside it. */
+function withRollbackFailure(error: unknown, rollbackFailure: unknown): unknown {
+  if (error instanceof Error && !('rollbackFailure' in error)) Object.defineProperty(error, 'rollbackFailure', { value: rollbackFailure, enumerable: false });
+  return error;
+}
+
 function toUserRecord(row: Selectable<UsersTable>): UserRecord {
   return { ...row, emailVerified: row.emailVerified === 1 };
 }
@@ -536,16 +546,22 @@ export class KyselyAuthStore extends KyselyOperations implements AuthStore {
 
   async transaction<T>(work: (tx: StoreOperations) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
+      let failure: { error: unknown } | undefined;
       try {
         return await this.#db.transaction().execute(async (trx) => {
           const operations = new KyselyOperations(trx, this.hot);
           try {
             return await work(operations);
+          } catch (error) {
+            failure = { error };
+            throw error;
           } finally {
             operations.end();
           }
         });
-      } catch (error) {
+      } catch (thrown) {
+        // A ROLLBACK that failed after the work did (the connection lost, say) never hides why the work failed.
+        const error = failure !== undefined && thrown !== failure.error ? withRollbackFailure(failure.error, thrown) : thrown;
         if (attempt >= TRANSACTION_ATTEMPTS || !RETRYABLE_SQLSTATES.has((error as { code?: string }).code ?? '')) throw error;
       }
     }
@@ -648,6 +664,17 @@ export class KyselyAuthStore extends KyselyOperations implements AuthStore {
   async ping(): Promise<void> {
     this.#durability?.commits.assertHealthy();
     await sql`select 1`.execute(this.#db);
+  }
+
+  async probeWrite(): Promise<void> {
+    // As much as a few requests write (64 KiB), not a few bytes: a full disk may still take a write that fits in the
+    // free space of the file's pages, and the storage must not seem back while a refresh's write would still fail.
+    // Then the room is given back.
+    const now = Date.now();
+    const filler = randomBytes(STORAGE_PROBE_BYTES / 2).toString('hex');
+    await sql`insert into storage_probe (id, written_at, filler) values (1, ${now}, ${filler}) on conflict (id) do update set written_at = excluded.written_at, filler = excluded.filler`.execute(this.#db);
+    await sql`update storage_probe set filler = '' where id = 1`.execute(this.#db);
+    await this.settle();
   }
 
   async close(): Promise<void> {

@@ -200,6 +200,17 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('server_keys').addColumn('retired_at', 'bigint').execute();
     },
   },
+  '0008_storage_probe': {
+    // One row that readiness writes, while the storage refused a write, to learn whether it takes writes again.
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('storage_probe')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('written_at', 'bigint', (c) => c.notNull())
+        .addColumn('filler', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

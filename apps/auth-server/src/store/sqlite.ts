@@ -82,7 +82,10 @@ class FairSqliteDriver implements Driver {
   readonly #waiting: (() => void)[] = [];
   #held = false;
 
-  constructor(config: SqliteDialectConfig) {
+  constructor(
+    config: SqliteDialectConfig,
+    private readonly inTransaction: () => boolean,
+  ) {
     this.#driver = new SqliteDriver(config);
   }
 
@@ -117,8 +120,11 @@ class FairSqliteDriver implements Driver {
     return this.#driver.commitTransaction(connection);
   }
 
-  rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    return this.#driver.rollbackTransaction(connection);
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    // SQLite ends a transaction itself on some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM…): a ROLLBACK would then
+    // fail with "no transaction is active", and Kysely would throw that in place of the error that caused it.
+    if (!this.inTransaction()) return;
+    await this.#driver.rollbackTransaction(connection);
   }
 
   destroy(): Promise<void> {
@@ -130,13 +136,17 @@ class FairSqliteDialect extends SqliteDialect {
   readonly #config: SqliteDialectConfig;
   #driver: FairSqliteDriver | undefined;
 
-  constructor(config: SqliteDialectConfig) {
+  constructor(
+    config: SqliteDialectConfig,
+    /** Whether the connection is in a transaction now, as SQLite itself says. */
+    private readonly inTransaction: () => boolean,
+  ) {
     super(config);
     this.#config = config;
   }
 
   override createDriver(): Driver {
-    this.#driver = new FairSqliteDriver(this.#config);
+    this.#driver = new FairSqliteDriver(this.#config, this.inTransaction);
     return this.#driver;
   }
 
@@ -213,7 +223,7 @@ export async function openSqliteStore(filename: string, options: SqliteStoreOpti
   const log = grouped ? walSync(filename) : undefined;
   const commits = log ? new GroupCommit(options.syncLog ?? log.sync) : undefined;
   const statements = withStatementCache(database, commits);
-  const dialect = new FairSqliteDialect({ database: statements });
+  const dialect = new FairSqliteDialect({ database: statements }, () => database.inTransaction);
   const db = new Kysely<Database>({ dialect });
   // Another connection's commit (an operator's command) changes `data_version`; this store's own writes are counted.
   // Not read while a transaction holds the connection: the pragma would begin its snapshot before its first statement does.

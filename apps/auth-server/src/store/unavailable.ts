@@ -7,6 +7,7 @@
  * `Retry-After`; a retry may succeed.
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
+  if (storageFailureCode(error) !== undefined) return true;
   for (let each: unknown = error, depth = 0; each instanceof Error && depth < 5; each = each.cause, depth++) {
     const code = (each as { code?: unknown }).code;
     if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || UNAVAILABLE_SQLSTATE_CLASSES.has(code.slice(0, 2)))) return true;
@@ -14,6 +15,25 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * The code of an error that means the database's storage cannot take a
+ * write: full, failing or read-only. SQLite: `SQLITE_FULL`,
+ * `SQLITE_IOERR*` and `SQLITE_READONLY*`; PostgreSQL: `53100`
+ * (disk_full) and `25006` (read_only_sql_transaction). Undefined for any
+ * other error. An operator fixes these; until then every write fails, and
+ * the instance is not ready.
+ */
+export function storageFailureCode(error: unknown): string | undefined {
+  for (let each: unknown = error, depth = 0; each instanceof Error && depth < 5; each = each.cause, depth++) {
+    const code = (each as { code?: unknown }).code;
+    if (typeof code !== 'string') continue;
+    if (STORAGE_FAILURE_SQLSTATES.has(code) || /^SQLITE_(FULL|IOERR|READONLY)(_|$)/.test(code)) return code;
+  }
+  return undefined;
+}
+
+const STORAGE_FAILURE_SQLSTATES = new Set(['53100', '25006']);
 
 /** Network errors, PostgreSQL SQLSTATEs and SQLite result codes. */
 const UNAVAILABLE_CODES = new Set([

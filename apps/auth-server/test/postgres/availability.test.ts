@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startHarness, type Harness } from '../support/harness.js';
+import { refresh as refreshToken, signIn, startHarness, type Harness } from '../support/harness.js';
 import { startTestPostgres, type TestPostgres } from '../support/postgres.js';
 
 let postgres: TestPostgres;
@@ -72,6 +72,26 @@ describe('when the database cannot serve', () => {
     expect((await answer('/v1/refresh', refresh)).body.code).toBe('invalid_refresh_token');
   });
 
+  test("When a transaction's work fails and its ROLLBACK then fails too, then the work's own error is what is thrown, the ROLLBACK's kept beside it", async () => {
+    let resume!: () => void;
+    const held = h.server.store.transaction(async (tx) => {
+      await tx.findSession('alpha', 'ses_a');
+      await new Promise<void>((resolve) => (resume = resolve));
+      throw Object.assign(new Error('the work failed'), { code: 'WORK_FAILED' });
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const admin = new pg.Client({ connectionString: databaseUrl });
+    await admin.connect();
+    await admin.query(`select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'aimable-auth' and state = 'idle in transaction'`).finally(() => admin.end());
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    resume();
+    const error = (await held.then(() => undefined, (thrown: unknown) => thrown)) as Error & { code?: string; rollbackFailure?: Error };
+    expect(error.message).toBe('the work failed');
+    expect(error.code).toBe('WORK_FAILED');
+    expect(error.rollbackFailure).toBeInstanceOf(Error);
+    expect((await answer('/readyz')).status).toBe(200);
+  });
+
   test('When the database goes away, then requests and readiness answer 503, and both recover when it is back, with no restart', async () => {
     postgres.halt();
     try {
@@ -86,5 +106,36 @@ describe('when the database cannot serve', () => {
     }
     expect((await answer('/readyz')).status).toBe(200);
     expect((await answer('/v1/refresh', refresh)).body.code).toBe('invalid_refresh_token');
+  });
+
+  test('When the database takes no writes (read-only: 25006), then writes answer 503 with Retry-After, readiness says so, the cause is logged once, and all recovers once it takes writes again', async () => {
+    const grant = await signIn(h);
+    const name = new URL(databaseUrl).pathname.slice(1);
+    const admin = new pg.Client({ connectionString: databaseUrl });
+    await admin.connect();
+    // The pool's connections are made again, and so take the database's new default.
+    const readOnly = async (on: boolean) => {
+      await admin.query(on ? `alter database ${name} set default_transaction_read_only = on` : `alter database ${name} reset default_transaction_read_only`);
+      await admin.query(`select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'aimable-auth'`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    };
+    try {
+      await readOnly(true);
+      let refused = await refreshToken(h, grant.refresh_token);
+      // The first request may meet the connection that was just ended: the database did not answer.
+      if (refused.headers.get('retry-after') === '1') refused = await refreshToken(h, grant.refresh_token);
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('10');
+      expect(((await refused.json()) as { code: string }).code).toBe('service_unavailable');
+      expect((await refreshToken(h, grant.refresh_token)).status).toBe(503);
+      expect(await answer('/readyz')).toMatchObject({ status: 503, retryAfter: '10', body: { code: 'service_unavailable' } });
+      const told = h.logs.map((line) => JSON.parse(line) as { level: number; error_code?: string; msg: string }).filter((line) => line.error_code === '25006' && line.level >= 50);
+      expect(told).toHaveLength(1);
+      expect(told[0]!.msg).toContain('writes to the PostgreSQL database fail (25006)');
+    } finally {
+      await readOnly(false).finally(() => admin.end());
+    }
+    expect((await answer('/readyz')).status).toBe(200);
+    expect((await refreshToken(h, grant.refresh_token)).status).toBe(200);
   });
 });

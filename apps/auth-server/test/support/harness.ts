@@ -78,6 +78,8 @@ export interface HarnessOptions {
   issuer?: string;
   /** Stands in for the disk under SQLite's write-ahead log. */
   syncLog?: SyncLog;
+  /** The data directory, instead of a fresh temporary one (a small file system of the test's own, say); removed at close. */
+  dataDir?: string;
 }
 
 export interface Harness {
@@ -92,7 +94,7 @@ export interface Harness {
 
 /** The real server on a fresh database, with the real local identity provider, over loopback HTTP. */
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'aimable-auth-test-'));
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'aimable-auth-test-'));
   const port = await freePort();
   const publicUrl = `http://localhost:${port}`;
   const idp = options.issuer
