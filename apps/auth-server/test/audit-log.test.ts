@@ -287,6 +287,21 @@ describe('the rate limit of calls with an API key or an access token', () => {
         expect((await call('198.51.100.9', { Authorization: `Bearer ${grant.access_token}` }, path)).status).toBe(200);
       }
       expect(await metricValue(h, 'auth_api_key_refusals_total{reason="insufficient_scope"}')).toBe(5);
+      // Every operation with an access token counts too, each time before the token is looked at.
+      const calls: [string, RequestInit][] = [
+        ['/v1/auth/sessions', {}],
+        [`/v1/auth/sessions/${grant.session.id}`, { method: 'DELETE' }],
+        ['/v1/auth/logout', { method: 'POST' }],
+      ];
+      for (const [index, [path, init]] of calls.entries()) {
+        const client = `192.0.2.${index + 1}`;
+        const answers: number[] = [];
+        for (let i = 0; i < 6; i++) {
+          const response = await fetch(`${h.url}${path}`, { ...init, headers: { 'X-Forwarded-For': client, Authorization: 'Bearer not-a-token' } });
+          answers.push(response.status);
+        }
+        expect(answers, path).toEqual([401, 401, 401, 401, 401, 429]);
+      }
     } finally {
       await h.close();
     }

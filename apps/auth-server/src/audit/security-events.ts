@@ -135,7 +135,7 @@ export class SecurityEvents {
     const client = origin?.clientAddress === undefined ? 'unknown' : clientKey(origin.clientAddress);
     const entry = { event: type, tenant: tenantId, key_id: keyId, scope, ...requestFields(origin) };
     try {
-      const counted = await this.#repeated.count([tenantId, type, scope, keyId, client].join('\n'), {
+      const counted = await this.#repeated.count([tenantId, type, scope, keyId].join('\n'), client, {
         tenantId,
         type,
         at: this.clock.now(),

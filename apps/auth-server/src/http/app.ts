@@ -65,8 +65,8 @@ export function createApp(options: AppOptions): Express {
 }
 
 /**
- * Per operation, before its request is read: the origin check of unsafe
- * operations, then the rate limits. Login start, session creation and
+ * Per operation, before its request is read: the rate limits, then the
+ * origin check of unsafe operations. Login start, session creation and
  * refresh have limits of their own; every other operation the contract
  * secures with an API key or a bearer token counts against `api`, so that
  * no credential is checked, and no refusal audited, faster than that.
@@ -82,7 +82,8 @@ function beforeOperation({ callers, limits }: AppOptions): Partial<Record<Operat
   return Object.fromEntries(
     operations.map(({ operationId, security }) => {
       const limit = own[operationId] ?? (security.length > 0 ? api : undefined);
-      return [operationId, [...(UNSAFE_OPERATIONS.has(operationId) ? [checkOrigin] : []), ...(limit ? [limit] : [])]];
+      // The limit first: the origin check verifies the request's credentials, which is what the limit bounds.
+      return [operationId, [...(limit ? [limit] : []), ...(UNSAFE_OPERATIONS.has(operationId) ? [checkOrigin] : [])]];
     }),
   );
 }

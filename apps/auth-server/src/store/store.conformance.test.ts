@@ -237,6 +237,26 @@ describe(`the ${under.dialect} store`, () => {
     expect(await store.prune(now + 10)).toMatchObject({ loginStates: 1, idempotencyRecords: 1 });
   });
 
+  test("When two instances count events into one audit row at once, then the row is written once and holds every count; another id is a row of its own", async () => {
+    const b = await secondInstance();
+    const event = { id: 'aud_repeated', tenantId: 't', type: 'api_key_refused', at: now, requestId: 'r1', clientRequestId: null, sessionId: null, userId: null, clientAddress: '203.0.113.7' };
+    await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? b : store).countAuditEvent({ ...event, count: i + 1 })));
+    await store.countAuditEvent({ ...event, id: 'aud_other', count: 1 });
+    const rows = await store.listAuditEvents('t', { limit: 10 });
+    expect(rows.map((row) => [row.id, row.count])).toEqual([
+      ['aud_repeated', 210],
+      ['aud_other', 1],
+    ]);
+    // The first writer's request and client stay the row's.
+    expect(rows[0]).toMatchObject({ requestId: 'r1', clientAddress: '203.0.113.7', at: now });
+  });
+
+  test('When the storage is probed again and again, then each probe writes and gives its room back without error', async () => {
+    await store.probeWrite();
+    await store.probeWrite();
+    expect((await store.countRows()).sessions).toBe(0);
+  });
+
   test('When the store is reopened, then migrations do not run twice and data is kept', async () => {
     await seedSession();
     await store.close();
