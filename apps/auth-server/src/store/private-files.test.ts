@@ -45,6 +45,10 @@ describe('the SQLite files', () => {
     };
     await (await openAndWrite(dir)).close();
     await refused(join(dir, 'auth.sqlite'));
+    // Readable by the group only is readable by others too.
+    chmodSync(join(dir, 'auth.sqlite'), 0o640);
+    await expect(openAndWrite(dir)).rejects.toThrow('(mode 640)');
+    chmodSync(join(dir, 'auth.sqlite'), 0o600);
     // The log is removed at a clean close: it is there while another process has the database open.
     const running = await openAndWrite(dir);
     await refused(join(dir, 'auth.sqlite-wal'));
@@ -75,5 +79,15 @@ describe('the SQLite files', () => {
       await (await openAndWrite(volume)).close();
       expect(modeOf(volume)).toBe(0o700);
     }
+  });
+
+  test('When the database file belongs to another user, then the start is refused, naming the chown that fixes it', async () => {
+    // Only root can give a file away, and only a server running as root could open it then.
+    expect(process.getuid?.(), 'this test gives a file to another user: run it as root').toBe(0);
+    dir = mkdtempSync(join(tmpdir(), 'aimable-files-'));
+    await (await openAndWrite(dir)).close();
+    const path = join(dir, 'auth.sqlite');
+    chownSync(path, 65_534, 65_534);
+    await expect(openAndWrite(dir)).rejects.toThrow(`${path} belongs to another user (uid 65534), who can read the server's keys and sessions in it: run chown 0 ${path}`);
   });
 });

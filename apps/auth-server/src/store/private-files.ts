@@ -30,15 +30,20 @@ export function preparePrivateDataDir(dir: string): void {
   }
 }
 
-/** Refuses a database whose file, write-ahead log or shared memory others may read or write. */
+/** Refuses a database whose file, write-ahead log or shared memory belongs to another user, or others may read or write. */
 export function assertPrivateDatabaseFiles(file: string): void {
   for (const path of [file, `${file}-wal`, `${file}-shm`]) {
-    let mode: number;
+    let stats: { mode: number; uid: number };
     try {
-      mode = statSync(path).mode;
+      stats = statSync(path);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
       throw error;
+    }
+    const { mode, uid } = stats;
+    const user = process.getuid?.();
+    if (user !== undefined && uid !== user) {
+      throw new ConfigError([`${path} belongs to another user (uid ${uid}), who can read the server's keys and sessions in it: run chown ${user} ${path}, or run the server as that user`]);
     }
     if ((mode & 0o077) !== 0) {
       throw new ConfigError([`${path} is readable or writable by others (mode ${octal(mode)}), and it holds the server's keys and sessions: run chmod 600 ${path}`]);
