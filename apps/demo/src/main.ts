@@ -62,7 +62,7 @@ const demo = !env.AUTH_TENANTS_FILE;
 
 let config;
 try {
-  config = loadServerConfig({ ...env, AUTH_METRICS_PORT: metricsPort }, { fallbackTenants: { file: demoTenantsFile(devIdpIssuer, webOrigin), secrets: { [DEMO_CLIENT_SECRET_ENV]: DEMO_CLIENT_SECRET } }, allowPlaintextKeys: true });
+  config = loadServerConfig({ ...env, AUTH_METRICS_PORT: metricsPort }, { fallbackTenants: { file: demoTenantsFile(devIdpIssuer, webOrigin), secrets: { [DEMO_CLIENT_SECRET_ENV]: DEMO_CLIENT_SECRET } }, plaintextKeys: demo ? 'allow' : 'warn' });
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   console.error(error.message);

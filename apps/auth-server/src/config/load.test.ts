@@ -112,6 +112,10 @@ describe('the keys at rest', () => {
   test('When the secret is set, or the entry point is the demo, then there is nothing to warn of', () => {
     expect(loadServerConfig({ ...production, AUTH_KEY_ENCRYPTION_SECRET: SECRET })).toMatchObject({ keyEncryptionSecret: SECRET, warnPlaintextKeys: false });
     expect(loadServerConfig({ ...production, AUTH_ALLOW_PLAINTEXT_KEYS: 'true', AUTH_KEY_ENCRYPTION_SECRET: SECRET }).warnPlaintextKeys).toBe(false);
-    expect(loadServerConfig({ ...production }, { allowPlaintextKeys: true })).toMatchObject({ keyEncryptionSecret: undefined, warnPlaintextKeys: false });
+    expect(loadServerConfig({ ...production }, { plaintextKeys: 'allow' })).toMatchObject({ keyEncryptionSecret: undefined, warnPlaintextKeys: false });
+  });
+
+  test('When the demo entry point runs tenants of a file without the secret, then it starts and warns', () => {
+    expect(loadServerConfig({ ...production }, { plaintextKeys: 'warn' })).toMatchObject({ keyEncryptionSecret: undefined, warnPlaintextKeys: true });
   });
 });

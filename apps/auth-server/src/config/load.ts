@@ -14,11 +14,11 @@ export interface LoadOptions {
    */
   fallbackTenants?: { file: RawTenantsFile; secrets: Record<string, string> };
   /**
-   * Whether the keys may be stored in the clear without being told so: the
-   * demo's. Otherwise (`pnpm serve`) `AUTH_KEY_ENCRYPTION_SECRET` is required
-   * unless `AUTH_ALLOW_PLAINTEXT_KEYS=true` says otherwise.
+   * Keys in the clear, without `AUTH_KEY_ENCRYPTION_SECRET`: `refuse`d
+   * unless `AUTH_ALLOW_PLAINTEXT_KEYS=true` (`pnpm serve`, the default),
+   * allowed with a `warn`ing, or `allow`ed (the demo tenant's).
    */
-  allowPlaintextKeys?: boolean;
+  plaintextKeys?: 'refuse' | 'warn' | 'allow';
 }
 
 /**
@@ -76,8 +76,9 @@ export function loadServerConfig(env: Record<string, string | undefined>, option
   const keyRefreshSeconds = integer('AUTH_KEY_REFRESH_SECONDS', CONFIG_DEFAULTS.keyRefreshSeconds, 1);
   // Keys in the clear are as safe as the database's files and backups: in production only when the operator says so.
   const plaintextKeysAllowed = parseBoolean(env, 'AUTH_ALLOW_PLAINTEXT_KEYS', false, problems);
-  const warnPlaintextKeys = storage.keyEncryptionSecret === undefined && !options.allowPlaintextKeys;
-  if (warnPlaintextKeys && !plaintextKeysAllowed) {
+  const plaintextKeys = options.plaintextKeys ?? 'refuse';
+  const warnPlaintextKeys = storage.keyEncryptionSecret === undefined && plaintextKeys !== 'allow';
+  if (warnPlaintextKeys && plaintextKeys === 'refuse' && !plaintextKeysAllowed) {
     problems.push(
       'AUTH_KEY_ENCRYPTION_SECRET must be set (at least 32 characters, for example `openssl rand -base64 32`): it seals the signing and sealing keys in the database. ' +
         'AUTH_ALLOW_PLAINTEXT_KEYS=true stores them in the clear instead',

@@ -61,7 +61,7 @@ describe('the demo app against the server', () => {
     tenants.tenants[0]!.session_policy = { access_token_ttl_seconds: ACCESS_TOKEN_SECONDS };
     const config = loadServerConfig(
       { PORT: String(apiPort), HOST: '127.0.0.1', AUTH_DATA_DIR: mkdtempSync(join(tmpdir(), 'aimable-demo-web-')) },
-      { fallbackTenants: { file: tenants, secrets: { [DEMO_CLIENT_SECRET_ENV]: DEMO_CLIENT_SECRET } }, allowPlaintextKeys: true },
+      { fallbackTenants: { file: tenants, secrets: { [DEMO_CLIENT_SECRET_ENV]: DEMO_CLIENT_SECRET } }, plaintextKeys: 'allow' },
     );
     server = await startServer({ config, logDestination: { write: () => undefined } });
     web = await serveDemoWeb({ port: webPort, config: { apiBaseUrl: api, tenantId: 'demo', apiKey: DEMO_API_KEY } });
