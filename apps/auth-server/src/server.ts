@@ -94,7 +94,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
 
   const metrics = new Metrics({ poolStats: store.poolStats?.bind(store), checkpoints: store.checkpoints?.bind(store) });
   // A full or read-only disk is told once, counted, and makes the instance not ready until a write succeeds again.
-  storage = new StorageHealth(config.databaseUrl === undefined ? config.databaseFile : 'the PostgreSQL database', logger, metrics, clock.now);
+  storage = new StorageHealth(config.databaseUrl === undefined ? config.databaseFile : 'the PostgreSQL database', logger, metrics, clock.now, () => store.probeWrite());
   // Every security event is logged, counted and written to its tenant's audit log here, and only here.
   const events = new SecurityEvents(store, metrics, logger, clock, storage);
   const tenants = new TenantRegistry(config.tenants);
@@ -188,6 +188,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         await new Promise<void>((resolve) => server.close(() => resolve()));
         clearInterval(sweep);
         clearInterval(flushingRepeats);
+        storage.stop();
         // Every refusal counted until the last request is in its row.
         await flushRepeats();
         await metricsListener?.close();

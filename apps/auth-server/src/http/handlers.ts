@@ -206,14 +206,16 @@ export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrinci
         throw databaseUnavailable(error);
       }
       if (deps.storage.failing) {
-        // Nothing else may write while the instance is out of traffic: whether space is back is tried here.
+        // Whether space is back is tried here too (one try at a time, at most one a second): the instance is out of
+        // traffic, and nothing else may write to tell.
+        let writable: boolean;
         try {
-          await deps.store.probeWrite();
+          writable = await deps.storage.recheck();
         } catch (error) {
-          deps.storage.observe(error);
-          throw storageUnavailable(error);
+          throw databaseUnavailable(error);
         }
-        deps.storage.recovered();
+        const code = deps.storage.failureCode;
+        if (!writable && code !== undefined) throw storageUnavailable(Object.assign(new Error(`writes to the storage fail (${code})`), { code }));
       }
       if (deps.keysStale()) {
         const reason = 'The signing and sealing keys could not be read again for three refresh intervals (see the log): a rotation may be missed.';

@@ -59,5 +59,8 @@ export function describeError(error: unknown): Record<string, unknown> {
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string') described.error_code = code;
   if (error.cause instanceof Error) described.cause = describeError(error.cause);
+  // A transaction's ROLLBACK that failed after its work did (the store keeps the work's error, and this beside it).
+  const rollbackFailure = (error as { rollbackFailure?: unknown }).rollbackFailure;
+  if (rollbackFailure !== undefined) described.rollback_failure = describeError(rollbackFailure);
   return described;
 }

@@ -1,3 +1,5 @@
+import { LogSyncFailed } from './wal-sync.js';
+
 /**
  * Whether an error means the database cannot serve now, rather than that
  * the request or the code is wrong: no free connection in the pool, a
@@ -26,6 +28,8 @@ export function isDatabaseUnavailable(error: unknown): boolean {
  */
 export function storageFailureCode(error: unknown): string | undefined {
   for (let each: unknown = error, depth = 0; each instanceof Error && depth < 5; each = each.cause, depth++) {
+    // A failed sync of the log is final, not a disk that an operator frees: the store answers no more, and says so itself.
+    if (each instanceof LogSyncFailed) return undefined;
     const code = (each as { code?: unknown }).code;
     if (typeof code !== 'string') continue;
     if (STORAGE_FAILURE_SQLSTATES.has(code) || /^SQLITE_(FULL|IOERR|READONLY)(_|$)/.test(code)) return code;
