@@ -293,7 +293,8 @@ export function createAuth(options: AuthOptions): Auth {
       if (holds.has(ask)) channel.postMessage(ask !== holding && current && lastGrant ? { event: 'token_refreshed', grant: { ...lastGrant, expires_in: (current.expiresAt - Date.now()) / 1000 }, from: ask, to: holding } : { re: data.id });
     } else if (re) {
       if (question?.id === re && --question.left < 1) for (const settle of [...adoptions]) settle(false);
-    } else if (!body || (from && from === holding)) {
+    } else if (!body || (from && (from === holding || (event === 'signed_out' && holds.has(from))))) {
+      // A sign-out reaches every tab that held its token, also one that moved past it meanwhile (the two crossed).
       if (event === 'signed_out') void clear(false);
       // A tab that restores its session from another tab's grant is signed in by it.
       else if (grant && event) void adopt(grant, body && !current ? 'signed_in' : event, true, data.to);

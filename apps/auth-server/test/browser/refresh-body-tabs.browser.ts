@@ -160,4 +160,31 @@ describe('tabs with the refresh token in the body', () => {
     expect(events('refresh_token_reused')).toBe(0);
     await context.close();
   });
+
+  test('When a copy missed the grant of the token it holds (it was still loading), then it asks the tab that redeemed it and takes that grant', async () => {
+    const context = await browser.newContext();
+    const first = await signIn(context);
+    // The copy's client is held back: the copy has the token in its sessionStorage, and nothing listening yet.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let loading!: () => void;
+    const requested = new Promise<void>((resolve) => (loading = resolve));
+    await context.route('**/client/auth.js', async (route) => {
+      loading();
+      await gate;
+      await route.continue();
+    });
+    const [copy] = await Promise.all([context.waitForEvent('page'), first.evaluate("void window.open(location.origin + '/')")]);
+    await requested;
+    expect(await copy.evaluate('sessionStorage.length')).toBeGreaterThan(0);
+    // The first tab redeems the token both hold while the copy cannot hear of it.
+    await inApp(first, async (auth) => (await auth.refresh()).accessToken);
+    release();
+    await signedIn(copy);
+    const [a, b] = await refreshAll([first, copy]);
+    expect(a).toBe(b);
+    expect(await sessionOf(copy)).toBe(await sessionOf(first));
+    expect(events('refresh_token_reused')).toBe(0);
+    await context.close();
+  });
 });
