@@ -6,6 +6,8 @@
  *   pnpm rotate-keys              adds the next signing and sealing keys
  *   pnpm rotate-keys --retire ID  retires a leaked signing key at once
  *
+ * Installed from npm, `aimable-auth migrate` and `aimable-auth rotate-keys` (src/cli.ts) run this file.
+ *
  * Both are safe to run while servers run, and from several places at once.
  */
 import { join } from 'node:path';
@@ -27,6 +29,8 @@ const USAGE = `Usage:
 --retire takes a leaked signing key out of the JWKS and out of verification at once (each instance drops it
 at its next read of the keys, AUTH_KEY_REFRESH_SECONDS). A newer key must sign first: when the leaked key is
 the one in use, run \`pnpm rotate-keys --kind signing --activate-in 0\`, then retire it.
+
+Installed from npm (@aimable/auth-server), the same commands are \`aimable-auth migrate\` and \`aimable-auth rotate-keys\`.
 
 Environment: DATABASE_URL (PostgreSQL) or AUTH_DATA_DIR (SQLite, default ./data), AUTH_KEY_ENCRYPTION_SECRET.`;
 
