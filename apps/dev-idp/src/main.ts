@@ -1,11 +1,21 @@
 #!/usr/bin/env node
-import { readCliConfig } from './cli/cli-config.js';
+import { CLI_USAGE, readCliConfig } from './cli/cli-config.js';
 import { startDevIdp } from './server.js';
 import { TEST_USERS } from './users.js';
 
 async function main(): Promise<void> {
   const config = readCliConfig(process.argv.slice(2), process.env);
-  const idp = await startDevIdp({ port: config.port, clients: config.clients, log: (line) => console.log(line) });
+  if (config.help) {
+    console.log(CLI_USAGE);
+    return;
+  }
+  const idp = await startDevIdp({
+    port: config.port,
+    ...(config.host !== undefined && { host: config.host }),
+    ...(config.issuer !== undefined && { issuer: config.issuer }),
+    clients: config.clients,
+    log: (line) => console.log(line),
+  });
 
   console.log(`\ndev-idp issuer: ${idp.issuer}`);
   console.log(`discovery:      ${idp.issuer}/.well-known/openid-configuration`);
