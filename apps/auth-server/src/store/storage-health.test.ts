@@ -9,7 +9,7 @@ const failure = (code: string, message = 'failed') => Object.assign(new Error(me
 
 describe('storage failures', () => {
   test("When SQLite or PostgreSQL says its storage is full, failing or read-only, then it is a storage failure the server answers 503; other errors are not", () => {
-    for (const code of ['SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_IOERR_WRITE', 'SQLITE_IOERR_FSYNC', 'SQLITE_READONLY', 'SQLITE_READONLY_DBMOVED', '53100', '25006']) {
+    for (const code of ['SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_IOERR_WRITE', 'SQLITE_IOERR_FSYNC', 'SQLITE_READONLY', 'SQLITE_READONLY_DBMOVED', '53100', '58030', '25006']) {
       expect(storageFailureCode(failure(code)), code).toBe(code);
       expect(isDatabaseUnavailable(failure(code)), code).toBe(true);
       // Wrapped, as Kysely's migrator or a service may wrap it.

@@ -22,7 +22,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
  * The code of an error that means the database's storage cannot take a
  * write: full, failing or read-only. SQLite: `SQLITE_FULL`,
  * `SQLITE_IOERR*` and `SQLITE_READONLY*`; PostgreSQL: `53100`
- * (disk_full) and `25006` (read_only_sql_transaction). Undefined for any
+ * (disk_full), `58030` (io_error) and `25006` (read_only_sql_transaction). Undefined for any
  * other error. An operator fixes these; until then every write fails, and
  * the instance is not ready.
  */
@@ -37,7 +37,8 @@ export function storageFailureCode(error: unknown): string | undefined {
   return undefined;
 }
 
-const STORAGE_FAILURE_SQLSTATES = new Set(['53100', '25006']);
+/** disk_full, io_error, read_only_sql_transaction. */
+const STORAGE_FAILURE_SQLSTATES = new Set(['53100', '58030', '25006']);
 
 /** Network errors, PostgreSQL SQLSTATEs and SQLite result codes. */
 const UNAVAILABLE_CODES = new Set([
