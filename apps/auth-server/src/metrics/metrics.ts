@@ -52,7 +52,7 @@ export class Metrics {
     this.#auditWriteFailures = new Counter({ name: 'auth_audit_write_failures_total', help: 'Audit events that could not be written (the request was answered anyway).', labelNames: ['tenant'], registers });
     this.#storageFailures = new Counter({
       name: 'auth_storage_failures_total',
-      help: "Writes the database's storage refused, per error code: full (SQLITE_FULL, 53100), failing (SQLITE_IOERR_*) or read-only (SQLITE_READONLY_*, 25006).",
+      help: "Writes the database's storage refused, per error code: full (SQLITE_FULL, 53100), failing (SQLITE_IOERR_*, 58030) or read-only (SQLITE_READONLY_*, 25006).",
       labelNames: ['code'],
       registers,
     });
