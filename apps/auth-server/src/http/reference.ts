@@ -1,5 +1,7 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
 
@@ -21,7 +23,7 @@ const PAGE = `<!doctype html>
 </html>
 `;
 
-/** The contract and its reference page (Redoc, from the npm package: no CDN), each file read once, on first use. */
+/** The contract and its reference page (Redoc, served by this server: no CDN), each file read once, on first use. */
 export interface Reference {
   contract(): Promise<string>;
   page(): { html: string; contentSecurityPolicy: string };
@@ -34,6 +36,17 @@ export function createReference(): Reference {
   return {
     contract: () => (contract ??= readFile(require.resolve('@aimable/auth-openapi/openapi.yaml'), 'utf8')),
     page: () => ({ html: PAGE, contentSecurityPolicy: CONTENT_SECURITY_POLICY }),
-    script: () => (script ??= readFile(require.resolve('redoc/bundles/redoc.standalone.js'), 'utf8')),
+    script: () => (script ??= readFile(redocBundle(), 'utf8')),
   };
+}
+
+/**
+ * Redoc's standalone bundle (MIT, its licence in its header). The build copies it beside this file,
+ * and the published package does not depend on redoc: npm cannot install redoc 3's own dependencies
+ * (@redocly/redoc-opentelemetry is not on the registry at the version it asks for), nor should a
+ * server install the React peers of a page it serves as one file. From src (tests), the dev dependency.
+ */
+function redocBundle(): string {
+  const copied = fileURLToPath(new URL('./redoc.standalone.js', import.meta.url));
+  return existsSync(copied) ? copied : require.resolve('redoc/bundles/redoc.standalone.js');
 }
