@@ -4,8 +4,9 @@ import { parseArgs } from 'node:util';
 import { junit, summary } from './report.js';
 import { runContractTests } from './run.js';
 
-const usage = `Usage: pnpm contract-test --base-url URL [--tenant ID --api-key KEY --provider ID --user NAME --password PW]
-                          [--redirect-uri URI] [--seed N] [--requests N] [--report junit.xml] [--read-only] [--strict-headers]
+const usage = `Usage: aimable-contract-test --base-url URL [--tenant ID --api-key KEY --provider ID --user NAME --password PW]
+                             [--redirect-uri URI] [--seed N] [--requests N] [--report junit.xml] [--read-only] [--strict-headers]
+       (pnpm contract-test in the Aimable Auth repository)
 
 Proves that the implementation at URL honours the Aimable Auth contract: every operation
 through the typed client (the full login when --provider is given and its login page can
