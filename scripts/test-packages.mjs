@@ -1,0 +1,195 @@
+// `pnpm test:packages`: what a team does in its own project, outside this repository. Every publishable
+// package is packed as `pnpm publish` would pack it; the tarballs are installed with plain npm in a
+// temporary directory, with no workspace and no pnpm; then, from that install only:
+//   1. a strict-TypeScript Vite app on `createAuth` and the typed client type-checks and builds;
+//   2. a Node ESM script calls the installed mock (`npx aimable-auth-mock`) through the client;
+//   3. the installed server (`npx aimable-auth serve`), signing in through the installed local provider
+//      (`npx aimable-dev-idp`), passes the installed contract test (`npx aimable-contract-test`).
+// The packages are packed from their dist/: run `pnpm build` first (the root script does).
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
+const work = mkdtempSync(join(tmpdir(), 'aimable-consumer-'));
+const app = join(work, 'app');
+const children = [];
+
+/** Runs a command in the consumer's project, its output shown; throws on a non-zero exit. */
+function run(command, args, options = {}) {
+  console.log(`\n$ ${command} ${args.join(' ')}`);
+  execFileSync(command, args, { cwd: app, stdio: 'inherit', ...options });
+}
+
+/** Starts a long-running command of the consumer's project; stopped at the end. */
+function start(name, command, args, env = {}) {
+  const child = spawn(command, args, { cwd: app, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  for (const stream of [child.stdout, child.stderr]) stream.on('data', (chunk) => (output += chunk.toString()));
+  child.on('exit', (code) => {
+    if (code !== null && code !== 0 && !child.stopping) console.error(`${name} exited with ${code}:\n${output}`);
+  });
+  children.push(child);
+  return { child, output: () => output };
+}
+
+async function freePort() {
+  const probe = createServer();
+  await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+/** Waits until `url` answers 200, or fails with what the process printed. */
+async function waitFor(url, started, seconds = 60) {
+  for (let i = 0; i < seconds * 4; i++) {
+    const ok = await fetch(url).then((response) => response.ok, () => false);
+    if (ok) return;
+    if (started.child.exitCode !== null) break;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`${url} did not answer 200:\n${started.output()}`);
+}
+
+try {
+  // Pack.
+  const tarballs = join(work, 'tarballs');
+  mkdirSync(tarballs);
+  const projects = JSON.parse(execFileSync('pnpm', ['ls', '-r', '--depth', '-1', '--json'], { cwd: root, encoding: 'utf8' }));
+  const packed = projects
+    .filter((project) => !project.private && project.path !== root)
+    .map((project) => JSON.parse(execFileSync('pnpm', ['pack', '--json', '--pack-destination', tarballs], { cwd: project.path, encoding: 'utf8' })).filename);
+  console.log(`packed:\n  ${packed.join('\n  ')}`);
+
+  // Install, with npm only.
+  mkdirSync(app);
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }, null, 2));
+  run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...packed, 'typescript@5.9.3', 'vite@7.3.8']);
+
+  // 1. A strict-TypeScript Vite app.
+  mkdirSync(join(app, 'src'));
+  writeFileSync(
+    join(app, 'tsconfig.json'),
+    JSON.stringify(
+      {
+        compilerOptions: {
+          strict: true,
+          noUncheckedIndexedAccess: true,
+          exactOptionalPropertyTypes: true,
+          verbatimModuleSyntax: true,
+          target: 'ES2022',
+          module: 'ESNext',
+          moduleResolution: 'Bundler',
+          lib: ['ES2022', 'DOM', 'DOM.Iterable'],
+          types: [],
+          noEmit: true,
+        },
+        include: ['src'],
+      },
+      null,
+      2,
+    ),
+  );
+  writeFileSync(join(app, 'index.html'), '<!doctype html><html><body><p id="who"></p><script type="module" src="/src/main.ts"></script></body></html>\n');
+  writeFileSync(
+    join(app, 'src', 'main.ts'),
+    `import { createAuth, createAuthClient, isAuthApiError, type AuthSession } from '@aimable/auth-client';
+
+const auth = createAuth({ baseUrl: 'http://localhost:8080', tenantId: 'demo', apiKey: 'ak_demo' });
+const who = document.querySelector<HTMLParagraphElement>('#who')!;
+auth.onAuthStateChange((event, session: AuthSession | undefined) => {
+  who.textContent = event === 'signed_out' ? 'signed out' : (session?.user.email ?? session?.user.id ?? '');
+});
+if (location.pathname === '/auth/callback') await auth.handleRedirectCallback();
+else await auth.restore();
+
+const api = createAuthClient({ baseUrl: 'http://localhost:8080', tenantId: 'demo', fetch: auth.fetch });
+try {
+  const { data } = await api.listSessions({ query: { limit: 10 } });
+  const ids: string[] = data.data.map((session) => session.id);
+  const next: string | null = data.next_cursor;
+  console.log(ids, next);
+} catch (error) {
+  if (isAuthApiError(error, 'listSessions') && error.code === 'invalid_access_token') await auth.signIn('dev', { redirectUri: location.origin + '/auth/callback' });
+  else throw error;
+}
+`,
+  );
+  run('npx', ['tsc', '-p', 'tsconfig.json']);
+  run('npx', ['vite', 'build', '--logLevel', 'warn']);
+
+  // 2. A Node ESM script, against the installed mock.
+  const mockPort = await freePort();
+  const mock = start('aimable-auth-mock', 'npx', ['aimable-auth-mock', '--port', String(mockPort)]);
+  await waitFor(`http://127.0.0.1:${mockPort}/healthz`, mock);
+  writeFileSync(
+    join(app, 'providers.mjs'),
+    `import { createAuthClient } from '@aimable/auth-client';
+const api = createAuthClient({ baseUrl: process.argv[2], tenantId: 'demo' });
+const { data } = await api.listProviders({});
+if (!Array.isArray(data.data) || data.data.length === 0) throw new Error('no providers: ' + JSON.stringify(data));
+console.log('providers from the mock:', data.data.map((provider) => provider.id).join(', '));
+`,
+  );
+  run('node', ['providers.mjs', `http://127.0.0.1:${mockPort}`]);
+
+  // 3. The installed server, the installed local provider, the installed contract test.
+  const [apiPort, idpPort] = [await freePort(), await freePort()];
+  const apiUrl = `http://localhost:${apiPort}`;
+  const clientSecret = randomBytes(16).toString('hex');
+  const apiKey = `ak_consumer_${randomBytes(8).toString('hex')}`;
+  const idp = start('aimable-dev-idp', 'npx', ['aimable-dev-idp', '--port', String(idpPort)], {
+    DEV_IDP_CLIENTS: JSON.stringify([{ client_id: 'consumer-app', client_secret: clientSecret, redirect_uris: [`${apiUrl}/v1/auth/oidc/dev/callback`] }]),
+  });
+  await waitFor(`http://localhost:${idpPort}/.well-known/openid-configuration`, idp);
+  const tenantsFile = join(work, 'tenants.json');
+  writeFileSync(
+    tenantsFile,
+    JSON.stringify({
+      tenants: [
+        {
+          id: 'consumer',
+          providers: { dev: { display_name: 'Local', issuer: `http://localhost:${idpPort}`, client_id: 'consumer-app', client_secret_env: 'CONSUMER_IDP_SECRET', allow_insecure_http: true } },
+          redirect_uris: ['http://localhost:5173/auth/callback'],
+          api_keys: [{ id: 'web', sha256: createHash('sha256').update(apiKey).digest('hex') }],
+        },
+      ],
+    }),
+  );
+  const dataDir = join(work, 'data');
+  const server = start('aimable-auth serve', 'npx', ['aimable-auth', 'serve'], {
+    AUTH_TENANTS_FILE: tenantsFile,
+    AUTH_DATA_DIR: dataDir,
+    AUTH_KEY_ENCRYPTION_SECRET: randomBytes(32).toString('base64'),
+    CONSUMER_IDP_SECRET: clientSecret,
+    PORT: String(apiPort),
+    HOST: '127.0.0.1',
+    AUTH_PUBLIC_URL: apiUrl,
+    LOG_LEVEL: 'warn',
+  });
+  await waitFor(`${apiUrl}/readyz`, server);
+  run('npx', [
+    'aimable-contract-test',
+    '--base-url', apiUrl,
+    '--tenant', 'consumer',
+    '--api-key', apiKey,
+    '--provider', 'dev',
+    '--user', 'ada',
+    '--password', 'password',
+    '--requests', '300',
+    '--seed', '20261204',
+  ]);
+  console.log('\nThe packages install and work outside the workspace: the app builds, the client calls the mock, and the installed server passes the contract test.');
+} finally {
+  for (const child of children) {
+    child.stopping = true;
+    child.kill('SIGTERM');
+  }
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  rmSync(work, { recursive: true, force: true });
+}
