@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
 
 export const CONTRACT_PACKAGE = '@aimable/auth-openapi';
 
@@ -33,10 +34,14 @@ export function majorContractChangesets(changesetDir) {
     .filter((name) => {
       const frontMatter = /^---\r?\n([\s\S]*?)\r?\n---/.exec(readFileSync(join(changesetDir, name), 'utf8'));
       if (!frontMatter) return false;
-      return frontMatter[1].split(/\r?\n/).some((line) => {
-        const entry = /^\s*(["']?)([^"':]+)\1\s*:\s*(\w+)\s*$/.exec(line);
-        return entry?.[2] === CONTRACT_PACKAGE && entry[3] === 'major';
-      });
+      // Read as YAML, as Changesets reads it: what it would refuse at release time lets nothing through here.
+      let releases;
+      try {
+        releases = parseYaml(frontMatter[1]);
+      } catch {
+        return false;
+      }
+      return releases !== null && typeof releases === 'object' && releases[CONTRACT_PACKAGE] === 'major';
     })
     .map((name) => join(changesetDir, name));
 }
