@@ -3,24 +3,21 @@
 // Types Wrong?, ESM-only profile). Exits 1 on any error of either, or on a tarball that keeps `workspace:`.
 // The packages are packed from their dist/: run `pnpm build` first.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { pack, publishablePackages, root } from './packages.mjs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = (name) => join(root, 'node_modules', '.bin', name);
 
-const projects = JSON.parse(execFileSync('pnpm', ['ls', '-r', '--depth', '-1', '--json'], { cwd: root, encoding: 'utf8' }));
-const publishable = projects.filter((project) => !project.private && project.path !== root.replace(/\/$/, ''));
+const publishable = publishablePackages();
 const out = mkdtempSync(join(tmpdir(), 'aimable-packs-'));
 const failed = [];
 try {
   for (const project of publishable) {
     const where = relative(root, project.path);
     console.log(`\n== ${project.name} (${where})`);
-    const packed = JSON.parse(execFileSync('pnpm', ['pack', '--json', '--pack-destination', out], { cwd: project.path, encoding: 'utf8' }));
-    const tarball = packed.filename;
+    const tarball = pack(project.path, out);
     const manifest = execFileSync('tar', ['xzOf', tarball, 'package/package.json'], { encoding: 'utf8' });
     if (manifest.includes('"workspace:')) {
       console.error('package.json in the tarball keeps the workspace: protocol');
@@ -31,7 +28,7 @@ try {
       .filter(([, target]) => typeof target === 'string' && !/\.(m?js|json)$/.test(target))
       .map(([subpath]) => subpath);
     const checks = [
-      ['publint', [bin('publint'), 'run', tarball, '--level', 'warning']],
+      ['publint', [bin('publint'), 'run', tarball, '--level', 'warning', '--strict']],
       ['attw', [bin('attw'), tarball, '--profile', 'esm-only', '--format', 'table', '--no-summary', '--no-emoji', ...(assets.length > 0 ? ['--exclude-entrypoints', ...assets] : [])]],
     ];
     for (const [name, [command, ...args]] of checks) {

@@ -12,12 +12,16 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { pack, publishablePackages } from './packages.mjs';
 
-const root = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 const work = mkdtempSync(join(tmpdir(), 'aimable-consumer-'));
 const app = join(work, 'app');
 const children = [];
+const stopping = new Set();
+// `--no`: a command the install lacks fails, rather than npx fetching a package of that name from the registry.
+const NPX = ['npx', '--no', '--'];
+// Prism's dependencies report installs to their authors unless told not to; nothing here calls out.
+process.env.SCARF_ANALYTICS = 'false';
 
 /** Runs a command in the consumer's project, its output shown; throws on a non-zero exit. */
 function run(command, args, options = {}) {
@@ -31,7 +35,7 @@ function start(name, command, args, env = {}) {
   let output = '';
   for (const stream of [child.stdout, child.stderr]) stream.on('data', (chunk) => (output += chunk.toString()));
   child.on('exit', (code) => {
-    if (code !== null && code !== 0 && !child.stopping) console.error(`${name} exited with ${code}:\n${output}`);
+    if (code !== null && code !== 0 && !stopping.has(child)) console.error(`${name} exited with ${code}:\n${output}`);
   });
   children.push(child);
   return { child, output: () => output };
@@ -60,10 +64,7 @@ try {
   // Pack.
   const tarballs = join(work, 'tarballs');
   mkdirSync(tarballs);
-  const projects = JSON.parse(execFileSync('pnpm', ['ls', '-r', '--depth', '-1', '--json'], { cwd: root, encoding: 'utf8' }));
-  const packed = projects
-    .filter((project) => !project.private && project.path !== root)
-    .map((project) => JSON.parse(execFileSync('pnpm', ['pack', '--json', '--pack-destination', tarballs], { cwd: project.path, encoding: 'utf8' })).filename);
+  const packed = publishablePackages().map((project) => pack(project.path, tarballs));
   console.log(`packed:\n  ${packed.join('\n  ')}`);
 
   // Install, with npm only.
@@ -120,12 +121,12 @@ try {
 }
 `,
   );
-  run('npx', ['tsc', '-p', 'tsconfig.json']);
-  run('npx', ['vite', 'build', '--logLevel', 'warn']);
+  run(NPX[0], [...NPX.slice(1), 'tsc', '-p', 'tsconfig.json']);
+  run(NPX[0], [...NPX.slice(1), 'vite', 'build', '--logLevel', 'warn']);
 
   // 2. A Node ESM script, against the installed mock.
   const mockPort = await freePort();
-  const mock = start('aimable-auth-mock', 'npx', ['aimable-auth-mock', '--port', String(mockPort)]);
+  const mock = start('aimable-auth-mock', NPX[0], [...NPX.slice(1), 'aimable-auth-mock', '--port', String(mockPort)]);
   await waitFor(`http://127.0.0.1:${mockPort}/healthz`, mock);
   writeFileSync(
     join(app, 'providers.mjs'),
@@ -143,7 +144,7 @@ console.log('providers from the mock:', data.data.map((provider) => provider.id)
   const apiUrl = `http://localhost:${apiPort}`;
   const clientSecret = randomBytes(16).toString('hex');
   const apiKey = `ak_consumer_${randomBytes(8).toString('hex')}`;
-  const idp = start('aimable-dev-idp', 'npx', ['aimable-dev-idp', '--port', String(idpPort)], {
+  const idp = start('aimable-dev-idp', NPX[0], [...NPX.slice(1), 'aimable-dev-idp', '--port', String(idpPort)], {
     DEV_IDP_CLIENTS: JSON.stringify([{ client_id: 'consumer-app', client_secret: clientSecret, redirect_uris: [`${apiUrl}/v1/auth/oidc/dev/callback`] }]),
   });
   await waitFor(`http://localhost:${idpPort}/.well-known/openid-configuration`, idp);
@@ -161,19 +162,23 @@ console.log('providers from the mock:', data.data.map((provider) => provider.id)
       ],
     }),
   );
-  const dataDir = join(work, 'data');
-  const server = start('aimable-auth serve', 'npx', ['aimable-auth', 'serve'], {
+  const serverEnv = {
     AUTH_TENANTS_FILE: tenantsFile,
-    AUTH_DATA_DIR: dataDir,
+    AUTH_DATA_DIR: join(work, 'data'),
     AUTH_KEY_ENCRYPTION_SECRET: randomBytes(32).toString('base64'),
     CONSUMER_IDP_SECRET: clientSecret,
     PORT: String(apiPort),
     HOST: '127.0.0.1',
     AUTH_PUBLIC_URL: apiUrl,
     LOG_LEVEL: 'warn',
-  });
+  };
+  // The operator's commands first, as a release does: the schema and the first keys, then a rotation.
+  run(NPX[0], [...NPX.slice(1), 'aimable-auth', 'migrate'], { env: { ...process.env, ...serverEnv } });
+  run(NPX[0], [...NPX.slice(1), 'aimable-auth', 'rotate-keys', '--activate-in', '0'], { env: { ...process.env, ...serverEnv } });
+  const server = start('aimable-auth serve', NPX[0], [...NPX.slice(1), 'aimable-auth', 'serve'], serverEnv);
   await waitFor(`${apiUrl}/readyz`, server);
-  run('npx', [
+  run(NPX[0], [
+    ...NPX.slice(1),
     'aimable-contract-test',
     '--base-url', apiUrl,
     '--tenant', 'consumer',
@@ -187,7 +192,7 @@ console.log('providers from the mock:', data.data.map((provider) => provider.id)
   console.log('\nThe packages install and work outside the workspace: the app builds, the client calls the mock, and the installed server passes the contract test.');
 } finally {
   for (const child of children) {
-    child.stopping = true;
+    stopping.add(child);
     child.kill('SIGTERM');
   }
   await new Promise((resolve) => setTimeout(resolve, 500));
