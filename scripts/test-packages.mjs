@@ -31,7 +31,8 @@ function run(command, args, options = {}) {
 
 /** Starts a long-running command of the consumer's project; stopped at the end. */
 function start(name, command, args, env = {}) {
-  const child = spawn(command, args, { cwd: app, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A process group of its own: npx starts the bin as its child, and stopping npx alone would leave the bin running.
+  const child = spawn(command, args, { cwd: app, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   for (const stream of [child.stdout, child.stderr]) stream.on('data', (chunk) => (output += chunk.toString()));
   child.on('exit', (code) => {
@@ -60,6 +61,7 @@ async function waitFor(url, started, seconds = 60) {
   throw new Error(`${url} did not answer 200:\n${started.output()}`);
 }
 
+let failed = false;
 try {
   // Pack.
   const tarballs = join(work, 'tarballs');
@@ -190,11 +192,27 @@ console.log('providers from the mock:', data.data.map((provider) => provider.id)
     '--seed', '20261204',
   ]);
   console.log('\nThe packages install and work outside the workspace: the app builds, the client calls the mock, and the installed server passes the contract test.');
+} catch (error) {
+  failed = true;
+  console.error(error);
 } finally {
   for (const child of children) {
     stopping.add(child);
-    child.kill('SIGTERM');
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      // Already gone.
+    }
   }
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  for (const child of children) {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // Stopped at SIGTERM.
+    }
+  }
   rmSync(work, { recursive: true, force: true });
 }
+// Nothing left to wait for: what the stopped processes held open must not keep this one alive.
+process.exit(failed ? 1 : 0);
