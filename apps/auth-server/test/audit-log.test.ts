@@ -220,6 +220,7 @@ describe('the audit log under a flood of refusals', () => {
       expect(statuses).toEqual(new Map([[403, 9_000]]));
       expect(later).toEqual(new Map([[403, 1_000]]));
       expect(await metricValue(h, 'auth_api_key_refusals_total{reason="insufficient_scope"}')).toBe(10_000);
+      expect(await metricValue(h, 'auth_security_events_total{tenant="alpha",type="api_key_refused"}')).toBe(10_000);
 
       // The first refusal of each minute is in the log at once.
       const firsts = (await auditEvents(h)).filter((event) => event.type === 'api_key_refused');

@@ -130,8 +130,9 @@ export class SecurityEvents {
    * are one audit row (and one log line) per minute, with their count.
    */
   async apiKeyOutOfScope(tenantId: string, keyId: string, scope: string, origin?: RequestOrigin): Promise<void> {
-    this.metrics.apiKeyRefused('insufficient_scope');
     const type = 'api_key_refused';
+    this.metrics.apiKeyRefused('insufficient_scope');
+    this.metrics.securityEvent(tenantId, type);
     const client = origin?.clientAddress === undefined ? 'unknown' : clientKey(origin.clientAddress);
     const entry = { event: type, tenant: tenantId, key_id: keyId, scope, ...requestFields(origin) };
     try {
