@@ -1,8 +1,6 @@
 /** The operator commands, `pnpm migrate` and `pnpm rotate-keys`, on a SQLite data directory as an operator runs them. */
-import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,9 +8,8 @@ import type { JWK } from 'jose';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { openSqliteStore } from '../src/store/sqlite.js';
 import { KeyRing } from '../src/tokens/key-ring.js';
+import { runEntryPoint, type EntryPointRun } from './support/entry-point.js';
 
-const require = createRequire(import.meta.url);
-const tsx = require.resolve('tsx');
 const admin = fileURLToPath(new URL('../src/admin.ts', import.meta.url));
 const secret = 'an-operator-secret-of-at-least-32-characters';
 
@@ -22,14 +19,8 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-async function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, ['--import', tsx, admin, ...args], { env: { ...process.env, DATABASE_URL: '', AUTH_DATA_DIR: dir, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return { code, out, err };
+function run(args: string[], env: Record<string, string> = {}): Promise<EntryPointRun> {
+  return runEntryPoint(admin, args, { DATABASE_URL: '', AUTH_DATA_DIR: dir, ...env });
 }
 
 /** The keys as a server reads them; `publishOverlapMs` as a server's (an access token's lifetime and a minute) keeps a replaced key published. */

@@ -1,15 +1,12 @@
 /** `aimable-auth`, the command of the package installed from npm: each subcommand runs the entry point the repository's scripts run. */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { runEntryPoint, type EntryPointRun } from './support/entry-point.js';
 import { freePort } from './support/harness.js';
 
-const require = createRequire(import.meta.url);
-const tsx = require.resolve('tsx');
 const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 
 let dir: string;
@@ -18,17 +15,8 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-async function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, ['--import', tsx, cli, ...args], {
-    env: { ...process.env, DATABASE_URL: '', AUTH_TENANTS_FILE: '', AUTH_DATA_DIR: dir, PORT: String(await freePort()), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return { code, out, err };
+async function run(args: string[], env: Record<string, string> = {}): Promise<EntryPointRun> {
+  return runEntryPoint(cli, args, { DATABASE_URL: '', AUTH_TENANTS_FILE: '', AUTH_DATA_DIR: dir, PORT: String(await freePort()), ...env });
 }
 
 describe('aimable-auth', () => {
