@@ -1,9 +1,9 @@
 import type { api } from '@aimable/auth-server-kit';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
-import type { RequestOrigin } from '../http/request-context.js';
+import type { RequestOrigin } from '../request-origin.js';
 import { newId } from '../ids.js';
-import { clientKey } from '../http/rate-limits.js';
+import { clientKey } from '../request-origin.js';
 import { describeError } from '../logging/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { RefreshChannel, SessionEvents } from '../sessions/session-service.js';

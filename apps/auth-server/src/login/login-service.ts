@@ -9,7 +9,7 @@ import type { AuthStore } from '../store/auth-store.js';
 import type { LoginStateRecord } from '../store/schema.js';
 import type { TenantRegistry } from '../tenants/tenant-registry.js';
 import { isAllowedRedirectUri } from './redirect-allowlist.js';
-import type { RequestOrigin } from '../http/request-context.js';
+import type { RequestOrigin } from '../request-origin.js';
 
 export interface StartLogin {
   /** From `X-Tenant-Id`. */

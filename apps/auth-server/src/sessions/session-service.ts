@@ -10,7 +10,7 @@ import type { RefreshTokenRecord, SessionRecord, UserRecord } from '../store/sch
 import type { AccessTokens, VerifiedAccessToken } from '../tokens/access-tokens.js';
 import type { Sealing } from '../tokens/sealing.js';
 import type { TenantRegistry } from '../tenants/tenant-registry.js';
-import type { RequestOrigin } from '../http/request-context.js';
+import type { RequestOrigin } from '../request-origin.js';
 
 /** A grant as issued: an access token, the session and user it is for, and the refresh token that continues it. */
 export interface IssuedGrant {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { clientKey } from './rate-limits.js';
+import { clientKey } from './request-origin.js';
 
 describe('whom a request counts against', () => {
   test.each([
