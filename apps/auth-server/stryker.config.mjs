@@ -23,6 +23,7 @@ export default {
     'src/tenants/**/*.ts',
     'src/idempotency/**/*.ts',
     'src/http/caller.ts',
+    'src/http/request-tenant.ts',
     'src/http/cors.ts',
     'src/store/kysely-store.ts',
     '!src/**/*.test.ts',

@@ -1,4 +1,4 @@
-import { ApiProblem, type ProblemOf } from '@aimable/auth-server-kit';
+import { ApiProblem, type ProblemOf, type ValidationIssue } from '@aimable/auth-server-kit';
 
 /**
  * Every problem the server raises, each typed by the operations that may
@@ -27,7 +27,22 @@ export const RETRY_AFTER_SECONDS = 5;
 
 /** An input the contract cannot express a rule for: a pairing of parameters, a cursor, PKCE. */
 export function invalidRequest(location: string, message: string): ApiProblem<ProblemOf<'startOidcLogin' | 'listSessions' | 'listAuditEvents'>> {
-  return new ApiProblem({ status: 400, code: 'invalid_request', detail: `${location} ${message}`, errors: [{ location, message }] });
+  return new ApiProblem({ status: 400, code: 'invalid_request', ...issue(location, message) });
+}
+
+/** No tenant named, where the operation needs one. */
+export function tenantMissing(): ApiProblem<ProblemOf<'startOidcLogin' | 'listProviders'>> {
+  return new ApiProblem({ status: 400, code: 'invalid_request', ...issue('headers.x-tenant-id', 'is required (or the tenant query parameter, for links and navigations)') });
+}
+
+/** `X-Tenant-Id` and the `tenant` query parameter name different tenants: neither is taken for the other. */
+export function tenantNamesDiffer(): ApiProblem<ProblemOf<'startOidcLogin' | 'createSession' | 'listProviders'>> {
+  return new ApiProblem({ status: 400, code: 'invalid_request', ...issue('query.tenant', 'differs from X-Tenant-Id; send one, or the same tenant in both') });
+}
+
+/** The detail and `errors` of an `invalid_request` with one issue. */
+function issue(location: string, message: string): { detail: string; errors: ValidationIssue[] } {
+  return { detail: `${location} ${message}`, errors: [{ location, message }] };
 }
 
 export function unknownTenant(tenantId: string): ApiProblem<ProblemOf<'startOidcLogin' | 'listProviders'>> {

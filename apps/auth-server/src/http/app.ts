@@ -50,7 +50,7 @@ export function createApp(options: AppOptions): Express {
         if (storageFailureCode(error) !== undefined) return;
         if (problem.status >= 500) options.logger.error(entry, 'request failed');
         else options.logger.info(entry, 'request refused');
-        if (problem.code === 'rate_limited') options.metrics.rateLimited(options.callers.of(req).namedTenant()?.id, req.res?.locals.operationId);
+        if (problem.code === 'rate_limited') options.metrics.rateLimited(options.callers.of(req).namedOrApiKeyTenant()?.id, req.res?.locals.operationId);
       },
   });
   const headers = securityHeaders();

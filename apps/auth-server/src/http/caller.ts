@@ -4,6 +4,7 @@ import type { Request } from 'express';
 import type { Clock } from '../clock.js';
 import type { SecurityEvents } from '../audit/security-events.js';
 import { requestOrigin } from './request-context.js';
+import { RequestTenant } from './request-tenant.js';
 import { insufficientScope, invalidApiKey, originNotAllowed } from '../problems.js';
 import type { Authenticated, SessionService } from '../sessions/session-service.js';
 import type { ApiKeyConfig, TenantConfig } from '../tenants/tenant.js';
@@ -26,11 +27,12 @@ export interface CallerPrincipals {
 
 /**
  * Who a request speaks for, worked out once per request and shared by
- * CORS, the origin check and the security step: the tenant its
- * `X-Tenant-Id` (or `tenant` query parameter) names, its API key's tenant,
- * and its access token's session. Each is resolved on first use and kept.
+ * CORS, the origin check, the security step and the handlers: the tenant it
+ * names (`RequestTenant`), its API key's tenant, and its access token's
+ * session. Each is resolved on first use and kept.
  */
 export class Caller {
+  #tenant?: RequestTenant;
   #apiKey?: ApiKeyCaller | undefined;
   #apiKeyResolved = false;
   #claims?: Promise<VerifiedAccessToken | undefined>;
@@ -40,6 +42,12 @@ export class Caller {
     private readonly req: Request,
     private readonly deps: CallerDependencies,
   ) {}
+
+  /** The tenant the request names by `X-Tenant-Id` or the `tenant` query parameter. */
+  tenant(): RequestTenant {
+    this.#tenant ??= RequestTenant.of(this.req, this.deps.tenants);
+    return this.#tenant;
+  }
 
   /** The request's API key and its tenant; undefined when it has none or an unknown one. */
   apiKey(): ApiKeyCaller | undefined {
@@ -56,10 +64,9 @@ export class Caller {
     return this.apiKey()?.tenant;
   }
 
-  /** The tenant the request names or its API key belongs to, without verifying a token: for labelling refusals. */
-  namedTenant(): TenantConfig | undefined {
-    const named = this.req.get('x-tenant-id') ?? (typeof this.req.query.tenant === 'string' ? this.req.query.tenant : undefined);
-    return (named === undefined ? undefined : this.deps.tenants.find(named)) ?? this.apiKeyTenant();
+  /** The tenant the request names, or else its API key's; no token is verified for it: for labelling refusals. */
+  namedOrApiKeyTenant(): TenantConfig | undefined {
+    return this.tenant().find() ?? this.apiKeyTenant();
   }
 
   /** The verified claims of the bearer access token; undefined when it has none, or one that is invalid or expired. */
@@ -80,13 +87,13 @@ export class Caller {
 
   /**
    * The tenants the request speaks for, as far as its credentials prove
-   * them: a tenant named by header or query that exists, the API key's,
-   * the verified access token's. Unknown names and invalid credentials
-   * prove nothing; the operation refuses them itself.
+   * them: every tenant it names that exists (both, when its header and
+   * query differ), the API key's, the verified access token's. Unknown
+   * names and invalid credentials prove nothing; the operation refuses
+   * them itself.
    */
   async tenantsSpokenFor(): Promise<TenantConfig[]> {
-    const named = [this.req.get('x-tenant-id'), typeof this.req.query.tenant === 'string' ? this.req.query.tenant : undefined];
-    const tenants = named.flatMap((id) => (id === undefined ? [] : [this.deps.tenants.find(id)]));
+    const tenants: (TenantConfig | undefined)[] = this.tenant().findAll();
     tenants.push(this.apiKeyTenant());
     const claims = await this.bearerClaims();
     if (claims) tenants.push(this.deps.tenants.find(claims.tenantId));

@@ -48,10 +48,9 @@ const START_HEADERS = { ...NO_STORE, Vary: 'Accept' } as const;
 export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrincipals> {
   const reference = createReference();
   return {
-    async startOidcLogin({ path, query, headers }, { req }) {
+    async startOidcLogin({ path, query }, { req }) {
       const started = await deps.login.start({
-        tenantHeader: headers['X-Tenant-Id'],
-        tenantQuery: query.tenant,
+        tenant: deps.callers.of(req).tenant().require(),
         providerId: path.provider,
         frontendRedirectUri: query.frontend_redirect_uri,
         codeChallenge: query.code_challenge,
@@ -84,6 +83,7 @@ export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrinci
 
     async createSession({ headers, body }, context) {
       const caller = deps.callers.of(context.req);
+      const namedTenantId = caller.tenant().requireUnambiguousId();
       const delivery = body.refresh_token_delivery ?? 'cookie';
       let login: RedeemableLogin | undefined;
       return deps.idempotency.handle({
@@ -92,7 +92,7 @@ export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrinci
         fingerprint: requestFingerprint('POST', '/v1/auth/oidc/session', body),
         // Refused before anything is stored: an unknown state, a missing or wrong verifier, another tenant, a foreign origin.
         admit: async () => {
-          login = await deps.login.redeemable({ state: body.state, tenantId: headers['X-Tenant-Id'], codeVerifier: body.code_verifier });
+          login = await deps.login.redeemable({ state: body.state, tenantId: namedTenantId, codeVerifier: body.code_verifier });
           caller.assertOriginAllowedBy([login.tenant]);
           await deps.limits.consumeGlobal('session');
           return login.tenant.id;
@@ -101,7 +101,7 @@ export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrinci
           // A login without a verifier proves nothing but its state, which may have leaked from a URL: its grant is not replayed.
           if (body.code_verifier === undefined && stored.status < 300) throw alreadyRedeemed();
           const tenant = deps.tenants.find(tenantId);
-          if (!tenant || (headers['X-Tenant-Id'] !== undefined && headers['X-Tenant-Id'] !== tenantId)) throw alreadyRedeemed();
+          if (!tenant || (namedTenantId !== undefined && namedTenantId !== tenantId)) throw alreadyRedeemed();
           caller.assertOriginAllowedBy([tenant]);
           if (stored.guard) await deps.sessions.assertCreationReplayable(tenantId, stored.guard as CreationGuard);
         },
@@ -180,8 +180,8 @@ export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrinci
       return { status: 200, body: toAuditEventList(page), headers: NO_STORE };
     },
 
-    listProviders({ headers }) {
-      const tenant = deps.tenants.require(headers['X-Tenant-Id']);
+    listProviders(_input, { req }) {
+      const tenant = deps.callers.of(req).tenant().require();
       return { status: 200, body: { data: tenant.providers.map((p) => ({ id: p.id, display_name: p.displayName })) } };
     },
 

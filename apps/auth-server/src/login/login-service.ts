@@ -12,10 +12,8 @@ import { isAllowedRedirectUri } from './redirect-allowlist.js';
 import type { RequestOrigin } from '../request-origin.js';
 
 export interface StartLogin {
-  /** From `X-Tenant-Id`. */
-  tenantHeader?: string;
-  /** From the `tenant` query parameter, for navigations that cannot send a header. */
-  tenantQuery?: string;
+  /** The tenant the request names. */
+  tenant: TenantConfig;
   providerId: string;
   frontendRedirectUri: string;
   codeChallenge?: string;
@@ -39,8 +37,8 @@ export interface AuthorizationResponse {
 /** What `POST /v1/auth/oidc/session` presents: the state, and the proof that it started the login. */
 export interface Redemption {
   state: string;
-  /** `X-Tenant-Id`, when sent: it must name the state's own tenant. */
-  tenantId?: string;
+  /** The tenant the request names, if it names one: it must be the state's own. */
+  tenantId?: string | undefined;
   codeVerifier?: string;
 }
 
@@ -93,7 +91,7 @@ export class LoginService {
 
   /** Starts a login; `beforeStore` runs once every check has passed, just before the state is stored. */
   async start(request: StartLogin, beforeStore?: () => Promise<void>): Promise<StartedLogin> {
-    const tenant = this.tenants.require(startingTenant(request));
+    const { tenant } = request;
     const provider = this.tenants.requireProvider(tenant, request.providerId);
     // RFC 9700 §4.11.1: never redirect to a URI not on the tenant's exact allowlist.
     if (!isAllowedRedirectUri(tenant, request.frontendRedirectUri)) {
@@ -211,17 +209,6 @@ export class LoginService {
     if (request.tenantId !== undefined && request.tenantId !== tenant.id) throw invalidState();
     return { tenant, stateHash, saved };
   }
-}
-
-/** The tenant a login starts for: from the header or the query, which must agree when both are sent. */
-function startingTenant(request: StartLogin): string {
-  const { tenantHeader, tenantQuery } = request;
-  if (tenantHeader !== undefined && tenantQuery !== undefined && tenantHeader !== tenantQuery) {
-    throw invalidRequest('query.tenant', 'differs from X-Tenant-Id; send one, or the same tenant in both');
-  }
-  const tenantId = tenantHeader ?? tenantQuery;
-  if (tenantId === undefined) throw invalidRequest('headers.x-tenant-id', 'is required (or the tenant query parameter, for links and navigations)');
-  return tenantId;
 }
 
 function invalidState(): Error {

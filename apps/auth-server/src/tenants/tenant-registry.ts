@@ -3,7 +3,11 @@ import type { ApiKeyConfig, ProviderConfig, TenantConfig } from './tenant.js';
 import { sha256Hex } from '../ids.js';
 import { unknownProvider, unknownTenant } from '../problems.js';
 
-/** The configured tenants, and the one place that resolves tenants, providers and API keys. */
+/**
+ * The configured tenants: each found by its id, its providers by theirs,
+ * and an API key's tenant by the key. Which tenant a request names is
+ * `RequestTenant`'s to say (http/request-tenant.ts).
+ */
 export class TenantRegistry {
   readonly #tenants: Map<string, TenantConfig>;
   readonly #keys: { tenant: TenantConfig; key: ApiKeyConfig; hash: Buffer }[];
