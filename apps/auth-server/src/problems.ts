@@ -67,6 +67,15 @@ export function loginRejected(code: 'invalid_state' | 'invalid_grant', detail: s
   return new ApiProblem({ status: 401, code, detail, cause, headers: { 'WWW-Authenticate': LOGIN_CHALLENGE } });
 }
 
+/**
+ * The login state cannot be redeemed: unknown, expired, used, or another
+ * tenant's. One answer for all, so that a presenter learns nothing from
+ * which it was.
+ */
+export function loginStateInvalid(): ApiProblem<ProblemOf<'createSession'>> {
+  return loginRejected('invalid_state', 'The login state is unknown, expired or already used.');
+}
+
 export function invalidApiKey(): ApiProblem<ProblemOf<'refreshSession' | 'listAuditEvents'>> {
   return new ApiProblem({ status: 401, code: 'invalid_api_key', detail: 'X-API-Key is not valid.', headers: { 'WWW-Authenticate': CHALLENGES.ApiKey } });
 }

@@ -25,7 +25,7 @@ function fakeRequest(headers: Record<string, string>): Request {
 describe('the caller of a request', () => {
   test('When CORS, the origin check and the security step all ask, then each credential is resolved once', async () => {
     const tenants = new TenantRegistry([alpha]);
-    const keyLookups = vi.spyOn(tenants, 'apiKey');
+    const keyLookups = vi.spyOn(tenants, 'findApiKey');
     const verify = vi.fn(async () => ({ userId: 'usr_1', sessionId: 'ses_1', tenantId: 'alpha' }));
     const authenticate = vi.fn(async () => ({ tenant: alpha }) as never);
     const callers = new Callers({

@@ -53,7 +53,7 @@ export class Caller {
   apiKey(): ApiKeyCaller | undefined {
     if (!this.#apiKeyResolved) {
       const key = this.req.get('x-api-key');
-      this.#apiKey = key ? this.deps.tenants.apiKey(key) : undefined;
+      this.#apiKey = key ? this.deps.tenants.findApiKey(key) : undefined;
       this.#apiKeyResolved = true;
     }
     return this.#apiKey;

@@ -3,7 +3,7 @@ import { parse as parseCookies } from 'cookie';
 import { sha256Hex } from '../ids.js';
 import { requestFingerprint, type Idempotency } from '../idempotency/idempotency.js';
 import type { LoginService, RedeemableLogin } from '../login/login-service.js';
-import { databaseUnavailable, loginRejected, refreshRejected, serviceUnavailable, sessionNotFound, storageUnavailable } from '../problems.js';
+import { databaseUnavailable, loginStateInvalid, refreshRejected, serviceUnavailable, sessionNotFound, storageUnavailable } from '../problems.js';
 import type { StorageHealth } from '../store/storage-health.js';
 import type { CreationGuard, RefreshChannel, SessionService } from '../sessions/session-service.js';
 import type { TenantRegistry } from '../tenants/tenant-registry.js';
@@ -92,16 +92,16 @@ export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrinci
         fingerprint: requestFingerprint('POST', '/v1/auth/oidc/session', body),
         // Refused before anything is stored: an unknown state, a missing or wrong verifier, another tenant, a foreign origin.
         admit: async () => {
-          login = await deps.login.redeemable({ state: body.state, tenantId: namedTenantId, codeVerifier: body.code_verifier });
+          login = await deps.login.requireRedeemableLogin({ state: body.state, tenantId: namedTenantId, codeVerifier: body.code_verifier });
           caller.assertOriginAllowedBy([login.tenant]);
           await deps.limits.consumeGlobal('session');
           return login.tenant.id;
         },
-        replayable: async (stored, tenantId) => {
+        assertReplayable: async (stored, tenantId) => {
           // A login without a verifier proves nothing but its state, which may have leaked from a URL: its grant is not replayed.
-          if (body.code_verifier === undefined && stored.status < 300) throw alreadyRedeemed();
+          if (body.code_verifier === undefined && stored.status < 300) throw loginStateInvalid();
           const tenant = deps.tenants.find(tenantId);
-          if (!tenant || (namedTenantId !== undefined && namedTenantId !== tenantId)) throw alreadyRedeemed();
+          if (!tenant || (namedTenantId !== undefined && namedTenantId !== tenantId)) throw loginStateInvalid();
           caller.assertOriginAllowedBy([tenant]);
           if (stored.guard) await deps.sessions.assertCreationReplayable(tenantId, stored.guard as CreationGuard);
         },
@@ -129,14 +129,14 @@ export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrinci
       if (key === undefined) return grantResponse(200, await deps.sessions.refresh(tenant, token, channel, { beforeRotate, origin }), channel, tenant.id);
 
       // Scoped to the token's session; refused before anything is stored when the token cannot refresh.
-      const { session } = await deps.sessions.presented(tenant, token);
+      const { session } = await deps.sessions.requirePresentedToken(tenant, token);
       return deps.idempotency.handle({
         ref: { operation: 'refreshSession', subject: session.id, key },
         // Bound to the token too: a replay never hands a grant to someone who does not hold it.
         fingerprint: requestFingerprint('POST', '/v1/refresh', body, sha256Hex(token)),
         admit: async () => tenant.id,
         // A replay must not outlive what the token itself may do: after logout, reuse or the grace window it is refused.
-        replayable: () => deps.sessions.assertReplayable(tenant, token, channel, origin),
+        assertReplayable: () => deps.sessions.assertReplayable(tenant, token, channel, origin),
         run: async (record) => {
           const issued = await deps.sessions.refresh(tenant, token, channel, {
             beforeRotate,
@@ -237,10 +237,6 @@ export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrinci
       return { status: 200, body: await reference.script(), headers: { 'Cache-Control': 'public, max-age=86400' } };
     },
   };
-}
-
-function alreadyRedeemed(): Error {
-  return loginRejected('invalid_state', 'The login state is unknown, expired or already used.');
 }
 
 /** What a stored 4xx problem names: the request id and the path. */

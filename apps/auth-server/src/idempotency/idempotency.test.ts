@@ -52,7 +52,7 @@ describe('the Idempotency-Key protocol', () => {
       ref,
       fingerprint: 'fp',
       admit: async () => 'tenant-a',
-      replayable: async () => {},
+      assertReplayable: async () => {},
       run: async (record) => {
         runs += 1;
         const answer = { status: 200, body: { run: runs } };
@@ -162,7 +162,7 @@ describe('the Idempotency-Key protocol', () => {
   test('When a stored answer may no longer be replayed, then the refusal is answered instead', async () => {
     await idempotency.handle(request());
     const gone = new ApiProblem({ status: 401, code: 'invalid_state', headers: { 'WWW-Authenticate': 'Login' } });
-    const error = await refusal(idempotency.handle(request({ replayable: async () => Promise.reject(gone) })));
+    const error = await refusal(idempotency.handle(request({ assertReplayable: async () => Promise.reject(gone) })));
     expect(error).toBe(gone);
   });
 });

@@ -45,7 +45,7 @@ export interface IdempotentRequest<R> {
    * Runs before a stored response is answered again: throws the problem to
    * answer instead when what it granted is no longer current.
    */
-  replayable(stored: StoredResponse, tenantId: string): Promise<void>;
+  assertReplayable(stored: StoredResponse, tenantId: string): Promise<void>;
   /** Does the work, once; stores its response through `record` in the transaction that produced it. */
   run(record: RecordResponse): Promise<R>;
   /** For a 4xx that is stored: the request id and path its problem document names. */
@@ -93,7 +93,7 @@ export class Idempotency {
     try {
       return await request.run((tx, response) => tx.completeIdempotencyKey(ref, response.status, this.#seal(ref, response)));
     } catch (error) {
-      if (error instanceof ApiProblem && error.status < 500 && !RETRYABLE_STATUSES.has(error.status)) {
+      if (error instanceof ApiProblem && error.status < 500 && !UNSTORED_REFUSAL_STATUSES.has(error.status)) {
         const body = problemDocument(error, request.problem.requestId, request.problem.instance);
         await this.store.completeIdempotencyKey(ref, error.status, this.#seal(ref, { status: error.status, headers: error.headers, body }));
       } else {
@@ -107,7 +107,7 @@ export class Idempotency {
     if (record.fingerprint !== request.fingerprint) throw idempotencyKeyReused();
     if (record.status !== 'completed') throw idempotencyKeyInUse(IN_FLIGHT_RETRY_AFTER_SECONDS);
     const stored = JSON.parse(await this.sealer.open(record.response ?? '', scopeText(request.ref))) as StoredResponse;
-    await request.replayable(stored, record.tenantId);
+    await request.assertReplayable(stored, record.tenantId);
     this.onReplay(record.tenantId, request.ref.operation);
     const { status, headers, body } = stored;
     return { status, body, headers: { ...headers, 'Idempotent-Replayed': 'true' } } as R;
@@ -119,7 +119,7 @@ export class Idempotency {
 }
 
 /** Refusals that say "not now" rather than "no": never stored, so that a retry with the key runs again. */
-const RETRYABLE_STATUSES = new Set([408, 409, 425, 429]);
+const UNSTORED_REFUSAL_STATUSES = new Set([408, 409, 425, 429]);
 
 /** A request with the same key is usually done within a second. */
 const IN_FLIGHT_RETRY_AFTER_SECONDS = 1;

@@ -4,7 +4,7 @@ import type { Clock } from '../clock.js';
 import type { TenantConfig } from '../tenants/tenant.js';
 import { randomSecret, sha256Hex } from '../ids.js';
 import type { ProviderClients } from '../oidc/provider-client.js';
-import { callbackStateInvalid, invalidRequest, loginRejected, redirectUriNotAllowed } from '../problems.js';
+import { callbackStateInvalid, invalidRequest, loginRejected, loginStateInvalid, redirectUriNotAllowed } from '../problems.js';
 import type { AuthStore } from '../store/auth-store.js';
 import type { LoginStateRecord } from '../store/schema.js';
 import type { TenantRegistry } from '../tenants/tenant-registry.js';
@@ -189,11 +189,11 @@ export class LoginService {
    * browser, are worthless without it. Whether the state is still unused is
    * decided atomically when it is consumed.
    */
-  async redeemable(request: Redemption): Promise<RedeemableLogin> {
+  async requireRedeemableLogin(request: Redemption): Promise<RedeemableLogin> {
     const stateHash = sha256Hex(request.state);
     const saved = await this.store.findLoginState(stateHash, this.clock.now());
     const tenant = saved && this.tenants.find(saved.tenantId);
-    if (!saved || !tenant) throw invalidState();
+    if (!saved || !tenant) throw loginStateInvalid();
     if (saved.codeChallenge === null) {
       // Started without a challenge: only a tenant that made frontend PKCE optional accepts that.
       if (tenant.sessionPolicy.frontendPkce === 'required') {
@@ -206,13 +206,9 @@ export class LoginService {
     }
     // Checked after the verifier, so that only the browser holding it learns anything: to it, another
     // tenant's state answers exactly as an unknown one.
-    if (request.tenantId !== undefined && request.tenantId !== tenant.id) throw invalidState();
+    if (request.tenantId !== undefined && request.tenantId !== tenant.id) throw loginStateInvalid();
     return { tenant, stateHash, saved };
   }
-}
-
-function invalidState(): Error {
-  return loginRejected('invalid_state', 'The login state is unknown, expired or already used.');
 }
 
 function verifierMatches(verifier: string, challenge: string): boolean {

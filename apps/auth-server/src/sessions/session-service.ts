@@ -5,7 +5,7 @@ import { newId, randomSecret, sha256Hex } from '../ids.js';
 import type { RedeemableLogin } from '../login/login-service.js';
 import type { ProviderClients } from '../oidc/provider-client.js';
 import type { AuthStore, StoreOperations } from '../store/auth-store.js';
-import { accessTokenRejected, loginRejected, refreshRejected } from '../problems.js';
+import { accessTokenRejected, loginRejected, loginStateInvalid, refreshRejected } from '../problems.js';
 import type { RefreshTokenRecord, SessionRecord, UserRecord } from '../store/schema.js';
 import type { AccessTokens, VerifiedAccessToken } from '../tokens/access-tokens.js';
 import type { Sealing } from '../tokens/sealing.js';
@@ -30,7 +30,7 @@ export interface IssuedGrant {
 export type WithinIssue = (tx: StoreOperations, issued: IssuedGrant) => Promise<void>;
 
 export interface CreateSession {
-  /** The checked login state (`LoginService.redeemable`). */
+  /** The checked login state (`LoginService.requireRedeemableLogin`). */
   login: RedeemableLogin;
   code: string;
   state: string;
@@ -126,7 +126,7 @@ export class SessionService {
     const consumedAt = this.clock.now();
     // Atomic and single-use: of two requests with one state, one wins; a replay is refused.
     const state = await this.store.consumeLoginState(stateHash, tenant.id, consumedAt);
-    if (!state) throw loginRejected('invalid_state', 'The login state is unknown, expired or already used.');
+    if (!state) throw loginStateInvalid();
 
     const provider = this.tenants.findProvider(tenant, state.providerId);
     if (!provider) throw loginRejected('invalid_grant', 'The identity provider of this login is no longer configured.');
@@ -200,7 +200,7 @@ export class SessionService {
     hooks: { beforeRotate?: () => Promise<void>; withinIssue?: WithinIssue; origin?: RequestOrigin } = {},
   ): Promise<IssuedGrant> {
     const { withinIssue, origin } = hooks;
-    const { token, session, user, now } = await this.presented(tenant, refreshToken);
+    const { token, session, user, now } = await this.requirePresentedToken(tenant, refreshToken);
     if (token.retiredAt === null) {
       await hooks.beforeRotate?.();
       let rotated: IssuedGrant | undefined;
@@ -233,7 +233,7 @@ export class SessionService {
    * within the grace window; otherwise it is a reuse.
    */
   async assertReplayable(tenant: TenantConfig, refreshToken: string, channel: RefreshChannel, origin?: RequestOrigin): Promise<void> {
-    const { token, session, now } = await this.presented(tenant, refreshToken);
+    const { token, session, now } = await this.requirePresentedToken(tenant, refreshToken);
     if (token.retiredAt === null || (await this.#forgivenGrant(tenant, token.id, now, channel))) return;
     await this.#revokeForReuse(tenant, session, now, channel, origin);
   }
@@ -257,7 +257,7 @@ export class SessionService {
    * key; or the 401 that says why not. Another tenant's token is not found
    * at all: it answers exactly as an unknown one.
    */
-  async presented(tenant: TenantConfig, refreshToken: string): Promise<{ token: RefreshTokenRecord; session: SessionRecord; user: UserRecord; now: number }> {
+  async requirePresentedToken(tenant: TenantConfig, refreshToken: string): Promise<{ token: RefreshTokenRecord; session: SessionRecord; user: UserRecord; now: number }> {
     const token = await this.store.findRefreshTokenByHash(tenant.id, sha256Hex(refreshToken));
     if (!token) throw invalidRefreshToken();
     // With its user, in one read: a session whose user is gone is not found.

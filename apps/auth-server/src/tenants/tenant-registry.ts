@@ -40,16 +40,11 @@ export class TenantRegistry {
   }
 
   /**
-   * The tenant an API key belongs to. Keys are stored as SHA-256 hashes and
-   * every stored hash is compared in constant time, so neither the match
-   * nor its position leaks through timing.
+   * The configured key an API key matches, with its tenant. Keys are stored
+   * as SHA-256 hashes and every stored hash is compared in constant time, so
+   * neither the match nor its position leaks through timing.
    */
-  tenantForApiKey(apiKey: string): TenantConfig | undefined {
-    return this.apiKey(apiKey)?.tenant;
-  }
-
-  /** The configured key an API key matches, with its tenant; compared as `tenantForApiKey` says. */
-  apiKey(apiKey: string): { tenant: TenantConfig; key: ApiKeyConfig } | undefined {
+  findApiKey(apiKey: string): { tenant: TenantConfig; key: ApiKeyConfig } | undefined {
     const presented = Buffer.from(sha256Hex(apiKey), 'hex');
     let match: { tenant: TenantConfig; key: ApiKeyConfig } | undefined;
     for (const entry of this.#keys) {
