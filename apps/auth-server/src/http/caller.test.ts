@@ -39,8 +39,8 @@ describe('the caller of a request', () => {
     await callers.of(req).tenantsSpokenFor();
     await callers.of(req).tenantsSpokenFor();
     expect(callers.of(req).apiKeyTenant()).toBe(alpha);
-    await callers.of(req).session();
-    await callers.of(req).session();
+    await callers.of(req).requireSession();
+    await callers.of(req).requireSession();
     expect(keyLookups).toHaveBeenCalledTimes(1);
     expect(verify).toHaveBeenCalledTimes(1);
     expect(authenticate).toHaveBeenCalledTimes(1);

@@ -80,7 +80,7 @@ export class Caller {
   }
 
   /** The live session of the bearer access token, or 401 `invalid_access_token`. */
-  session(): Promise<Authenticated> {
+  requireSession(): Promise<Authenticated> {
     this.#session ??= this.bearerClaims().then((claims) => this.deps.sessions.authenticate(claims));
     return this.#session;
   }
@@ -167,7 +167,7 @@ export class Callers {
         }
         return caller;
       },
-      BearerAuth: ({ req }) => this.of(req).session(),
+      BearerAuth: ({ req }) => this.of(req).requireSession(),
     };
   }
 }

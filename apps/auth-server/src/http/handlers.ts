@@ -43,7 +43,8 @@ const START_HEADERS = { ...NO_STORE, Vary: 'Accept' } as const;
 
 /**
  * The HTTP face of the services: take the typed input (the caller already
- * resolved by the security step), call a service, shape the typed response.
+ * resolved by the security step; the tenant the request names from
+ * `Caller.tenant()`), call a service, shape the typed response.
  */
 export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrincipals> {
   const reference = createReference();
