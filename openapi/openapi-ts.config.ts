@@ -9,5 +9,12 @@ import { defineConfig as operations } from './plugins/operations/index.js';
 export default defineConfig({
   input: './openapi.yaml',
   output: { path: 'src/gen', module: { extension: '.js' } },
-  plugins: ['@hey-api/client-fetch', '@hey-api/typescript', '@hey-api/sdk', operations()],
+  plugins: [
+    '@hey-api/client-fetch',
+    '@hey-api/typescript',
+    // Each call is given its client. A default one would pull the whole fetch client into every bundle that
+    // calls an operation, even one that brings a client of its own (createAuth's sign-in bundle).
+    { name: '@hey-api/sdk', client: false },
+    operations(),
+  ],
 });

@@ -1,5 +1,7 @@
-import type { AuthorizationRedirect, CurrentSession, ProviderList, SessionGrant } from '@aimable/auth-openapi';
+import type { CurrentSession, ProviderList, SessionGrant } from '@aimable/auth-openapi';
+import * as sdk from '@aimable/auth-openapi/sdk';
 import { AuthApiError, isAuthApiError, type OperationId } from './errors.js';
+import { createLeanClient, type CallOutcome } from './lean-client.js';
 import { browserSessionStorage, memoryStorage, type AuthStorage } from './storage.js';
 
 export { browserSessionStorage, memoryStorage, type AuthStorage } from './storage.js';
@@ -222,25 +224,20 @@ export function createAuth(options: AuthOptions): Auth {
     }
   }
 
-  async function call<T>(operation: OperationId, method: string, path: string, init: { headers?: Record<string, string>; body?: unknown; bearer?: boolean } = {}): Promise<{ data: T; response: Response }> {
-    const headers: Record<string, string> = { Accept: 'application/json, application/problem+json', 'X-Tenant-Id': options.tenantId, ...init.headers };
-    if (init.body !== undefined) headers['Content-Type'] = 'application/json';
-    if (init.bearer && current) headers.Authorization = `Bearer ${current.accessToken}`;
-    let response: Response;
-    try {
-      response = await fetchImpl(`${base}${path}`, { method, headers, body: init.body === undefined ? undefined : JSON.stringify(init.body), credentials: 'include' });
-    } catch (cause) {
-      throw new AuthApiError(undefined, undefined, operation, cause);
-    }
-    const text = await response.text();
-    let data: unknown;
-    try {
-      data = text ? JSON.parse(text) : undefined;
-    } catch {
-      data = text;
-    }
-    if (!response.ok) throw new AuthApiError(response, data, operation);
-    return { data: data as T, response };
+  const client = createLeanClient({
+    baseUrl: base,
+    fetch: fetchImpl,
+    headers: { Accept: 'application/json, application/problem+json', 'X-Tenant-Id': options.tenantId },
+    // Each operation's security in the contract says which it sends: the API key on refresh, the bearer on the session's operations.
+    auth: (scheme) => (scheme.type === 'apiKey' ? options.apiKey : current?.accessToken),
+  });
+
+  /** The body of a successful answer; an {@link AuthApiError} for an error answer, or for none at all. */
+  async function answer<T>(operation: OperationId, call: Promise<{ data?: T } & CallOutcome>): Promise<T> {
+    const { data, error, response } = await call;
+    if (!response) throw new AuthApiError(undefined, undefined, operation, error);
+    if (!response.ok) throw new AuthApiError(response, error, operation);
+    return data as T;
   }
 
   function emit(event: AuthEvent): void {
@@ -306,10 +303,7 @@ export function createAuth(options: AuthOptions): Auth {
     const stored = body ? await storage.get(REFRESH_KEY) : undefined;
     const from = await fingerprintOf(stored);
     try {
-      const { data } = await call<SessionGrant>('refreshSession', 'POST', '/v1/refresh', {
-        headers: { 'X-API-Key': options.apiKey },
-        ...(stored ? { body: { refresh_token: stored } } : {}),
-      });
+      const data = await answer('refreshSession', sdk.refreshSession({ client, ...(stored ? { body: { refresh_token: stored } } : {}) }));
       const to = await fingerprintOf(data.refresh_token);
       // Signed out meanwhile: the user asked to be out, and stays out.
       if (generation !== at) throw new SignInError('signed_out', 'The user signed out while the session was being refreshed.');
@@ -346,11 +340,10 @@ export function createAuth(options: AuthOptions): Auth {
     const attempts = options.attempts ?? 4;
     for (let attempt = 1; ; attempt += 1) {
       try {
-        const { data } = await call<SessionGrant>('createSession', 'POST', '/v1/auth/oidc/session', {
-          headers: { 'Idempotency-Key': key },
-          body: { code, state, code_verifier: verifier, refresh_token_delivery: delivery },
-        });
-        return data;
+        return await answer(
+          'createSession',
+          sdk.createSession({ client, headers: { 'Idempotency-Key': key }, body: { code, state, code_verifier: verifier, refresh_token_delivery: delivery } }),
+        );
       } catch (error) {
         const retryable = error instanceof AuthApiError && (error.code === 'network_error' || RETRYABLE.has(error.status));
         if (!retryable || attempt >= attempts) throw error;
@@ -368,8 +361,10 @@ export function createAuth(options: AuthOptions): Auth {
     async signIn(provider, { redirectUri }) {
       const verifier = base64url(crypto.getRandomValues(new Uint8Array(32)));
       const challenge = await sha256(verifier);
-      const query = new URLSearchParams({ frontend_redirect_uri: redirectUri, code_challenge: challenge, code_challenge_method: 'S256' });
-      const { data } = await call<AuthorizationRedirect>('startOidcLogin', 'GET', `/v1/auth/oidc/${encodeURIComponent(provider)}/start?${query}`);
+      const data = await answer(
+        'startOidcLogin',
+        sdk.startOidcLogin({ client, path: { provider }, query: { frontend_redirect_uri: redirectUri, code_challenge: challenge, code_challenge_method: 'S256' } }),
+      );
       // Only a web page: never a `javascript:` or other URL a misconfigured API might hand over.
       if (!/^https?:\/\//i.test(data.authorization_url)) throw new SignInError('unsafe_authorization_url', 'The authorization URL is not an http(s) URL.');
       await storage.set(`${PREFIX}login:${data.state}`, JSON.stringify({ verifier, expiresAt: data.expires_at }));
@@ -419,11 +414,11 @@ export function createAuth(options: AuthOptions): Auth {
         // A refresh under way finishes first, so that its grant is the one that is ended.
         await inFlight?.catch(() => undefined);
         if (current) {
-          await call('logout', 'POST', '/v1/auth/logout', { bearer: true }).catch(async (error: unknown) => {
+          await answer('logout', sdk.logout({ client })).catch(async (error: unknown) => {
             // An expired access token: a fresh one ends the session all the same.
             if (!isAuthApiError(error, 'invalid_access_token')) throw error;
             await refresh();
-            await call('logout', 'POST', '/v1/auth/logout', { bearer: true });
+            await answer('logout', sdk.logout({ client }));
           });
         }
       } catch (error) {
@@ -458,11 +453,11 @@ export function createAuth(options: AuthOptions): Auth {
     },
 
     async providers() {
-      return (await call<ProviderList>('listProviders', 'GET', '/v1/auth/providers')).data;
+      return answer('listProviders', sdk.listProviders({ client, headers: { 'X-Tenant-Id': options.tenantId } }));
     },
 
     async currentSession() {
-      return (await call<CurrentSession>('getCurrentSession', 'GET', '/v1/auth/session', { bearer: true })).data;
+      return answer('getCurrentSession', sdk.getCurrentSession({ client }));
     },
   };
 }

@@ -15,8 +15,9 @@ import { API_KEY, startHarness, twoTenants, type Harness } from '../support/harn
  */
 
 const ACCESS_TOKEN_SECONDS = 2;
-/** The built client (`pnpm test:browser` builds it first), served as the modules a bundler would take. */
+/** The built client and the generated SDK it calls (`pnpm test:browser` builds them first), served as the modules a bundler would take. */
 const CLIENT_DIST = fileURLToPath(new URL('../../../../packages/client/dist/', import.meta.url));
+const SDK_DIST = fileURLToPath(new URL('../../../../openapi/dist/', import.meta.url));
 
 let h: Harness;
 let app: Server;
@@ -26,6 +27,7 @@ let appOrigin: string;
 /** A single-page app on the client: it finishes a sign-in on its callback path, and restores the session anywhere else. */
 function appHtml(api: string): string {
   return `<!doctype html><meta charset="utf-8"><title>app</title><p id="state" data-state="loading"></p>
+<script type="importmap">{ "imports": { "@aimable/auth-openapi/sdk": "/sdk/sdk.js" } }</script>
 <script type="module">
 import { createAuth } from '/client/auth.js';
 const auth = createAuth({ baseUrl: ${JSON.stringify(api)}, tenantId: 'alpha', apiKey: ${JSON.stringify(API_KEY)}, refreshTokenDelivery: 'body' });
@@ -41,12 +43,12 @@ show();
 beforeAll(async () => {
   app = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://app').pathname;
-    const module = /^\/client\/(auth|errors|storage)\.js$/.exec(path)?.[1];
+    const [, folder, module] = /^\/(client|sdk)\/((?:gen\/)?[\w.-]+\.js)$/.exec(path) ?? [];
     if (!module) {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(appHtml(h.url));
       return;
     }
-    readFile(`${CLIENT_DIST}${module}.js`).then(
+    readFile(`${folder === 'sdk' ? SDK_DIST : CLIENT_DIST}${module}`).then(
       (code) => res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(code),
       () => res.writeHead(404).end(),
     );
