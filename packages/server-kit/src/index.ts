@@ -1,5 +1,9 @@
 export { createHttpServer } from './http.js';
-export { clientRequestIdOf, ContractViolation, createApiRouter, requestIdOf, type ApiRouterOptions, type SecurityResolver, type SecurityResolvers } from './router.js';
+export { createApiRouter } from './router/create-router.js';
+export type { ApiRouterOptions } from './router/options.js';
+export { clientRequestIdOf, requestIdOf } from './router/request-id.js';
+export { ContractViolation } from './router/response-checks.js';
+export type { SecurityResolver, SecurityResolvers } from './router/security.js';
 export {
   ApiProblem,
   PROBLEM_TITLES,

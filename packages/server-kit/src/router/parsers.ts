@@ -1,0 +1,31 @@
+import { parse as parseCookies } from 'cookie';
+import express, { type Request, type RequestHandler } from 'express';
+import { ApiProblem, type ProblemShape } from '../problems.js';
+
+/** What the router reads of a request before validating it: its cookies, by name. */
+export type RequestWithCookies = Request & { cookies: Record<string, string | undefined> };
+
+/** Reads a JSON body; what keeps it from being read becomes the problem that says why. */
+export function readJson(limit: string): RequestHandler {
+  const parse = express.json({ limit, type: ['application/json', 'application/*+json'] });
+  return (req, res, next) => {
+    parse(req, res, (error?: unknown) => (error === undefined ? next() : next(bodyProblem(error))));
+  };
+}
+
+function bodyProblem(error: unknown): ApiProblem<ProblemShape> {
+  const type = (error as { type?: unknown }).type;
+  if (type === 'entity.too.large') return ApiProblem.of({ status: 413, code: 'payload_too_large', detail: 'The request body is too large.', cause: error });
+  if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
+    return ApiProblem.of({ status: 415, code: 'unsupported_media_type', detail: 'Send the body as UTF-8 JSON, uncompressed or with gzip, deflate or br.', cause: error });
+  }
+  // Malformed JSON, or a body that does not decompress: the client sent something unreadable.
+  const detail = 'The request body is not valid JSON.';
+  return ApiProblem.of({ status: 400, code: 'invalid_request', detail, errors: [{ location: 'body', message: detail }], cause: error });
+}
+
+export const readCookies: RequestHandler = (req, _res, next) => {
+  const header = req.get('cookie');
+  (req as RequestWithCookies).cookies = header ? parseCookies(header) : {};
+  next();
+};
