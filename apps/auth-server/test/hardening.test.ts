@@ -1,23 +1,8 @@
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { FakeProvider } from './support/fake-provider.js';
-import {
-  API_KEY,
-  loginThroughProvider,
-  ManualClock,
-  OTHER_API_KEY,
-  pkcePair,
-  postSession,
-  problemCode,
-  refresh,
-  signIn,
-  startHarness,
-  twoTenants,
-  type Harness,
-} from './support/harness.js';
-
-const ALPHA_ORIGIN = 'http://localhost:5173';
-const BETA_ORIGIN = 'https://beta.example.com';
+import { loginThroughProvider, ManualClock, pkcePair, postSession, problemCode, refresh, refreshCookie, refreshCookieOf, signIn, startHarness, type Harness } from './support/harness.js';
+import { ALPHA_ORIGIN, API_KEY, BETA_ORIGIN, OTHER_API_KEY, pkceOptional, tenantsWith } from './support/tenants.js';
 
 const clock = new ManualClock();
 let h: Harness;
@@ -25,8 +10,6 @@ beforeAll(async () => {
   h = await startHarness({ clock });
 });
 afterAll(() => h?.close());
-
-const cookieOf = (response: Response) => /__Host-aimable_refresh_alpha=([^;]*)/.exec(response.headers.get('set-cookie') ?? '')?.[1];
 
 describe('hole 1: a session-creation replay never hands out a grant that has moved on', () => {
   async function created(key: string) {
@@ -95,13 +78,7 @@ describe('hole 1: a session-creation replay never hands out a grant that has mov
 
 describe('logins without a verifier (a tenant with frontend_pkce: optional)', () => {
   test('When a login without a verifier is retried with its key, then its grant is not replayed: the state alone may have leaked', async () => {
-    const optional = await startHarness({
-      tenants: (issuer) => {
-        const file = twoTenants(issuer);
-        file.tenants[0]!.session_policy = { frontend_pkce: 'optional' };
-        return file;
-      },
-    });
+    const optional = await startHarness({ tenants: pkceOptional });
     try {
       const { startUrl } = await import('./support/harness.js');
       const { signInAt } = await import('@aimable/dev-idp');
@@ -124,7 +101,7 @@ describe('hole 2: an origin that a tenant does not allow cannot act for it', () 
     const grant = await signIn(h);
     const response = await fetch(`${h.url}/v1/refresh`, {
       method: 'POST',
-      headers: { Origin: BETA_ORIGIN, 'X-API-Key': API_KEY, Cookie: `__Host-aimable_refresh_alpha=${grant.refresh_token}` },
+      headers: { Origin: BETA_ORIGIN, 'X-API-Key': API_KEY, Cookie: refreshCookie(grant.refresh_token) },
     });
     expect(response.status).toBe(403);
     expect(await problemCode(response)).toBe('origin_not_allowed');
@@ -132,7 +109,7 @@ describe('hole 2: an origin that a tenant does not allow cannot act for it', () 
     // The token was not touched: alpha's own page rotates it now, rather than getting a grace replay.
     const own = await fetch(`${h.url}/v1/refresh`, {
       method: 'POST',
-      headers: { Origin: ALPHA_ORIGIN, 'X-API-Key': API_KEY, Cookie: `__Host-aimable_refresh_alpha=${grant.refresh_token}` },
+      headers: { Origin: ALPHA_ORIGIN, 'X-API-Key': API_KEY, Cookie: refreshCookie(grant.refresh_token) },
     });
     expect(own.status).toBe(200);
     expect(own.headers.get('access-control-allow-origin')).toBe(ALPHA_ORIGIN);
@@ -190,7 +167,7 @@ describe('hole 3: the grace window answers only on the channel of the original',
   test('When a cookie token is replayed within the window in a JSON body, then it is a reuse: 401, no token, the session is revoked', async () => {
     const login = await loginThroughProvider(h);
     const created = await postSession(h, { code: login.code, state: login.state, code_verifier: login.verifier });
-    const cookieToken = cookieOf(created)!;
+    const cookieToken = refreshCookieOf(created);
     const rotated = await refresh(h, cookieToken, { viaCookie: true });
     expect(rotated.status).toBe(200);
     const inBody = await refresh(h, cookieToken);
@@ -198,7 +175,7 @@ describe('hole 3: the grace window answers only on the channel of the original',
     const text = await inBody.text();
     expect(JSON.parse(text).code).toBe('refresh_token_reused');
     expect(text).not.toContain('rt_');
-    expect(await problemCode(await refresh(h, cookieOf(rotated)!, { viaCookie: true }))).toBe('refresh_token_reused');
+    expect(await problemCode(await refresh(h, refreshCookieOf(rotated), { viaCookie: true }))).toBe('refresh_token_reused');
     expect(h.logs.join('')).toContain('"event":"refresh_token_reused"');
   });
 
@@ -221,14 +198,7 @@ describe('hole 3: the grace window answers only on the channel of the original',
   });
 
   test('When a tenant sets a shorter window, then its own window applies', async () => {
-    const short = await startHarness({
-      clock,
-      tenants: (issuer) => {
-        const file = twoTenants(issuer);
-        file.tenants[0]!.session_policy = { refresh_reuse_grace_seconds: 2 };
-        return file;
-      },
-    });
+    const short = await startHarness({ clock, tenants: tenantsWith({ alpha: { session_policy: { refresh_reuse_grace_seconds: 2 } } }) });
     try {
       const grant = await signIn(short);
       expect((await refresh(short, grant.refresh_token)).status).toBe(200);
@@ -292,13 +262,7 @@ describe('smaller items', () => {
   });
 
   test('When a tenant’s cookie is SameSite=Lax, then logout clears it with SameSite=Lax too', async () => {
-    const lax = await startHarness({
-      tenants: (issuer) => {
-        const file = twoTenants(issuer);
-        file.tenants[0]!.session_policy = { cookie_same_site: 'Lax' };
-        return file;
-      },
-    });
+    const lax = await startHarness({ tenants: tenantsWith({ alpha: { session_policy: { cookie_same_site: 'Lax' } } }) });
     try {
       const login = await loginThroughProvider(lax);
       const created = await postSession(lax, { code: login.code, state: login.state, code_verifier: login.verifier });
@@ -406,14 +370,7 @@ describe('replays and lifetimes at their edges', () => {
   });
 
   test('When a session reaches its absolute end, then its access token stops working at that very millisecond', async () => {
-    const short = await startHarness({
-      clock,
-      tenants: (issuer) => {
-        const file = twoTenants(issuer);
-        file.tenants[0]!.session_policy = { absolute_lifetime_seconds: 60, idle_timeout_seconds: 60, access_token_ttl_seconds: 900 };
-        return file;
-      },
-    });
+    const short = await startHarness({ clock, tenants: tenantsWith({ alpha: { session_policy: { absolute_lifetime_seconds: 60, idle_timeout_seconds: 60, access_token_ttl_seconds: 900 } } }) });
     try {
       const grant = await signIn(short);
       const call = () => fetch(`${short.url}/v1/auth/session`, { headers: { Authorization: `Bearer ${grant.access_token}` } });
@@ -471,14 +428,7 @@ describe('readiness', () => {
 describe('sessions at the edges of their lifetimes, with an idle timeout shorter than the absolute one', () => {
   let idle: Harness;
   beforeAll(async () => {
-    idle = await startHarness({
-      clock,
-      tenants: (issuer) => {
-        const file = twoTenants(issuer);
-        file.tenants[0]!.session_policy = { absolute_lifetime_seconds: 3600, idle_timeout_seconds: 60, access_token_ttl_seconds: 900 };
-        return file;
-      },
-    });
+    idle = await startHarness({ clock, tenants: tenantsWith({ alpha: { session_policy: { absolute_lifetime_seconds: 3600, idle_timeout_seconds: 60, access_token_ttl_seconds: 900 } } }) });
   });
   afterAll(() => idle?.close());
 

@@ -4,12 +4,14 @@
  * instance that retires it and on another instance sharing the database.
  */
 import { randomUUID, sign } from 'node:crypto';
+import { freePort } from '@aimable/testing';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startServer, type RunningServer } from '../src/server.js';
 import { systemClock } from '../src/clock.js';
 import { KeyRetirementRefused, rotateKeys, type SigningKey } from '../src/tokens/key-ring.js';
-import { freePort, refresh, signIn, startHarness, testServerConfig, twoTenants, type Harness } from './support/harness.js';
+import { refresh, signIn, startHarness, testServerConfig, type Harness } from './support/harness.js';
+import { twoTenants } from './support/tenants.js';
 
 /** Tenant alpha's access-token lifetime: the default session policy's. */
 const LIFETIME_SECONDS = 15 * 60;
