@@ -42,6 +42,14 @@ describe('tenant isolation: a credential of tenant alpha is never accepted for t
     expect((await refresh(h, grant.refresh_token, { apiKey: API_KEY })).status).toBe(200);
   });
 
+  test('When beta’s key comes with alpha’s token, then nothing in the answer says that the token exists', async () => {
+    const grant = await signIn(h);
+    const foreign = (await (await refresh(h, grant.refresh_token, { apiKey: OTHER_API_KEY })).json()) as Record<string, unknown>;
+    const unknown = (await (await refresh(h, `rt_${'x'.repeat(43)}`, { apiKey: OTHER_API_KEY })).json()) as Record<string, unknown>;
+    expect({ ...foreign, request_id: undefined }).toEqual({ ...unknown, request_id: undefined });
+    expect((await refresh(h, grant.refresh_token)).status).toBe(200);
+  });
+
   test('When beta’s refresh token is sent with alpha’s API key, then 401 invalid_refresh_token, and beta’s session is untouched', async () => {
     const grant = await signIn(h, { tenant: 'beta', redirectUri: OTHER_REDIRECT_URI });
     const response = await refresh(h, grant.refresh_token, { apiKey: API_KEY });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { AuthApiError, createAuthClient, type AuthClient } from '@aimable/auth-client';
 import { signInAt, startDevIdp, type RunningDevIdp } from '@aimable/dev-idp';
 import { freePort } from '@aimable/testing';
+import { expect } from 'vitest';
 import { buildServerConfig, type ServerConfig, type ServerConfigInput } from '../../src/config/server-config.js';
 import { parseTenants, type RawTenantsFile } from '../../src/config/tenants.js';
 import { startServer, type RunningServer } from '../../src/server.js';
@@ -214,6 +215,12 @@ export interface Grant {
   refresh_token?: string;
   session: { id: string };
   user: { id: string; email: string | null };
+}
+
+/** The grant of a refresh that must have succeeded. */
+export async function grantOf(response: Response): Promise<{ refresh_token: string; access_token: string; session: { id: string; idle_expires_at: string } }> {
+  expect(response.status).toBe(200);
+  return (await response.json()) as never;
 }
 
 /** A full login that ends in a session whose refresh token is delivered in the body. */
