@@ -1,5 +1,6 @@
 import type { RawTenantsFile } from '../../src/config/tenants.js';
 import { sha256Hex } from '../../src/ids.js';
+import { DEFAULT_SESSION_POLICY, type TenantConfig } from '../../src/tenants/tenant.js';
 
 export const API_KEY = 'ak_test_alpha_4c1f9e';
 export const OTHER_API_KEY = 'ak_test_beta_7a2d0b';
@@ -50,3 +51,8 @@ export function tenantsWith(changes: TenantChanges): (issuer: string) => RawTena
 
 /** Alpha lets a login start without the frontend's `code_challenge`. */
 export const pkceOptional = tenantsWith({ alpha: { session_policy: { frontend_pkce: 'optional' } } });
+
+/** A tenant as the server holds it once its file is parsed, for unit tests: no providers, keys or URIs unless given. */
+export function tenantConfig(tenant: Partial<TenantConfig> & Pick<TenantConfig, 'id'>): TenantConfig {
+  return { providers: [], redirectUris: [], corsOrigins: [], apiKeyHashes: [], sessionPolicy: DEFAULT_SESSION_POLICY, ...tenant };
+}
