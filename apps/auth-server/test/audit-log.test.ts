@@ -3,7 +3,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { describe, expect, test } from 'vitest';
 import { sha256Hex } from '../src/ids.js';
 import { signInAt } from '@aimable/dev-idp';
-import { apiClient, failure, loginThroughProvider, ManualClock, postSession, refresh, signIn, startHarness, startUrl, type Harness } from './support/harness.js';
+import { apiClient, failure, loginThroughProvider, ManualClock, metricValue, postSession, refresh, signIn, startHarness, startUrl, type Harness } from './support/harness.js';
 import { ADMIN_API_KEY, API_KEY, OTHER_API_KEY, OTHER_REDIRECT_URI, tenantsWith, twoTenants } from './support/tenants.js';
 
 interface AuditEvent {
@@ -194,12 +194,6 @@ async function flood(total: number, concurrency: number, send: () => Promise<Res
     }),
   );
   return statuses;
-}
-
-async function metricValue(h: Harness, line: string): Promise<number> {
-  const scrape = await (await fetch(h.server.metricsUrl!)).text();
-  const found = scrape.split('\n').find((text) => text.startsWith(line));
-  return found === undefined ? 0 : Number(found.slice(line.length).trim());
 }
 
 describe('the audit log under a flood of refusals', () => {

@@ -231,6 +231,13 @@ export async function signIn(h: Harness, options: { tenant?: string; username?: 
   return (await response.json()) as Grant & { refresh_token: string };
 }
 
+/** The value of the metric line that starts with `line` (name and labels) in a scrape of the harness's metrics listener; 0 when absent. */
+export async function metricValue(h: Harness, line: string): Promise<number> {
+  const scrape = await (await fetch(h.server.metricsUrl!)).text();
+  const found = scrape.split('\n').find((text) => text.startsWith(line));
+  return found === undefined ? 0 : Number(found.slice(line.length).trim());
+}
+
 export async function problemCode(response: Response): Promise<string> {
   const body = (await response.json()) as { code?: string };
   return body.code ?? `(no code, status ${response.status})`;
