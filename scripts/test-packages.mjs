@@ -9,9 +9,9 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '@aimable/testing';
 import { pack, publishablePackages } from './packages.mjs';
 
 const work = mkdtempSync(join(tmpdir(), 'aimable-consumer-'));
@@ -40,14 +40,6 @@ function start(name, command, args, env = {}) {
   });
   children.push(child);
   return { child, output: () => output };
-}
-
-async function freePort() {
-  const probe = createServer();
-  await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address();
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }
 
 /** Waits until `url` answers 200, or fails with what the process printed. */

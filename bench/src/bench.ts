@@ -15,12 +15,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { signInAt, startDevIdp } from '@aimable/dev-idp';
+import { freePort } from '@aimable/testing';
 import { API_KEY, BENCH_CLIENT, BENCH_TENANT, REDIRECT_URI } from './fixtures.js';
 import type { LoadResult, LoadSpec } from './load.js';
 import { startPostgres } from './postgres.js';
@@ -60,14 +60,6 @@ interface Target {
   name: string;
   url: string;
   child: ChildProcess;
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
 }
 
 async function startTarget(name: string, file: string, env: Record<string, string>, port?: number, profile?: string): Promise<Target> {

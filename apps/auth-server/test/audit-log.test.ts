@@ -3,7 +3,8 @@ import SqliteDatabase from 'better-sqlite3';
 import { describe, expect, test } from 'vitest';
 import { sha256Hex } from '../src/ids.js';
 import { signInAt } from '@aimable/dev-idp';
-import { ADMIN_API_KEY, API_KEY, apiClient, failure, loginThroughProvider, ManualClock, OTHER_API_KEY, OTHER_REDIRECT_URI, postSession, refresh, signIn, startHarness, startUrl, twoTenants, type Harness } from './support/harness.js';
+import { apiClient, failure, loginThroughProvider, ManualClock, metricValue, postSession, refresh, signIn, startHarness, startUrl, type Harness } from './support/harness.js';
+import { ADMIN_API_KEY, API_KEY, OTHER_API_KEY, OTHER_REDIRECT_URI, tenantsWith, twoTenants } from './support/tenants.js';
 
 interface AuditEvent {
   id: string;
@@ -133,13 +134,7 @@ describe('the audit log', () => {
   });
 
   test("When one tenant's key reads the log, then it sees its own tenant's events only", async () => {
-    const h = await startHarness({
-      tenants: (issuer) => {
-        const file = twoTenants(issuer);
-        file.tenants[1]!.api_keys = [{ id: 'k1', sha256: sha256Hex(OTHER_API_KEY), scopes: ['refresh', 'audit:read'] }];
-        return file;
-      },
-    });
+    const h = await startHarness({ tenants: tenantsWith({ beta: { api_keys: [{ id: 'k1', sha256: sha256Hex(OTHER_API_KEY), scopes: ['refresh', 'audit:read'] }] } }) });
     try {
       await signIn(h, { tenant: 'beta', redirectUri: OTHER_REDIRECT_URI });
       await signIn(h);
@@ -199,12 +194,6 @@ async function flood(total: number, concurrency: number, send: () => Promise<Res
     }),
   );
   return statuses;
-}
-
-async function metricValue(h: Harness, line: string): Promise<number> {
-  const scrape = await (await fetch(h.server.metricsUrl!)).text();
-  const found = scrape.split('\n').find((text) => text.startsWith(line));
-  return found === undefined ? 0 : Number(found.slice(line.length).trim());
 }
 
 describe('the audit log under a flood of refusals', () => {

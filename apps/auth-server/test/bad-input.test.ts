@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { API_KEY, REDIRECT_URI, signIn, startHarness, type Harness } from './support/harness.js';
+import { signIn, startHarness, type Harness } from './support/harness.js';
+import { API_KEY, REDIRECT_URI } from './support/tenants.js';
 
 let h: Harness;
 let accessToken: string;

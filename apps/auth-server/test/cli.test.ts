@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '@aimable/testing';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { runEntryPoint, type EntryPointRun } from './support/entry-point.js';
-import { freePort } from './support/harness.js';
 
 const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 

@@ -1,7 +1,8 @@
 import { AuthApiError, createAuth, isAuthApiError, memoryStorage, SignInError, type AuthEvent, type AuthStorage } from '@aimable/auth-client';
 import { signInAt } from '@aimable/dev-idp';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { API_KEY, ManualClock, REDIRECT_URI, startHarness, twoTenants, type Harness } from './support/harness.js';
+import { ManualClock, startHarness, type Harness } from './support/harness.js';
+import { API_KEY, REDIRECT_URI, tenantsWith } from './support/tenants.js';
 
 /**
  * The client's sign-in helpers (`createAuth`) against the real server and
@@ -17,7 +18,7 @@ let shortLived: Harness;
 beforeAll(async () => {
   h = await startHarness({ clock });
   // Access tokens of 2 seconds, for the scheduled refresh.
-  shortLived = await startHarness({ tenants: (issuer) => twoTenants(issuer, { session_policy: { access_token_ttl_seconds: 2 } }) });
+  shortLived = await startHarness({ tenants: tenantsWith({ alpha: { session_policy: { access_token_ttl_seconds: 2 } } }) });
 }, 60_000);
 
 afterAll(async () => {

@@ -9,7 +9,8 @@ import { dirname, join } from 'node:path';
 import { runContractTests, type ContractTestReport } from '@aimable/auth-contract-test';
 import { startMock, type RunningMock } from '@aimable/auth-mock';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { API_KEY, REDIRECT_URI, startHarness, type Harness } from './support/harness.js';
+import { startHarness, type Harness } from './support/harness.js';
+import { API_KEY, REDIRECT_URI } from './support/tenants.js';
 
 /**
  * `pnpm contract-test`, proven three ways: it passes against the server and

@@ -5,9 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signInAt, startDevIdp, type RunningDevIdp } from '@aimable/dev-idp';
+import { freePort } from '@aimable/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { ServerConfig } from '../src/config/server-config.js';
-import { API_KEY, CLIENT_SECRET, freePort, pkcePair, REDIRECT_URI, testServerConfig, twoTenants } from './support/harness.js';
+import { pkcePair, testServerConfig } from './support/harness.js';
+import { API_KEY, CLIENT_SECRET, REDIRECT_URI, twoTenants } from './support/tenants.js';
 
 const require = createRequire(import.meta.url);
 const tsx = require.resolve('tsx');

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql, type Kysely } from 'kysely';
 import { describe, expect, test } from 'vitest';
-import { refresh, signIn, startHarness, type Harness } from './support/harness.js';
+import { metricValue, refresh, signIn, startHarness, type Harness } from './support/harness.js';
 
 interface LogLine {
   level: number;
@@ -43,19 +43,13 @@ async function refreshUntilRefused(h: Harness, first: string, attempts: number):
   return { acknowledged, refused, statuses };
 }
 
-async function metric(h: Harness, line: string): Promise<number> {
-  const text = await (await fetch(h.server.metricsUrl!)).text();
-  const found = text.split('\n').find((each) => each.startsWith(line));
-  return found === undefined ? 0 : Number(found.slice(line.length).trim());
-}
-
 /** What an operator sees while the disk is full, and after it is not. */
 async function expectFullThenRecovered(h: Harness, code: string, makeRoom: () => Promise<void>, acknowledged: string, refused: number) {
   const ready = await fetch(`${h.url}/readyz`);
   expect(ready.status).toBe(503);
   expect(ready.headers.get('retry-after')).toBe('10');
-  expect(await metric(h, 'auth_storage_failing')).toBe(1);
-  expect(await metric(h, `auth_storage_failures_total{code="${code}"}`)).toBeGreaterThanOrEqual(refused);
+  expect(await metricValue(h, 'auth_storage_failing')).toBe(1);
+  expect(await metricValue(h, `auth_storage_failures_total{code="${code}"}`)).toBeGreaterThanOrEqual(refused);
 
   // One line at error level names the cause and the file; no request's failure is logged on its own, and no
   // failed ROLLBACK hides the cause.
@@ -74,7 +68,7 @@ async function expectFullThenRecovered(h: Harness, code: string, makeRoom: () =>
     readiness = (await fetch(`${h.url}/readyz`)).status;
   }
   expect(readiness).toBe(200);
-  expect(await metric(h, 'auth_storage_failing')).toBe(0);
+  expect(await metricValue(h, 'auth_storage_failing')).toBe(0);
   expect(logLines(h).some((line) => line.msg === `writes to ${join(h.dataDir, 'auth.sqlite')} succeed again`)).toBe(true);
   // Nothing acknowledged was lost: the last token answered refreshes.
   const next = await refresh(h, acknowledged);

@@ -4,7 +4,8 @@ import { operations } from '@aimable/auth-server-kit';
 import SqliteDatabase from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { FakeProvider } from './support/fake-provider.js';
-import { ADMIN_API_KEY, API_KEY, loginThroughFake, ManualClock, OTHER_API_KEY, OTHER_REDIRECT_URI, pkcePair, postSession, REDIRECT_URI, startHarness, startJson, type Grant, type Harness } from './support/harness.js';
+import { loginThroughFake, ManualClock, pkcePair, postSession, startHarness, startJson, type Grant, type Harness } from './support/harness.js';
+import { ADMIN_API_KEY, API_KEY, OTHER_API_KEY, OTHER_REDIRECT_URI, REDIRECT_URI } from './support/tenants.js';
 
 /**
  * The server under a fuzzer whose requests come from the contract, over

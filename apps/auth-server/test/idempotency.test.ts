@@ -1,20 +1,22 @@
+import { signInAt } from '@aimable/dev-idp';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { FakeProvider } from './support/fake-provider.js';
-import { loginThroughFake, postSession, problemCode, refresh, startHarness, type Harness } from './support/harness.js';
-
-let fake: FakeProvider;
-let h: Harness;
-
-beforeAll(async () => {
-  fake = await FakeProvider.start();
-  h = await startHarness({ issuer: fake.issuer });
-});
-afterAll(async () => {
-  await h?.close();
-  await fake?.close();
-});
+import { loginThroughFake, loginThroughProvider, ManualClock, pkcePair, postSession, problemCode, refresh, startHarness, startUrl, type Harness } from './support/harness.js';
+import { pkceOptional } from './support/tenants.js';
 
 describe('Idempotency-Key on session creation', () => {
+  let fake: FakeProvider;
+  let h: Harness;
+
+  beforeAll(async () => {
+    fake = await FakeProvider.start();
+    h = await startHarness({ issuer: fake.issuer });
+  });
+  afterAll(async () => {
+    await h?.close();
+    await fake?.close();
+  });
+
   test('When 50 identical session requests race, then exactly one session and one token exchange happen, and every answer is the same 201 or a 409', async () => {
     const login = await loginThroughFake(h, fake);
     const before = await h.server.store.countRows();
@@ -131,5 +133,102 @@ describe('Idempotency-Key on session creation', () => {
     expect(first.status).toBe(200);
     expect(second.headers.get('idempotent-replayed')).toBe('true');
     expect(await second.text()).toBe(await first.text());
+  });
+});
+
+describe('a session-creation replay never hands out a grant that has moved on', () => {
+  const clock = new ManualClock();
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ clock });
+  });
+  afterAll(() => h?.close());
+
+  async function created(key: string) {
+    const login = await loginThroughProvider(h);
+    const body = { code: login.code, state: login.state, code_verifier: login.verifier, refresh_token_delivery: 'body' };
+    const first = await postSession(h, body, { key });
+    expect(first.status).toBe(201);
+    return { body, grant: (await first.json()) as { access_token: string; refresh_token: string } };
+  }
+
+  test('When the same request is retried while the session is fresh, then the same grant is replayed', async () => {
+    const { body, grant } = await created('fresh-replay');
+    const replay = await postSession(h, body, { key: 'fresh-replay' });
+    expect(replay.status).toBe(201);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(((await replay.json()) as { refresh_token: string }).refresh_token).toBe(grant.refresh_token);
+  });
+
+  test('When it is retried after logout, then 401 and no token', async () => {
+    const { body, grant } = await created('after-logout');
+    expect((await fetch(`${h.url}/v1/auth/logout`, { method: 'POST', headers: { Authorization: `Bearer ${grant.access_token}` } })).status).toBe(204);
+    const replay = await postSession(h, body, { key: 'after-logout' });
+    expect(replay.status).toBe(401);
+    const text = await replay.text();
+    expect(JSON.parse(text).code).toBe('invalid_state');
+    expect(text).not.toContain('rt_');
+    expect(replay.headers.get('set-cookie')).toBeNull();
+  });
+
+  test('When it is retried after the first refresh, then 401: the replay would hand out a retired token', async () => {
+    const { body, grant } = await created('after-refresh');
+    expect((await refresh(h, grant.refresh_token)).status).toBe(200);
+    clock.advance(11_000);
+    const replay = await postSession(h, body, { key: 'after-refresh' });
+    expect(replay.status).toBe(401);
+    expect(await replay.text()).not.toContain('rt_');
+  });
+
+  test('When the key and the code and state are replayed with another verifier, then no grant, and nothing is stored', async () => {
+    const { body } = await created('stolen-key');
+    const before = await h.server.store.countRows();
+    const replay = await postSession(h, { ...body, code_verifier: pkcePair().verifier }, { key: 'stolen-key' });
+    expect(replay.status).toBe(401);
+    expect(await replay.text()).not.toContain('rt_');
+    expect(await h.server.store.countRows()).toEqual(before);
+  });
+
+  test('When it is retried after the state has expired but before any refresh, then it is still replayed', async () => {
+    const { body, grant } = await created('late-retry');
+    clock.advance(11 * 60 * 1000);
+    await h.server.store.prune(clock.now());
+    const replay = await postSession(h, body, { key: 'late-retry' });
+    expect(replay.status).toBe(201);
+    expect(((await replay.json()) as { refresh_token: string }).refresh_token).toBe(grant.refresh_token);
+  });
+
+  test('When two logins use the same predictable key, then neither is refused: creation keys are scoped to the verifier', async () => {
+    for (let i = 0; i < 2; i += 1) {
+      const login = await loginThroughProvider(h);
+      const response = await postSession(h, { code: login.code, state: login.state, code_verifier: login.verifier }, { key: 'login-1' });
+      expect(response.status).toBe(201);
+      expect(response.headers.get('idempotent-replayed')).toBeNull();
+    }
+  });
+
+  test('When a session-creation replay comes after the session’s idle timeout, before any refresh, then 401', async () => {
+    const login = await loginThroughProvider(h);
+    const body = { code: login.code, state: login.state, code_verifier: login.verifier, refresh_token_delivery: 'body' };
+    expect((await postSession(h, body, { key: 'idle-replay' })).status).toBe(201);
+    clock.advance(7 * 24 * 3600 * 1000 + 1000);
+    const replay = await postSession(h, body, { key: 'idle-replay' });
+    expect(replay.status).toBe(401);
+  });
+
+  test('When a login without a verifier is retried with its key, then its grant is not replayed: the state alone may have leaked', async () => {
+    const optional = await startHarness({ tenants: pkceOptional });
+    try {
+      const started = await fetch(startUrl(optional, { challenge: null }).url, { headers: { 'X-Tenant-Id': 'alpha' }, redirect: 'manual' });
+      const back = new URL((await fetch(await signInAt(started.headers.get('location')!, { username: 'ada', password: 'password' }), { redirect: 'manual' })).headers.get('location')!);
+      const body = { code: back.searchParams.get('code'), state: back.searchParams.get('state') };
+      expect((await postSession(optional, body, { key: 'login-1' })).status).toBe(201);
+      const replay = await postSession(optional, body, { key: 'login-1' });
+      expect(replay.status).toBe(401);
+      expect(await problemCode(replay)).toBe('invalid_state');
+      expect(replay.headers.get('set-cookie')).toBeNull();
+    } finally {
+      await optional.close();
+    }
   });
 });

@@ -3,13 +3,16 @@
  * is left of it after an emergency rotation and its retirement, on the
  * instance that retires it and on another instance sharing the database.
  */
-import { randomUUID, sign } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { freePort } from '@aimable/testing';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startServer, type RunningServer } from '../src/server.js';
 import { systemClock } from '../src/clock.js';
 import { KeyRetirementRefused, rotateKeys, type SigningKey } from '../src/tokens/key-ring.js';
-import { freePort, refresh, signIn, startHarness, testServerConfig, twoTenants, type Harness } from './support/harness.js';
+import { signedAccessToken } from './support/access-tokens.js';
+import { refresh, signIn, startHarness, testServerConfig, type Harness } from './support/harness.js';
+import { twoTenants } from './support/tenants.js';
 
 /** Tenant alpha's access-token lifetime: the default session policy's. */
 const LIFETIME_SECONDS = 15 * 60;
@@ -34,10 +37,7 @@ afterAll(async () => {
 
 /** An access token as whoever holds `key` can sign it: the server's claims for the session, with the `iat` and `exp` (seconds) chosen. */
 function forge(key: SigningKey, claims: { sub: string; sid: string }, times: { iat: number; exp: number }): string {
-  const header = { alg: 'EdDSA', kid: key.kid, typ: 'at+jwt' };
-  const payload = { ...claims, tenant: 'alpha', iss: h.config.publicUrl, aud: h.config.accessTokenAudience, ...times, jti: randomUUID() };
-  const signingInput = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
-  return `${signingInput}.${sign(null, Buffer.from(signingInput), key.privateKey).toString('base64url')}`;
+  return signedAccessToken(key, { ...claims, tenant: 'alpha', iss: h.config.publicUrl, aud: h.config.accessTokenAudience, ...times, jti: randomUUID() });
 }
 
 async function sessionStatus(url: string, token: string): Promise<number> {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { API_KEY, apiClient, failure, loginThroughProvider, pkcePair, postSession, problemCode, refresh, REDIRECT_URI, startHarness, startJson, type Harness } from './support/harness.js';
+import { apiClient, failure, loginThroughProvider, pkcePair, postSession, problemCode, refresh, refreshCookieOf, startHarness, startJson, type Harness } from './support/harness.js';
+import { API_KEY, REDIRECT_URI } from './support/tenants.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -20,7 +21,7 @@ describe('the full login flow, against the real local identity provider', () => 
     const grant = (await created.json()) as { access_token: string; refresh_token?: string; token_type: string; expires_in: number; session: { id: string }; user: { email: string; email_verified: boolean; name: string } };
     expect(grant.refresh_token).toBeUndefined();
     expect(grant).toMatchObject({ token_type: 'Bearer', expires_in: 900, user: { email: 'ada@example.com', email_verified: true } });
-    const refreshToken = /__Host-aimable_refresh_alpha=([^;]+)/.exec(cookie)![1]!;
+    const refreshToken = refreshCookieOf(created);
     secrets.push(grant.access_token, refreshToken);
 
     const current = await apiClient(h, { accessToken: grant.access_token }).getCurrentSession({});
@@ -28,8 +29,7 @@ describe('the full login flow, against the real local identity provider', () => 
 
     const refreshed = await refresh(h, refreshToken, { viaCookie: true });
     expect(refreshed.status).toBe(200);
-    const rotatedCookie = refreshed.headers.get('set-cookie')!;
-    const rotated = /__Host-aimable_refresh_alpha=([^;]+)/.exec(rotatedCookie)![1]!;
+    const rotated = refreshCookieOf(refreshed);
     expect(rotated).not.toBe(refreshToken);
     const refreshedGrant = (await refreshed.json()) as { access_token: string; refresh_token?: string; session: { id: string } };
     expect(refreshedGrant.refresh_token).toBeUndefined();

@@ -4,8 +4,8 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '@aimable/testing';
 import { describe, expect, test } from 'vitest';
-import { freePort } from './support/harness.js';
 
 const require = createRequire(import.meta.url);
 const tsx = require.resolve('tsx');

@@ -1,5 +1,6 @@
+import { freePort } from '@aimable/testing';
 import { describe, expect, test } from 'vitest';
-import { freePort, postSession, loginThroughProvider, refresh, signIn, startHarness } from './support/harness.js';
+import { postSession, loginThroughProvider, refresh, signIn, startHarness } from './support/harness.js';
 
 describe('the metrics listener', () => {
   test('When requests, logins, refreshes, replays and rate limits happen, then /metrics counts them per operation, status and tenant', async () => {

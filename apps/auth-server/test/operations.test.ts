@@ -3,7 +3,7 @@ import express from 'express';
 import helmet from 'helmet';
 import { describe, expect, test } from 'vitest';
 import { FakeProvider } from './support/fake-provider.js';
-import { loginThroughFake, postSession, problemCode, refresh, startHarness, startUrl } from './support/harness.js';
+import { loginThroughFake, ManualClock, postSession, problemCode, refresh, startHarness, startJson, startUrl } from './support/harness.js';
 
 describe('rate limits', () => {
   test('When a client exceeds the limit on start, session or refresh, then 429 rate_limited with Retry-After', async () => {
@@ -145,6 +145,62 @@ describe('lifecycle', () => {
     } finally {
       await h.close();
       await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
+describe('readiness', () => {
+  test('When the keys could not be read again for three refresh intervals, then readiness answers 503 until they are', async () => {
+    const manual = new ManualClock();
+    const stale = await startHarness({ clock: manual, config: { keyRefreshSeconds: 60 } });
+    try {
+      manual.advance(3 * 60_000);
+      expect((await fetch(`${stale.url}/readyz`)).status).toBe(200);
+      manual.advance(1);
+      const response = await fetch(`${stale.url}/readyz`);
+      expect(response.status).toBe(503);
+      expect(await problemCode(response)).toBe('service_unavailable');
+      expect(stale.logs.join('\n')).toContain('keys could not be read again');
+      await stale.server.keys.reload();
+      expect((await fetch(`${stale.url}/readyz`)).status).toBe(200);
+    } finally {
+      await stale.close();
+    }
+  });
+
+  test('When the database does not answer, then readiness answers 503', async () => {
+    const broken = await startHarness();
+    try {
+      expect((await fetch(`${broken.url}/readyz`)).status).toBe(200);
+      await broken.server.store.close();
+      const response = await fetch(`${broken.url}/readyz`);
+      expect(response.status).toBe(503);
+      expect(await problemCode(response)).toBe('service_unavailable');
+    } finally {
+      await broken.close().catch(() => {});
+    }
+  });
+});
+
+describe('what a server error tells the client', () => {
+  test('When a 5xx happens, then its body carries the generic text and the request id, never the internal message', async () => {
+    const fake = await FakeProvider.start();
+    const broken = await startHarness({ issuer: fake.issuer });
+    try {
+      const { authorizationUrl, state, verifier } = await startJson(broken);
+      const code = fake.authorize(authorizationUrl);
+      fake.dropTokenRequests = true;
+      const response = await postSession(broken, { code, state, code_verifier: verifier });
+      expect(response.status).toBe(502);
+      const problem = (await response.json()) as { code: string; detail: string; request_id: string };
+      expect(problem.code).toBe('provider_unavailable');
+      expect(problem.detail).toBe('An unexpected error occurred. Quote the request id when reporting it.');
+      expect(JSON.stringify(problem)).not.toMatch(/fetch failed|socket|ECONN|other side closed/i);
+      expect(problem.request_id).toBe(response.headers.get('x-request-id'));
+      expect(broken.logs.join('')).toMatch(new RegExp(`${problem.request_id}.*provider_unavailable`));
+    } finally {
+      await broken.close();
+      await fake.close();
     }
   });
 });

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, test } from 'vitest';
 import { FakeProvider, profiles, type ProviderProfile } from './support/fake-provider.js';
-import { postSession, problemCode, REDIRECT_URI, startHarness, startJson, type Harness } from './support/harness.js';
+import { postSession, problemCode, startHarness, startJson, type Harness } from './support/harness.js';
+import { REDIRECT_URI } from './support/tenants.js';
 
 const running: { close(): Promise<void> }[] = [];
 afterAll(async () => {

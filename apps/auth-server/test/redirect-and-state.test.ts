@@ -1,18 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import {
-  loginThroughProvider,
-  ManualClock,
-  OTHER_REDIRECT_URI,
-  pkcePair,
-  postSession,
-  problemCode,
-  REDIRECT_URI,
-  startHarness,
-  startJson,
-  startUrl,
-  twoTenants,
-  type Harness,
-} from './support/harness.js';
+import { loginThroughProvider, ManualClock, pkcePair, postSession, problemCode, startHarness, startJson, startUrl, type Harness } from './support/harness.js';
+import { OTHER_REDIRECT_URI, pkceOptional, REDIRECT_URI, tenantsWith } from './support/tenants.js';
 import { createHash } from 'node:crypto';
 import { signInAt } from '@aimable/dev-idp';
 
@@ -85,13 +73,7 @@ describe('the redirect allowlist (RFC 9700 §4.11.1)', () => {
 
 describe('a tenant with several redirect URIs', () => {
   test('When any one of them is sent exactly, then the login starts', async () => {
-    const several = await startHarness({
-      tenants: (issuer) => {
-        const file = twoTenants(issuer);
-        file.tenants[0]!.redirect_uris = [REDIRECT_URI, 'http://localhost:4173/auth/callback'];
-        return file;
-      },
-    });
+    const several = await startHarness({ tenants: tenantsWith({ alpha: { redirect_uris: [REDIRECT_URI, 'http://localhost:4173/auth/callback'] } }) });
     try {
       for (const redirectUri of [REDIRECT_URI, 'http://localhost:4173/auth/callback']) {
         expect((await fetch(startUrl(several, { redirectUri }).url, { headers: { 'X-Tenant-Id': 'alpha' }, redirect: 'manual' })).status).toBe(302);
@@ -248,13 +230,7 @@ describe('PKCE between the frontend and the server (login CSRF)', () => {
   });
 
   test('When a tenant makes frontend PKCE optional, then a login without a challenge works, and one with a challenge still needs its verifier', async () => {
-    const optional = await startHarness({
-      tenants: (issuer) => {
-        const file = twoTenants(issuer);
-        file.tenants[0]!.session_policy = { frontend_pkce: 'optional' };
-        return file;
-      },
-    });
+    const optional = await startHarness({ tenants: pkceOptional });
     try {
       const { url } = startUrl(optional, { challenge: null });
       const started = await fetch(url, { headers: { 'X-Tenant-Id': 'alpha' }, redirect: 'manual' });

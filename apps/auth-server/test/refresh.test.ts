@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ManualClock, problemCode, refresh, signIn, startHarness, type Harness, apiClient, failure } from './support/harness.js';
+import { apiClient, failure, grantOf, loginThroughProvider, ManualClock, postSession, problemCode, refresh, refreshCookieOf, signIn, startHarness, type Harness } from './support/harness.js';
+import { tenantsWith } from './support/tenants.js';
 
-const DAY = 24 * 3600 * 1000;
 const clock = new ManualClock();
 let h: Harness;
 
@@ -9,11 +9,6 @@ beforeAll(async () => {
   h = await startHarness({ clock });
 });
 afterAll(() => h?.close());
-
-async function grantOf(response: Response): Promise<{ refresh_token: string; access_token: string; session: { id: string; idle_expires_at: string } }> {
-  expect(response.status).toBe(200);
-  return (await response.json()) as never;
-}
 
 describe('refresh token rotation', () => {
   test('When a refresh token is used, then a new one is issued and the old one is retired', async () => {
@@ -81,83 +76,69 @@ describe('refresh token rotation', () => {
     expect(response.status).toBe(401);
     expect(await problemCode(response)).toBe('invalid_api_key');
   });
-});
 
-describe('session lifetimes, with an injected clock', () => {
-  test('When a session is idle for longer than 7 days, then refresh answers 401 session_expired', async () => {
-    const created = await signIn(h);
-    clock.advance(7 * DAY + 1000);
-    const response = await refresh(h, created.refresh_token);
-    expect(response.status).toBe(401);
-    expect(await problemCode(response)).toBe('session_expired');
-  });
-
-  test('When a session is refreshed within the idle timeout, then it lives until its absolute lifetime of 30 days and no longer', async () => {
-    const created = await signIn(h);
-    let token = created.refresh_token;
-    for (let day = 6; day < 30; day += 6) {
-      clock.advance(6 * DAY);
-      const grant = await grantOf(await refresh(h, token));
-      token = grant.refresh_token;
-      expect(Date.parse(grant.session.idle_expires_at)).toBeLessThanOrEqual(clock.now() + 7 * DAY);
-    }
-    clock.advance(6 * DAY + 1000);
-    const response = await refresh(h, token);
-    expect(response.status).toBe(401);
-    expect(await problemCode(response)).toBe('session_expired');
-  });
-
-  test('When the access token is older than 15 minutes, then it is refused', async () => {
-    const created = await signIn(h);
-    const api = apiClient(h, { accessToken: created.access_token });
-    expect((await api.getCurrentSession({})).data.session.id).toBe(created.session.id);
-    clock.advance(15 * 60 * 1000 + 1000);
-    expect(await failure(api.getCurrentSession({}))).toMatchObject({ status: 401, code: 'invalid_access_token' });
+  test('When the API key is unknown, then the 401 says so', async () => {
+    const response = await fetch(`${h.url}/v1/refresh`, { method: 'POST', headers: { 'X-API-Key': 'ak_unknown' } });
+    expect(await response.json()).toMatchObject({ code: 'invalid_api_key', detail: 'X-API-Key is not valid.' });
   });
 });
 
-describe('session management', () => {
-  test('When a user lists sessions, then pages follow the cursor, newest first, and the current one is marked', async () => {
-    const sessions = [];
-    for (let i = 0; i < 5; i += 1) {
-      sessions.push(await signIn(h, { username: 'grace' }));
-      clock.advance(1000);
+describe('the grace window answers only on the channel of the original', () => {
+  test('When a cookie token is replayed within the window in a JSON body, then it is a reuse: 401, no token, the session is revoked', async () => {
+    const login = await loginThroughProvider(h);
+    const created = await postSession(h, { code: login.code, state: login.state, code_verifier: login.verifier });
+    const cookieToken = refreshCookieOf(created);
+    const rotated = await refresh(h, cookieToken, { viaCookie: true });
+    expect(rotated.status).toBe(200);
+    const inBody = await refresh(h, cookieToken);
+    expect(inBody.status).toBe(401);
+    const text = await inBody.text();
+    expect(JSON.parse(text).code).toBe('refresh_token_reused');
+    expect(text).not.toContain('rt_');
+    expect(await problemCode(await refresh(h, refreshCookieOf(rotated), { viaCookie: true }))).toBe('refresh_token_reused');
+    expect(h.logs.join('')).toContain('"event":"refresh_token_reused"');
+  });
+
+  test('When a body token is replayed within the window in the cookie, then it is a reuse too', async () => {
+    const grant = await signIn(h);
+    expect((await refresh(h, grant.refresh_token)).status).toBe(200);
+    const viaCookie = await refresh(h, grant.refresh_token, { viaCookie: true });
+    expect(await problemCode(viaCookie)).toBe('refresh_token_reused');
+    expect(viaCookie.headers.get('set-cookie')).toBeNull();
+  });
+
+  test('When it is replayed on its own channel within the window, then the identical grant comes back, and the hit is logged with the session id', async () => {
+    const grant = await signIn(h);
+    const first = await refresh(h, grant.refresh_token);
+    const again = await refresh(h, grant.refresh_token);
+    expect(await again.text()).toBe(await first.text());
+    const hit = h.logs.find((line) => line.includes('"event":"refresh_grace_replay"') && line.includes(grant.session.id));
+    expect(hit).toBeDefined();
+    expect(hit).not.toContain(grant.refresh_token);
+  });
+
+  test('When a tenant sets a shorter window, then its own window applies', async () => {
+    const short = await startHarness({ clock, tenants: tenantsWith({ alpha: { session_policy: { refresh_reuse_grace_seconds: 2 } } }) });
+    try {
+      const grant = await signIn(short);
+      expect((await refresh(short, grant.refresh_token)).status).toBe(200);
+      clock.advance(2_500);
+      expect(await problemCode(await refresh(short, grant.refresh_token))).toBe('refresh_token_reused');
+    } finally {
+      await short.close();
     }
-    const latest = sessions.at(-1)!;
-    const seen: string[] = [];
-    let cursor: string | null = null;
-    const api = apiClient(h, { accessToken: latest.access_token });
-    do {
-      const { data: page } = await api.listSessions({ query: { limit: 2, ...(cursor ? { cursor } : {}) } });
-      expect(page.data.length).toBeLessThanOrEqual(2);
-      seen.push(...page.data.map((s) => s.id));
-      for (const s of page.data) expect(s.current).toBe(s.id === latest.session.id);
-      cursor = page.next_cursor;
-    } while (cursor);
-    expect(seen).toEqual(sessions.map((s) => s.session.id).reverse());
   });
+});
 
-  test('When a bad cursor is sent, then 400 invalid_request', async () => {
-    const created = await signIn(h);
-    const refused = await failure(apiClient(h, { accessToken: created.access_token }).listSessions({ query: { cursor: 'garbage' } }));
-    expect(refused).toMatchObject({ status: 400, code: 'invalid_request' });
-  });
-
-  test('When a user revokes another of their sessions, then its refresh token stops working at once', async () => {
-    const laptop = await signIn(h, { username: 'alan' });
-    const phone = await signIn(h, { username: 'alan' });
-    const { response: revoked } = await apiClient(h, { accessToken: phone.access_token }).revokeSession({ path: { session_id: laptop.session.id } });
-    expect(revoked.status).toBe(204);
-    expect(await problemCode(await refresh(h, laptop.refresh_token))).toBe('invalid_refresh_token');
-    expect((await refresh(h, phone.refresh_token)).status).toBe(200);
-  });
-
-  test('When a user tries to revoke a session of another user, then 404 and it stays alive', async () => {
-    const ada = await signIn(h, { username: 'ada' });
-    const alan = await signIn(h, { username: 'alan' });
-    const refused = await failure(apiClient(h, { accessToken: ada.access_token }).revokeSession({ path: { session_id: alan.session.id } }));
-    expect(refused).toMatchObject({ status: 404, code: 'not_found' });
-    expect((await refresh(h, alan.refresh_token)).status).toBe(200);
+describe('the grace window at its edge, and what a reuse says', () => {
+  test('When exactly the window has passed, then the old token is a reuse, and the answers say so', async () => {
+    const grant = await signIn(h);
+    expect((await refresh(h, grant.refresh_token)).status).toBe(200);
+    clock.advance(10_000);
+    const reused = await refresh(h, grant.refresh_token);
+    expect(await reused.json()).toMatchObject({ code: 'refresh_token_reused', detail: 'A retired refresh token was presented; the session has been revoked.' });
+    const after = await refresh(h, grant.refresh_token);
+    expect(await after.json()).toMatchObject({ code: 'refresh_token_reused', detail: 'The session was revoked after a refresh token was reused.' });
   });
 });
 

@@ -1,19 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import {
-  apiClient,
-  failure,
-  API_KEY,
-  loginThroughProvider,
-  OTHER_API_KEY,
-  OTHER_REDIRECT_URI,
-  postSession,
-  problemCode,
-  refresh,
-  REDIRECT_URI,
-  signIn,
-  startHarness,
-  type Harness,
-} from './support/harness.js';
+import { apiClient, failure, loginThroughProvider, postSession, problemCode, refresh, refreshCookie, signIn, startHarness, type Harness } from './support/harness.js';
+import { API_KEY, OTHER_API_KEY, OTHER_REDIRECT_URI, REDIRECT_URI } from './support/tenants.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -53,6 +40,14 @@ describe('tenant isolation: a credential of tenant alpha is never accepted for t
     expect(a.code).toBe('invalid_refresh_token');
     expect({ ...a, request_id: null }).toEqual({ ...b, request_id: null });
     expect((await refresh(h, grant.refresh_token, { apiKey: API_KEY })).status).toBe(200);
+  });
+
+  test('When beta’s key comes with alpha’s token, then nothing in the answer says that the token exists', async () => {
+    const grant = await signIn(h);
+    const foreign = (await (await refresh(h, grant.refresh_token, { apiKey: OTHER_API_KEY })).json()) as Record<string, unknown>;
+    const unknown = (await (await refresh(h, `rt_${'x'.repeat(43)}`, { apiKey: OTHER_API_KEY })).json()) as Record<string, unknown>;
+    expect({ ...foreign, request_id: undefined }).toEqual({ ...unknown, request_id: undefined });
+    expect((await refresh(h, grant.refresh_token)).status).toBe(200);
   });
 
   test('When beta’s refresh token is sent with alpha’s API key, then 401 invalid_refresh_token, and beta’s session is untouched', async () => {
@@ -135,7 +130,7 @@ describe('tenant isolation: a credential of tenant alpha is never accepted for t
     // Even naming beta in the header, the API key speaks for alpha: beta's origin may not read the answer.
     const response = await fetch(`${h.url}/v1/refresh`, {
       method: 'POST',
-      headers: { Origin: 'https://beta.example.com', 'X-Tenant-Id': 'beta', 'X-API-Key': API_KEY, Cookie: `__Host-aimable_refresh_alpha=${grant.refresh_token}` },
+      headers: { Origin: 'https://beta.example.com', 'X-Tenant-Id': 'beta', 'X-API-Key': API_KEY, Cookie: refreshCookie(grant.refresh_token) },
     });
     expect(response.headers.get('access-control-allow-origin')).toBeNull();
     const fromAlpha = await fetch(`${h.url}/v1/auth/session`, { headers: { Origin: 'https://beta.example.com', Authorization: `Bearer ${grant.access_token}` } });

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signInAt } from '@aimable/dev-idp';
+import { freePort } from '@aimable/testing';
 import { describe, expect, test } from 'vitest';
-import { freePort } from './support/free-port.js';
 
 const require = createRequire(import.meta.url);
 const tsx = require.resolve('tsx');

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { ResponseNegotiator } from './negotiation.js';
 
 export { ResponseNegotiator } from './negotiation.js';
@@ -50,8 +50,7 @@ export async function startMock(options: MockOptions = {}): Promise<RunningMock>
   const host = options.host ?? '127.0.0.1';
   const specPath = options.specPath ?? require.resolve('@aimable/auth-openapi/openapi.yaml');
   const negotiator = new ResponseNegotiator();
-  const prismPort = await freePort();
-  const prism = await startPrism(specPath, prismPort, options);
+  const { child: prism, port: prismPort } = await startPrism(specPath, options);
 
   const proxy = createServer((req, res) => {
     void (async () => {
@@ -114,9 +113,13 @@ export async function startMock(options: MockOptions = {}): Promise<RunningMock>
   };
 }
 
-async function startPrism(specPath: string, port: number, options: MockOptions): Promise<ChildProcess> {
+/**
+ * Starts Prism on port 0: the system picks a port that nothing else can take before Prism listens on it, and
+ * Prism names it in the line it logs once it listens.
+ */
+async function startPrism(specPath: string, options: MockOptions): Promise<{ child: ChildProcess; port: number }> {
   const prismCli = require.resolve('@stoplight/prism-cli/dist/index.js');
-  const args = [prismCli, 'mock', specPath, '--host', '127.0.0.1', '--port', String(port)];
+  const args = [prismCli, 'mock', specPath, '--host', '127.0.0.1', '--port', '0'];
   if (options.dynamic) args.push('--dynamic');
   const child = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -129,9 +132,10 @@ async function startPrism(specPath: string, port: number, options: MockOptions):
       const text = chunk.toString();
       output += text;
       for (const line of text.split('\n')) if (line.trim()) log(line);
-      if (output.includes('Prism is listening')) {
+      const listening = /Prism is listening on http:\/\/[^\s]+:(\d+)/.exec(output);
+      if (listening) {
         clearTimeout(timer);
-        resolve(child);
+        resolve({ child, port: Number(listening[1]) });
       }
     };
     const timer = setTimeout(() => {
@@ -160,14 +164,6 @@ function listen(server: Server, port: number, host: string): Promise<number> {
     server.once('error', reject);
     server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
   });
-}
-
-async function freePort(): Promise<number> {
-  const probe = createNetServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
 }
 
 /**

@@ -2,20 +2,17 @@ import type { Request } from 'express';
 import { describe, expect, test, vi } from 'vitest';
 import type { SessionService } from '../sessions/session-service.js';
 import { TenantRegistry } from '../tenants/tenant-registry.js';
-import type { TenantConfig } from '../tenants/tenant.js';
 import type { AccessTokens } from '../tokens/access-tokens.js';
 import { Callers } from './caller.js';
 import { sha256Hex } from '../ids.js';
-import { DEFAULT_SESSION_POLICY } from '../tenants/tenant.js';
+import { tenantConfig } from '../../test/support/tenants.js';
 
-const alpha: TenantConfig = {
+const alpha = tenantConfig({
   id: 'alpha',
-  providers: [],
   redirectUris: ['https://alpha.example/cb'],
   corsOrigins: ['https://alpha.example'],
   apiKeyHashes: [{ id: 'k', sha256: sha256Hex('ak_alpha'), scopes: ['refresh'] }],
-  sessionPolicy: DEFAULT_SESSION_POLICY,
-};
+});
 
 function fakeRequest(headers: Record<string, string>): Request {
   const lower = Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));

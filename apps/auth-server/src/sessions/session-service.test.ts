@@ -6,14 +6,14 @@ import { sha256Hex } from '../ids.js';
 import type { ProviderClients } from '../oidc/provider-client.js';
 import type { AuthStore } from '../store/auth-store.js';
 import { openSqliteStore } from '../store/sqlite.js';
-import { DEFAULT_SESSION_POLICY, type TenantConfig } from '../tenants/tenant.js';
 import { TenantRegistry } from '../tenants/tenant-registry.js';
 import { AccessTokens } from '../tokens/access-tokens.js';
 import { KeyRing } from '../tokens/key-ring.js';
 import type { Sealing } from '../tokens/sealing.js';
+import { tenantConfig } from '../../test/support/tenants.js';
 import { SessionService, type Authenticated } from './session-service.js';
 
-const tenant: TenantConfig = { id: 't', providers: [], redirectUris: [], corsOrigins: [], apiKeyHashes: [], sessionPolicy: DEFAULT_SESSION_POLICY };
+const tenant = tenantConfig({ id: 't' });
 const now = 1_800_000_000_000;
 let store: AuthStore;
 let sessions: SessionService;

@@ -1,8 +1,9 @@
-import { randomUUID, sign, type KeyObject } from 'node:crypto';
+import { randomUUID, type KeyObject } from 'node:crypto';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import type { AuthStore } from '../store/auth-store.js';
 import { openSqliteStore } from '../store/sqlite.js';
+import { signedAccessToken } from '../../test/support/access-tokens.js';
 import { AccessTokens } from './access-tokens.js';
 import { KeyRing, rotateKeys } from './key-ring.js';
 
@@ -28,10 +29,7 @@ afterEach(async () => {
 
 /** A token signed with `key` as one who holds it may sign: every claim as the server's, but `iat` and `exp` (seconds) and the tenant chosen. */
 function signedBy(key: { kid: string; privateKey: KeyObject }, times: { iat: number; exp: number }, tenant = 't'): string {
-  const header = Buffer.from(JSON.stringify({ alg: 'EdDSA', kid: key.kid, typ: 'at+jwt' })).toString('base64url');
-  const payload = { sid: 'ses_1', tenant, iss: 'https://auth.example', aud: 'api', sub: 'usr_1', ...times, jti: randomUUID() };
-  const signingInput = `${header}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
-  return `${signingInput}.${sign(null, Buffer.from(signingInput), key.privateKey).toString('base64url')}`;
+  return signedAccessToken(key, { sid: 'ses_1', tenant, iss: 'https://auth.example', aud: 'api', sub: 'usr_1', ...times, jti: randomUUID() });
 }
 
 /** The token with one character of its signature changed. */

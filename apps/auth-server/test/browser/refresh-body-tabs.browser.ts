@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Auth } from '@aimable/auth-client';
-import { API_KEY, startHarness, twoTenants, type Harness } from '../support/harness.js';
+import { startHarness, type Harness } from '../support/harness.js';
+import { API_KEY, tenantsWith } from '../support/tenants.js';
 
 /**
  * The client with the refresh token in the body, in tabs of one Chromium.
@@ -57,11 +58,12 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', () => resolve()));
   appOrigin = `http://localhost:${(app.address() as AddressInfo).port}`;
   h = await startHarness({
-    tenants: (issuer) =>
-      twoTenants(issuer, {
+    tenants: tenantsWith({
+      alpha: {
         redirect_uris: [`${appOrigin}/auth/callback`],
         session_policy: { access_token_ttl_seconds: ACCESS_TOKEN_SECONDS, refresh_reuse_grace_seconds: 0 },
-      }),
+      },
+    }),
   });
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',

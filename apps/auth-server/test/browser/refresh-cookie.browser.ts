@@ -1,7 +1,9 @@
 import { createServer, type Server } from 'node:http';
+import { freePort } from '@aimable/testing';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { API_KEY, freePort, startHarness, twoTenants, type Harness } from '../support/harness.js';
+import { startHarness, type Harness } from '../support/harness.js';
+import { API_KEY, tenantsWith } from '../support/tenants.js';
 
 let h: Harness;
 let page: Server;
@@ -49,13 +51,7 @@ beforeAll(async () => {
   const pagePort = await freePort();
   appOrigin = `http://localhost:${pagePort}`;
   const redirectUri = `${appOrigin}/auth/callback`;
-  h = await startHarness({
-    tenants: (issuer) => {
-      const file = twoTenants(issuer);
-      file.tenants[0]!.redirect_uris = [redirectUri];
-      return file;
-    },
-  });
+  h = await startHarness({ tenants: tenantsWith({ alpha: { redirect_uris: [redirectUri] } }) });
   page = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     res.end(appHtml(h.url, redirectUri));

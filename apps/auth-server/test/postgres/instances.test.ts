@@ -4,7 +4,7 @@
  * guarantee of a single instance holds across them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes, randomUUID, sign } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import { createRequire } from 'node:module';
@@ -12,10 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signInAt, startDevIdp, type RunningDevIdp } from '@aimable/dev-idp';
+import { freePort } from '@aimable/testing';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
-import { API_KEY, CLIENT_SECRET, freePort, pkcePair, REDIRECT_URI, testServerConfig, twoTenants } from '../support/harness.js';
+import { signedAccessToken } from '../support/access-tokens.js';
+import { pkcePair, testServerConfig } from '../support/harness.js';
+import { API_KEY, CLIENT_SECRET, REDIRECT_URI, twoTenants } from '../support/tenants.js';
 import { createDatabase } from '../support/postgres.js';
 import { systemClock } from '../../src/clock.js';
 import { openPostgresStore } from '../../src/store/postgres.js';
@@ -171,9 +174,7 @@ async function signingKeyNow(): Promise<SigningKey> {
 
 /** An access token as whoever holds `key` can sign it, with the claims given. */
 function forgeWith(key: SigningKey, claims: Record<string, unknown>): string {
-  const header = Buffer.from(JSON.stringify({ alg: 'EdDSA', kid: key.kid, typ: 'at+jwt' })).toString('base64url');
-  const signingInput = `${header}.${Buffer.from(JSON.stringify({ ...claims, jti: randomUUID() })).toString('base64url')}`;
-  return `${signingInput}.${sign(null, Buffer.from(signingInput), key.privateKey).toString('base64url')}`;
+  return signedAccessToken(key, { ...claims, jti: randomUUID() });
 }
 
 const count = async (query: string, values: unknown[] = []) => Number((await db.query<{ n: string }>(query, values)).rows[0]!.n);

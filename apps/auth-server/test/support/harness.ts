@@ -1,23 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuthApiError, createAuthClient, type AuthClient } from '@aimable/auth-client';
 import { signInAt, startDevIdp, type RunningDevIdp } from '@aimable/dev-idp';
+import { freePort } from '@aimable/testing';
+import { expect } from 'vitest';
 import { buildServerConfig, type ServerConfig, type ServerConfigInput } from '../../src/config/server-config.js';
 import { parseTenants, type RawTenantsFile } from '../../src/config/tenants.js';
-import { sha256Hex } from '../../src/ids.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import type { SyncLog } from '../../src/store/wal-sync.js';
-
-export const API_KEY = 'ak_test_alpha_4c1f9e';
-export const OTHER_API_KEY = 'ak_test_beta_7a2d0b';
-/** Alpha's operator key: it may read the audit log, and may not refresh. */
-export const ADMIN_API_KEY = 'ak_test_alpha_admin_5e8b21';
-export const REDIRECT_URI = 'http://localhost:5173/auth/callback';
-export const OTHER_REDIRECT_URI = 'https://beta.example.com/auth/callback';
-export const CLIENT_SECRET = 'test-client-secret';
+import { API_KEY, CLIENT_SECRET, REDIRECT_URI, twoTenants } from './tenants.js';
 
 /** A clock the test moves by hand. */
 export class ManualClock {
@@ -26,30 +19,6 @@ export class ManualClock {
   advance(ms: number): void {
     this.current += ms;
   }
-}
-
-export async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
-
-/** Two tenants on one local identity provider: `alpha` (provider `dev`) and `beta` (providers `dev` and `other`). */
-export function twoTenants(issuer: string, extra: Partial<RawTenantsFile['tenants'][number]> = {}): RawTenantsFile {
-  const provider = { display_name: 'Local', issuer, client_id: 'aimable-test', client_secret_env: 'TEST_CLIENT_SECRET', allow_insecure_http: true };
-  return {
-    tenants: [
-      { id: 'alpha', providers: { dev: provider }, redirect_uris: [REDIRECT_URI], api_keys: [{ id: 'k1', sha256: sha256Hex(API_KEY) }, { id: 'admin', sha256: sha256Hex(ADMIN_API_KEY), scopes: ['audit:read'] }], ...extra },
-      {
-        id: 'beta',
-        providers: { dev: provider, other: { ...provider, display_name: 'Other' } },
-        redirect_uris: [OTHER_REDIRECT_URI],
-        api_keys: [{ id: 'k1', sha256: sha256Hex(OTHER_API_KEY) }],
-      },
-    ],
-  };
 }
 
 /** The settings tests may change; the tenants and the data directory are the harness's. */
@@ -211,11 +180,30 @@ export async function postSession(
   });
 }
 
+const refreshCookieName = (tenant: string) => `__Host-aimable_refresh_${tenant}`;
+
+/** The `Cookie` header of a browser that holds this refresh token in the tenant's refresh cookie. */
+export function refreshCookie(refreshToken: string, tenant = 'alpha'): string {
+  return `${refreshCookieName(tenant)}=${refreshToken}`;
+}
+
+/** The refresh token a response sets in the tenant's refresh cookie; throws when it sets none, or clears it. */
+export function refreshCookieOf(response: Response, tenant = 'alpha'): string {
+  const prefix = `${refreshCookieName(tenant)}=`;
+  const token = response.headers
+    .getSetCookie()
+    .find((cookie) => cookie.startsWith(prefix))
+    ?.slice(prefix.length)
+    .split(';')[0];
+  if (!token) throw new Error(`the response sets no refresh token in ${refreshCookieName(tenant)}: ${response.headers.get('set-cookie')}`);
+  return token;
+}
+
 export async function refresh(h: Harness, refreshToken: string, options: { apiKey?: string; key?: string; viaCookie?: boolean } = {}): Promise<Response> {
   const headers: Record<string, string> = { 'X-API-Key': options.apiKey ?? API_KEY };
   if (options.key) headers['Idempotency-Key'] = options.key;
   if (options.viaCookie) {
-    headers.Cookie = `__Host-aimable_refresh_alpha=${refreshToken}`;
+    headers.Cookie = refreshCookie(refreshToken);
     return fetch(`${h.url}/v1/refresh`, { method: 'POST', headers });
   }
   headers['Content-Type'] = 'application/json';
@@ -229,12 +217,25 @@ export interface Grant {
   user: { id: string; email: string | null };
 }
 
+/** The grant of a refresh that must have succeeded. */
+export async function grantOf(response: Response): Promise<{ refresh_token: string; access_token: string; session: { id: string; idle_expires_at: string } }> {
+  expect(response.status).toBe(200);
+  return (await response.json()) as never;
+}
+
 /** A full login that ends in a session whose refresh token is delivered in the body. */
 export async function signIn(h: Harness, options: { tenant?: string; username?: string; provider?: string; redirectUri?: string } = {}): Promise<Grant & { refresh_token: string }> {
   const login = await loginThroughProvider(h, options);
   const response = await postSession(h, { code: login.code, state: login.state, code_verifier: login.verifier, refresh_token_delivery: 'body' }, { tenant: options.tenant });
   if (response.status !== 201) throw new Error(`session answered ${response.status}: ${await response.text()}`);
   return (await response.json()) as Grant & { refresh_token: string };
+}
+
+/** The value of the metric line that starts with `line` (name and labels) in a scrape of the harness's metrics listener; 0 when absent. */
+export async function metricValue(h: Harness, line: string): Promise<number> {
+  const scrape = await (await fetch(h.server.metricsUrl!)).text();
+  const found = scrape.split('\n').find((text) => text.startsWith(line));
+  return found === undefined ? 0 : Number(found.slice(line.length).trim());
 }
 
 export async function problemCode(response: Response): Promise<string> {

@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '@aimable/testing';
 import pg from 'pg';
-import { freePort } from './harness.js';
 
 /**
  * A throwaway PostgreSQL server for tests: `initdb` and `pg_ctl` in a

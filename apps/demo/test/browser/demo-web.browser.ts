@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { startMock, type RunningMock } from '@aimable/auth-mock';
 import { loadServerConfig, startServer, type RunningServer } from '@aimable/auth-server';
 import { startDevIdp, type RunningDevIdp } from '@aimable/dev-idp';
+import { freePort } from '@aimable/testing';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { freePort } from '../support/free-port.js';
 import { DEMO_API_KEY, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_CLIENT_SECRET_ENV, demoTenantsFile } from '../../src/demo-tenant.js';
 import { serveDemoWeb, type RunningDemoWeb } from '../../src/web.js';
 
