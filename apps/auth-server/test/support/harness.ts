@@ -9,7 +9,7 @@ import { buildServerConfig, type ServerConfig, type ServerConfigInput } from '..
 import { parseTenants, type RawTenantsFile } from '../../src/config/tenants.js';
 import { sha256Hex } from '../../src/ids.js';
 import { startServer, type RunningServer } from '../../src/server.js';
-import type { SyncLog } from '../../src/store/wal-sync.js';
+import type { SyncLog } from '../../src/store/sqlite/group-commit.js';
 
 export const API_KEY = 'ak_test_alpha_4c1f9e';
 export const OTHER_API_KEY = 'ak_test_beta_7a2d0b';

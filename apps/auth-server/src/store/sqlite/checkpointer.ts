@@ -1,6 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import type { CheckpointStats } from '../runtime.js';
 
 /** What SQLite's `PRAGMA wal_checkpoint` tells: whether it was kept from finishing, the log's frames, and those copied. */
 export interface CheckpointResult {
@@ -34,14 +35,6 @@ export interface CheckpointerOptions {
   driver?: string;
   /** How long a checkpoint may take before the worker is taken for hung (ms). */
   callTimeoutMs?: number;
-}
-
-/** What the checkpointer did so far: for operators and tests. */
-export interface CheckpointStats {
-  passive: number;
-  restart: number;
-  /** True once the worker failed and SQLite checkpoints in the commits again. */
-  failed: boolean;
 }
 
 /**
