@@ -62,7 +62,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const where = settings.databaseUrl ? 'PostgreSQL' : `SQLite in ${settings.dataDir}`;
-  const { store } = await openStore(
+  const { store, applied } = await openStore(
     {
       databaseUrl: settings.databaseUrl,
       pool: { ...settings.pool, max: 1 },
@@ -90,7 +90,7 @@ async function main(argv: string[]): Promise<number> {
       sealPlainKeys: command === 'migrate',
     });
     if (command === 'migrate') {
-      console.log(store.applied.length > 0 ? `${where}: applied ${store.applied.join(', ')}` : `${where}: the schema is up to date`);
+      console.log(applied.length > 0 ? `${where}: applied ${applied.join(', ')}` : `${where}: the schema is up to date`);
       return 0;
     }
     if (retire !== undefined) return await retireKey(ring, where, retire);

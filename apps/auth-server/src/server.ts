@@ -18,8 +18,9 @@ import { ProviderClients } from './oidc/provider-client.js';
 import { SessionService } from './sessions/session-service.js';
 import { openStore } from './store/open.js';
 import type { AuthStore } from './store/auth-store.js';
+import { requestsWaitingForConnection } from './store/runtime.js';
+import type { SyncLog } from './store/sqlite/group-commit.js';
 import { StorageHealth } from './store/storage-health.js';
-import type { SyncLog } from './store/wal-sync.js';
 import { TenantRegistry } from './tenants/tenant-registry.js';
 import { AccessTokens } from './tokens/access-tokens.js';
 import { KeyRing } from './tokens/key-ring.js';
@@ -60,7 +61,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const { logger, requests: requestLogger } = createLoggers(config.logLevel, options.logDestination);
   // Made once the metrics are; a failure of the checkpoint worker before then is logged as any other.
   let storage: StorageHealth | undefined;
-  const { store, pool } = await openStore(
+  const { store, runtime, pool } = await openStore(
     config,
     {
       onConnectionError: (error) => logger.warn({ error: describeError(error) }, 'a database connection failed; the pool replaces it'),
@@ -92,7 +93,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   }
   keys.startRefreshing((error) => logger.error({ error: describeError(error) }, 'reading the keys again failed; the ones loaded stay in use'));
 
-  const metrics = new Metrics({ poolStats: store.poolStats?.bind(store), checkpoints: store.checkpoints?.bind(store) });
+  const metrics = new Metrics({ poolStats: runtime.poolStats, checkpoints: runtime.checkpoints });
   // A full or read-only disk is told once, counted, and makes the instance not ready until a write succeeds again.
   storage = new StorageHealth(config.databaseUrl === undefined ? config.databaseFile : 'the PostgreSQL database', logger, metrics, clock.now, () => store.probeWrite());
   // Every security event is logged, counted and written to its tenant's audit log here, and only here.
@@ -123,12 +124,13 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     accessTokens,
     limits,
     store,
+    waitingForConnection: () => requestsWaitingForConnection(runtime),
     storage,
     audit: new AuditLog(store),
     isDraining: () => draining,
     keysStale: () => keys.isStale(),
   });
-  const app = createApp({ handlers, tenants, callers, limits, logger, requestLogger, metrics, validateResponses: config.validateResponses, trustProxy: config.trustProxy, storage, settle: () => store.settle() });
+  const app = createApp({ handlers, tenants, callers, limits, logger, requestLogger, metrics, validateResponses: config.validateResponses, trustProxy: config.trustProxy, storage, settle: runtime.settle });
 
   const server = createHttpServer(app);
   await new Promise<void>((resolve, reject) => {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { JWK } from 'jose';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { openSqliteStore } from '../src/store/sqlite.js';
+import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { KeyRing } from '../src/tokens/key-ring.js';
 import { runEntryPoint, type EntryPointRun } from './support/entry-point.js';
 
@@ -25,7 +25,7 @@ function run(args: string[], env: Record<string, string> = {}): Promise<EntryPoi
 
 /** The keys as a server reads them; `publishOverlapMs` as a server's (an access token's lifetime and a minute) keeps a replaced key published. */
 async function keysIn(encryptionSecret?: string, publishOverlapMs = 0) {
-  const store = await openSqliteStore(join(dir, 'auth.sqlite'), { migrate: false });
+  const { store } = await openSqliteStore(join(dir, 'auth.sqlite'), { migrate: false });
   try {
     const ring = await KeyRing.open(store, { now: () => Date.now() }, { encryptionSecret, publishOverlapMs, refreshMs: 60_000 });
     return { rows: await store.listServerKeys(), signing: ring.signingKey().kid, published: ring.publishedKeys().map((key) => key.kid) };

@@ -80,8 +80,8 @@ describe('a full disk', () => {
     const h = await startHarness({ config: { metricsPort: 0 } });
     try {
       const grant = await signIn(h);
-      // SQLite's own limit on the database's size, on the server's one connection: its SQLITE_FULL is a full disk's.
-      const db = (h.server.store as unknown as { db: Kysely<unknown> }).db;
+      // SQLite's own limit on the database's size, on the server's one connection (its store's, under the session cache): its SQLITE_FULL is a full disk's.
+      const db = (h.server.store as unknown as { store: { db: Kysely<unknown> } }).store.db;
       // The store's plugin names the pragma's column in camel case.
       const pages = (await sql<{ pageCount: number }>`pragma page_count`.execute(db)).rows[0]!.pageCount;
       expect(pages).toBeGreaterThan(0);

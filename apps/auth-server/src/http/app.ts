@@ -25,7 +25,7 @@ export interface AppOptions {
   trustProxy: boolean | number | string[];
   /** Told of every error, to notice a full or read-only disk. */
   storage: StorageHealth;
-  /** Resolves once what the store committed so far is durable: awaited before every answer (`AuthStore.settle`). */
+  /** Resolves once what the store committed so far is durable: awaited before every answer (`StoreRuntime.settle`). */
   settle: () => Promise<void>;
 }
 

@@ -26,7 +26,9 @@ export interface HandlerDependencies {
   accessTokens: AccessTokens;
   /** The global caps, counted only by requests that passed every check and are about to write. */
   limits: Pick<RateLimits, 'consumeGlobal'>;
-  store: Pick<AuthStore, 'ping' | 'poolStats' | 'probeWrite'>;
+  store: Pick<AuthStore, 'ping' | 'probeWrite'>;
+  /** Requests waiting for a database connection while every one is in use: readiness answers 503 while there are any. */
+  waitingForConnection: () => number;
   /** Whether the storage takes writes; while it does not, readiness tries a write of its own. */
   storage: StorageHealth;
   audit: AuditLog;
@@ -196,9 +198,9 @@ export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrinci
 
     async getReadiness() {
       if (deps.isDraining()) throw serviceUnavailable('The server is shutting down.');
-      const pool = deps.store.poolStats?.();
-      if (pool && pool.waiting > 0 && pool.idle === 0 && pool.total >= pool.max) {
-        const reason = `Every database connection is in use and ${pool.waiting} requests wait for one.`;
+      const waiting = deps.waitingForConnection();
+      if (waiting > 0) {
+        const reason = `Every database connection is in use and ${waiting} requests wait for one.`;
         throw serviceUnavailable(reason, new Error(reason), 1);
       }
       try {

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { ApiProblem } from '@aimable/auth-server-kit';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import type { AuthStore } from '../store/auth-store.js';
-import { openSqliteStore } from '../store/sqlite.js';
+import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import { rateLimited } from '../problems.js';
 import { Sealer } from '../tokens/sealing.js';
 import { canonicalJson, Idempotency, requestFingerprint, type IdempotentRequest } from './idempotency.js';
@@ -40,7 +40,7 @@ describe('the Idempotency-Key protocol', () => {
   const ref = { operation: 'op', subject: 'ses_1', key: 'k' };
 
   beforeEach(async () => {
-    store = await openSqliteStore(':memory:');
+    ({ store } = await openSqliteStore(':memory:'));
     now = 1_800_000_000_000;
     runs = 0;
     idempotency = new Idempotency(store, new Sealer(randomBytes(32)), { now: () => now }, { retentionSeconds: 3600, lockSeconds: 60 });
@@ -105,7 +105,7 @@ describe('the Idempotency-Key protocol', () => {
     const mismatch = await refusal(idempotency.handle(request({ admit: async () => (await idempotency.handle(request({ fingerprint: 'other' })), 'tenant-a') })));
     expect(mismatch?.status).toBe(422);
     await store.close();
-    store = await openSqliteStore(':memory:');
+    ({ store } = await openSqliteStore(':memory:'));
     idempotency = new Idempotency(store, new Sealer(randomBytes(32)), { now: () => now }, { retentionSeconds: 3600, lockSeconds: 60 });
     const inFlight = await refusal(idempotency.handle(request({ admit: async () => (await claim(), 'tenant-a') })));
     expect(inFlight?.status).toBe(409);

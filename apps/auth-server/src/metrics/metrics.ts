@@ -1,6 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { PoolStats } from '../store/auth-store.js';
-import type { CheckpointStats } from '../store/checkpointer.js';
+import type { CheckpointStats, PoolStats } from '../store/runtime.js';
 
 /** The label of a request the contract has no operation for. */
 export const UNROUTED = 'unrouted';

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { sha256Hex } from '../ids.js';
 import type { ProviderClients } from '../oidc/provider-client.js';
 import type { AuthStore } from '../store/auth-store.js';
-import { openSqliteStore } from '../store/sqlite.js';
+import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import { TenantRegistry } from '../tenants/tenant-registry.js';
 import { AccessTokens } from '../tokens/access-tokens.js';
 import { KeyRing } from '../tokens/key-ring.js';
@@ -21,7 +21,7 @@ let sealer: Sealing;
 const events = { created: vi.fn(), refreshed: vi.fn(), graceReplay: vi.fn(), reuseDetected: vi.fn(), ended: vi.fn() };
 
 beforeEach(async () => {
-  store = await openSqliteStore(':memory:');
+  ({ store } = await openSqliteStore(':memory:'));
   const keys = await KeyRing.open(store, { now: () => now }, { publishOverlapMs: 0, refreshMs: 60_000 });
   sessions = new SessionService(
     store,

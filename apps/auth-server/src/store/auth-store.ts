@@ -12,7 +12,6 @@ import type {
   SessionRecord,
   UserRecord,
 } from './schema.js';
-import type { CheckpointStats } from './checkpointer.js';
 
 /** The outcome of claiming an idempotency key. */
 export type IdempotencyClaimResult =
@@ -42,13 +41,6 @@ export interface SessionPage {
 export interface AuditEventPage {
   after?: { at: number; id: string };
   limit: number;
-}
-
-/** What a database connection pool holds: its connections, those idle, and the requests waiting for one. */
-export interface PoolStats {
-  total: number;
-  idle: number;
-  waiting: number;
 }
 
 /**
@@ -116,15 +108,6 @@ export interface StoreOperations {
   listAuditEvents(tenantId: string, page: AuditEventPage): Promise<AuditEventRecord[]>;
 }
 
-/** How busy the connection pool is, where there is one. */
-export interface PoolStats {
-  total: number;
-  idle: number;
-  /** Requests waiting for a connection. */
-  waiting: number;
-  max: number;
-}
-
 export interface AuthStore extends StoreOperations {
   readonly dialect: 'sqlite' | 'postgres';
   /** Runs `work` in one transaction: all of it commits, or none of it. */
@@ -151,19 +134,9 @@ export interface AuthStore extends StoreOperations {
    * retirements at once, neither can leave no key to sign.
    */
   retireSigningKey(id: string, now: number): Promise<boolean>;
-  /**
-   * Resolves when everything committed so far is durable: awaited before
-   * every answer. At once on PostgreSQL, whose commit is durable when it
-   * returns; on SQLite, after the group commit's sync of the log.
-   */
-  settle(): Promise<void>;
   /** Throws when the database does not answer, or can no longer make commits durable. */
   ping(): Promise<void>;
   /** Writes (and makes durable) one small row of no meaning: whether the storage takes writes now. */
   probeWrite(): Promise<void>;
-  /** The connection pool's use, for metrics; absent for a database without a pool (SQLite). */
-  poolStats?(): PoolStats;
-  /** SQLite's checkpoint worker, for metrics and tests: absent where there is none (PostgreSQL, a file without group commit). */
-  checkpoints?(): CheckpointStats & { automaticFrames: number };
   close(): Promise<void>;
 }

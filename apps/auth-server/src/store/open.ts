@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import type pg from 'pg';
-import type { KyselyAuthStore } from './kysely-store.js';
 import { openPostgresStore, type PoolSettings } from './postgres.js';
 import { preparePrivateDataDir } from './private-files.js';
-import { openSqliteStore } from './sqlite.js';
-import type { SyncLog } from './wal-sync.js';
+import type { OpenedStore } from './runtime.js';
+import type { SyncLog } from './sqlite/group-commit.js';
+import { openSqliteStore } from './sqlite/sqlite-store.js';
 
 export interface StoreLocation {
   /** PostgreSQL; undefined for the SQLite file in `dataDir`. */
@@ -26,16 +26,16 @@ export interface StoreEvents {
 }
 
 /** Opens the configured store: PostgreSQL when `databaseUrl` is set, else the SQLite file (in a private data directory). */
-export async function openStore(location: StoreLocation, events: StoreEvents, syncLog?: SyncLog): Promise<{ store: KyselyAuthStore; pool?: pg.Pool }> {
+export async function openStore(location: StoreLocation, events: StoreEvents, syncLog?: SyncLog): Promise<OpenedStore & { pool?: pg.Pool }> {
   const { onConnectionError, onBackgroundError } = events;
   if (location.databaseUrl !== undefined) {
     return openPostgresStore(location.databaseUrl, { pool: location.pool, migrate: location.migrateOnStart, onConnectionError });
   }
   if (location.databaseFile !== ':memory:') preparePrivateDataDir(join(location.databaseFile, '..'));
-  return { store: await openSqliteStore(location.databaseFile, {
-      migrate: location.migrateOnStart,
-      syncEachCommit: location.syncEachCommit ?? false,
-      onBackgroundError,
-      ...(syncLog ? { syncLog } : {}),
-    }) };
+  return openSqliteStore(location.databaseFile, {
+    migrate: location.migrateOnStart,
+    syncEachCommit: location.syncEachCommit ?? false,
+    onBackgroundError,
+    ...(syncLog ? { syncLog } : {}),
+  });
 }

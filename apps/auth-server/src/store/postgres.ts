@@ -1,6 +1,7 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { KyselyAuthStore } from './kysely-store.js';
+import type { OpenedStore } from './runtime.js';
 import type { Database } from './schema.js';
 
 /** The pool's settings: the same on every instance, sized so that instances × `max` stays below the server's `max_connections`. */
@@ -35,8 +36,7 @@ const types = {
     oid === INT8_OID && format !== 'binary' ? parseInt8 : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
-export interface OpenedPostgres {
-  store: KyselyAuthStore;
+export interface OpenedPostgres extends OpenedStore {
   /** The pool, shared with the rate limiter. */
   pool: pg.Pool;
 }
@@ -66,7 +66,12 @@ export async function openPostgresStore(
   const store = await KyselyAuthStore.open(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), {
     dialect: 'postgres',
     migrate: options.migrate ?? true,
-    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: settings.max }),
+    rowLocks: true,
   });
-  return { store, pool };
+  const runtime = {
+    // A commit is durable when it returns.
+    settle: () => Promise.resolve(),
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: settings.max }),
+  };
+  return { store, runtime, applied: store.applied, pool };
 }

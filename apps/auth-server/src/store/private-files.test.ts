@@ -13,9 +13,9 @@ const silent = { onConnectionError: () => {}, onBackgroundError: () => {} };
 
 /** Opens the SQLite store in `dataDir` as the server does, and writes to it so that its log exists. */
 async function openAndWrite(dataDir: string) {
-  const { store } = await openStore({ databaseUrl: undefined, pool: POOL_DEFAULTS, migrateOnStart: true, databaseFile: join(dataDir, 'auth.sqlite') }, silent);
+  const { store, runtime } = await openStore({ databaseUrl: undefined, pool: POOL_DEFAULTS, migrateOnStart: true, databaseFile: join(dataDir, 'auth.sqlite') }, silent);
   await store.insertAuditEvent({ id: `aud_${randomUUID().replaceAll('-', '')}`, tenantId: 't', type: 'login', at: 1, requestId: null, sessionId: null, userId: null, clientAddress: null });
-  await store.settle();
+  await runtime.settle();
   return store;
 }
 

@@ -3,7 +3,7 @@ import { describe, expect, test } from 'vitest';
 import { Metrics } from '../metrics/metrics.js';
 import { StorageHealth } from './storage-health.js';
 import { isDatabaseUnavailable, storageFailureCode } from './unavailable.js';
-import { LogSyncFailed } from './wal-sync.js';
+import { LogSyncFailed } from './sqlite/group-commit.js';
 
 const failure = (code: string, message = 'failed') => Object.assign(new Error(message), { code });
 

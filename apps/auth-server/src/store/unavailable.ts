@@ -1,4 +1,4 @@
-import { LogSyncFailed } from './wal-sync.js';
+import { LogSyncFailed } from './sqlite/group-commit.js';
 
 /**
  * Whether an error means the database cannot serve now, rather than that

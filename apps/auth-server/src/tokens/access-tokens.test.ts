@@ -2,7 +2,7 @@ import { randomUUID, type KeyObject } from 'node:crypto';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import type { AuthStore } from '../store/auth-store.js';
-import { openSqliteStore } from '../store/sqlite.js';
+import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import { signedAccessToken } from '../../test/support/access-tokens.js';
 import { AccessTokens } from './access-tokens.js';
 import { KeyRing, rotateKeys } from './key-ring.js';
@@ -18,7 +18,7 @@ let tokens: AccessTokens;
 
 beforeEach(async () => {
   now = 1_800_000_000_000;
-  store = await openSqliteStore(':memory:');
+  ({ store } = await openSqliteStore(':memory:'));
   keys = await KeyRing.open(store, clock, { publishOverlapMs: 60_000, refreshMs: 60_000 });
   tokens = new AccessTokens(keys, 'https://auth.example', 'api', (tenantId) => (tenantId === 't' ? LIFETIME : undefined));
 });

@@ -9,7 +9,7 @@ import { expect } from 'vitest';
 import { buildServerConfig, type ServerConfig, type ServerConfigInput } from '../../src/config/server-config.js';
 import { parseTenants, type RawTenantsFile } from '../../src/config/tenants.js';
 import { startServer, type RunningServer } from '../../src/server.js';
-import type { SyncLog } from '../../src/store/wal-sync.js';
+import type { SyncLog } from '../../src/store/sqlite/group-commit.js';
 import { API_KEY, CLIENT_SECRET, REDIRECT_URI, twoTenants } from './tenants.js';
 
 /** A clock the test moves by hand. */

@@ -6,7 +6,7 @@ import pg from 'pg';
 import { inject } from 'vitest';
 import type { AuthStore } from '../../src/store/auth-store.js';
 import { openPostgresStore } from '../../src/store/postgres.js';
-import { openSqliteStore } from '../../src/store/sqlite.js';
+import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { createDatabase } from './postgres.js';
 import './postgres-global-setup.js';
 
@@ -37,7 +37,7 @@ export function storeUnderTest(): StoreUnderTest {
       location = serverUrl ? await createDatabase(serverUrl) : join(dir, `store-${++count}.sqlite`);
     },
     async open(options = {}) {
-      return serverUrl ? (await openPostgresStore(location, { ...options, pool: { max: 5 } })).store : openSqliteStore(location, options);
+      return (serverUrl ? await openPostgresStore(location, { ...options, pool: { max: 5 } }) : await openSqliteStore(location, options)).store;
     },
     async exec(statement) {
       if (serverUrl) {

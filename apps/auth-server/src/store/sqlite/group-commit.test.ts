@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { openSqliteStore } from './sqlite.js';
-import { GroupCommit, LogSyncFailed, walSync } from './wal-sync.js';
+import { GroupCommit, LogSyncFailed, walSync } from './group-commit.js';
+import { openSqliteStore } from './sqlite-store.js';
 
 /** A sync that finishes when the test says so. */
 function heldSyncs() {
@@ -74,15 +74,15 @@ describe('the SQLite store with group commit', () => {
     let syncs = 0;
     const file = join(dir, 'auth.db');
     const log = walSync(file);
-    const store = await openSqliteStore(file, { syncLog: async () => { syncs++; await log.sync(); } });
+    const { store, runtime } = await openSqliteStore(file, { syncLog: async () => { syncs++; await log.sync(); } });
     try {
-      await store.settle();
+      await runtime.settle();
       const before = syncs;
       await store.insertAuditEvent({ id: 'aud_1', tenantId: 'alpha', type: 'login', at: 1, requestId: null, sessionId: null, userId: null, clientAddress: null });
-      await store.settle();
+      await runtime.settle();
       expect(syncs).toBe(before + 1);
       await store.countRows();
-      await store.settle();
+      await runtime.settle();
       expect(syncs).toBe(before + 1);
     } finally {
       await store.close();
@@ -94,13 +94,13 @@ describe('the SQLite store with group commit', () => {
     dir = mkdtempSync(join(tmpdir(), 'aimable-wal-'));
     mkdirSync(join(dir, 'real'));
     const target = join(dir, 'real', 'auth.db');
-    const store = await openSqliteStore(target);
+    const { store } = await openSqliteStore(target);
     await store.close();
     symlinkSync(target, join(dir, 'auth.db'));
-    const linked = await openSqliteStore(join(dir, 'auth.db'));
+    const { store: linked, runtime } = await openSqliteStore(join(dir, 'auth.db'));
     try {
       await linked.insertAuditEvent({ id: 'aud_2', tenantId: 'alpha', type: 'login', at: 2, requestId: null, sessionId: null, userId: null, clientAddress: null });
-      await expect(linked.settle()).resolves.toBeUndefined();
+      await expect(runtime.settle()).resolves.toBeUndefined();
     } finally {
       await linked.close();
     }

@@ -1,6 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import type { CheckpointStats } from '../runtime.js';
 
 /** What SQLite's `PRAGMA wal_checkpoint` tells: whether it was kept from finishing, the log's frames, and those copied. */
 export interface CheckpointResult {
@@ -36,42 +37,8 @@ export interface CheckpointerOptions {
   callTimeoutMs?: number;
 }
 
-/** What the checkpointer did so far: for operators and tests. */
-export interface CheckpointStats {
-  passive: number;
-  restart: number;
-  /** True once the worker failed and SQLite checkpoints in the commits again. */
-  failed: boolean;
-}
-
-/**
- * The worker: its own connection to the file, which answers each message
- * with a checkpoint in the mode asked for. `synchronous = FULL`: the
- * database file is synced before the log's frames may be overwritten. No
- * busy timeout: a RESTART runs while the store's connection is held, so
- * only another process can keep it from finishing, and then it reports
- * `busy` at once rather than hold the store while it waits.
- */
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const Database = require(workerData.driver);
-const db = new Database(workerData.file, { fileMustExist: true });
-db.pragma('synchronous = FULL');
-db.pragma('busy_timeout = 0');
-parentPort.on('message', (message) => {
-  if (message.close) {
-    db.close();
-    parentPort.close();
-    return;
-  }
-  try {
-    const mode = message.mode === 'RESTART' ? 'RESTART' : 'PASSIVE';
-    parentPort.postMessage({ id: message.id, result: db.pragma('wal_checkpoint(' + mode + ')')[0] });
-  } catch (error) {
-    parentPort.postMessage({ id: message.id, error: { message: String(error && error.message), code: error && error.code } });
-  }
-});
-`;
+/** The worker's module: beside this one, in src/ and in dist/ alike. */
+const WORKER = new URL('./checkpoint-worker.cjs', import.meta.url);
 
 const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));
 
@@ -161,7 +128,7 @@ export class Checkpointer {
 
   /** Started at the first pass: a store that is opened and closed without writing never starts a thread. */
   #start(): Worker {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file: this.#options.file, driver: this.#options.driver } });
+    const worker = new Worker(WORKER, { workerData: { file: this.#options.file, driver: this.#options.driver } });
     worker.unref();
     worker.on('message', (message: { id: number; result?: CheckpointResult; error?: { message: string; code?: string } }) => {
       const call = this.#calls.get(message.id);

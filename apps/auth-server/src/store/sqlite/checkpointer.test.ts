@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import type { KyselyAuthStore } from './kysely-store.js';
-import { openSqliteStore, type SqliteStoreOptions } from './sqlite.js';
+import type { OpenedStore } from '../runtime.js';
+import { openSqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
 
 const WRITES = 3_000;
 /** Each write is its own commit of four pages (the audit table and its three indexes): 12,000 frames of log if nothing rewinds it. */
@@ -43,7 +43,7 @@ const audit = (id: string, at: number) => ({ id, tenantId: 'alpha', type: 'sessi
  * writes without a pause but for a turn of the event loop now and then, as
  * a busy server's: the log's longest generation meanwhile, in frames.
  */
-async function writeSteadily(store: KyselyAuthStore, file: string): Promise<number> {
+async function writeSteadily({ store, runtime }: OpenedStore, file: string): Promise<number> {
   for (let i = 0; i < 10; i++) await store.insertAuditEvent(audit(`aud_warm_${i}`, i));
   await new Promise((resolve) => setTimeout(resolve, 300));
   let longest = 0;
@@ -52,19 +52,19 @@ async function writeSteadily(store: KyselyAuthStore, file: string): Promise<numb
     if (i % 10 === 0) await new Promise((resolve) => setImmediate(resolve));
     if (i % 100 === 99) longest = Math.max(longest, liveFrames(file));
   }
-  await store.settle();
+  await runtime.settle();
   return longest;
 }
 
 /** Opens a store on `file` with these checkpoint settings, writes steadily, and closes it: the longest log, what the store told of its checkpoints, and the failures it reported. */
 async function writeSteadilyWith(file: string, checkpoints: NonNullable<SqliteStoreOptions['checkpoints']>) {
   const errors: Error[] = [];
-  const store = await openSqliteStore(file, { checkpoints, onBackgroundError: (error) => errors.push(error) });
+  const opened = await openSqliteStore(file, { checkpoints, onBackgroundError: (error) => errors.push(error) });
   try {
-    const longest = await writeSteadily(store, file);
-    return { longest, stats: store.checkpoints!(), errors };
+    const longest = await writeSteadily(opened, file);
+    return { longest, stats: opened.runtime.checkpoints!(), errors };
   } finally {
-    await store.close();
+    await opened.store.close();
   }
 }
 
@@ -80,7 +80,7 @@ describe('checkpoints in a worker thread', () => {
     expect(stats.passive).toBeGreaterThan(0);
     expect(stats.restart).toBeGreaterThan(0);
 
-    const reopened = await openSqliteStore(file);
+    const { store: reopened } = await openSqliteStore(file);
     try {
       const events = await reopened.listAuditEvents('alpha', { limit: WRITES + 100 });
       expect(events).toHaveLength(WRITES + 10);
@@ -102,16 +102,17 @@ describe('checkpoints in a worker thread', () => {
 
   test('When another connection (another process, say) keeps a read open, then the log is not rewound while it pins its frames (the store is not held waiting for it), and is once it ends', async () => {
     const file = join(dir, 'auth.sqlite');
-    const store = await openSqliteStore(file, { checkpoints: { intervalMs: 5, restartFrames: 64 } });
+    const opened = await openSqliteStore(file, { checkpoints: { intervalMs: 5, restartFrames: 64 } });
+    const { store, runtime } = opened;
     const reader = new SqliteDatabase(file, { readonly: true });
     try {
       await store.insertAuditEvent(audit('aud_seen', 0));
-      await store.settle();
+      await runtime.settle();
       // A read transaction: it keeps the frames it may need from being copied over.
       reader.exec('BEGIN');
       reader.prepare('SELECT count(*) FROM audit_events').get();
-      await writeSteadily(store, file);
-      const pinned = store.checkpoints!();
+      await writeSteadily(opened, file);
+      const pinned = runtime.checkpoints!();
       expect(pinned.passive).toBeGreaterThan(0);
       expect(pinned.restart).toBe(0);
 
@@ -120,7 +121,7 @@ describe('checkpoints in a worker thread', () => {
         await store.insertAuditEvent(audit(`aud_after_${i}`, i));
         if (i % 10 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
       }
-      expect(store.checkpoints!().restart).toBeGreaterThan(0);
+      expect(runtime.checkpoints!().restart).toBeGreaterThan(0);
     } finally {
       reader.close();
       await store.close();
@@ -142,15 +143,15 @@ describe('checkpoints in a worker thread', () => {
        };`,
     );
     const errors: Error[] = [];
-    const store = await openSqliteStore(file, { checkpoints: { intervalMs: 5, driver, callTimeoutMs: 200 }, onBackgroundError: (error) => errors.push(error) });
+    const { store, runtime } = await openSqliteStore(file, { checkpoints: { intervalMs: 5, driver, callTimeoutMs: 200 }, onBackgroundError: (error) => errors.push(error) });
     try {
       await store.insertAuditEvent(audit('aud_1', 1));
       await expect.poll(() => errors.length, { timeout: 5_000 }).toBe(1);
       expect(errors[0]!.message).toMatch(/took longer than 200 ms/);
-      expect(store.checkpoints!()).toMatchObject({ failed: true, automaticFrames: 1000 });
+      expect(runtime.checkpoints!()).toMatchObject({ failed: true, automaticFrames: 1000 });
       // The store goes on.
       await store.insertAuditEvent(audit('aud_2', 2));
-      await store.settle();
+      await runtime.settle();
       expect(await store.listAuditEvents('alpha', { limit: 10 })).toHaveLength(2);
     } finally {
       await store.close();
