@@ -1,5 +1,5 @@
 import { loadServerConfig } from './config/load.js';
-import { ConfigError } from './config/tenants.js';
+import { ConfigError } from './config-error.js';
 import { startServer } from './server.js';
 
 /**

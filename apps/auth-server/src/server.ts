@@ -20,7 +20,7 @@ import { openStore } from './store/open.js';
 import type { AuthStore } from './store/auth-store.js';
 import { requestsWaitingForConnection } from './store/runtime.js';
 import type { SyncLog } from './store/sqlite/group-commit.js';
-import { StorageHealth } from './store/storage-health.js';
+import { StorageHealth } from './health/storage-health.js';
 import { TenantRegistry } from './tenants/tenant-registry.js';
 import { AccessTokens } from './tokens/access-tokens.js';
 import { KeyRing } from './tokens/key-ring.js';

@@ -8,7 +8,7 @@ import { describeError } from '../logging/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { RefreshChannel, SessionEvents } from '../sessions/session-service.js';
 import type { AuthStore, StoreOperations } from '../store/auth-store.js';
-import type { StorageHealth } from '../store/storage-health.js';
+import type { StorageHealth } from '../health/storage-health.js';
 import { RepeatedEvents } from './repeated-events.js';
 
 export type AuditEventType = api.AuditEvent['type'];

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { loadServerConfig, parseTrustProxy } from './load.js';
-import { ConfigError } from './tenants.js';
+import { ConfigError } from '../config-error.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aimable-load-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

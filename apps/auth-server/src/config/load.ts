@@ -4,7 +4,8 @@ import { resolve } from 'node:path';
 import type { WritingOperation } from '../http/rate-limits.js';
 import { POOL_DEFAULTS, type PoolSettings } from '../store/postgres.js';
 import { buildServerConfig, CONFIG_DEFAULTS, type ServerConfig } from './server-config.js';
-import { ConfigError, parseTenants, type RawTenantsFile } from './tenants.js';
+import { ConfigError } from '../config-error.js';
+import { parseTenants, type RawTenantsFile } from './tenants.js';
 
 export interface LoadOptions {
   /**

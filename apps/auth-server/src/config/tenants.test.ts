@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { ConfigError, parseTenants, type RawTenantsFile } from './tenants.js';
+import { ConfigError } from '../config-error.js';
+import { parseTenants, type RawTenantsFile } from './tenants.js';
 
 const env = { GOOGLE_SECRET: 's3cret' };
 const hash = 'a'.repeat(64);

@@ -3,6 +3,7 @@
  * into a validated `TenantConfig[]`. Each failure names its path, for
  * example `tenants[1].providers.google.issuer must be an https URL`.
  */
+import { ConfigError } from '../config-error.js';
 import { API_KEY_SCOPES, DEFAULT_API_KEY_SCOPES, DEFAULT_SESSION_POLICY, type ApiKeyConfig, type ApiKeyScope, type ProviderConfig, type SessionPolicy, type TenantConfig } from '../tenants/tenant.js';
 
 export interface RawTenantsFile {
@@ -44,13 +45,6 @@ export interface RawSessionPolicy {
   refresh_reuse_grace_seconds: number;
   cookie_same_site: 'Strict' | 'Lax' | 'None';
   frontend_pkce: 'required' | 'optional';
-}
-
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
-    this.name = 'ConfigError';
-  }
 }
 
 const TENANT_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;

@@ -8,7 +8,7 @@ import type { CallerPrincipals, Callers } from './caller.js';
 import type { RateLimits } from './rate-limits.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { CHALLENGES, databaseUnavailable, storageUnavailable } from '../problems.js';
-import type { StorageHealth } from '../store/storage-health.js';
+import type { StorageHealth } from '../health/storage-health.js';
 import { isDatabaseUnavailable, storageFailureCode } from '../store/unavailable.js';
 import { originCheck, tenantCors, UNSAFE_OPERATIONS } from './cors.js';
 

@@ -4,7 +4,7 @@ import { sha256Hex } from '../ids.js';
 import { requestFingerprint, type Idempotency } from '../idempotency/idempotency.js';
 import type { LoginService, RedeemableLogin } from '../login/login-service.js';
 import { databaseUnavailable, loginStateInvalid, refreshRejected, serviceUnavailable, sessionNotFound, storageUnavailable } from '../problems.js';
-import type { StorageHealth } from '../store/storage-health.js';
+import type { StorageHealth } from '../health/storage-health.js';
 import type { CreationGuard, RefreshChannel, SessionService } from '../sessions/session-service.js';
 import type { TenantRegistry } from '../tenants/tenant-registry.js';
 import type { AccessTokens } from '../tokens/access-tokens.js';

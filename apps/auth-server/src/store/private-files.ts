@@ -1,5 +1,5 @@
 import { chmodSync, mkdirSync, statSync } from 'node:fs';
-import { ConfigError } from '../config/tenants.js';
+import { ConfigError } from '../config-error.js';
 
 /*
  * The SQLite database holds the signing and sealing keys (in the clear

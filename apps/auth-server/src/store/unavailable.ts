@@ -1,4 +1,9 @@
-import { LogSyncFailed } from './sqlite/group-commit.js';
+/**
+ * The store can no longer make commits durable (SQLite's failed sync of its
+ * log): final, not a disk that an operator frees. The store answers no more
+ * and says so itself; it is unavailable, but not a storage failure.
+ */
+export class DurabilityLost extends Error {}
 
 /**
  * Whether an error means the database cannot serve now, rather than that
@@ -29,7 +34,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 export function storageFailureCode(error: unknown): string | undefined {
   for (let each: unknown = error, depth = 0; each instanceof Error && depth < 5; each = each.cause, depth++) {
     // A failed sync of the log is final, not a disk that an operator frees: the store answers no more, and says so itself.
-    if (each instanceof LogSyncFailed) return undefined;
+    if (each instanceof DurabilityLost) return undefined;
     const code = (each as { code?: unknown }).code;
     if (typeof code !== 'string') continue;
     if (STORAGE_FAILURE_SQLSTATES.has(code) || /^SQLITE_(FULL|IOERR|READONLY)(_|$)/.test(code)) return code;

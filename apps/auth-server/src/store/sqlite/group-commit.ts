@@ -1,12 +1,13 @@
 import { realpathSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { DurabilityLost } from '../unavailable.js';
 
 /** Makes what was written to the log so far durable: `fdatasync` of SQLite's write-ahead log, in a test a stand-in. */
 export type SyncLog = () => Promise<void>;
 
 /** The log could not be made durable: what was committed since the last sync may not survive a power loss. */
-export class LogSyncFailed extends Error {
+export class LogSyncFailed extends DurabilityLost {
   /** SQLite's own name for a failed sync: the store's callers answer 503. */
   readonly code = 'SQLITE_IOERR_FSYNC';
   constructor(cause: unknown) {

@@ -2,23 +2,10 @@ import pino from 'pino';
 import { describe, expect, test } from 'vitest';
 import { Metrics } from '../metrics/metrics.js';
 import { StorageHealth } from './storage-health.js';
-import { isDatabaseUnavailable, storageFailureCode } from './unavailable.js';
-import { LogSyncFailed } from './sqlite/group-commit.js';
 
 const failure = (code: string, message = 'failed') => Object.assign(new Error(message), { code });
 
-describe('storage failures', () => {
-  test("When SQLite or PostgreSQL says its storage is full, failing or read-only, then it is a storage failure the server answers 503; other errors are not", () => {
-    for (const code of ['SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_IOERR_WRITE', 'SQLITE_IOERR_FSYNC', 'SQLITE_READONLY', 'SQLITE_READONLY_DBMOVED', '53100', '58030', '25006']) {
-      expect(storageFailureCode(failure(code)), code).toBe(code);
-      expect(isDatabaseUnavailable(failure(code)), code).toBe(true);
-      // Wrapped, as Kysely's migrator or a service may wrap it.
-      expect(storageFailureCode(new Error('outer', { cause: failure(code) })), code).toBe(code);
-    }
-    for (const code of ['SQLITE_CONSTRAINT', 'SQLITE_FULLY', 'SQLITE_BUSY', '53300', '23505', '25P02']) expect(storageFailureCode(failure(code)), code).toBeUndefined();
-    expect(storageFailureCode(new Error('no code'))).toBeUndefined();
-  });
-
+describe('storage health', () => {
   test('When writes fail again and again, then one error line says so and the rest are counted; readiness tries the storage once a second at most, and the first write that succeeds ends it', async () => {
     const lines: { level: number; msg: string; error_code?: string }[] = [];
     const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
@@ -75,10 +62,5 @@ describe('storage failures', () => {
     } finally {
       health.stop();
     }
-  });
-
-  test("When the log's sync failed (final, not a disk to free), then it is not taken for a storage failure", () => {
-    expect(storageFailureCode(new LogSyncFailed(failure('EIO')))).toBeUndefined();
-    expect(isDatabaseUnavailable(new LogSyncFailed(failure('EIO')))).toBe(true);
   });
 });

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { describeError } from '../logging/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { storageFailureCode } from './unavailable.js';
+import { storageFailureCode } from '../store/unavailable.js';
 
 /** While writes fail, how often the storage is tried again when nothing asks. */
 const PROBE_INTERVAL_MS = 5_000;
