@@ -1,4 +1,4 @@
-import type { Client } from '@aimable/auth-openapi/fetch-client';
+import type { Client } from '@aimable/auth-openapi/unbound-sdk';
 
 /** What a generated operation hands its client: its path template, method and security, and the caller's inputs. */
 type SdkRequest = Parameters<Client['post']>[0];
@@ -33,6 +33,8 @@ const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
  * min+gzip) and take it past its budget.
  */
 export function createLeanClient(options: LeanClientOptions): Client {
+  // Called as a plain function: a browser's fetch refuses any other `this` than the window ("Illegal invocation").
+  const { fetch: fetchFn } = options;
   async function send(method: string, request: SdkRequest): Promise<CallOutcome> {
     let response: Response;
     try {
@@ -48,7 +50,7 @@ export function createLeanClient(options: LeanClientOptions): Client {
         if (token) headers[name] = scheme.scheme === 'bearer' ? `Bearer ${token}` : token;
       }
       const search = query.toString();
-      response = await options.fetch(`${options.baseUrl}${path}${search ? `?${search}` : ''}`, {
+      response = await fetchFn(`${options.baseUrl}${path}${search ? `?${search}` : ''}`, {
         method,
         headers,
         body: request.body === undefined ? undefined : JSON.stringify(request.body),
