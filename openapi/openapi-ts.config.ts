@@ -2,19 +2,22 @@ import { defineConfig } from '@hey-api/openapi-ts';
 import { defineConfig as operations } from './plugins/operations/index.js';
 
 /**
- * The one generation from the contract: its types, the typed fetch SDK the
+ * The generation from the contract: its types, the typed fetch SDK the
  * client wraps, and the contract as data (`operations`) for the server kit,
- * the mock and the contract tests.
+ * the mock and the contract tests. A second output holds the same SDK
+ * without a default client (`src/gen-unbound`): each call is given the
+ * client it runs on, so a bundle that brings a client of its own
+ * (`createAuth`'s sign-in) carries none of the generated fetch client.
  */
-export default defineConfig({
-  input: './openapi.yaml',
-  output: { path: 'src/gen', module: { extension: '.js' } },
-  plugins: [
-    '@hey-api/client-fetch',
-    '@hey-api/typescript',
-    // Each call is given its client. A default one would pull the whole fetch client into every bundle that
-    // calls an operation, even one that brings a client of its own (createAuth's sign-in bundle).
-    { name: '@hey-api/sdk', client: false },
-    operations(),
-  ],
-});
+export default defineConfig([
+  {
+    input: './openapi.yaml',
+    output: { path: 'src/gen', module: { extension: '.js' } },
+    plugins: ['@hey-api/client-fetch', '@hey-api/typescript', '@hey-api/sdk', operations()],
+  },
+  {
+    input: './openapi.yaml',
+    output: { path: 'src/gen-unbound', module: { extension: '.js' } },
+    plugins: ['@hey-api/client-fetch', '@hey-api/typescript', { name: '@hey-api/sdk', client: false }],
+  },
+]);

@@ -1,5 +1,2 @@
-/**
- * The typed fetch SDK generated from the contract: one function per operation, each called with the client it runs
- * on (`client`), usually one of `@aimable/auth-openapi/fetch-client`'s `createClient`.
- */
+/** The typed fetch SDK generated from the contract: one function per operation. Their shared client is `@aimable/auth-openapi/fetch-client`. */
 export * from './gen/sdk.gen.js';

@@ -1,5 +1,5 @@
 import type { CurrentSession, ProviderList, SessionGrant } from '@aimable/auth-openapi';
-import * as sdk from '@aimable/auth-openapi/sdk';
+import * as sdk from '@aimable/auth-openapi/unbound-sdk';
 import { AuthApiError, isAuthApiError, type OperationId } from './errors.js';
 import { createLeanClient, type CallOutcome } from './lean-client.js';
 import { browserSessionStorage, memoryStorage, type AuthStorage } from './storage.js';

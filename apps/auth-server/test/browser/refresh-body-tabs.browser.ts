@@ -28,10 +28,11 @@ let appOrigin: string;
 /** A single-page app on the client: it finishes a sign-in on its callback path, and restores the session anywhere else. */
 function appHtml(api: string): string {
   return `<!doctype html><meta charset="utf-8"><title>app</title><p id="state" data-state="loading"></p>
-<script type="importmap">{ "imports": { "@aimable/auth-openapi/sdk": "/sdk/sdk.js" } }</script>
+<script type="importmap">{ "imports": { "@aimable/auth-openapi/unbound-sdk": "/sdk/unbound-sdk.js" } }</script>
 <script type="module">
 import { createAuth } from '/client/auth.js';
-const auth = createAuth({ baseUrl: ${JSON.stringify(api)}, tenantId: 'alpha', apiKey: ${JSON.stringify(API_KEY)}, refreshTokenDelivery: 'body' });
+// The page's own fetch, as an app may pass it: the browser refuses it called with another \`this\` than the window.
+const auth = createAuth({ baseUrl: ${JSON.stringify(api)}, tenantId: 'alpha', apiKey: ${JSON.stringify(API_KEY)}, refreshTokenDelivery: 'body', fetch: window.fetch });
 window.auth = auth;
 const show = () => { document.getElementById('state').dataset.state = auth.session ? 'signed-in' : 'signed-out'; };
 auth.onAuthStateChange(show);
@@ -44,7 +45,7 @@ show();
 beforeAll(async () => {
   app = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://app').pathname;
-    const [, folder, module] = /^\/(client|sdk)\/((?:gen\/)?[\w.-]+\.js)$/.exec(path) ?? [];
+    const [, folder, module] = /^\/(client|sdk)\/((?:gen(?:-unbound)?\/)?[\w.-]+\.js)$/.exec(path) ?? [];
     if (!module) {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(appHtml(h.url));
       return;
