@@ -134,7 +134,7 @@ console.log('providers from the mock:', data.data.map((provider) => provider.id)
   run('node', ['providers.mjs', `http://127.0.0.1:${mockPort}`]);
 
   // 3. The installed server, the installed local provider, the installed contract test.
-  const [apiPort, idpPort] = [await freePort(), await freePort()];
+  const [apiPort, idpPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
   const apiUrl = `http://localhost:${apiPort}`;
   const clientSecret = randomBytes(16).toString('hex');
   const apiKey = `ak_consumer_${randomBytes(8).toString('hex')}`;
@@ -165,6 +165,7 @@ console.log('providers from the mock:', data.data.map((provider) => provider.id)
     HOST: '127.0.0.1',
     AUTH_PUBLIC_URL: apiUrl,
     LOG_LEVEL: 'warn',
+    AUTH_METRICS_PORT: String(metricsPort),
   };
   // The operator's commands first, as a release does: the schema and the first keys, then a rotation.
   run(NPX[0], [...NPX.slice(1), 'aimable-auth', 'migrate'], { env: { ...process.env, ...serverEnv } });
@@ -183,6 +184,14 @@ console.log('providers from the mock:', data.data.map((provider) => provider.id)
     '--requests', '300',
     '--seed', '20261204',
   ]);
+  // SQLite's log is checkpointed by a worker that runs from a file of the package: were it not packed, the
+  // server would go on, checkpointing in its commits, and only its metrics would tell.
+  const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const passes = Number(/^auth_sqlite_checkpoints_total\{mode="passive"\} (\d+)$/m.exec(metrics)?.[1] ?? 0);
+  if (!/^auth_sqlite_checkpoint_worker_failed 0$/m.test(metrics) || passes === 0) {
+    throw new Error(`the installed server's checkpoint worker did not run:\n${metrics.split('\n').filter((line) => line.startsWith('auth_sqlite')).join('\n')}`);
+  }
+  console.log(`the installed server's checkpoint worker ran: ${passes} passive checkpoints`);
   console.log('\nThe packages install and work outside the workspace: the app builds, the client calls the mock, and the installed server passes the contract test.');
 } catch (error) {
   failed = true;
