@@ -132,7 +132,8 @@ async function startPrism(specPath: string, options: MockOptions): Promise<{ chi
       const text = chunk.toString();
       output += text;
       for (const line of text.split('\n')) if (line.trim()) log(line);
-      const listening = /Prism is listening on http:\/\/[^\s]+:(\d+)/.exec(output);
+      // A whole line only: a chunk may end inside the port's digits.
+      const listening = /Prism is listening on http:\/\/[^\s]+:(\d+)\S*\r?\n/.exec(output);
       if (listening) {
         clearTimeout(timer);
         resolve({ child, port: Number(listening[1]) });
