@@ -1,5 +1,5 @@
 import type { Auth, AuthSession } from '@aimable/auth-client';
-import { createContext, useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
+import { createContext, useCallback, useEffect, useMemo, useRef, useState, type ReactElement, type ReactNode } from 'react';
 import type { AuthError, AuthState, AuthStatus } from './auth-state.js';
 import { finishCallback } from './finish-callback.js';
 
@@ -32,7 +32,7 @@ function returnHome(): void {
  * `callbackPath`, finishes the login, then follows the client's state changes (a refresh, a sign-out,
  * here or in another tab). It reads `window` in effects and handlers only: a server renders it `loading`.
  */
-export function AuthProvider({ auth, callbackPath = '/auth/callback', onRedirectCallback = returnHome, children }: AuthProviderProps) {
+export function AuthProvider({ auth, callbackPath = '/auth/callback', onRedirectCallback = returnHome, children }: AuthProviderProps): ReactElement {
   const [snapshot, setSnapshot] = useState(LOADING);
   const redirect = useRef(onRedirectCallback);
   useEffect(() => {
@@ -44,7 +44,10 @@ export function AuthProvider({ auth, callbackPath = '/auth/callback', onRedirect
     let live = true;
     setSnapshot(LOADING);
     const settle = (error?: unknown) => {
-      if (live) setSnapshot(auth.session ? { status: 'signed_in', session: auth.session } : { status: 'signed_out', error: error as AuthError | undefined });
+      if (!live) return;
+      const next: Snapshot = auth.session ? { status: 'signed_in', session: auth.session } : { status: 'signed_out', error: error as AuthError | undefined };
+      // A restore reports its session twice, as an event and as its result: the second renders nothing new.
+      setSnapshot((shown) => (shown.status === next.status && shown.session === next.session && shown.error === next.error ? shown : next));
     };
     const unsubscribe = auth.onAuthStateChange(() => settle());
     if (window.location.pathname === callbackPath) {
