@@ -55,11 +55,15 @@ export function AuthProvider({ auth, callbackPath = '/auth/callback', onRedirect
       callback.finished.then(
         (session) => {
           if (!live) return;
-          if (!callback.redirected) {
-            callback.redirected = true;
-            redirect.current(session);
+          try {
+            if (!callback.redirected) {
+              callback.redirected = true;
+              redirect.current(session);
+            }
+          } finally {
+            // The app's own onRedirectCallback may throw: the status is settled all the same.
+            settle();
           }
-          settle();
         },
         settle,
       );
