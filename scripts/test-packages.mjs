@@ -2,8 +2,11 @@
 // package is packed as `pnpm publish` would pack it; the tarballs are installed with plain npm in a
 // temporary directory, with no workspace and no pnpm; then, from that install only:
 //   1. a strict-TypeScript Vite app on `createAuth` and the typed client type-checks and builds;
-//   2. a Node ESM script calls the installed mock (`npx aimable-auth-mock`) through the client;
-//   3. the installed server (`npx aimable-auth serve`), signing in through the installed local provider
+//   2. a strict-TypeScript Vite React app on `@aimable/auth-react`, in a project of its own with React from
+//      the registry, type-checks and builds, and its components render on a server in Node: on React 19,
+//      then on React 18;
+//   3. a Node ESM script calls the installed mock (`npx aimable-auth-mock`) through the client;
+//   4. the installed server (`npx aimable-auth serve`), signing in through the installed local provider
 //      (`npx aimable-dev-idp`), passes the installed contract test (`npx aimable-contract-test`).
 // The packages are packed from their dist/: run `pnpm build` first (the root script does).
 import { execFileSync, spawn } from 'node:child_process';
@@ -16,6 +19,7 @@ import { pack, publishablePackages } from './packages.mjs';
 
 const work = mkdtempSync(join(tmpdir(), 'aimable-consumer-'));
 const app = join(work, 'app');
+const reactApp = join(work, 'react-app');
 const children = [];
 const stopping = new Set();
 // `--no`: a command the install lacks fails, rather than npx fetching a package of that name from the registry.
@@ -28,6 +32,19 @@ function run(command, args, options = {}) {
   console.log(`\n$ ${command} ${args.join(' ')}`);
   execFileSync(command, args, { cwd: app, stdio: 'inherit', ...options });
 }
+
+/** The strict compiler options of both apps. */
+const STRICT = {
+  strict: true,
+  noUncheckedIndexedAccess: true,
+  exactOptionalPropertyTypes: true,
+  verbatimModuleSyntax: true,
+  target: 'ES2022',
+  module: 'ESNext',
+  moduleResolution: 'Bundler',
+  lib: ['ES2022', 'DOM', 'DOM.Iterable'],
+  noEmit: true,
+};
 
 /** Starts a long-running command of the consumer's project; stopped at the end. */
 function start(name, command, args, env = {}) {
@@ -58,7 +75,9 @@ try {
   // Pack.
   const tarballs = join(work, 'tarballs');
   mkdirSync(tarballs);
-  const packed = publishablePackages().map((project) => pack(project.path, tarballs));
+  const projects = publishablePackages().map((project) => ({ ...project, tarball: pack(project.path, tarballs) }));
+  const packed = projects.map((project) => project.tarball);
+  const tarballOf = (name) => projects.find((project) => project.name === name).tarball;
   console.log(`packed:\n  ${packed.join('\n  ')}`);
 
   // Install, with npm only.
@@ -70,25 +89,7 @@ try {
   mkdirSync(join(app, 'src'));
   writeFileSync(
     join(app, 'tsconfig.json'),
-    JSON.stringify(
-      {
-        compilerOptions: {
-          strict: true,
-          noUncheckedIndexedAccess: true,
-          exactOptionalPropertyTypes: true,
-          verbatimModuleSyntax: true,
-          target: 'ES2022',
-          module: 'ESNext',
-          moduleResolution: 'Bundler',
-          lib: ['ES2022', 'DOM', 'DOM.Iterable'],
-          types: [],
-          noEmit: true,
-        },
-        include: ['src'],
-      },
-      null,
-      2,
-    ),
+    JSON.stringify({ compilerOptions: { ...STRICT, types: [] }, include: ['src'] }, null, 2),
   );
   writeFileSync(join(app, 'index.html'), '<!doctype html><html><body><p id="who"></p><script type="module" src="/src/main.ts"></script></body></html>\n');
   writeFileSync(
@@ -118,7 +119,87 @@ try {
   run(NPX[0], [...NPX.slice(1), 'tsc', '-p', 'tsconfig.json']);
   run(NPX[0], [...NPX.slice(1), 'vite', 'build', '--logLevel', 'warn']);
 
-  // 2. A Node ESM script, against the installed mock.
+  // 2. A Vite React app, in a project of its own: the bindings and the client from their tarballs, React from the registry.
+  mkdirSync(join(reactApp, 'src'), { recursive: true });
+  const inReactApp = { cwd: reactApp };
+  writeFileSync(join(reactApp, 'package.json'), JSON.stringify({ name: 'consumer-react', private: true, type: 'module' }, null, 2));
+  run(
+    'npm',
+    [
+      'install', '--no-audit', '--no-fund', '--loglevel=error',
+      ...['@aimable/auth-react', '@aimable/auth-client', '@aimable/auth-openapi'].map(tarballOf),
+      'react@19.3.1', 'react-dom@19.3.1', '@types/react@19.3.3', '@types/react-dom@19.3.0', 'typescript@5.9.3', 'vite@7.3.8',
+    ],
+    inReactApp,
+  );
+  writeFileSync(join(reactApp, 'tsconfig.json'), JSON.stringify({ compilerOptions: { ...STRICT, jsx: 'react-jsx', types: [] }, include: ['src'] }, null, 2));
+  writeFileSync(join(reactApp, 'index.html'), '<!doctype html><html><body><div id="root"></div><script type="module" src="/src/main.tsx"></script></body></html>\n');
+  writeFileSync(
+    join(reactApp, 'src', 'main.tsx'),
+    `import { createAuth, isAuthApiError, SignInError } from '@aimable/auth-client';
+import { AuthProvider, SignedIn, SignedOut, useAuth, type AuthState } from '@aimable/auth-react';
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+
+const auth = createAuth({ baseUrl: 'http://localhost:8080', tenantId: 'demo', apiKey: 'ak_demo' });
+const navigate = (path: string) => history.replaceState(null, '', path);
+
+function LoginButtons() {
+  const { error, signIn } = useAuth();
+  const reason = error instanceof SignInError ? error.code : isAuthApiError(error) ? error.code : error?.message;
+  return (
+    <>
+      {reason && <p role="alert">{reason}</p>}
+      <button onClick={() => void signIn('dev')}>Sign in</button>
+    </>
+  );
+}
+
+function App() {
+  const { status, session, user, signOut }: AuthState = useAuth();
+  const expires: number | undefined = session?.expiresAt;
+  return (
+    <p>
+      {status}: {user?.email ?? user?.id} until {new Date(expires ?? 0).toLocaleTimeString()}
+      <button onClick={() => void signOut()}>Sign out</button>
+    </p>
+  );
+}
+
+createRoot(document.getElementById('root')!).render(
+  <StrictMode>
+    <AuthProvider auth={auth} callbackPath="/auth/callback" onRedirectCallback={(session) => navigate(session.user.email ? '/' : '/profile')}>
+      <SignedOut><LoginButtons /></SignedOut>
+      <SignedIn><App /></SignedIn>
+    </AuthProvider>
+  </StrictMode>,
+);
+`,
+  );
+  // A server render, in Node: the package imports and renders with no window or document.
+  writeFileSync(
+    join(reactApp, 'render.mjs'),
+    `import { createAuth, memoryStorage } from '@aimable/auth-client';
+import { AuthProvider, SignedIn, SignedOut, useAuth } from '@aimable/auth-react';
+import { createElement as h } from 'react';
+import { renderToString } from 'react-dom/server';
+
+const auth = createAuth({ baseUrl: 'http://localhost:8080', tenantId: 'demo', apiKey: 'ak_demo', storage: memoryStorage() });
+const Status = () => h('p', null, useAuth().status);
+const html = renderToString(h(AuthProvider, { auth }, h(Status), h(SignedIn, null, 'signed in'), h(SignedOut, null, 'signed out')));
+if (html !== '<p>loading</p>') throw new Error('the server render is ' + html);
+console.log('server render:', html);
+`,
+  );
+  // On React 19, then on React 18 and its types: both are in the peer range.
+  for (const react of [[], ['react@18.3.1', 'react-dom@18.3.1', '@types/react@18.3.32', '@types/react-dom@18.3.7']]) {
+    if (react.length > 0) run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...react], inReactApp);
+    run(NPX[0], [...NPX.slice(1), 'tsc', '-p', 'tsconfig.json'], inReactApp);
+    run(NPX[0], [...NPX.slice(1), 'vite', 'build', '--logLevel', 'warn'], inReactApp);
+    run('node', ['render.mjs'], inReactApp);
+  }
+
+  // 3. A Node ESM script, against the installed mock.
   const mockPort = await freePort();
   const mock = start('aimable-auth-mock', NPX[0], [...NPX.slice(1), 'aimable-auth-mock', '--port', String(mockPort)]);
   await waitFor(`http://127.0.0.1:${mockPort}/healthz`, mock);
@@ -133,7 +214,7 @@ console.log('providers from the mock:', data.data.map((provider) => provider.id)
   );
   run('node', ['providers.mjs', `http://127.0.0.1:${mockPort}`]);
 
-  // 3. The installed server, the installed local provider, the installed contract test.
+  // 4. The installed server, the installed local provider, the installed contract test.
   const [apiPort, idpPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
   const apiUrl = `http://localhost:${apiPort}`;
   const clientSecret = randomBytes(16).toString('hex');
@@ -192,7 +273,7 @@ console.log('providers from the mock:', data.data.map((provider) => provider.id)
     throw new Error(`the installed server's checkpoint worker did not run:\n${metrics.split('\n').filter((line) => line.startsWith('auth_sqlite')).join('\n')}`);
   }
   console.log(`the installed server's checkpoint worker ran: ${passes} passive checkpoints`);
-  console.log('\nThe packages install and work outside the workspace: the app builds, the client calls the mock, and the installed server passes the contract test.');
+  console.log('\nThe packages install and work outside the workspace: the apps build, the React bindings render on a server, the client calls the mock, and the installed server passes the contract test.');
 } catch (error) {
   failed = true;
   console.error(error);

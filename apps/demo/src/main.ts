@@ -3,12 +3,13 @@
  * `pnpm start`: the whole demo with no other step. The auth server runs the
  * demo tenant (its API key is published in this repository) beside the
  * local identity provider, whose test users all have the password
- * `password`, and the demo app on http://localhost:5173. With
- * AUTH_TENANTS_FILE set, it runs those tenants instead, without the demo
- * tenant, the local provider or the app. Metrics are served on
+ * `password`, the demo app on http://localhost:5173 and the same app in
+ * React on http://localhost:5174. With AUTH_TENANTS_FILE set, it runs
+ * those tenants instead, without the demo tenant, the local provider or
+ * the apps. Metrics are served on
  * http://127.0.0.1:9464/metrics unless AUTH_METRICS_PORT says otherwise.
  *
- * `--mock` (`pnpm demo --mock`): the demo app against the Prism mock of the
+ * `--mock` (`pnpm demo --mock`): the demo apps against the Prism mock of the
  * contract instead of the server.
  */
 import { createServer } from 'node:net';
@@ -33,16 +34,19 @@ function port(name: string, fallback: number): number {
 }
 const devIdpPort = port('DEV_IDP_PORT', 8090);
 const webPort = port('DEMO_WEB_PORT', 5173);
+const reactPort = port('DEMO_REACT_PORT', 5174);
 
 if (flags.mock) {
   const mock = await startMock({ port: port('MOCK_PORT', DEFAULT_MOCK_PORT) });
-  const web = await serveDemoWeb({ port: webPort, config: { apiBaseUrl: mock.url.replace('127.0.0.1', 'localhost'), tenantId: 'demo', apiKey: DEMO_API_KEY } });
-  console.log(['', `Aimable Auth demo app against the mock of the contract (${mock.url}): examples, not a real login`, `  open ${web.url}`, ''].join('\n'));
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void Promise.all([mock.close(), web.close()]).then(() => process.exit(0)));
+  const mockConfig = { apiBaseUrl: mock.url.replace('127.0.0.1', 'localhost'), tenantId: 'demo', apiKey: DEMO_API_KEY };
+  const web = await serveDemoWeb({ port: webPort, config: mockConfig });
+  const react = await serveDemoWeb({ app: '@aimable/demo-react', port: reactPort, config: mockConfig });
+  console.log(['', `Aimable Auth demo app against the mock of the contract (${mock.url}): examples, not a real login`, `  open ${web.url}`, `  the same app in React: ${react.url}`, ''].join('\n'));
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void Promise.all([mock.close(), web.close(), react.close()]).then(() => process.exit(0)));
   await new Promise(() => undefined);
 }
 
-/** Whether nothing listens on the port yet: a second instance beside the first finds the demo app's and the metrics' ports taken. */
+/** Whether nothing listens on the port yet: a second instance beside the first finds the demo apps' and the metrics' ports taken. */
 function isFree(port: number): Promise<boolean> {
   const probe = createServer();
   return new Promise((resolve) => {
@@ -51,18 +55,20 @@ function isFree(port: number): Promise<boolean> {
   });
 }
 // Another instance beside this one (on the same PostgreSQL, with other PORT, DEV_IDP_PORT and AUTH_PUBLIC_URL) already
-// serves the demo app on its default port, and the metrics on theirs: this one then leaves the app to it, and serves its
-// metrics on a port of its own.
+// serves the demo apps on their default ports, and the metrics on theirs: this one then leaves the apps to it, and serves
+// its metrics on a port of its own.
 const serveWeb = env.DEMO_WEB_PORT !== undefined || (await isFree(webPort));
+const serveReact = env.DEMO_REACT_PORT !== undefined || (await isFree(reactPort));
 const metricsPort = env.AUTH_METRICS_PORT ?? ((await isFree(DEMO_METRICS_PORT)) ? String(DEMO_METRICS_PORT) : '0');
 
 const devIdpIssuer = `http://localhost:${devIdpPort}`;
 const webOrigin = `http://localhost:${webPort}`;
+const reactOrigin = `http://localhost:${reactPort}`;
 const demo = !env.AUTH_TENANTS_FILE;
 
 let config;
 try {
-  config = loadServerConfig({ ...env, AUTH_METRICS_PORT: metricsPort }, { fallbackTenants: { file: demoTenantsFile(devIdpIssuer, webOrigin), secrets: { [DEMO_CLIENT_SECRET_ENV]: DEMO_CLIENT_SECRET } }, plaintextKeys: demo ? 'allow' : 'warn' });
+  config = loadServerConfig({ ...env, AUTH_METRICS_PORT: metricsPort }, { fallbackTenants: { file: demoTenantsFile(devIdpIssuer, webOrigin, reactOrigin), secrets: { [DEMO_CLIENT_SECRET_ENV]: DEMO_CLIENT_SECRET } }, plaintextKeys: demo ? 'allow' : 'warn' });
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   console.error(error.message);
@@ -86,7 +92,9 @@ try {
   await devIdp?.close();
   process.exit(78);
 }
-const web = devIdp && serveWeb ? await serveDemoWeb({ port: webPort, config: { apiBaseUrl: config.publicUrl, tenantId: 'demo', apiKey: DEMO_API_KEY } }) : undefined;
+const webConfig = { apiBaseUrl: config.publicUrl, tenantId: 'demo', apiKey: DEMO_API_KEY };
+const web = devIdp && serveWeb ? await serveDemoWeb({ port: webPort, config: webConfig }) : undefined;
+const react = devIdp && serveReact ? await serveDemoWeb({ app: '@aimable/demo-react', port: reactPort, config: webConfig }) : undefined;
 
 if (devIdp) {
   console.log(
@@ -94,6 +102,7 @@ if (devIdp) {
       '',
       `Aimable Auth demo on ${config.publicUrl}  (DEMO ONLY: its API key and test users are public)`,
       web ? `  open ${web.url} and sign in as ada / password` : `  the demo app on ${webOrigin} is another instance's: this one serves the API only`,
+      react ? `  the same app in React: ${react.url}` : `  the React demo app on ${reactOrigin} is another instance's`,
       `  store: ${config.databaseUrl ? 'PostgreSQL (DATABASE_URL), shared with every instance on it' : `SQLite in ${config.databaseFile}`}`,
       `  API reference: ${config.publicUrl}/docs`,
       `  local identity provider: ${devIdp.issuer}`,
@@ -114,6 +123,6 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     stopping = true;
     const forced = setTimeout(() => process.exit(1), 10_000);
     forced.unref();
-    void Promise.all([server.close(), devIdp?.close(), web?.close()]).then(() => process.exit(0));
+    void Promise.all([server.close(), devIdp?.close(), web?.close(), react?.close()]).then(() => process.exit(0));
   });
 }

@@ -6,7 +6,10 @@ import { dirname, extname, join, normalize, sep } from 'node:path';
 
 const require = createRequire(import.meta.url);
 
-/** What the demo app reads from `/config.json`: where the API is, and as which tenant it signs in. */
+/** The demo apps: the same app written on `@aimable/auth-client` alone, and in React on `@aimable/auth-react`. */
+export type DemoApp = '@aimable/demo-web' | '@aimable/demo-react';
+
+/** What a demo app reads from `/config.json`: where the API is, and as which tenant it signs in. */
 export interface DemoWebConfig {
   apiBaseUrl: string;
   tenantId: string;
@@ -28,12 +31,12 @@ const TYPES: Record<string, string> = {
 };
 
 /**
- * Serves the built demo app (`@aimable/demo-web`) and its `/config.json`.
- * Any path that is not a file is the app itself, which routes it
- * (`/auth/callback`).
+ * Serves a built demo app (`@aimable/demo-web` unless `app` names the
+ * other) and its `/config.json`. Any path that is not a file is the app
+ * itself, which routes it (`/auth/callback`).
  */
-export async function serveDemoWeb(options: { port: number; host?: string; config: DemoWebConfig }): Promise<RunningDemoWeb> {
-  const root = join(dirname(require.resolve('@aimable/demo-web/package.json')), 'dist');
+export async function serveDemoWeb(options: { app?: DemoApp; port: number; host?: string; config: DemoWebConfig }): Promise<RunningDemoWeb> {
+  const root = join(dirname(require.resolve(`${options.app ?? '@aimable/demo-web'}/package.json`)), 'dist');
   const index = await readFile(join(root, 'index.html'));
   const config = JSON.stringify(options.config);
   const server: Server = createServer((req, res) => {

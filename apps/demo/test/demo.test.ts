@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { signInAt } from '@aimable/dev-idp';
 import { freePort } from '@aimable/testing';
 import { describe, expect, test } from 'vitest';
+import { startDemo } from './support/start-demo.js';
 
 const require = createRequire(import.meta.url);
 const tsx = require.resolve('tsx');
@@ -21,9 +22,9 @@ function pkcePair(): { verifier: string; challenge: string } {
 describe('the demo (what `pnpm start` runs)', () => {
   test('When started with the embedded defaults, then the demo tenant, the local provider and the demo key work, and SIGTERM stops it cleanly', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'aimable-main-'));
-    const [port, idpPort, webPort, metricsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const [port, idpPort, webPort, reactPort, metricsPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
     const child = spawn(process.execPath, ['--import', tsx, main], {
-      env: { ...process.env, PORT: String(port), DEV_IDP_PORT: String(idpPort), DEMO_WEB_PORT: String(webPort), AUTH_METRICS_PORT: String(metricsPort), AUTH_DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+      env: { ...process.env, PORT: String(port), DEV_IDP_PORT: String(idpPort), DEMO_WEB_PORT: String(webPort), DEMO_REACT_PORT: String(reactPort), AUTH_METRICS_PORT: String(metricsPort), AUTH_DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -93,6 +94,43 @@ describe('the demo (what `pnpm start` runs)', () => {
     }
   }, 60_000);
 
+  test('When started, then the React demo app is served on its port, told where the API is, and its origin may sign in', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'aimable-main-'));
+    const [port, idpPort, webPort, reactPort, metricsPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+    const demo = await startDemo([], { PORT: String(port), DEV_IDP_PORT: String(idpPort), DEMO_WEB_PORT: String(webPort), DEMO_REACT_PORT: String(reactPort), AUTH_METRICS_PORT: String(metricsPort), AUTH_DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+    try {
+      const api = `http://localhost:${port}`;
+      const react = `http://localhost:${reactPort}`;
+      expect(demo.output()).toContain(`the same app in React: ${react}`);
+      expect(await (await fetch(`${react}/auth/callback?code=x&state=y`)).text()).toContain('<div id="root">');
+      expect(await (await fetch(`${react}/config.json`)).json()).toEqual({ apiBaseUrl: api, tenantId: 'demo', apiKey: 'ak_demo_local_only_0c7f3b9a6e2d41f8' });
+      // Its callback is a redirect URI of the demo tenant, on the port it was given and on its default one, and its origin may call the API.
+      const { challenge } = pkcePair();
+      for (const origin of [react, 'http://localhost:5174']) {
+        const start = await fetch(`${api}/v1/auth/oidc/dev/start?tenant=demo&frontend_redirect_uri=${origin}/auth/callback&code_challenge=${challenge}&code_challenge_method=S256`, { redirect: 'manual' });
+        expect(start.status).toBe(302);
+        const preflight = await fetch(`${api}/v1/refresh`, { method: 'OPTIONS', headers: { Origin: origin, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'x-api-key' } });
+        expect(preflight.headers.get('access-control-allow-origin')).toBe(origin);
+      }
+    } finally {
+      await demo.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  test('When started with --mock, then both demo apps are served against the mock', async () => {
+    const [mockPort, webPort, reactPort] = [await freePort(), await freePort(), await freePort()];
+    const demo = await startDemo(['--mock'], { MOCK_PORT: String(mockPort), DEMO_WEB_PORT: String(webPort), DEMO_REACT_PORT: String(reactPort) });
+    try {
+      const config = { apiBaseUrl: `http://localhost:${mockPort}`, tenantId: 'demo', apiKey: 'ak_demo_local_only_0c7f3b9a6e2d41f8' };
+      expect(await (await fetch(`http://localhost:${webPort}/config.json`)).json()).toEqual(config);
+      expect(await (await fetch(`http://localhost:${reactPort}/config.json`)).json()).toEqual(config);
+      expect(await (await fetch(`http://localhost:${reactPort}/`)).text()).toContain('<div id="root">');
+      expect((await fetch(`${config.apiBaseUrl}/v1/auth/providers`, { headers: { 'X-Tenant-Id': 'demo' } })).status).toBe(200);
+    } finally {
+      await demo.stop();
+    }
+  }, 60_000);
 
   test('When a tenants file is given, then `pnpm start` runs those tenants: no demo tenant, no demo key, no local provider', async () => {
     const { writeFileSync } = await import('node:fs');
