@@ -83,6 +83,18 @@ describe('verify', () => {
     expect((await verifierFor().verify(almost)).tenant).toBe('alpha');
   });
 
+  test('When a lifetime limit is set and the token outlives it, or is issued ahead, then it is refused as invalid_token, though its signature is the server\'s', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const lived = (iat: number, exp: number) => signedToken(serverKey().privateKey, serverHeader(), { ...claimsOf(token), iat, exp });
+    const limited = verifierFor({ maxTokenLifetimeSeconds: 900 });
+    expect((await limited.verify(token)).tenant).toBe('alpha');
+    expect((await limited.verify(lived(now, now + 905))).tenant).toBe('alpha');
+    expect(await refusal(limited.verify(lived(now, now + 906)))).toBe('invalid_token');
+    expect(await refusal(limited.verify(lived(now, now + 365 * 24 * 3600)))).toBe('invalid_token');
+    expect(await refusal(limited.verify(lived(now + 3600, now + 3600 + 900)))).toBe('invalid_token');
+    expect((await verifierFor().verify(lived(now, now + 365 * 24 * 3600))).tenant).toBe('alpha');
+  });
+
   test('When the token is for another audience, or from another issuer, then it is refused as invalid_token', async () => {
     expect(await refusal(verifierFor({ audience: 'another-api' }).verify(token))).toBe('invalid_token');
     expect(await refusal(verifierFor({ issuer: 'http://localhost:1', jwksUri: `${auth.url}/.well-known/jwks.json` }).verify(token))).toBe('invalid_token');

@@ -14,6 +14,14 @@ export interface VerifierOptions {
   tenant?: string;
   /** Seconds of clock difference allowed on `exp` and `nbf`. Default 5. */
   clockToleranceSeconds?: number;
+  /**
+   * The longest access-token lifetime of the tenants
+   * (`session_policy.access_token_ttl_seconds`, 900 by default). When
+   * given, a token whose `exp − iat` exceeds it, or whose `iat` is ahead,
+   * is refused, as the server refuses it: one forged with a leaked key then
+   * lives no longer than a real one. Default: no limit.
+   */
+  maxTokenLifetimeSeconds?: number;
   /** After a fetch of the JWKS, the least time before a token with an unknown `kid` fetches it again. Default 30. */
   jwksCooldownSeconds?: number;
   /** How long the JWKS is kept when its response carries no `Cache-Control: max-age`. Default 300. */
@@ -89,6 +97,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
     } catch (error) {
       throw asAccessTokenError(error);
     }
+    if (settings.maxTokenLifetimeSeconds !== undefined && !withinLifetime(claims, settings.maxTokenLifetimeSeconds, settings)) {
+      throw new AccessTokenError('invalid_token', `the token lives longer than ${settings.maxTokenLifetimeSeconds} s, or was issued in the future`);
+    }
     const tenant = verifyOptions.tenant ?? settings.tenant;
     if (tenant !== undefined && claims.tenant !== tenant) {
       throw new AccessTokenError('wrong_tenant', `the token is for the tenant ${claims.tenant}, not ${tenant}`);
@@ -112,6 +123,12 @@ export function bearerToken(authorization: string | undefined): string {
   return token;
 }
 
+/** MUST (RFC 7519 §4.1.4, §4.1.6): no longer than the lifetime the server gives, from an `iat` that is not ahead. */
+function withinLifetime(claims: AccessTokenClaims, maxSeconds: number, settings: Pick<Settings, 'clock' | 'clockToleranceSeconds'>): boolean {
+  const now = settings.clock() / 1000;
+  return claims.iat <= now + settings.clockToleranceSeconds && claims.exp - claims.iat <= maxSeconds + settings.clockToleranceSeconds;
+}
+
 /** One place where jose's errors become the verifier's codes; anything not jose's, nor ours, is not the token's fault. */
 function asAccessTokenError(error: unknown): unknown {
   if (error instanceof AccessTokenError) return error;
@@ -121,9 +138,10 @@ function asAccessTokenError(error: unknown): unknown {
   return error;
 }
 
-interface Settings extends Required<Omit<VerifierOptions, 'jwksUri' | 'tenant' | 'allowInsecureHttp'>> {
+interface Settings extends Required<Omit<VerifierOptions, 'jwksUri' | 'tenant' | 'allowInsecureHttp' | 'maxTokenLifetimeSeconds'>> {
   jwksUri: URL;
   tenant: string | undefined;
+  maxTokenLifetimeSeconds: number | undefined;
 }
 
 /** The options over their defaults; every problem is reported at once, by the option's name. */
@@ -146,12 +164,15 @@ function checkedSettings(options: VerifierOptions): Settings {
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) problems.push(`${name} must be a number of seconds, 0 or more`);
     else seconds[name] = value;
   }
+  const lifetime = options.maxTokenLifetimeSeconds;
+  if (lifetime !== undefined && (typeof lifetime !== 'number' || !Number.isFinite(lifetime) || lifetime <= 0)) problems.push('maxTokenLifetimeSeconds must be a number of seconds, more than 0');
   if (problems.length > 0) throw new TypeError(`createVerifier: ${problems.join('; ')}`);
   return {
     // The server publishes its URL without a trailing slash, and issues its tokens with it.
     issuer: options.issuer.replace(/\/+$/, ''),
     audience: options.audience,
     tenant: options.tenant,
+    maxTokenLifetimeSeconds: lifetime,
     jwksUri: jwksUri!,
     ...seconds,
     fetch: options.fetch ?? ((input, init) => fetch(input, init)),
