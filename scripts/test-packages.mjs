@@ -7,7 +7,9 @@
 //      then on React 18;
 //   3. a Node ESM script calls the installed mock (`npx aimable-auth-mock`) through the client;
 //   4. the installed server (`npx aimable-auth serve`), signing in through the installed local provider
-//      (`npx aimable-dev-idp`), passes the installed contract test (`npx aimable-contract-test`).
+//      (`npx aimable-dev-idp`), passes the installed contract test (`npx aimable-contract-test`);
+//   5. an API's verifier (`@aimable/auth-node`) accepts a token the installed server issues, and refuses
+//      it for another audience; its types check in the Vite app's strict project, with no Node types.
 // The packages are packed from their dist/: run `pnpm build` first (the root script does).
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -113,6 +115,23 @@ try {
 } catch (error) {
   if (isAuthApiError(error, 'listSessions') && error.code === 'invalid_access_token') await auth.signIn('dev', { redirectUri: location.origin + '/auth/callback' });
   else throw error;
+}
+`,
+  );
+  // A route handler of the Fetch API, on the verifier: type-checked with the app, not part of its bundle.
+  writeFileSync(
+    join(app, 'src', 'api.ts'),
+    `import { accessTokenProblemResponse, createVerifier, type AccessTokenClaims } from '@aimable/auth-node';
+
+const verifier = createVerifier({ issuer: 'http://localhost:8080', audience: 'aimable-api' });
+
+export async function GET(request: Request): Promise<Response> {
+  try {
+    const claims: AccessTokenClaims = await verifier.authenticate(request, { tenant: 'demo' });
+    return Response.json({ user: claims.sub, session: claims.sid, tenant: claims.tenant });
+  } catch (error) {
+    return accessTokenProblemResponse(error, request);
+  }
 }
 `,
   );
@@ -273,7 +292,42 @@ console.log('providers from the mock:', data.data.map((provider) => provider.id)
     throw new Error(`the installed server's checkpoint worker did not run:\n${metrics.split('\n').filter((line) => line.startsWith('auth_sqlite')).join('\n')}`);
   }
   console.log(`the installed server's checkpoint worker ran: ${passes} passive checkpoints`);
-  console.log('\nThe packages install and work outside the workspace: the apps build, the React bindings render on a server, the client calls the mock, and the installed server passes the contract test.');
+
+  // 5. An API verifies the installed server's access token: signed in through the installed provider.
+  writeFileSync(
+    join(app, 'verify.mjs'),
+    `import { createHash, randomBytes } from 'node:crypto';
+import { AccessTokenError, createVerifier } from '@aimable/auth-node';
+import { signInAt } from '@aimable/dev-idp';
+
+const [issuer, tenant] = process.argv.slice(2);
+const verifier = createVerifier({ issuer, audience: 'aimable-api', tenant });
+
+const pkce = randomBytes(32).toString('base64url');
+const start = new URL('/v1/auth/oidc/dev/start', issuer);
+start.searchParams.set('frontend_redirect_uri', 'http://localhost:5173/auth/callback');
+start.searchParams.set('code_challenge', createHash('sha256').update(pkce).digest('base64url'));
+start.searchParams.set('code_challenge_method', 'S256');
+const started = await fetch(start, { headers: { 'X-Tenant-Id': tenant }, redirect: 'manual' });
+const callback = await fetch(await signInAt(started.headers.get('location'), { username: 'ada', password: 'password' }), { redirect: 'manual' });
+const back = new URL(callback.headers.get('location'));
+const session = await fetch(new URL('/v1/auth/oidc/session', issuer), {
+  method: 'POST',
+  headers: { 'Content-Type': 'application/json', 'X-Tenant-Id': tenant, 'Idempotency-Key': randomBytes(8).toString('hex') },
+  body: JSON.stringify({ code: back.searchParams.get('code'), state: back.searchParams.get('state'), code_verifier: pkce, refresh_token_delivery: 'body' }),
+});
+if (session.status !== 201) throw new Error('the session answered ' + session.status + ': ' + (await session.text()));
+const { access_token: token } = await session.json();
+
+const claims = await verifier.verify(token);
+if (claims.iss !== issuer || claims.tenant !== tenant || typeof claims.sub !== 'string') throw new Error('unexpected claims: ' + JSON.stringify(claims));
+const refused = await createVerifier({ issuer, audience: 'another-api' }).verify(token).then(() => undefined, (error) => error);
+if (!(refused instanceof AccessTokenError) || refused.code !== 'invalid_token') throw new Error('a token for another audience was not refused: ' + refused);
+console.log('@aimable/auth-node verified the installed server\\'s token: user ' + claims.sub + ', tenant ' + claims.tenant);
+`,
+  );
+  run('node', ['verify.mjs', apiUrl, 'consumer']);
+  console.log('\nThe packages install and work outside the workspace: the apps build, the React bindings render on a server, the client calls the mock, the installed server passes the contract test, and its tokens verify.');
 } catch (error) {
   failed = true;
   console.error(error);
