@@ -13,8 +13,8 @@ export const DEMO_ADMIN_API_KEY = 'demo-admin-key-local-only-7d3e9a51c2b84f60';
 export const DEMO_CLIENT_ID = 'aimable-demo';
 export const DEMO_CLIENT_SECRET_ENV = 'AIMABLE_DEMO_DEV_CLIENT_SECRET';
 export const DEMO_CLIENT_SECRET = 'dev-secret-not-for-production';
-/** The demo apps' callbacks: the demo app's (5173, 4173) and the React demo app's (5174). Their origins are the CORS origins. */
-export const DEMO_REDIRECT_URIS = ['http://localhost:5173/auth/callback', 'http://localhost:4173/auth/callback', 'http://localhost:5174/auth/callback'];
+/** The demo apps' callbacks: the demo app's (5173, 4173), the React demo app's (5174) and the server-rendered one's (3000). Their origins are the CORS origins. */
+export const DEMO_REDIRECT_URIS = ['http://localhost:5173/auth/callback', 'http://localhost:4173/auth/callback', 'http://localhost:5174/auth/callback', 'http://localhost:3000/auth/callback'];
 
 /** The demo tenant; `webOrigins`, where the demo apps run, are allowed too when they are not among the defaults. */
 export function demoTenantsFile(devIdpIssuer: string, ...webOrigins: string[]): RawTenantsFile {

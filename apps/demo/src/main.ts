@@ -4,7 +4,9 @@
  * demo tenant (its API key is published in this repository) beside the
  * local identity provider, whose test users all have the password
  * `password`, the demo app on http://localhost:5173 and the same app in
- * React on http://localhost:5174. With AUTH_TENANTS_FILE set, it runs
+ * React on http://localhost:5174, and the server-rendered app (Next.js, on
+ * the backend-for-frontend of `@aimable/auth-node`) on
+ * http://localhost:3000. With AUTH_TENANTS_FILE set, it runs
  * those tenants instead, without the demo tenant, the local provider or
  * the apps. Metrics are served on
  * http://127.0.0.1:9464/metrics unless AUTH_METRICS_PORT says otherwise.
@@ -18,6 +20,7 @@ import { ConfigError, loadServerConfig, startServer } from '@aimable/auth-server
 import { DEFAULT_MOCK_PORT, startMock } from '@aimable/auth-mock';
 import { startDevIdp, TEST_USERS } from '@aimable/dev-idp';
 import { DEMO_ADMIN_API_KEY, DEMO_API_KEY, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_CLIENT_SECRET_ENV, demoTenantsFile } from './demo-tenant.js';
+import { serveDemoSsr } from './ssr.js';
 import { serveDemoWeb } from './web.js';
 
 const env = process.env;
@@ -35,6 +38,7 @@ function port(name: string, fallback: number): number {
 const devIdpPort = port('DEV_IDP_PORT', 8090);
 const webPort = port('DEMO_WEB_PORT', 5173);
 const reactPort = port('DEMO_REACT_PORT', 5174);
+const ssrPort = port('DEMO_SSR_PORT', 3000);
 
 if (flags.mock) {
   const mock = await startMock({ port: port('MOCK_PORT', DEFAULT_MOCK_PORT) });
@@ -59,16 +63,18 @@ function isFree(port: number): Promise<boolean> {
 // its metrics on a port of its own.
 const serveWeb = env.DEMO_WEB_PORT !== undefined || (await isFree(webPort));
 const serveReact = env.DEMO_REACT_PORT !== undefined || (await isFree(reactPort));
+const serveSsr = env.DEMO_SSR_PORT !== undefined || (await isFree(ssrPort));
 const metricsPort = env.AUTH_METRICS_PORT ?? ((await isFree(DEMO_METRICS_PORT)) ? String(DEMO_METRICS_PORT) : '0');
 
 const devIdpIssuer = `http://localhost:${devIdpPort}`;
 const webOrigin = `http://localhost:${webPort}`;
 const reactOrigin = `http://localhost:${reactPort}`;
+const ssrOrigin = `http://localhost:${ssrPort}`;
 const demo = !env.AUTH_TENANTS_FILE;
 
 let config;
 try {
-  config = loadServerConfig({ ...env, AUTH_METRICS_PORT: metricsPort }, { fallbackTenants: { file: demoTenantsFile(devIdpIssuer, webOrigin, reactOrigin), secrets: { [DEMO_CLIENT_SECRET_ENV]: DEMO_CLIENT_SECRET } }, plaintextKeys: demo ? 'allow' : 'warn' });
+  config = loadServerConfig({ ...env, AUTH_METRICS_PORT: metricsPort }, { fallbackTenants: { file: demoTenantsFile(devIdpIssuer, webOrigin, reactOrigin, ssrOrigin), secrets: { [DEMO_CLIENT_SECRET_ENV]: DEMO_CLIENT_SECRET } }, plaintextKeys: demo ? 'allow' : 'warn' });
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   console.error(error.message);
@@ -95,6 +101,7 @@ try {
 const webConfig = { apiBaseUrl: config.publicUrl, tenantId: 'demo', apiKey: DEMO_API_KEY };
 const web = devIdp && serveWeb ? await serveDemoWeb({ port: webPort, config: webConfig }) : undefined;
 const react = devIdp && serveReact ? await serveDemoWeb({ app: '@aimable/demo-react', port: reactPort, config: webConfig }) : undefined;
+const ssr = devIdp && serveSsr ? await serveDemoSsr({ port: ssrPort, config: { authUrl: config.publicUrl, audience: config.accessTokenAudience, tenantId: 'demo', apiKey: DEMO_API_KEY } }) : undefined;
 
 if (devIdp) {
   console.log(
@@ -102,6 +109,7 @@ if (devIdp) {
       '',
       `Aimable Auth demo on ${config.publicUrl}  (DEMO ONLY: its API key and test users are public)`,
       web ? `  open ${web.url} and sign in as ada / password` : `  the demo app on ${webOrigin} is another instance's: this one serves the API only`,
+      ssr ? `  rendered on the server (Next.js, tokens kept by its server): ${ssr.url}` : `  the server-rendered demo app on ${ssrOrigin} is another instance's`,
       react ? `  the same app in React: ${react.url}` : `  the React demo app on ${reactOrigin} is another instance's`,
       `  store: ${config.databaseUrl ? 'PostgreSQL (DATABASE_URL), shared with every instance on it' : `SQLite in ${config.databaseFile}`}`,
       `  API reference: ${config.publicUrl}/docs`,
@@ -123,6 +131,6 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     stopping = true;
     const forced = setTimeout(() => process.exit(1), 10_000);
     forced.unref();
-    void Promise.all([server.close(), devIdp?.close(), web?.close(), react?.close()]).then(() => process.exit(0));
+    void Promise.all([server.close(), devIdp?.close(), web?.close(), react?.close(), ssr?.close()]).then(() => process.exit(0));
   });
 }
