@@ -59,7 +59,7 @@ describe('requireAuth', () => {
     const response = await get('/api/me', { Authorization: 'Bearer x.y.z', 'X-Request-Id': 'req-123' });
     expect(response.status).toBe(401);
     expect(response.headers.get('content-type')).toBe('application/problem+json; charset=utf-8');
-    expect(response.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+    expect(response.headers.get('www-authenticate')).toBe('Bearer realm="aimable-auth", error="invalid_token"');
     const body = (await response.json()) as Record<string, unknown>;
     expect(body).toEqual({
       type: 'https://auth.aimable.dev/problems/invalid_access_token',
@@ -81,10 +81,10 @@ describe('requireAuth', () => {
     expect(response.headers.get('www-authenticate')).toBe((await serverRefusal('x.y.z')).headers.get('www-authenticate'));
   });
 
-  test('When the request has no token, then 401 with the bare Bearer challenge, and no error code', async () => {
+  test('When the request has no token, then 401 with the Bearer challenge and its realm, and no error code', async () => {
     const response = await get('/api/me');
     expect(response.status).toBe(401);
-    expect(response.headers.get('www-authenticate')).toBe('Bearer');
+    expect(response.headers.get('www-authenticate')).toBe('Bearer realm="aimable-auth"');
     expect(await response.json()).toMatchObject({ code: 'invalid_access_token', detail: 'Authorization is missing.', request_id: expect.any(String) });
     expect((await get('/api/any-tenant')).headers.get('www-authenticate')).toBe('Bearer realm="aimable-auth"');
   });
@@ -92,7 +92,7 @@ describe('requireAuth', () => {
   test('When the token is of another tenant than the route requires, then 401; a route that requires none accepts it', async () => {
     const refused = await get('/api/me', { Authorization: `Bearer ${betaToken}` });
     expect(refused.status).toBe(401);
-    expect(refused.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+    expect(refused.headers.get('www-authenticate')).toBe('Bearer realm="aimable-auth", error="invalid_token"');
     const accepted = await get('/api/any-tenant', { Authorization: `Bearer ${betaToken}` });
     expect(await accepted.json()).toEqual({ tenant: 'beta' });
   });
@@ -115,9 +115,9 @@ describe('accessTokenProblemResponse', () => {
       (error: unknown) => accessTokenProblemResponse(error, request),
     );
     expect(response.status).toBe(401);
-    expect(response.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+    expect(response.headers.get('www-authenticate')).toBe('Bearer realm="aimable-auth", error="invalid_token"');
     expect(response.headers.get('content-type')).toBe('application/problem+json; charset=utf-8');
-    expect(await response.json()).toMatchObject({ code: 'invalid_access_token', instance: '/api/me?x=1' });
+    expect(await response.json()).toMatchObject({ code: 'invalid_access_token', instance: '/api/me' });
   });
 
   test('When the error is not a refused token, then it is thrown again', () => {

@@ -25,12 +25,21 @@ export interface AccessTokenProblemDocument {
 }
 
 export interface ProblemContext {
-  /** The request's path and query. */
+  /** The request's path, without its query: the query may carry what the log must not (RFC 6749 codes, tokens). */
   instance: string;
   /** The request's `X-Request-Id`, for the client to quote; a fresh one when the request has none (or an odd one). */
   requestId: string | undefined;
-  /** The `realm` of the `WWW-Authenticate` challenge; none when not given. */
+  /** The `realm` of the `WWW-Authenticate` challenge. Default `aimable-auth`, the server's. */
   realm?: string;
+}
+
+/** The server's realm: the challenge `requireAuth` sends when none is given, as RFC 6750 §3 wants one auth-param at least. */
+export const DEFAULT_REALM = 'aimable-auth';
+
+/** The path of a request target (`/api/me?x=1` → `/api/me`). */
+export function pathOf(target: string): string {
+  const end = target.search(/[?#]/);
+  return end === -1 ? target : target.slice(0, end);
 }
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
@@ -51,13 +60,13 @@ export function accessTokenProblem(error: AccessTokenError, context: ProblemCont
       body: document('service_unavailable', 'Service unavailable', 503, 'The access token cannot be verified now. Retry after the time given.', context.instance, requestId),
     };
   }
-  const realm = context.realm === undefined ? [] : [`realm="${context.realm}"`];
-  // RFC 6750 §3.1: a request without credentials gets the bare challenge, with no error code.
-  const challenge = error.code === 'missing_token' ? ['Bearer', realm.join(', ')] : ['Bearer', [...realm, 'error="invalid_token"'].join(', ')];
+  const realm = `realm="${context.realm ?? DEFAULT_REALM}"`;
+  // RFC 6750 §3.1: a request without credentials gets no error code; §3: the challenge still carries an auth-param.
+  const challenge = error.code === 'missing_token' ? ['Bearer', realm] : ['Bearer', `${realm}, error="invalid_token"`];
   const detail = error.code === 'missing_token' ? 'Authorization is missing.' : 'The access token is missing, invalid or expired.';
   return {
     status: 401,
-    headers: { 'Content-Type': PROBLEM_CONTENT_TYPE, 'WWW-Authenticate': challenge.filter((part) => part !== '').join(' ') },
+    headers: { 'Content-Type': PROBLEM_CONTENT_TYPE, 'WWW-Authenticate': challenge.join(' ') },
     body: document('invalid_access_token', 'Invalid access token', 401, detail, context.instance, requestId),
   };
 }
@@ -73,6 +82,6 @@ function document(code: AccessTokenProblemDocument['code'], title: string, statu
 export function accessTokenProblemResponse(error: unknown, request: Request, options: { realm?: string } = {}): Response {
   if (!(error instanceof AccessTokenError)) throw error;
   const url = new URL(request.url);
-  const problem = accessTokenProblem(error, { instance: `${url.pathname}${url.search}`, requestId: request.headers.get('x-request-id') ?? undefined, ...options });
+  const problem = accessTokenProblem(error, { instance: url.pathname, requestId: request.headers.get('x-request-id') ?? undefined, ...options });
   return new Response(JSON.stringify(problem.body), { status: problem.status, headers: problem.headers });
 }

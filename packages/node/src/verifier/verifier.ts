@@ -1,7 +1,7 @@
 import { errors, jwtVerify } from 'jose';
 import { accessTokenClaimsOf, REQUIRED_CLAIMS, type AccessTokenClaims } from './claims.js';
 import { AccessTokenError } from './errors.js';
-import { createJwksCache, type KeyForHeader } from './jwks.js';
+import { createJwksCache, quoted, type KeyForHeader } from './jwks.js';
 
 export interface VerifierOptions {
   /** The auth server's public URL (`AUTH_PUBLIC_URL`), exactly as its tokens' `iss`: `http://localhost:8080`. */
@@ -10,9 +10,9 @@ export interface VerifierOptions {
   audience: string;
   /** Where the signing keys are published. Default: the issuer's `/.well-known/jwks.json`. */
   jwksUri?: string;
-  /** The tenant every token must be issued for; `verify` and `requireAuth` may name one per call instead. */
+  /** The tenant every token must be issued for; `verify` and `requireAuth` may name one per call instead. When the key is present, a non-empty string. */
   tenant?: string;
-  /** Seconds of clock difference allowed on `exp` and `nbf`. Default 5. */
+  /** Seconds of clock difference allowed on `exp` and `nbf`. Default 5, at most 300. */
   clockToleranceSeconds?: number;
   /**
    * The longest access-token lifetime of the tenants
@@ -22,11 +22,18 @@ export interface VerifierOptions {
    * lives no longer than a real one. Default: no limit.
    */
   maxTokenLifetimeSeconds?: number;
-  /** After a fetch of the JWKS, the least time before a token with an unknown `kid` fetches it again. Default 30. */
+  /** The least time between two fetches of the JWKS, whether the last one failed or not, and the least time a set is kept. Default 30, at least 1. */
   jwksCooldownSeconds?: number;
   /** How long the JWKS is kept when its response carries no `Cache-Control: max-age`. Default 300. */
   jwksDefaultMaxAgeSeconds?: number;
-  /** How long a fetch of the JWKS may take. Default 5. */
+  /**
+   * The longest a fetched JWKS is trusted, whatever its `Cache-Control`
+   * says and however long later fetches fail: a retired key is refused at
+   * most this long after it left the set. Default 600, at least the
+   * cooldown.
+   */
+  jwksMaxAgeSeconds?: number;
+  /** How long a fetch of the JWKS may take. Default 5, more than 0. */
   jwksTimeoutSeconds?: number;
   /** Fetch the JWKS over plain `http` from a host other than a loopback one (a private network). Default false. */
   allowInsecureHttp?: boolean;
@@ -38,7 +45,7 @@ export interface VerifierOptions {
 
 /** What a single verification requires beyond the verifier's options. */
 export interface VerifyOptions {
-  /** The tenant the token must be issued for, instead of the verifier's. */
+  /** The tenant the token must be issued for, instead of the verifier's. When the key is present, a non-empty string. */
   tenant?: string;
 }
 
@@ -62,7 +69,18 @@ const DEFAULTS = {
   clockToleranceSeconds: 5,
   jwksCooldownSeconds: 30,
   jwksDefaultMaxAgeSeconds: 300,
+  jwksMaxAgeSeconds: 600,
   jwksTimeoutSeconds: 5,
+};
+
+/** The bounds of the numeric options beyond `0 or more`: none is safe outside them. */
+const LIMITS: Partial<Record<keyof typeof DEFAULTS, { check: (value: number) => boolean; says: string }>> = {
+  // A wider tolerance would keep an expired token valid for minutes.
+  clockToleranceSeconds: { check: (value) => value <= 300, says: 'at most 300' },
+  // Without a cooldown, every refused token may fetch the JWKS.
+  jwksCooldownSeconds: { check: (value) => value >= 1, says: 'at least 1' },
+  jwksMaxAgeSeconds: { check: (value) => value > 0, says: 'more than 0' },
+  jwksTimeoutSeconds: { check: (value) => value > 0, says: 'more than 0' },
 };
 
 /** RFC 6750 §2.1: `Bearer` and a b64token. */
@@ -77,10 +95,15 @@ export function createVerifier(options: VerifierOptions): Verifier {
     fetch: settings.fetch,
     cooldownMs: settings.jwksCooldownSeconds * 1000,
     defaultMaxAgeMs: settings.jwksDefaultMaxAgeSeconds * 1000,
+    maxAgeMs: settings.jwksMaxAgeSeconds * 1000,
     timeoutMs: settings.jwksTimeoutSeconds * 1000,
   });
 
   async function verify(token: string, verifyOptions: VerifyOptions = {}): Promise<AccessTokenClaims> {
+    // Checked first: a tenant given but unset (an unset environment variable) must not silently accept every tenant.
+    if (verifyOptions !== null && typeof verifyOptions === 'object' && 'tenant' in verifyOptions && !isNonEmptyString(verifyOptions.tenant)) {
+      throw new TypeError('verify: tenant, when given, must be a non-empty string');
+    }
     if (typeof token !== 'string' || token === '') throw new AccessTokenError('missing_token', 'no token given');
     let claims: AccessTokenClaims;
     try {
@@ -102,7 +125,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
     const tenant = verifyOptions.tenant ?? settings.tenant;
     if (tenant !== undefined && claims.tenant !== tenant) {
-      throw new AccessTokenError('wrong_tenant', `the token is for the tenant ${claims.tenant}, not ${tenant}`);
+      throw new AccessTokenError('wrong_tenant', `the token is for the tenant ${quoted(claims.tenant)}, not ${quoted(tenant)}`);
     }
     return claims;
   }
@@ -149,7 +172,7 @@ function checkedSettings(options: VerifierOptions): Settings {
   const problems: string[] = [];
   const issuerUrl = absoluteUrl(options.issuer, 'issuer', problems);
   if (typeof options.audience !== 'string' || options.audience === '') problems.push('audience must be a non-empty string');
-  if (options.tenant !== undefined && (typeof options.tenant !== 'string' || options.tenant === '')) problems.push('tenant, when given, must be a non-empty string');
+  if ('tenant' in options && !isNonEmptyString(options.tenant)) problems.push('tenant, when given, must be a non-empty string');
   let jwksUri: URL | undefined;
   if (options.jwksUri !== undefined) jwksUri = absoluteUrl(options.jwksUri, 'jwksUri', problems);
   else if (issuerUrl) jwksUri = new URL(`${options.issuer.replace(/\/+$/, '')}/.well-known/jwks.json`);
@@ -161,9 +184,12 @@ function checkedSettings(options: VerifierOptions): Settings {
   for (const name of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) {
     const value = options[name];
     if (value === undefined) continue;
+    const limit = LIMITS[name];
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) problems.push(`${name} must be a number of seconds, 0 or more`);
+    else if (limit && !limit.check(value)) problems.push(`${name} must be a number of seconds, ${limit.says}`);
     else seconds[name] = value;
   }
+  if (seconds.jwksCooldownSeconds > seconds.jwksMaxAgeSeconds) problems.push('jwksCooldownSeconds must not exceed jwksMaxAgeSeconds');
   const lifetime = options.maxTokenLifetimeSeconds;
   if (lifetime !== undefined && (typeof lifetime !== 'number' || !Number.isFinite(lifetime) || lifetime <= 0)) problems.push('maxTokenLifetimeSeconds must be a number of seconds, more than 0');
   if (problems.length > 0) throw new TypeError(`createVerifier: ${problems.join('; ')}`);
@@ -178,6 +204,10 @@ function checkedSettings(options: VerifierOptions): Settings {
     fetch: options.fetch ?? ((input, init) => fetch(input, init)),
     clock: options.clock ?? Date.now,
   };
+}
+
+export function isNonEmptyString(value: unknown): value is string {
+  return typeof value === 'string' && value !== '';
 }
 
 function absoluteUrl(value: unknown, name: string, problems: string[]): URL | undefined {
