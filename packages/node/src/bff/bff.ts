@@ -92,7 +92,31 @@ interface SessionRecord {
   refreshToken: string;
   user: User;
   session: Session;
+  /**
+   * The `Idempotency-Key` of a refresh of `refreshToken` that was sent but
+   * not answered yet. Saved before the call, so that every retry, in this
+   * process or another, asks for the same rotation: the server replays the
+   * grant it already issued instead of seeing the retired token again and
+   * revoking the session (RFC 9700 §4.14.2).
+   */
+  pendingRefreshKey?: string;
 }
+
+/**
+ * What sign-out leaves under the session's key for a while: read as no
+ * session, and never overwritten by a refresh that was in flight when the
+ * user signed out, which would otherwise bring the session back.
+ */
+const SIGNED_OUT = 'signed-out';
+/** Longer than any refresh can be in flight: its attempts, timeouts and pauses. */
+const SIGNED_OUT_TTL_MS = 60_000;
+/**
+ * A refresh is tried this often, each attempt given this long: all of them
+ * end within the server's default reuse grace window (10 s), within which a
+ * replay of the same `Idempotency-Key` is still answered with the grant.
+ */
+const REFRESH_ATTEMPTS = 3;
+const REFRESH_TIMEOUT_MS = 3_000;
 
 const LOGIN_TTL_MS = 10 * 60_000;
 const PROVIDER_SHAPE = /^[A-Za-z0-9_-]{1,64}$/;
@@ -134,20 +158,35 @@ export function createBff(options: BffOptions): Bff {
 
   async function loadSession(key: string): Promise<SessionRecord | undefined> {
     const stored = await store.get(sessionKey(key));
-    return stored === undefined ? undefined : (JSON.parse(stored) as SessionRecord);
+    return stored === undefined || stored === SIGNED_OUT ? undefined : (JSON.parse(stored) as SessionRecord);
   }
 
-  async function saveSession(key: string, grant: SessionGrant): Promise<SessionRecord> {
+  function recordOf(grant: SessionGrant): SessionRecord {
     if (!grant.refresh_token) throw new BffError('auth_unavailable', 'the grant carries no refresh token');
-    const record: SessionRecord = {
+    return {
       accessToken: grant.access_token,
       accessTokenExpiresAt: now() + grant.expires_in * 1000,
       refreshToken: grant.refresh_token,
       user: grant.user,
       session: grant.session,
     };
-    await store.set(sessionKey(key), JSON.stringify(record), sessionLifetimeMs(grant.session, now()));
+  }
+
+  async function writeSession(key: string, record: SessionRecord): Promise<SessionRecord> {
+    await store.set(sessionKey(key), JSON.stringify(record), sessionLifetimeMs(record.session, now()));
     return record;
+  }
+
+  /**
+   * Writes a record of a session that already exists, unless it ended since
+   * it was read: signed out (the marker is there) or refused elsewhere (the
+   * key is gone). The store offers no compare-and-set, so a sign-out may
+   * still fall between this read and the write; the window is that short
+   * gap, not the whole call to the API.
+   */
+  async function updateSession(key: string, record: SessionRecord): Promise<SessionRecord | undefined> {
+    if (!(await loadSession(key))) return undefined;
+    return writeSession(key, record);
   }
 
   const isFresh = (record: SessionRecord) => record.accessTokenExpiresAt - now() > leewayMs;
@@ -168,21 +207,41 @@ export function createBff(options: BffOptions): Bff {
 
   async function refreshSession(key: string): Promise<SessionRecord | undefined> {
     // Read again: a refresh that ended just before this one began has already stored new tokens.
-    const record = await loadSession(key);
+    let record = await loadSession(key);
     if (!record || isFresh(record)) return record;
-    let result;
-    try {
-      result = await sdk.refreshSession({ client, body: { refresh_token: record.refreshToken }, headers: { 'Idempotency-Key': randomUUID() } });
-    } catch (cause) {
-      return keepWhileValid(record, cause);
+    if (record.pendingRefreshKey === undefined) {
+      record = await updateSession(key, { ...record, pendingRefreshKey: randomUUID() });
+      if (!record) return undefined;
     }
-    if (result.data) return saveSession(key, result.data);
-    // 401: expired, revoked or reused; the refresh token will never work again. Other answers may pass.
-    if (result.response?.status === 401) {
-      await store.delete(sessionKey(key));
-      return undefined;
+    const presented = record.refreshToken;
+    const headers = { 'Idempotency-Key': record.pendingRefreshKey! };
+    let failure: unknown;
+    for (let attempt = 1; attempt <= REFRESH_ATTEMPTS; attempt++) {
+      if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, 250 * (attempt - 1)));
+      let result;
+      try {
+        result = await sdk.refreshSession({ client, body: { refresh_token: presented }, headers, signal: AbortSignal.timeout(REFRESH_TIMEOUT_MS) });
+      } catch (cause) {
+        failure = cause;
+        continue;
+      }
+      if (result.data) return updateSession(key, recordOf(result.data));
+      const status = result.response?.status;
+      // 401: expired, revoked or reused; the refresh token will never work again.
+      if (status === 401) return forgetRefused(key, presented);
+      failure = result.error;
+      // 409: the same refresh is still running on the server. A server error or no answer may pass too.
+      if (status !== undefined && status !== 409 && status < 500) break;
     }
-    return keepWhileValid(record, result.error);
+    return keepWhileValid(record, failure);
+  }
+
+  /** After a 401, unless another process has stored newer tokens meanwhile: those are not the refused ones. */
+  async function forgetRefused(key: string, presented: string): Promise<SessionRecord | undefined> {
+    const current = await loadSession(key);
+    if (current && current.refreshToken !== presented) return current;
+    await store.delete(sessionKey(key));
+    return undefined;
   }
 
   /** A refresh that failed for a passing reason: the current token serves while it lasts. */
@@ -191,11 +250,15 @@ export function createBff(options: BffOptions): Bff {
     throw new BffError('auth_unavailable', 'the access token expired and the Aimable Auth API could not refresh it', { cause });
   }
 
-  /** Revokes the session on the server, then forgets it here. Best effort on the server: the tokens are gone from here either way. */
+  /**
+   * Revokes the session on the server, then forgets it here. Best effort on
+   * the server: the tokens are gone from here either way. The marker left
+   * in their place keeps a refresh still in flight from storing them again.
+   */
   async function endSession(key: string): Promise<void> {
     const record = await currentSession(key).catch(() => loadSession(key));
     if (record) await sdk.logout({ client, auth: record.accessToken }).catch(() => undefined);
-    await store.delete(sessionKey(key));
+    await store.set(sessionKey(key), SIGNED_OUT, SIGNED_OUT_TTL_MS);
   }
 
   async function startSignIn(request: Request, provider: string): Promise<Response> {
@@ -240,7 +303,7 @@ export function createBff(options: BffOptions): Bff {
     const previous = readKeyCookie(request.headers.get('cookie'), names.session);
     if (previous !== undefined) await endSession(previous);
     const key = newOpaqueKey();
-    await saveSession(key, grant);
+    await writeSession(key, recordOf(grant));
     const maxAgeSeconds = sessionLifetimeMs(grant.session, now()) / 1000;
     return redirect(login.returnTo, [clearLogin, keyCookie(names.session, key, { secure, maxAgeSeconds })]);
   }

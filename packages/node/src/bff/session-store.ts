@@ -19,13 +19,18 @@ export interface BffSessionStore {
  * sessions end when the process does, and a second process does not see
  * them; give every process a shared store instead.
  */
-export function memorySessionStore(options: { now?: () => number } = {}): BffSessionStore {
+export function memorySessionStore(options: { now?: () => number; maxEntries?: number; sweepIntervalMs?: number } = {}): BffSessionStore {
   const now = options.now ?? Date.now;
+  // A sign-in start needs no credentials, so without a cap anyone could grow this map until the process runs out of memory.
+  const maxEntries = options.maxEntries ?? 100_000;
+  // Insertion order is write order: the first entry is the one written longest ago.
   const entries = new Map<string, { value: string; expiresAt: number }>();
   const sweep = (): void => {
     const at = now();
     for (const [key, entry] of entries) if (entry.expiresAt <= at) entries.delete(key);
   };
+  // unref(): the sweep must not keep a process alive that has nothing else to do.
+  setInterval(sweep, options.sweepIntervalMs ?? 60_000).unref();
   return {
     async get(key) {
       const entry = entries.get(key);
@@ -37,8 +42,12 @@ export function memorySessionStore(options: { now?: () => number } = {}): BffSes
       return entry.value;
     },
     async set(key, value, ttlMs) {
-      // Expired entries are dropped as new ones come, so the map never outgrows the live sessions by much.
-      if (entries.size % 1024 === 1023) sweep();
+      entries.delete(key);
+      if (entries.size >= maxEntries) sweep();
+      for (const oldest of entries.keys()) {
+        if (entries.size < maxEntries) break;
+        entries.delete(oldest);
+      }
       entries.set(key, { value, expiresAt: now() + ttlMs });
     },
     async delete(key) {
