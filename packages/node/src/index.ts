@@ -5,4 +5,4 @@ export { accessTokenProblemResponse, type AccessTokenProblemDocument } from './v
 export { requireAuth, type NextFunction, type NodeRequestLike, type NodeResponseLike, type RequireAuthOptions } from './verifier/express.js';
 export { BffError, createBff, type Bff, type BffOptions, type BffSession, type SessionSource } from './bff/bff.js';
 export { memorySessionStore, type BffSessionStore } from './bff/session-store.js';
-export { expressBff, sessionOf, type NodeRequest } from './bff/express.js';
+export { expressBff, sessionOf, type NodeRequest, type NodeResponse } from './bff/express.js';
