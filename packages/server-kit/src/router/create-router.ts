@@ -6,7 +6,7 @@ import { runChain } from './chain.js';
 import { dispatch } from './dispatch.js';
 import { writeProblem } from './errors.js';
 import type { ApiRouterOptions } from './options.js';
-import { readCookies, readJson } from './parsers.js';
+import { readCookies, readForm, readJson } from './parsers.js';
 import { assignRequestId } from './request-id.js';
 import { contractOperations, identifyOperation, refuseUnrouted } from './routes.js';
 import { credentialsAsSent, defaultChallenges, type SecurityResolvers } from './security.js';
@@ -29,6 +29,8 @@ export function createApiRouter<P extends Principals>(handlers: Handlers<P>, opt
 export function createApiRouter(handlers: Handlers<any>, options: ApiRouterOptions<any> = {}): RequestHandler {
   const judge = options.validateResponses ? new ContractJudge({ undeclaredHeaders: false }) : undefined;
   const json = readJson(options.bodyLimit ?? '16kb');
+  const form = readForm(options.bodyLimit ?? '16kb');
+  const bodyReader = (mediaTypes: readonly string[]) => (mediaTypes.includes('application/x-www-form-urlencoded') ? [form] : [json]);
   const dispatchOptions = {
     resolvers: options.security ?? credentialsAsSent,
     challenges: { ...defaultChallenges(), ...options.challenges },
@@ -43,7 +45,7 @@ export function createApiRouter(handlers: Handlers<any>, options: ApiRouterOptio
       [
         ...before,
         ...(options.beforeOperation?.[operation.operationId] ?? []),
-        ...(operation.body ? [json] : []),
+        ...(operation.body ? bodyReader(operation.body.mediaTypes) : []),
         readCookies,
         ...validation(operation, document),
         dispatch(handlers, operation, dispatchOptions),

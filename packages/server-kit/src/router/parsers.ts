@@ -13,14 +13,27 @@ export function readJson(limit: string): RequestHandler {
   };
 }
 
-function bodyProblem(error: unknown): ApiProblem<ProblemShape> {
+/**
+ * Reads an `application/x-www-form-urlencoded` body into an object of
+ * strings: what a provider posts to the client (OAuth 2.0 Form Post
+ * Response Mode, back-channel logout). A field sent twice is refused by
+ * the contract's schema, which declares each field a string.
+ */
+export function readForm(limit: string): RequestHandler {
+  const parse = express.urlencoded({ limit, extended: false, parameterLimit: 32, type: 'application/x-www-form-urlencoded' });
+  return (req, res, next) => {
+    parse(req, res, (error?: unknown) => (error === undefined ? next() : next(bodyProblem(error, 'The request body is not a valid form.'))));
+  };
+}
+
+function bodyProblem(error: unknown, unreadable = 'The request body is not valid JSON.'): ApiProblem<ProblemShape> {
   const type = (error as { type?: unknown }).type;
   if (type === 'entity.too.large') return ApiProblem.of({ status: 413, code: 'payload_too_large', detail: 'The request body is too large.', cause: error });
   if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
     return ApiProblem.of({ status: 415, code: 'unsupported_media_type', detail: 'Send the body as UTF-8 JSON, uncompressed or with gzip, deflate or br.', cause: error });
   }
-  // Malformed JSON, or a body that does not decompress: the client sent something unreadable.
-  const detail = 'The request body is not valid JSON.';
+  // Malformed JSON, too many form fields, or a body that does not decompress: the client sent something unreadable.
+  const detail = unreadable;
   return ApiProblem.of({ status: 400, code: 'invalid_request', detail, errors: [{ location: 'body', message: detail }], cause: error });
 }
 
