@@ -80,7 +80,7 @@ describe('the full login flow, against the real local identity provider', () => 
 
   test('When the providers of a tenant are listed, then the login page gets ids and names', async () => {
     const { data } = await apiClient(h, { tenant: 'beta' }).listProviders({});
-    expect(data).toEqual({ data: [{ id: 'dev', display_name: 'Local' }, { id: 'other', display_name: 'Other' }] });
+    expect(data).toEqual({ data: [{ id: 'dev', display_name: 'Local', type: 'oidc' }, { id: 'other', display_name: 'Other', type: 'oidc' }] });
   });
 
   test('When the key set is fetched, then it verifies issued access tokens', async () => {

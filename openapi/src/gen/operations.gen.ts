@@ -1277,7 +1277,23 @@ export const openApiDocument = {
                     200: {
                         description: 'The tenant\'s providers.',
                         headers: { 'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' } },
-                        content: { 'application/json': { schema: { $ref: '#/components/schemas/ProviderList' }, example: { data: [{ id: 'google', display_name: 'Google' }, { id: 'dev', display_name: 'Local identity provider' }] } } }
+                        content: { 'application/json': { schema: { $ref: '#/components/schemas/ProviderList' }, example: { data: [
+                                        {
+                                            id: 'google',
+                                            display_name: 'Google',
+                                            type: 'oidc'
+                                        },
+                                        {
+                                            id: 'github',
+                                            display_name: 'GitHub',
+                                            type: 'github'
+                                        },
+                                        {
+                                            id: 'dev',
+                                            display_name: 'Local identity provider',
+                                            type: 'oidc'
+                                        }
+                                    ] } } }
                     },
                     400: { $ref: '#/components/responses/ProvidersBadRequest' },
                     500: { $ref: '#/components/responses/InternalError' }
@@ -1938,8 +1954,25 @@ export const openApiDocument = {
             ProviderInfo: {
                 type: 'object',
                 additionalProperties: false,
-                required: ['id', 'display_name'],
-                properties: { id: { type: 'string', description: 'The provider id to use in the start path.' }, display_name: { type: 'string' } }
+                required: [
+                    'id',
+                    'display_name',
+                    'type'
+                ],
+                properties: {
+                    id: { type: 'string', description: 'The provider id to use in the start path.' },
+                    display_name: { type: 'string' },
+                    type: {
+                        type: 'string',
+                        enum: [
+                            'oidc',
+                            'github',
+                            'apple',
+                            'microsoft'
+                        ],
+                        description: 'How the server speaks to the provider, so that a login page can\ndraw the provider\'s own button: `oidc` (any OpenID Connect\nprovider, Google and Okta among them), `github` (OAuth 2.0 and\nGitHub\'s API), `apple` (Sign in with Apple), `microsoft`\n(Microsoft Entra ID).\n'
+                    }
+                }
             },
             ProviderList: {
                 type: 'object',

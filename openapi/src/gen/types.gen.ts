@@ -455,6 +455,15 @@ export type ProviderInfo = {
      */
     id: string;
     display_name: string;
+    /**
+     * How the server speaks to the provider, so that a login page can
+     * draw the provider's own button: `oidc` (any OpenID Connect
+     * provider, Google and Okta among them), `github` (OAuth 2.0 and
+     * GitHub's API), `apple` (Sign in with Apple), `microsoft`
+     * (Microsoft Entra ID).
+     *
+     */
+    type: 'oidc' | 'github' | 'apple' | 'microsoft';
 };
 
 export type ProviderList = {

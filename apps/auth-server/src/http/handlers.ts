@@ -185,7 +185,7 @@ export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrinci
 
     listProviders(_input, { req }) {
       const tenant = deps.callers.of(req).tenant().require();
-      return { status: 200, body: { data: tenant.providers.map((p) => ({ id: p.id, display_name: p.displayName })) } };
+      return { status: 200, body: { data: tenant.providers.map((p) => ({ id: p.id, display_name: p.displayName, type: p.type })) } };
     },
 
     getJwks() {
