@@ -4,7 +4,10 @@
  * example `tenants[1].providers.google.issuer must be an https URL`.
  */
 import { ConfigError } from '../config-error.js';
-import { API_KEY_SCOPES, DEFAULT_API_KEY_SCOPES, DEFAULT_SESSION_POLICY, type ApiKeyConfig, type ApiKeyScope, type ProviderConfig, type SessionPolicy, type TenantConfig } from '../tenants/tenant.js';
+import { parseProviders, type RawProvider } from './providers.js';
+
+export type { RawProvider };
+import { API_KEY_SCOPES, DEFAULT_API_KEY_SCOPES, DEFAULT_SESSION_POLICY, type ApiKeyConfig, type ApiKeyScope, type SessionPolicy, type TenantConfig } from '../tenants/tenant.js';
 
 export interface RawTenantsFile {
   tenants: RawTenant[];
@@ -27,17 +30,6 @@ export interface RawApiKey {
   scopes?: string[];
 }
 
-export interface RawProvider {
-  display_name: string;
-  issuer: string;
-  client_id: string;
-  /** Name of the environment variable that holds the client secret. */
-  client_secret_env: string;
-  scopes?: string[];
-  /** Allows an `http://` issuer. Only for local development providers. */
-  allow_insecure_http?: boolean;
-}
-
 export interface RawSessionPolicy {
   access_token_ttl_seconds: number;
   absolute_lifetime_seconds: number;
@@ -48,7 +40,6 @@ export interface RawSessionPolicy {
 }
 
 const TENANT_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
-const PROVIDER_ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -86,45 +77,6 @@ export function parseTenants(raw: unknown, env: Record<string, string | undefine
 }
 
 type Fail = (path: string, message: string) => void;
-
-function parseProviders(raw: unknown, path: string, env: Record<string, string | undefined>, fail: Fail): ProviderConfig[] {
-  if (!isObject(raw) || Object.keys(raw).length === 0) {
-    fail(path, 'must declare at least one provider');
-    return [];
-  }
-  return Object.entries(raw).map(([id, provider]) => {
-    const at = `${path}.${id}`;
-    if (!PROVIDER_ID.test(id)) fail(at, 'is not a valid provider id (^[a-z0-9][a-z0-9_-]{0,62}$)');
-    const p = (isObject(provider) ? provider : {}) as Partial<RawProvider>;
-    if (!isObject(provider)) fail(at, 'must be an object');
-    if (typeof p.display_name !== 'string' || p.display_name.trim() === '') fail(`${at}.display_name`, 'must be a non-empty string');
-    const allowInsecureHttp = p.allow_insecure_http === true;
-    if (p.allow_insecure_http !== undefined && typeof p.allow_insecure_http !== 'boolean') fail(`${at}.allow_insecure_http`, 'must be a boolean');
-    const issuer = parseUrl(p.issuer);
-    if (!issuer || issuer.search || issuer.hash) fail(`${at}.issuer`, 'must be an absolute URL without query or fragment');
-    else if (issuer.protocol !== 'https:' && !(allowInsecureHttp && issuer.protocol === 'http:')) {
-      // RFC 9700 §2.6 and OIDC Discovery §4: issuers are https. http only where explicitly allowed.
-      fail(`${at}.issuer`, 'must be an https URL');
-    }
-    if (typeof p.client_id !== 'string' || p.client_id === '') fail(`${at}.client_id`, 'must be a non-empty string');
-    let clientSecret = '';
-    if (typeof p.client_secret_env !== 'string' || p.client_secret_env === '') fail(`${at}.client_secret_env`, 'must name an environment variable');
-    else if (!env[p.client_secret_env]) fail(`${at}.client_secret_env`, `names ${p.client_secret_env}, which is not set`);
-    else clientSecret = env[p.client_secret_env]!;
-    const scopes = p.scopes ?? ['openid', 'email', 'profile'];
-    if (!Array.isArray(scopes) || !scopes.every((s) => typeof s === 'string' && /^[\x21\x23-\x5B\x5D-\x7E]+$/.test(s))) fail(`${at}.scopes`, 'must be an array of scope strings');
-    else if (!scopes.includes('openid')) fail(`${at}.scopes`, "must include 'openid'");
-    return {
-      id,
-      displayName: p.display_name ?? id,
-      issuer: typeof p.issuer === 'string' ? p.issuer : '',
-      clientId: p.client_id ?? '',
-      clientSecret,
-      scopes,
-      allowInsecureHttp,
-    };
-  });
-}
 
 function parseRedirectUris(raw: unknown, path: string, fail: Fail): string[] {
   if (!Array.isArray(raw) || raw.length === 0) {

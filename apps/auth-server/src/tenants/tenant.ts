@@ -1,17 +1,65 @@
+import type { KeyObject } from 'node:crypto';
+
 /**
  * A tenant as the server runs it: its providers, where its logins may
  * return, which origins may call, its API keys and its session policy.
  * Built and validated from the tenants file by `config/`.
  */
-export interface ProviderConfig {
+/** How the server speaks to a provider: see each config below. */
+export const PROVIDER_TYPES = ['oidc', 'github', 'apple', 'microsoft'] as const;
+export type ProviderType = (typeof PROVIDER_TYPES)[number];
+
+/** What every provider has, whatever its type. */
+interface ProviderBase {
   id: string;
   displayName: string;
-  issuer: string;
   clientId: string;
-  clientSecret: string;
   scopes: string[];
+  /** Allows `http://` endpoints. Only for local development providers. */
   allowInsecureHttp: boolean;
 }
+
+/** Any OpenID Connect provider, found by discovery at its issuer. */
+export interface OidcProviderConfig extends ProviderBase {
+  type: 'oidc';
+  issuer: string;
+  clientSecret: string;
+}
+
+/** GitHub (or GitHub Enterprise Server): OAuth 2.0 without OpenID Connect; the identity comes from its API. */
+export interface GithubProviderConfig extends ProviderBase {
+  type: 'github';
+  clientSecret: string;
+  /** Where the authorization and token endpoints are: `https://github.com`. */
+  baseUrl: string;
+  /** Where `/user` and `/user/emails` are: `https://api.github.com`. */
+  apiUrl: string;
+}
+
+/** Sign in with Apple: the client secret is a JWT the server signs with the team's key. */
+export interface AppleProviderConfig extends ProviderBase {
+  type: 'apple';
+  /** `https://appleid.apple.com`. */
+  issuer: string;
+  teamId: string;
+  keyId: string;
+  /** The team's ES256 key (P-256), from its PKCS #8 PEM. */
+  privateKey: KeyObject;
+}
+
+/** Microsoft Entra ID, for one directory or many. */
+export interface MicrosoftProviderConfig extends ProviderBase {
+  type: 'microsoft';
+  clientSecret: string;
+  /** `common`, `organizations`, `consumers` or a directory (tenant) id. */
+  directory: string;
+  /** The directory ids (`tid`) whose users may sign in; empty: any. */
+  allowedDirectories: string[];
+  /** `https://login.microsoftonline.com`. */
+  authority: string;
+}
+
+export type ProviderConfig = OidcProviderConfig | GithubProviderConfig | AppleProviderConfig | MicrosoftProviderConfig;
 
 export interface SessionPolicy {
   accessTokenTtlSeconds: number;
