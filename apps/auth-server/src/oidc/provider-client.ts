@@ -1,32 +1,11 @@
-import { createRemoteJWKSet, jwtVerify } from 'jose';
-import * as oidc from 'openid-client';
 import type { Clock } from '../clock.js';
-import { loginRejected, providerUnavailable } from '../problems.js';
+import { providerUnavailable } from '../problems.js';
 import type { ProviderConfig } from '../tenants/tenant.js';
+import { sendsIssuerInResponses } from './code-grant.js';
+import type { AuthorizationParameters, CodeExchange, DiscoveredProvider, ProviderIdentity, ProviderKind, ProviderKinds } from './provider-kind.js';
+import { standardOidc } from './standard-oidc.js';
 
-/** What a successful code exchange yields: the validated ID token's identity. */
-export interface ProviderIdentity {
-  issuer: string;
-  subject: string;
-  email: string | null;
-  emailVerified: boolean;
-  name: string | null;
-  picture: string | null;
-}
-
-export interface CodeExchange {
-  redirectUri: string;
-  code: string;
-  state: string;
-  pkceVerifier: string;
-  nonce: string;
-}
-
-/** A provider as discovered: openid-client's configuration, and the key set its ID tokens are verified with. */
-export interface DiscoveredProvider {
-  configuration: oidc.Configuration;
-  keys: ReturnType<typeof createRemoteJWKSet>;
-}
+export type { CodeExchange, DiscoveredProvider, ProviderIdentity } from './provider-kind.js';
 
 interface CachedDiscovery {
   discovered: Promise<DiscoveredProvider>;
@@ -35,10 +14,26 @@ interface CachedDiscovery {
   lastGood?: DiscoveredProvider;
 }
 
+const notYetSupported: ProviderKind = {
+  discover: () => Promise.reject(providerUnavailable(new Error('this provider type is not supported yet'))),
+  authorizationUrl: () => {
+    throw new Error('this provider type is not supported yet');
+  },
+  exchangeCode: () => Promise.reject(providerUnavailable(new Error('this provider type is not supported yet'))),
+};
+
+const KINDS: ProviderKinds = {
+  oidc: standardOidc,
+  github: notYetSupported,
+  apple: notYetSupported,
+  microsoft: notYetSupported,
+};
+
 /**
- * The one place that speaks to identity providers, through openid-client.
- * Its errors are translated here: a rejected login is 401 `invalid_grant`,
- * an unreachable provider is 502 `provider_unavailable`.
+ * The one place that speaks to identity providers, each through the kind
+ * of its type (`provider-kind.ts`). Errors are `ApiProblem`s: a rejected
+ * login is 401 `invalid_grant`, an unreachable provider is 502
+ * `provider_unavailable`.
  */
 export class ProviderClients {
   readonly #discoveries = new Map<string, CachedDiscovery>();
@@ -63,7 +58,7 @@ export class ProviderClients {
     const entry: CachedDiscovery = {
       fetchedAt: now,
       lastGood,
-      discovered: this.#discover(provider).then(
+      discovered: kindOf(provider).discover(provider, { timeoutSeconds: this.options.timeoutSeconds }).then(
         (discovered) => {
           entry.lastGood = discovered;
           return discovered;
@@ -79,115 +74,25 @@ export class ProviderClients {
     return entry.discovered;
   }
 
-  async #discover(provider: ProviderConfig): Promise<DiscoveredProvider> {
-    // http issuers only where the tenant configuration explicitly allows them (local development).
-    const execute = provider.allowInsecureHttp ? [oidc.allowInsecureRequests] : [];
-    let configuration: oidc.Configuration;
-    try {
-      configuration = await oidc.discovery(new URL(provider.issuer), provider.clientId, undefined, oidc.ClientSecretBasic(provider.clientSecret), {
-        execute,
-        timeout: this.options.timeoutSeconds,
-      });
-    } catch (error) {
-      throw providerUnavailable(error);
-    }
-    const jwksUri = configuration.serverMetadata().jwks_uri;
-    if (!jwksUri || (!jwksUri.startsWith('https://') && !provider.allowInsecureHttp)) {
-      throw providerUnavailable(new Error(`the provider's jwks_uri is missing or not https: ${jwksUri ?? '(none)'}`));
-    }
-    // A key id the set does not know means the provider rotated its keys: fetch the set again at once
-    // (OIDF rp-key-rotation-op-sign-key). ID tokens come from its token endpoint only, so no one else can
-    // make us fetch it.
-    const keys = createRemoteJWKSet(new URL(jwksUri), { cooldownDuration: 0, cacheMaxAge: 10 * 60 * 1000, timeoutDuration: this.options.timeoutSeconds * 1000 });
-    return { configuration, keys };
-  }
-
-  authorizationUrl({ configuration }: DiscoveredProvider, provider: ProviderConfig, parameters: { redirectUri: string; state: string; nonce: string; codeChallenge: string }): URL {
-    return oidc.buildAuthorizationUrl(configuration, {
-      redirect_uri: parameters.redirectUri,
-      scope: provider.scopes.join(' '),
-      response_type: 'code',
-      state: parameters.state,
-      nonce: parameters.nonce,
-      code_challenge: parameters.codeChallenge,
-      code_challenge_method: 'S256',
-    });
+  authorizationUrl(discovered: DiscoveredProvider, provider: ProviderConfig, parameters: AuthorizationParameters): URL {
+    return kindOf(provider).authorizationUrl(discovered, provider, parameters);
   }
 
   /** Whether the provider sends `iss` in authorization responses (RFC 9207 §3). */
-  sendsIssuerInResponses({ configuration }: DiscoveredProvider): boolean {
-    return configuration.serverMetadata().authorization_response_iss_parameter_supported === true;
+  sendsIssuerInResponses(discovered: DiscoveredProvider): boolean {
+    return sendsIssuerInResponses(discovered);
   }
 
   issuerOf({ configuration }: DiscoveredProvider): string {
     return configuration.serverMetadata().issuer;
   }
 
-  /**
-   * Exchanges the code with PKCE S256 and validates the ID token (OIDC
-   * Core §3.1.3.7): openid-client checks iss, aud, exp, iat, sub and nonce,
-   * and its signature is verified against the provider's key set, even
-   * though it comes over the back channel.
-   */
-  async exchangeCode(discovered: DiscoveredProvider, exchange: CodeExchange): Promise<ProviderIdentity> {
-    const { configuration } = discovered;
-    const callbackUrl = new URL(exchange.redirectUri);
-    callbackUrl.searchParams.set('code', exchange.code);
-    callbackUrl.searchParams.set('state', exchange.state);
-    // The callback already checked `iss` (RFC 9207); restate it for openid-client's own check.
-    if (this.sendsIssuerInResponses(discovered)) callbackUrl.searchParams.set('iss', this.issuerOf(discovered));
-    let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
-    try {
-      tokens = await oidc.authorizationCodeGrant(configuration, callbackUrl, {
-        pkceCodeVerifier: exchange.pkceVerifier,
-        expectedNonce: exchange.nonce,
-        expectedState: exchange.state,
-        idTokenExpected: true,
-      });
-    } catch (error) {
-      throw translateExchangeError(error);
-    }
-    const claims = tokens.claims();
-    if (!claims || !tokens.id_token) throw loginRejected('invalid_grant', 'The identity provider returned no ID token.');
-    await this.#verifySignature(discovered, tokens.id_token);
-    const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : null);
-    return {
-      issuer: claims.iss,
-      subject: claims.sub,
-      email: text(claims.email),
-      emailVerified: claims.email_verified === true,
-      name: text(claims.name),
-      picture: text(claims.picture),
-    };
-  }
-
-  /** The ID token's signature, with one of the algorithms the provider announces, and never `none` or a shared secret. */
-  async #verifySignature({ configuration, keys }: DiscoveredProvider, idToken: string): Promise<void> {
-    const announced: unknown = configuration.serverMetadata().id_token_signing_alg_values_supported ?? ['RS256'];
-    const algorithms = (Array.isArray(announced) ? announced : []).filter((alg): alg is string => typeof alg === 'string' && alg !== 'none' && !alg.startsWith('HS'));
-    try {
-      await jwtVerify(idToken, keys, { algorithms });
-    } catch (error) {
-      // The key set could not be fetched or read: the provider's fault, not the login's.
-      const unreachable = error instanceof TypeError || KEY_SET_UNAVAILABLE.has((error as { code?: string }).code ?? '');
-      if (unreachable) throw providerUnavailable(error);
-      throw loginRejected('invalid_grant', 'The identity provider did not confirm the login.', error);
-    }
+  /** Exchanges the code and establishes who signed in: for OpenID Connect, from the validated ID token. */
+  exchangeCode(discovered: DiscoveredProvider, provider: ProviderConfig, exchange: CodeExchange): Promise<ProviderIdentity> {
+    return kindOf(provider).exchangeCode(discovered, provider, exchange);
   }
 }
 
-const KEY_SET_UNAVAILABLE = new Set(['ERR_JWKS_TIMEOUT', 'ERR_JWKS_INVALID', 'ERR_JOSE_GENERIC']);
-const UNREACHABLE_CODES = new Set(['OAUTH_TIMEOUT', 'OAUTH_ABORT', 'OAUTH_RESPONSE_IS_NOT_CONFORM', 'OAUTH_RESPONSE_IS_NOT_JSON']);
-/** OAuth error responses that say the provider is down, not that the login is bad (RFC 6749 §4.1.2.1). */
-const TRANSIENT_OAUTH_ERRORS = new Set(['temporarily_unavailable', 'server_error']);
-
-function translateExchangeError(error: unknown): Error {
-  const unreachable =
-    (error instanceof TypeError && !(error as { code?: string }).code) ||
-    (error instanceof oidc.ClientError && UNREACHABLE_CODES.has(error.code ?? '')) ||
-    (error instanceof oidc.ResponseBodyError && TRANSIENT_OAUTH_ERRORS.has(error.error));
-  if (unreachable) {
-    return providerUnavailable(error);
-  }
-  return loginRejected('invalid_grant', 'The identity provider did not confirm the login.', error);
+function kindOf<C extends ProviderConfig>(provider: C): ProviderKind<C> {
+  return KINDS[provider.type] as ProviderKind<C>;
 }

@@ -133,7 +133,7 @@ export class SessionService {
     let identity;
     try {
       const configuration = await this.providers.configuration(tenant.id, provider);
-      identity = await this.providers.exchangeCode(configuration, {
+      identity = await this.providers.exchangeCode(configuration, provider, {
         redirectUri: this.callbackUrl(provider.id),
         code: request.code,
         state: request.state,

@@ -1,0 +1,122 @@
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import * as oidc from 'openid-client';
+import { loginRejected, providerUnavailable } from '../problems.js';
+import type { CodeExchange, DiscoveredProvider, ProviderIdentity } from './provider-kind.js';
+
+export type TokenResponse = Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
+
+/**
+ * Discovers an OpenID Connect provider at its issuer (OIDC Discovery 1.0),
+ * with the key set its ID tokens are verified with.
+ */
+export async function discoverIssuer(issuer: string, clientId: string, clientAuth: oidc.ClientAuth, options: { timeoutSeconds: number; allowInsecureHttp: boolean }): Promise<DiscoveredProvider> {
+  // http issuers only where the tenant configuration explicitly allows them (local development).
+  const execute = options.allowInsecureHttp ? [oidc.allowInsecureRequests] : [];
+  let configuration: oidc.Configuration;
+  try {
+    configuration = await oidc.discovery(new URL(issuer), clientId, undefined, clientAuth, { execute, timeout: options.timeoutSeconds });
+  } catch (error) {
+    throw providerUnavailable(error);
+  }
+  return { configuration, keys: keySetOf(configuration, options) };
+}
+
+/** The provider's key set, from its `jwks_uri`, which must be https unless the provider allows http. */
+export function keySetOf(configuration: oidc.Configuration, options: { timeoutSeconds: number; allowInsecureHttp: boolean }): DiscoveredProvider['keys'] {
+  const jwksUri = configuration.serverMetadata().jwks_uri;
+  if (!jwksUri || (!jwksUri.startsWith('https://') && !options.allowInsecureHttp)) {
+    throw providerUnavailable(new Error(`the provider's jwks_uri is missing or not https: ${jwksUri ?? '(none)'}`));
+  }
+  // A key id the set does not know means the provider rotated its keys: fetch the set again at once
+  // (OIDF rp-key-rotation-op-sign-key). ID tokens come from its token endpoint only, so no one else can
+  // make us fetch it.
+  return createRemoteJWKSet(new URL(jwksUri), { cooldownDuration: 0, cacheMaxAge: 10 * 60 * 1000, timeoutDuration: options.timeoutSeconds * 1000 });
+}
+
+/** Whether the provider sends `iss` in authorization responses (RFC 9207 §3). */
+export function sendsIssuerInResponses({ configuration }: DiscoveredProvider): boolean {
+  return configuration.serverMetadata().authorization_response_iss_parameter_supported === true;
+}
+
+/**
+ * Exchanges the code with PKCE S256 at the token endpoint. With
+ * `idTokenExpected`, openid-client validates the ID token (OIDC Core
+ * §3.1.3.7: iss, aud, exp, iat, sub and nonce); its signature is checked
+ * by `verifyIdTokenSignature`.
+ */
+export async function grantCode(
+  discovered: DiscoveredProvider,
+  exchange: CodeExchange,
+  options: { idTokenExpected: boolean },
+): Promise<TokenResponse> {
+  const callbackUrl = new URL(exchange.redirectUri);
+  callbackUrl.searchParams.set('code', exchange.code);
+  callbackUrl.searchParams.set('state', exchange.state);
+  // The callback already checked `iss` (RFC 9207); restate it for openid-client's own check.
+  if (sendsIssuerInResponses(discovered)) callbackUrl.searchParams.set('iss', discovered.configuration.serverMetadata().issuer);
+  try {
+    return await oidc.authorizationCodeGrant(discovered.configuration, callbackUrl, {
+      pkceCodeVerifier: exchange.pkceVerifier,
+      expectedNonce: options.idTokenExpected ? exchange.nonce : undefined,
+      expectedState: exchange.state,
+      idTokenExpected: options.idTokenExpected,
+    });
+  } catch (error) {
+    throw translateExchangeError(error);
+  }
+}
+
+/** The ID token's signature, with one of the algorithms the provider announces, and never `none` or a shared secret. */
+export async function verifyIdTokenSignature({ configuration, keys }: DiscoveredProvider, idToken: string): Promise<void> {
+  const announced: unknown = configuration.serverMetadata().id_token_signing_alg_values_supported ?? ['RS256'];
+  const algorithms = (Array.isArray(announced) ? announced : []).filter((alg): alg is string => typeof alg === 'string' && alg !== 'none' && !alg.startsWith('HS'));
+  if (!keys) throw loginRejected('invalid_grant', 'The identity provider did not confirm the login.', new Error('the provider has no key set'));
+  try {
+    await jwtVerify(idToken, keys, { algorithms });
+  } catch (error) {
+    // The key set could not be fetched or read: the provider's fault, not the login's.
+    const unreachable = error instanceof TypeError || KEY_SET_UNAVAILABLE.has((error as { code?: string }).code ?? '');
+    if (unreachable) throw providerUnavailable(error);
+    throw loginRejected('invalid_grant', 'The identity provider did not confirm the login.', error);
+  }
+}
+
+/** The identity in a validated ID token's claims. */
+export function identityFromClaims(claims: oidc.IDToken): ProviderIdentity {
+  return {
+    issuer: claims.iss,
+    subject: claims.sub,
+    email: text(claims.email),
+    emailVerified: claims.email_verified === true,
+    name: text(claims.name),
+    picture: text(claims.picture),
+  };
+}
+
+/** The ID token of a token response, validated and with its signature verified. */
+export async function requireIdToken(discovered: DiscoveredProvider, tokens: TokenResponse): Promise<{ claims: oidc.IDToken; idToken: string }> {
+  const claims = tokens.claims();
+  if (!claims || !tokens.id_token) throw loginRejected('invalid_grant', 'The identity provider returned no ID token.');
+  await verifyIdTokenSignature(discovered, tokens.id_token);
+  return { claims, idToken: tokens.id_token };
+}
+
+export function text(value: unknown): string | null {
+  return typeof value === 'string' && value !== '' ? value : null;
+}
+
+const KEY_SET_UNAVAILABLE = new Set(['ERR_JWKS_TIMEOUT', 'ERR_JWKS_INVALID', 'ERR_JOSE_GENERIC']);
+const UNREACHABLE_CODES = new Set(['OAUTH_TIMEOUT', 'OAUTH_ABORT', 'OAUTH_RESPONSE_IS_NOT_CONFORM', 'OAUTH_RESPONSE_IS_NOT_JSON']);
+/** OAuth error responses that say the provider is down, not that the login is bad (RFC 6749 §4.1.2.1). */
+const TRANSIENT_OAUTH_ERRORS = new Set(['temporarily_unavailable', 'server_error']);
+
+export function translateExchangeError(error: unknown): Error {
+  const unreachable =
+    (error instanceof TypeError && !(error as { code?: string }).code) ||
+    (error instanceof oidc.ClientError && UNREACHABLE_CODES.has(error.code ?? '')) ||
+    (error instanceof oidc.ResponseBodyError && TRANSIENT_OAUTH_ERRORS.has(error.error));
+  if (unreachable) {
+    return providerUnavailable(error);
+  }
+  return loginRejected('invalid_grant', 'The identity provider did not confirm the login.', error);
+}

@@ -1,0 +1,55 @@
+import type { createRemoteJWKSet } from 'jose';
+import type * as oidc from 'openid-client';
+import type { ProviderConfig, ProviderType } from '../tenants/tenant.js';
+
+/** What a successful code exchange yields: the provider's word on who signed in. */
+export interface ProviderIdentity {
+  /** Who vouches for the subject: the ID token's `iss`, or the provider's base URL where there is no ID token. */
+  issuer: string;
+  subject: string;
+  email: string | null;
+  /** True only when the provider itself says the address is verified. */
+  emailVerified: boolean;
+  name: string | null;
+  picture: string | null;
+}
+
+export interface CodeExchange {
+  redirectUri: string;
+  code: string;
+  state: string;
+  pkceVerifier: string;
+  nonce: string;
+}
+
+export interface AuthorizationParameters {
+  redirectUri: string;
+  state: string;
+  nonce: string;
+  codeChallenge: string;
+}
+
+/** A provider as discovered: openid-client's configuration, and the key set its ID tokens are verified with (none without ID tokens). */
+export interface DiscoveredProvider {
+  configuration: oidc.Configuration;
+  keys: ReturnType<typeof createRemoteJWKSet> | undefined;
+}
+
+export interface DiscoveryOptions {
+  timeoutSeconds: number;
+}
+
+/**
+ * How the server speaks to one type of provider. `ProviderClients` caches
+ * what `discover` returns and hands it back to the other methods; errors
+ * are `ApiProblem`s: a rejected login is 401 `invalid_grant`, an
+ * unreachable provider 502 `provider_unavailable`.
+ */
+export interface ProviderKind<C extends ProviderConfig = ProviderConfig> {
+  discover(provider: C, options: DiscoveryOptions): Promise<DiscoveredProvider>;
+  authorizationUrl(discovered: DiscoveredProvider, provider: C, parameters: AuthorizationParameters): URL;
+  /** Exchanges the code (with PKCE) and establishes who signed in. */
+  exchangeCode(discovered: DiscoveredProvider, provider: C, exchange: CodeExchange): Promise<ProviderIdentity>;
+}
+
+export type ProviderKinds = { [T in ProviderType]: ProviderKind<Extract<ProviderConfig, { type: T }>> };
