@@ -1,3 +1,4 @@
+import type { FakeProvidersOptions } from './fakes/index.js';
 import { TEST_USERS, type TestUser } from './users.js';
 
 /** A confidential relying party registered at the dev identity provider. */
@@ -19,6 +20,8 @@ export interface DevIdpOptions {
   users?: readonly TestUser[];
   /** Receives one line per notable event; default: no output. */
   log?: (line: string) => void;
+  /** Local fakes of providers the tests can't reach (GitHub, Apple, Entra), served under their own path prefixes. */
+  fakes?: FakeProvidersOptions;
 }
 
 export interface ResolvedDevIdpOptions {
@@ -28,6 +31,7 @@ export interface ResolvedDevIdpOptions {
   clients: readonly DevIdpClient[];
   users: readonly TestUser[];
   log: (line: string) => void;
+  fakes: FakeProvidersOptions;
 }
 
 export const DEFAULT_PORT = 8090;
@@ -55,6 +59,7 @@ export function resolveDevIdpOptions(options: DevIdpOptions): ResolvedDevIdpOpti
     clients: options.clients,
     users,
     log: options.log ?? (() => {}),
+    fakes: options.fakes ?? {},
   };
 }
 

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createFakeProviders, fakeFor } from './fakes/index.js';
 import { createProvider } from './oidc/create-provider.js';
 import { createInteractionHandler, INTERACTION_PATH_PREFIX } from './interactions/interaction-routes.js';
 import { resolveDevIdpOptions, type DevIdpOptions } from './options.js';
@@ -31,9 +32,17 @@ export async function startDevIdp(options: DevIdpOptions): Promise<RunningDevIdp
     const provider = createProvider({ issuer, clients: resolved.clients, users: resolved.users, log: resolved.log });
     const handleProvider = provider.callback();
     const handleInteraction = createInteractionHandler({ provider, users: resolved.users, log: resolved.log });
+    const fakes = createFakeProviders({ origin: issuer.replace(/\/+$/, ''), users: resolved.users, log: resolved.log }, resolved.fakes);
 
     handle = (req, res) => {
-      if (req.url?.startsWith(INTERACTION_PATH_PREFIX)) {
+      const fake = fakeFor(fakes, req.url);
+      if (fake) {
+        void Promise.resolve(fake.handle(req, res)).catch((error: unknown) => {
+          resolved.log(`${fake.prefix}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+          if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
+          res.end('fake provider error');
+        });
+      } else if (req.url?.startsWith(INTERACTION_PATH_PREFIX)) {
         void handleInteraction(req, res);
       } else {
         void handleProvider(req, res);

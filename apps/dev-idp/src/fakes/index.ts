@@ -1,0 +1,19 @@
+import type { FakeContext, FakeProvider } from './fake-provider.js';
+
+export type { FakeContext, FakeProvider } from './fake-provider.js';
+
+/** The fakes to serve, each given the clients registered with it. None is served unless asked for. */
+export interface FakeProvidersOptions {}
+
+export function createFakeProviders(context: FakeContext, options: FakeProvidersOptions): FakeProvider[] {
+  const fakes: FakeProvider[] = [];
+  void context;
+  void options;
+  return fakes;
+}
+
+/** The fake that serves `url`, if any. */
+export function fakeFor(fakes: readonly FakeProvider[], url: string | undefined): FakeProvider | undefined {
+  if (url === undefined) return undefined;
+  return fakes.find((fake) => url === fake.prefix || url.startsWith(`${fake.prefix}/`) || url.startsWith(`${fake.prefix}?`));
+}
