@@ -11,14 +11,17 @@ interface SessionUser {
   picture: string | null;
 }
 
+const PROVIDER_TIMEOUT_SECONDS = 2;
+
 let h: GithubHarness;
 beforeAll(async () => {
-  h = await startGithubHarness();
+  h = await startGithubHarness({ config: { providerTimeoutSeconds: PROVIDER_TIMEOUT_SECONDS } });
 });
 afterAll(() => h?.close());
 afterEach(() => {
   delete h.faults.formEncodedTokens;
   delete h.faults.apiStatus;
+  delete h.faults.apiDelayMs;
 });
 
 async function signInAs(login: string): Promise<SessionUser> {
@@ -112,6 +115,16 @@ describe('when GitHub refuses or misbehaves', () => {
     const created = await postSession(h, { code: login.code, state: login.state, code_verifier: login.verifier });
     expect(created.status).toBe(502);
     expect(await problemCode(created)).toBe('provider_unavailable');
+  });
+
+  test("When GitHub's API does not answer in time, then the session fails as 502 provider_unavailable", async () => {
+    const login = await loginThroughGithub(h, accountOf(h, 'ada'));
+    h.faults.apiDelayMs = (PROVIDER_TIMEOUT_SECONDS + 2) * 1000;
+    const started = Date.now();
+    const created = await postSession(h, { code: login.code, state: login.state, code_verifier: login.verifier });
+    expect(created.status).toBe(502);
+    expect(await problemCode(created)).toBe('provider_unavailable');
+    expect(Date.now() - started).toBeLessThan((PROVIDER_TIMEOUT_SECONDS + 2) * 1000);
   });
 
   test("When GitHub's API refuses the new token with 401, then the session is refused as 401 invalid_grant", async () => {

@@ -22,6 +22,8 @@ export interface GithubFaults {
   formEncodedTokens?: boolean;
   /** Every API call answers this status. */
   apiStatus?: number;
+  /** Every API call answers this late. */
+  apiDelayMs?: number;
 }
 
 export interface GithubFakeOptions {
@@ -149,7 +151,8 @@ ${buttons}
     answer({ access_token: accessToken, token_type: 'bearer', scope: issued.scope.split(' ').join(',') });
   }
 
-  function api(req: IncomingMessage, res: ServerResponse, path: string): void {
+  async function api(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    if (faults.apiDelayMs) await new Promise((resolve) => setTimeout(resolve, faults.apiDelayMs));
     const json = (status: number, body: unknown): void => {
       res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
     };
@@ -180,7 +183,7 @@ ${buttons}
         if (path === '/login/oauth/authorize' && req.method === 'GET') return showSignIn(res, url.searchParams);
         if (path === '/login/oauth/authorize' && req.method === 'POST') return await authorize(req, res);
         if (path === '/login/oauth/access_token' && req.method === 'POST') return await exchange(req, res);
-        if (path.startsWith('/api/') && req.method === 'GET') return api(req, res, path.slice('/api'.length));
+        if (path.startsWith('/api/') && req.method === 'GET') return await api(req, res, path.slice('/api'.length));
         sendPage(res, 404, renderErrorPage('not_found'));
       } catch (error) {
         if (!(error instanceof FormBodyError)) throw error;
