@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { RawTenantsFile } from '@aimable/auth-server';
+import type { DevIdpOptions } from '@aimable/dev-idp';
 
 /**
  * The demo tenant: tenant `demo`, provider `dev` (the local identity
- * provider), and two API keys that this file publishes: the app's, which
+ * provider), provider `github` (dev-idp's fake of GitHub), and two API keys that this file publishes: the app's, which
  * refreshes, and the operator's, which reads the audit log. None of it
  * exists outside the demo.
  */
@@ -33,6 +34,15 @@ export function demoTenantsFile(devIdpIssuer: string, ...webOrigins: string[]): 
             // The local provider speaks http; only this demo configuration allows it.
             allow_insecure_http: true,
           },
+          github: {
+            type: 'github',
+            display_name: 'GitHub',
+            client_id: DEMO_CLIENT_ID,
+            client_secret_env: DEMO_CLIENT_SECRET_ENV,
+            base_url: `${devIdpIssuer}/github`,
+            api_url: `${devIdpIssuer}/github/api`,
+            allow_insecure_http: true,
+          },
         },
         redirect_uris: redirectUris,
         api_keys: [
@@ -41,5 +51,12 @@ export function demoTenantsFile(devIdpIssuer: string, ...webOrigins: string[]): 
         ],
       },
     ],
+  };
+}
+
+/** The fakes dev-idp serves for the demo tenant's providers, each with the demo's client; `publicUrl` is the auth server's. */
+export function demoFakeProviders(publicUrl: string): NonNullable<DevIdpOptions['fakes']> {
+  return {
+    github: { clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: [`${publicUrl}/v1/auth/oidc/github/callback`] }] },
   };
 }

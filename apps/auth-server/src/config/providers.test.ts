@@ -37,6 +37,11 @@ describe('provider types', () => {
     expect(tenant!.providers[0]).toMatchObject({ baseUrl: 'https://ghe.acme.com', apiUrl: 'https://ghe.acme.com/api/v3' });
   });
 
+  test('When a GitHub provider has an http API or a secret that is not set, then each problem names its path', () => {
+    const problems = problemsOf({ github: { type: 'github', display_name: 'GitHub', client_id: 'c', client_secret_env: 'UNSET', api_url: 'http://ghe.acme.com/api/v3', scopes: ['read:user'] } });
+    expect(problems).toEqual(['tenants[0].providers.github.client_secret_env names UNSET, which is not set', 'tenants[0].providers.github.api_url must be an https URL']);
+  });
+
   test('When an Apple provider is configured, then its key is read from the environment and its issuer defaults to Apple', () => {
     const [tenant] = parseTenants(tenantWith({ apple: { type: 'apple', display_name: 'Apple', client_id: 'com.acme.web', team_id: 'ABCDE12345', key_id: 'KEY1234567', private_key_env: 'APPLE_KEY' } }), env);
     expect(tenant!.providers[0]).toMatchObject({ type: 'apple', issuer: 'https://appleid.apple.com', teamId: 'ABCDE12345', keyId: 'KEY1234567', scopes: ['openid', 'email', 'name'] });

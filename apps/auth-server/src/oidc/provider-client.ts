@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js';
 import { providerUnavailable } from '../problems.js';
 import type { ProviderConfig } from '../tenants/tenant.js';
 import { sendsIssuerInResponses } from './code-grant.js';
+import { github } from './github.js';
 import type { AuthorizationParameters, CodeExchange, DiscoveredProvider, ProviderIdentity, ProviderKind, ProviderKinds } from './provider-kind.js';
 import { standardOidc } from './standard-oidc.js';
 
@@ -24,7 +25,7 @@ const notYetSupported: ProviderKind = {
 
 const KINDS: ProviderKinds = {
   oidc: standardOidc,
-  github: notYetSupported,
+  github,
   apple: notYetSupported,
   microsoft: notYetSupported,
 };

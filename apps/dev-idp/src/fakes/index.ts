@@ -1,14 +1,17 @@
 import type { FakeContext, FakeProvider } from './fake-provider.js';
+import { createGithubFake, type GithubFakeOptions } from './github.js';
 
 export type { FakeContext, FakeProvider } from './fake-provider.js';
 
 /** The fakes to serve, each given the clients registered with it. None is served unless asked for. */
-export interface FakeProvidersOptions {}
+export interface FakeProvidersOptions {
+  /** GitHub under `/github`: `/github/login/oauth/…` and its API at `/github/api`. */
+  github?: GithubFakeOptions;
+}
 
 export function createFakeProviders(context: FakeContext, options: FakeProvidersOptions): FakeProvider[] {
   const fakes: FakeProvider[] = [];
-  void context;
-  void options;
+  if (options.github) fakes.push(createGithubFake(context, options.github));
   return fakes;
 }
 
