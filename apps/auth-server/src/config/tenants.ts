@@ -4,6 +4,7 @@
  * example `tenants[1].providers.google.issuer must be an https URL`.
  */
 import { ConfigError } from '../config-error.js';
+import { needsClientSecret, parseClientAuth, type RawClientAuth } from './client-auth-config.js';
 import { API_KEY_SCOPES, DEFAULT_API_KEY_SCOPES, DEFAULT_SESSION_POLICY, type ApiKeyConfig, type ApiKeyScope, type ProviderConfig, type SessionPolicy, type TenantConfig } from '../tenants/tenant.js';
 
 export interface RawTenantsFile {
@@ -27,12 +28,12 @@ export interface RawApiKey {
   scopes?: string[];
 }
 
-export interface RawProvider {
+export interface RawProvider extends RawClientAuth {
   display_name: string;
   issuer: string;
   client_id: string;
-  /** Name of the environment variable that holds the client secret. */
-  client_secret_env: string;
+  /** Name of the environment variable that holds the client secret; optional where `token_endpoint_auth_method` is `private_key_jwt` or `none`. */
+  client_secret_env?: string;
   scopes?: string[];
   /** Allows an `http://` issuer. Only for local development providers. */
   allow_insecure_http?: boolean;
@@ -108,9 +109,11 @@ function parseProviders(raw: unknown, path: string, env: Record<string, string |
     }
     if (typeof p.client_id !== 'string' || p.client_id === '') fail(`${at}.client_id`, 'must be a non-empty string');
     let clientSecret = '';
-    if (typeof p.client_secret_env !== 'string' || p.client_secret_env === '') fail(`${at}.client_secret_env`, 'must name an environment variable');
-    else if (!env[p.client_secret_env]) fail(`${at}.client_secret_env`, `names ${p.client_secret_env}, which is not set`);
-    else clientSecret = env[p.client_secret_env]!;
+    if (p.client_secret_env !== undefined || needsClientSecret(p)) {
+      if (typeof p.client_secret_env !== 'string' || p.client_secret_env === '') fail(`${at}.client_secret_env`, 'must name an environment variable');
+      else if (!env[p.client_secret_env]) fail(`${at}.client_secret_env`, `names ${p.client_secret_env}, which is not set`);
+      else clientSecret = env[p.client_secret_env]!;
+    }
     const scopes = p.scopes ?? ['openid', 'email', 'profile'];
     if (!Array.isArray(scopes) || !scopes.every((s) => typeof s === 'string' && /^[\x21\x23-\x5B\x5D-\x7E]+$/.test(s))) fail(`${at}.scopes`, 'must be an array of scope strings');
     else if (!scopes.includes('openid')) fail(`${at}.scopes`, "must include 'openid'");
@@ -122,6 +125,7 @@ function parseProviders(raw: unknown, path: string, env: Record<string, string |
       clientSecret,
       scopes,
       allowInsecureHttp,
+      clientAuth: parseClientAuth(p, at, env, fail),
     };
   });
 }

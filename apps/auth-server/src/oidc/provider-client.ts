@@ -1,8 +1,9 @@
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import type { Clock } from '../clock.js';
-import { loginRejected, providerUnavailable } from '../problems.js';
-import type { ProviderConfig } from '../tenants/tenant.js';
+import { loginRejected, providerNotUsable, providerUnavailable } from '../problems.js';
+import type { ProviderConfig, TokenEndpointAuthMethod } from '../tenants/tenant.js';
+import { ClientAuthDisagreement, tokenEndpointAuthentication } from './client-auth.js';
 
 /** What a successful code exchange yields: the validated ID token's identity. */
 export interface ProviderIdentity {
@@ -26,6 +27,8 @@ export interface CodeExchange {
 export interface DiscoveredProvider {
   configuration: oidc.Configuration;
   keys: ReturnType<typeof createRemoteJWKSet>;
+  /** How the server authenticates at its token endpoint. */
+  clientAuthMethod: TokenEndpointAuthMethod;
 }
 
 interface CachedDiscovery {
@@ -82,14 +85,21 @@ export class ProviderClients {
   async #discover(provider: ProviderConfig): Promise<DiscoveredProvider> {
     // http issuers only where the tenant configuration explicitly allows them (local development).
     const execute = provider.allowInsecureHttp ? [oidc.allowInsecureRequests] : [];
+    const tokenEndpointAuth = tokenEndpointAuthentication(provider);
     let configuration: oidc.Configuration;
     try {
-      configuration = await oidc.discovery(new URL(provider.issuer), provider.clientId, undefined, oidc.ClientSecretBasic(provider.clientSecret), {
+      configuration = await oidc.discovery(new URL(provider.issuer), provider.clientId, undefined, tokenEndpointAuth.clientAuth, {
         execute,
         timeout: this.options.timeoutSeconds,
       });
     } catch (error) {
       throw providerUnavailable(error);
+    }
+    let clientAuthMethod: TokenEndpointAuthMethod;
+    try {
+      clientAuthMethod = await tokenEndpointAuth.settle(configuration.serverMetadata());
+    } catch (error) {
+      throw error instanceof ClientAuthDisagreement ? providerNotUsable(error) : error;
     }
     const jwksUri = configuration.serverMetadata().jwks_uri;
     if (!jwksUri || (!jwksUri.startsWith('https://') && !provider.allowInsecureHttp)) {
@@ -99,7 +109,7 @@ export class ProviderClients {
     // (OIDF rp-key-rotation-op-sign-key). ID tokens come from its token endpoint only, so no one else can
     // make us fetch it.
     const keys = createRemoteJWKSet(new URL(jwksUri), { cooldownDuration: 0, cacheMaxAge: 10 * 60 * 1000, timeoutDuration: this.options.timeoutSeconds * 1000 });
-    return { configuration, keys };
+    return { configuration, keys, clientAuthMethod };
   }
 
   authorizationUrl({ configuration }: DiscoveredProvider, provider: ProviderConfig, parameters: { redirectUri: string; state: string; nonce: string; codeChallenge: string }): URL {
@@ -145,7 +155,7 @@ export class ProviderClients {
         idTokenExpected: true,
       });
     } catch (error) {
-      throw translateExchangeError(error);
+      throw translateExchangeError(error, discovered.clientAuthMethod);
     }
     const claims = tokens.claims();
     if (!claims || !tokens.id_token) throw loginRejected('invalid_grant', 'The identity provider returned no ID token.');
@@ -181,13 +191,36 @@ const UNREACHABLE_CODES = new Set(['OAUTH_TIMEOUT', 'OAUTH_ABORT', 'OAUTH_RESPON
 /** OAuth error responses that say the provider is down, not that the login is bad (RFC 6749 §4.1.2.1). */
 const TRANSIENT_OAUTH_ERRORS = new Set(['temporarily_unavailable', 'server_error']);
 
-function translateExchangeError(error: unknown): Error {
+function translateExchangeError(error: unknown, method: TokenEndpointAuthMethod): Error {
   const unreachable =
     (error instanceof TypeError && !(error as { code?: string }).code) ||
     (error instanceof oidc.ClientError && UNREACHABLE_CODES.has(error.code ?? '')) ||
     (error instanceof oidc.ResponseBodyError && TRANSIENT_OAUTH_ERRORS.has(error.error));
+  const cause = new CodeExchangeFailure(method, error);
   if (unreachable) {
-    return providerUnavailable(error);
+    return providerUnavailable(cause);
   }
-  return loginRejected('invalid_grant', 'The identity provider did not confirm the login.', error);
+  return loginRejected('invalid_grant', 'The identity provider did not confirm the login.', cause);
+}
+
+/**
+ * For the log: how the server authenticated, and what the provider answered
+ * (its `error` and `error_description`). The request's secret, assertion and
+ * code are in none of them.
+ */
+class CodeExchangeFailure extends Error {
+  override name = 'CodeExchangeFailure';
+  constructor(method: TokenEndpointAuthMethod, cause: unknown) {
+    const answer = providerAnswer(cause);
+    super(`the code exchange, authenticated with ${method}, failed${answer ? `: the provider answered ${answer}` : ''}`, { cause });
+  }
+}
+
+function providerAnswer(error: unknown): string | undefined {
+  let answer: { error?: unknown; error_description?: unknown } | undefined;
+  if (error instanceof oidc.ResponseBodyError) answer = error;
+  // A 401 with `WWW-Authenticate` (RFC 6749 §5.2, invalid_client) carries the error in the challenge.
+  else if (error instanceof oidc.WWWAuthenticateChallengeError) answer = error.cause[0]?.parameters;
+  if (typeof answer?.error !== 'string') return undefined;
+  return typeof answer.error_description === 'string' ? `${answer.error} (${answer.error_description})` : answer.error;
 }

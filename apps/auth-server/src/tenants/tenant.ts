@@ -1,3 +1,5 @@
+import type { KeyObject } from 'node:crypto';
+
 /**
  * A tenant as the server runs it: its providers, where its logins may
  * return, which origins may call, its API keys and its session policy.
@@ -8,9 +10,27 @@ export interface ProviderConfig {
   displayName: string;
   issuer: string;
   clientId: string;
+  /** Empty where the configured method needs none (`private_key_jwt`, `none`). */
   clientSecret: string;
   scopes: string[];
   allowInsecureHttp: boolean;
+  clientAuth: ClientAuthConfig;
+}
+
+/** How a client may authenticate at a token endpoint (OAuth 2.0 Dynamic Client Registration §2), of those the server speaks. */
+export const TOKEN_ENDPOINT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const;
+export type TokenEndpointAuthMethod = (typeof TOKEN_ENDPOINT_AUTH_METHODS)[number];
+
+/** What the server may authenticate with at a provider's token endpoint; the method is settled against the provider's discovery (`oidc/client-auth.ts`). */
+export interface ClientAuthConfig {
+  /** The configured method; without one, the server chooses among those the provider lists. */
+  method?: TokenEndpointAuthMethod;
+  /** The key that signs `private_key_jwt` assertions (RFC 7523): RSA (RS256) or P-256 (ES256). */
+  privateKey?: KeyObject;
+  /** The `kid` of the assertions' header. */
+  keyId?: string;
+  /** Where the provider is configured, `tenants[0].providers.google`: a disagreement with its discovery is found only then, and must point here. */
+  configPath: string;
 }
 
 export interface SessionPolicy {

@@ -25,7 +25,7 @@ export class ManualClock {
 export type TestConfig = Omit<Partial<ServerConfigInput>, 'tenants' | 'dataDir'>;
 
 /** A server configuration for tests: loopback, a fresh data directory, limits out of the way, responses validated. */
-export function testServerConfig(port: number, dataDir: string, tenants: RawTenantsFile, overrides: TestConfig = {}): ServerConfig {
+export function testServerConfig(port: number, dataDir: string, tenants: RawTenantsFile, overrides: TestConfig = {}, env: Record<string, string> = {}): ServerConfig {
   const unlimited = { points: 100_000, globalPoints: 1_000_000 };
   return buildServerConfig({
     port,
@@ -33,7 +33,7 @@ export function testServerConfig(port: number, dataDir: string, tenants: RawTena
     dataDir,
     validateResponses: true,
     providerTimeoutSeconds: 5,
-    tenants: parseTenants(tenants, { TEST_CLIENT_SECRET: CLIENT_SECRET }),
+    tenants: parseTenants(tenants, { TEST_CLIENT_SECRET: CLIENT_SECRET, ...env }),
     ...overrides,
     rateLimits: { start: unlimited, session: unlimited, refresh: unlimited, api: unlimited, ...overrides.rateLimits },
   });
@@ -49,6 +49,8 @@ export interface HarnessOptions {
   syncLog?: SyncLog;
   /** The data directory, instead of a fresh temporary one (a small file system of the test's own, say); removed at close. */
   dataDir?: string;
+  /** Environment variables the tenants file may name, besides TEST_CLIENT_SECRET. */
+  env?: Record<string, string>;
 }
 
 export interface Harness {
@@ -79,7 +81,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         ],
       });
   const issuer = options.issuer ?? idp!.issuer;
-  const config = testServerConfig(port, dataDir, (options.tenants ?? twoTenants)(issuer), options.config);
+  const config = testServerConfig(port, dataDir, (options.tenants ?? twoTenants)(issuer), options.config, options.env);
   const logs: string[] = [];
   const server = await startServer({
     config,

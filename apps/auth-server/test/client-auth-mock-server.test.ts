@@ -1,0 +1,90 @@
+import type { IncomingMessage } from 'node:http';
+import { OAuth2Server } from 'oauth2-mock-server';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { postSession, startHarness, startUrl, type Harness } from './support/harness.js';
+import { CLIENT_SECRET, tenantsWith } from './support/tenants.js';
+
+/** What the mock's token endpoint was sent: how the client authenticated, and as whom. */
+interface TokenRequest {
+  authorization: string | undefined;
+  body: Record<string, unknown>;
+}
+
+let mock: OAuth2Server;
+let h: Harness;
+const tokenRequests: TokenRequest[] = [];
+/** What the mock's discovery lists, when a test wants another list than its own `["none"]`. */
+let advertisedMethods: string[] | undefined;
+
+beforeAll(async () => {
+  mock = new OAuth2Server();
+  await mock.issuer.keys.generate('RS256');
+  await mock.start(0, '127.0.0.1');
+  mock.service.on('beforeResponse', (_response: unknown, req: IncomingMessage & { body: Record<string, unknown> }) => {
+    tokenRequests.push({ authorization: req.headers.authorization, body: req.body });
+  });
+  mock.service.on('beforeWellKnownOpenIdConfiguration', (document: { body: Record<string, unknown> }) => {
+    if (advertisedMethods) document.body.token_endpoint_auth_methods_supported = advertisedMethods;
+  });
+  const provider = (clientId: string) => ({ display_name: 'Mock', issuer: mock.issuer.url!, client_id: clientId, client_secret_env: 'TEST_CLIENT_SECRET', allow_insecure_http: true });
+  h = await startHarness({
+    issuer: mock.issuer.url!,
+    tenants: tenantsWith({ alpha: { providers: { dev: provider('aimable-client'), dotted: provider('app.aimable-web.v2') } } }),
+    // Discovery is fetched again for each test that changes what the mock lists.
+    config: { providerDiscoveryTtlSeconds: 0 },
+  });
+});
+afterAll(async () => {
+  await h?.close();
+  await mock?.stop();
+});
+afterEach(() => {
+  tokenRequests.length = 0;
+  advertisedMethods = undefined;
+});
+
+/** Start → the mock's authorize endpoint (it approves at once) → callback → POST /v1/auth/oidc/session. */
+async function signInAtMock(provider: string): Promise<Response> {
+  const { url, verifier } = startUrl(h, { provider });
+  const started = await fetch(url, { headers: { 'X-Tenant-Id': 'alpha' }, redirect: 'manual' });
+  expect(started.status).toBe(302);
+  const authorized = await fetch(started.headers.get('location')!, { redirect: 'manual' });
+  expect(authorized.status).toBe(302);
+  const callback = await fetch(authorized.headers.get('location')!, { redirect: 'manual' });
+  expect(callback.status).toBe(302);
+  const back = new URL(callback.headers.get('location')!);
+  return postSession(h, { code: back.searchParams.get('code'), state: back.searchParams.get('state'), code_verifier: verifier, refresh_token_delivery: 'body' });
+}
+
+describe('token endpoint authentication against oauth2-mock-server', () => {
+  test.each(['dev', 'dotted'])(
+    "When the provider lists only 'none' and the client id holds '-' and '.' (%s), then the sign-in completes and the exchange sends the id unencoded and no credentials",
+    async (provider) => {
+      const created = await signInAtMock(provider);
+      expect(created.status).toBe(201);
+      const clientId = provider === 'dev' ? 'aimable-client' : 'app.aimable-web.v2';
+      expect(tokenRequests).toEqual([{ authorization: undefined, body: expect.objectContaining({ client_id: clientId, grant_type: 'authorization_code' }) }]);
+      expect(tokenRequests[0]!.body.client_secret).toBeUndefined();
+    },
+  );
+
+  test('When the provider lists only client_secret_post, then the secret goes in the body, never in an Authorization header, and stays out of the logs', async () => {
+    advertisedMethods = ['client_secret_post'];
+    const created = await signInAtMock('dev');
+    expect(created.status).toBe(201);
+    expect(tokenRequests).toEqual([{ authorization: undefined, body: expect.objectContaining({ client_id: 'aimable-client', client_secret: CLIENT_SECRET }) }]);
+    expect(h.logs.join('')).not.toContain(CLIENT_SECRET);
+  });
+
+  test('When the provider lists only client_secret_basic, then the credentials are form-encoded (RFC 6749 §2.3.1) and a provider that does not decode them refuses the login, with the method and its error in the log', async () => {
+    advertisedMethods = ['client_secret_basic'];
+    const logsBefore = h.logs.length;
+    const refused = await signInAtMock('dev');
+    expect(refused.status).toBe(401);
+    const authorization = tokenRequests[0]!.authorization!;
+    expect(Buffer.from(authorization.replace(/^Basic /, ''), 'base64').toString()).toBe(`aimable%2Dclient:${encodeURIComponent(CLIENT_SECRET).replaceAll('-', '%2D')}`);
+    const failure = h.logs.slice(logsBefore).join('');
+    expect(failure).toContain('client_secret_basic');
+    expect(failure).not.toContain(CLIENT_SECRET);
+  });
+});
