@@ -1,4 +1,4 @@
 export { TEST_USERS, type TestUser } from './users.js';
-export type { DevIdpClient, DevIdpOptions } from './options.js';
+export type { DevIdpClient, DevIdpOptions, TokenEndpointAuthMethod } from './options.js';
 export { startDevIdp, type RunningDevIdp } from './server.js';
 export { signInAt } from './sign-in/sign-in-at.js';
