@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuthApiError, createAuthClient, type AuthClient } from '@aimable/auth-client';
-import { signInAt, startDevIdp, type RunningDevIdp } from '@aimable/dev-idp';
+import { signInAt, startDevIdp, type DevIdpOptions, type RunningDevIdp } from '@aimable/dev-idp';
 import { freePort } from '@aimable/testing';
 import { expect } from 'vitest';
 import { buildServerConfig, type ServerConfig, type ServerConfigInput } from '../../src/config/server-config.js';
@@ -51,6 +51,8 @@ export interface HarnessOptions {
   dataDir?: string;
   /** Environment variables the tenants file may name, besides TEST_CLIENT_SECRET. */
   env?: Record<string, string>;
+  /** The local identity provider's options, instead of its one client `aimable-test`; given the server's public URL. */
+  idp?: (publicUrl: string) => Omit<DevIdpOptions, 'port'>;
 }
 
 export interface Harness {
@@ -72,13 +74,15 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     ? undefined
     : await startDevIdp({
         port: 0,
-        clients: [
-          {
-            client_id: 'aimable-test',
-            client_secret: CLIENT_SECRET,
-            redirect_uris: [`${publicUrl}/v1/auth/oidc/dev/callback`, `${publicUrl}/v1/auth/oidc/other/callback`],
-          },
-        ],
+        ...(options.idp?.(publicUrl) ?? {
+          clients: [
+            {
+              client_id: 'aimable-test',
+              client_secret: CLIENT_SECRET,
+              redirect_uris: [`${publicUrl}/v1/auth/oidc/dev/callback`, `${publicUrl}/v1/auth/oidc/other/callback`],
+            },
+          ],
+        }),
       });
   const issuer = options.issuer ?? idp!.issuer;
   const config = testServerConfig(port, dataDir, (options.tenants ?? twoTenants)(issuer), options.config, options.env);
