@@ -41,6 +41,7 @@ beforeAll(async () => {
           dev: provider('aimable-client'),
           dotted: provider('app.aimable-web.v2'),
           jwt: { ...provider('aimable-jwt.client'), client_secret_env: undefined, token_endpoint_auth_method: 'private_key_jwt', private_key_env: 'CLIENT_KEY', key_id: 'rp-1' },
+          jwt_endpoint: { ...provider('aimable-jwt.client'), token_endpoint_auth_method: 'private_key_jwt', private_key_env: 'CLIENT_KEY', client_assertion_audience: 'token_endpoint' },
         },
       },
     }),
@@ -125,6 +126,14 @@ describe('token endpoint authentication against oauth2-mock-server', () => {
     expect(claims[0]!.jti).toBeTruthy();
     expect(claims[0]!.jti).not.toBe(claims[1]!.jti);
     expect(h.logs.join('')).not.toContain(assertions[0]!.split('.')[2]);
+  });
+
+  test('When the provider wants its token endpoint as the audience, then that is the aud', async () => {
+    advertisedMethods = ['private_key_jwt'];
+    expect((await signInAtMock('jwt_endpoint')).status).toBe(201);
+    const assertion = tokenRequests[0]!.body.client_assertion as string;
+    const { payload } = await jwtVerify(assertion, clientKey.publicKey, { issuer: 'aimable-jwt.client', subject: 'aimable-jwt.client' });
+    expect(payload.aud).toBe(`${mock.issuer.url}/token`);
   });
 
   test('When the provider refuses the client, then 401 invalid_grant; the log names the method and the provider error, never the assertion or the secret', async () => {

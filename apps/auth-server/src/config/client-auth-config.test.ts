@@ -36,7 +36,7 @@ const clientAuthOf = (provider: Partial<RawProvider>) => parseTenants(tenantsWit
 
 describe('token endpoint authentication in the tenants file', () => {
   test('When a provider names neither method nor key, then the secret is required as before and the method is left to discovery', () => {
-    expect(clientAuthOf({ client_secret_env: 'SECRET' })).toEqual({ configPath: 'tenants[0].providers.okta' });
+    expect(clientAuthOf({ client_secret_env: 'SECRET' })).toEqual({ configPath: 'tenants[0].providers.okta', assertionAudience: 'issuer' });
     expect(problemsOf({})).toEqual(['tenants[0].providers.okta.client_secret_env must name an environment variable']);
     expect(problemsOf({ token_endpoint_auth_method: 'client_secret_post' })).toEqual(['tenants[0].providers.okta.client_secret_env must name an environment variable']);
   });
@@ -55,10 +55,14 @@ describe('token endpoint authentication in the tenants file', () => {
     expect(clientAuthOf({ token_endpoint_auth_method: 'private_key_jwt', private_key_env: 'RSA_PEM_ONE_LINE' }).privateKey?.asymmetricKeyType).toBe('rsa');
   });
 
-  test('When the method is unknown, then the error names the path and the methods', () => {
+  test('When the method or the assertion audience is unknown, then the error names the path and the choices', () => {
     expect(problemsOf({ client_secret_env: 'SECRET', token_endpoint_auth_method: 'client_secret_jwt' })).toEqual([
       'tenants[0].providers.okta.token_endpoint_auth_method must be one of client_secret_basic, client_secret_post, private_key_jwt, none',
     ]);
+    expect(problemsOf({ token_endpoint_auth_method: 'private_key_jwt', private_key_env: 'RSA_PEM', client_assertion_audience: 'token-endpoint' })).toEqual([
+      'tenants[0].providers.okta.client_assertion_audience must be issuer or token_endpoint',
+    ]);
+    expect(clientAuthOf({ token_endpoint_auth_method: 'private_key_jwt', private_key_env: 'RSA_PEM', client_assertion_audience: 'token_endpoint' }).assertionAudience).toBe('token_endpoint');
   });
 
   test('When private_key_jwt has no key, or key_id no key, then the error names the path', () => {

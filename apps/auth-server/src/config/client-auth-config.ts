@@ -14,13 +14,15 @@ export interface RawClientAuth {
   private_key_env?: string;
   /** The `kid` the provider knows the key by; default: the JWK's own `kid`, if any. */
   key_id?: string;
+  /** The assertion's `aud`: `issuer` (default) or `token_endpoint`, for providers that still want the endpoint's URL. */
+  client_assertion_audience?: string;
 }
 
 type Fail = (path: string, message: string) => void;
 
 /** The provider's client authentication; `at` is its path, `tenants[0].providers.google`. */
 export function parseClientAuth(raw: RawClientAuth, at: string, env: Record<string, string | undefined>, fail: Fail): ClientAuthConfig {
-  const clientAuth: ClientAuthConfig = { configPath: at };
+  const clientAuth: ClientAuthConfig = { configPath: at, assertionAudience: 'issuer' };
   const method = raw.token_endpoint_auth_method;
   if (method !== undefined) {
     if (isTokenEndpointAuthMethod(method)) clientAuth.method = method;
@@ -40,6 +42,9 @@ export function parseClientAuth(raw: RawClientAuth, at: string, env: Record<stri
     else if (raw.private_key_env === undefined) fail(`${at}.key_id`, 'names the key of private_key_env, which is not set');
     else clientAuth.keyId = raw.key_id;
   }
+  const audience = raw.client_assertion_audience;
+  if (audience === 'issuer' || audience === 'token_endpoint') clientAuth.assertionAudience = audience;
+  else if (audience !== undefined) fail(`${at}.client_assertion_audience`, 'must be issuer or token_endpoint');
   return clientAuth;
 }
 

@@ -1,11 +1,10 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
-import type { ClientAuthConfig } from '../tenants/tenant.js';
 import { chooseTokenEndpointAuthMethod } from './client-auth.js';
 
 const configPath = 'tenants[2].providers.okta';
-const withKey: ClientAuthConfig = { configPath, privateKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey };
-const secretOnly: ClientAuthConfig = { configPath };
+const withKey = { configPath, privateKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey };
+const secretOnly = { configPath };
 
 describe('choosing the token endpoint authentication method', () => {
   test('When the configured method is listed, then it is used, even over a key or basic', () => {

@@ -16,7 +16,7 @@ import type { ClientAuthConfig, ProviderConfig, TokenEndpointAuthMethod } from '
  * A provider that lists no methods supports `client_secret_basic` (OpenID
  * Connect Discovery 1.0 §3).
  */
-export function chooseTokenEndpointAuthMethod(listed: unknown, config: ClientAuthConfig): TokenEndpointAuthMethod {
+export function chooseTokenEndpointAuthMethod(listed: unknown, config: Pick<ClientAuthConfig, 'method' | 'privateKey' | 'configPath'>): TokenEndpointAuthMethod {
   const discovered = Array.isArray(listed) && listed.length > 0;
   const supported: unknown[] = discovered ? listed : ['client_secret_basic'];
   const whatDiscoveryLists = `its discovery's token_endpoint_auth_methods_supported is ${discovered ? JSON.stringify(listed) : 'absent (client_secret_basic only)'}`;
@@ -62,13 +62,13 @@ export function tokenEndpointAuthentication(provider: ProviderConfig): TokenEndp
     },
     async settle(metadata) {
       const method = chooseTokenEndpointAuthMethod(metadata.token_endpoint_auth_methods_supported, provider.clientAuth);
-      settled = await clientAuthFor(method, provider);
+      settled = await clientAuthFor(method, provider, metadata);
       return method;
     },
   };
 }
 
-async function clientAuthFor(method: TokenEndpointAuthMethod, provider: ProviderConfig): Promise<oidc.ClientAuth> {
+async function clientAuthFor(method: TokenEndpointAuthMethod, provider: ProviderConfig, metadata: oidc.ServerMetadata): Promise<oidc.ClientAuth> {
   switch (method) {
     case 'client_secret_basic':
       return oidc.ClientSecretBasic(provider.clientSecret);
@@ -77,12 +77,20 @@ async function clientAuthFor(method: TokenEndpointAuthMethod, provider: Provider
     case 'none':
       return oidc.None();
     case 'private_key_jwt': {
-      const { privateKey, keyId } = provider.clientAuth;
+      const { privateKey, keyId, assertionAudience } = provider.clientAuth;
       // chooseTokenEndpointAuthMethod picks it only with a key, and the configuration requires one for it.
       if (!privateKey) throw new ClientAuthDisagreement(`${provider.clientAuth.configPath}.private_key_env is required for private_key_jwt`);
       // RFC 7523 §3 as openid-client signs it: iss = sub = client_id, aud = the issuer identifier, a fresh jti, exp in 60 s.
       const key = await signingKey(privateKey);
-      return oidc.PrivateKeyJwt(keyId === undefined ? key : { key, kid: keyId });
+      const tokenEndpoint = metadata.token_endpoint;
+      // Some providers (Okta, Entra ID) check aud against their token endpoint's URL; the assertion goes to that URL only.
+      const options: oidc.ModifyAssertionOptions = {};
+      if (assertionAudience === 'token_endpoint' && tokenEndpoint) {
+        options[oidc.modifyAssertion] = (_header, payload) => {
+          payload.aud = tokenEndpoint;
+        };
+      }
+      return oidc.PrivateKeyJwt(keyId === undefined ? key : { key, kid: keyId }, options);
     }
   }
 }

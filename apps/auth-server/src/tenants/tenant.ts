@@ -29,6 +29,8 @@ export interface ClientAuthConfig {
   privateKey?: KeyObject;
   /** The `kid` of the assertions' header. */
   keyId?: string;
+  /** The assertions' `aud`: the issuer identifier (RFC 7523bis), unless the provider wants its token endpoint URL. */
+  assertionAudience: 'issuer' | 'token_endpoint';
   /** Where the provider is configured, `tenants[0].providers.google`: a disagreement with its discovery is found only then, and must point here. */
   configPath: string;
 }
