@@ -1,4 +1,4 @@
-import type { JWK } from 'oidc-provider';
+import type { JsonWebKey } from 'node:crypto';
 import { TEST_USERS, type TestUser } from './users.js';
 
 /** How a client authenticates at the token endpoint (OAuth 2.0 Dynamic Client Registration §2). */
@@ -14,7 +14,7 @@ export interface DevIdpClient {
   /** Default `client_secret_basic` (which, as oidc-provider does, also accepts `client_secret_post`). */
   token_endpoint_auth_method?: TokenEndpointAuthMethod;
   /** The public keys of a `private_key_jwt` client. */
-  jwks?: { keys: JWK[] };
+  jwks?: { keys: JsonWebKey[] };
 }
 
 export interface DevIdpOptions {

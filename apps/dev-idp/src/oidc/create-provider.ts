@@ -1,5 +1,5 @@
 import type { EventEmitter } from 'node:events';
-import Provider, { errors, type ClientMetadata, type Configuration } from 'oidc-provider';
+import Provider, { errors, type ClientMetadata, type Configuration, type JWK } from 'oidc-provider';
 import { authMethodOf, type DevIdpClient, type TokenEndpointAuthMethod } from '../options.js';
 import type { TestUser } from '../users.js';
 import { renderErrorPage } from '../views/error-page.js';
@@ -86,7 +86,8 @@ function toClientMetadata(client: DevIdpClient): ClientMetadata {
     client_id: client.client_id,
     // oidc-provider refuses a secret for a client that cannot use one.
     ...(method === 'none' || method === 'private_key_jwt' ? {} : { client_secret: client.client_secret }),
-    ...(client.jwks ? { jwks: client.jwks } : {}),
+    // Checked by oidc-provider when it registers the client.
+    ...(client.jwks ? { jwks: client.jwks as { keys: JWK[] } } : {}),
     redirect_uris: [...client.redirect_uris],
     grant_types: ['authorization_code'],
     response_types: ['code'],
