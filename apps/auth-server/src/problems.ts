@@ -134,6 +134,21 @@ export function providerUnavailable(cause: unknown): ApiProblem<ProblemOf<'start
   });
 }
 
+/**
+ * The provider answers, and cannot be used as configured (its discovery
+ * lists no token endpoint authentication method the configuration allows):
+ * an operator must change one or the other. The log says which.
+ */
+export function providerNotUsable(cause: unknown): ApiProblem<ProblemOf<'startOidcLogin' | 'handleOidcCallback' | 'createSession'>> {
+  return new ApiProblem({
+    status: 502,
+    code: 'provider_unavailable',
+    detail: 'The identity provider cannot be used as this server is configured. The server log says why.',
+    cause,
+    headers: { 'Retry-After': RETRY_AFTER_SECONDS },
+  });
+}
+
 export function serviceUnavailable(detail: string, cause?: unknown, retryAfterSeconds = RETRY_AFTER_SECONDS): ApiProblem<ProblemOf<'getReadiness'>> {
   return new ApiProblem({ status: 503, code: 'service_unavailable', detail, cause, headers: { 'Retry-After': retryAfterSeconds } });
 }

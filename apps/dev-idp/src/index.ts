@@ -1,5 +1,5 @@
 export { TEST_USERS, type TestUser } from './users.js';
-export type { DevIdpClient, DevIdpOptions } from './options.js';
+export type { DevIdpClient, DevIdpOptions, TokenEndpointAuthMethod } from './options.js';
 export { startDevIdp, type RunningDevIdp } from './server.js';
 export { signInAt } from './sign-in/sign-in-at.js';
 export { githubAccountsOf, githubEdgeAccounts, type GithubAccount, type GithubFakeOptions, type GithubFaults } from './fakes/github.js';

@@ -1,11 +1,21 @@
+import type { JsonWebKey } from 'node:crypto';
 import type { FakeProvidersOptions } from './fakes/index.js';
 import { TEST_USERS, type TestUser } from './users.js';
 
-/** A confidential relying party registered at the dev identity provider. */
+/** How a client authenticates at the token endpoint (OAuth 2.0 Dynamic Client Registration §2). */
+export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none';
+const TOKEN_ENDPOINT_AUTH_METHODS: readonly string[] = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'];
+
+/** A relying party registered at the dev identity provider. */
 export interface DevIdpClient {
   client_id: string;
-  client_secret: string;
+  /** Required, except for `private_key_jwt` and `none`. */
+  client_secret?: string;
   redirect_uris: string[];
+  /** Default `client_secret_basic` (which, as oidc-provider does, also accepts `client_secret_post`). */
+  token_endpoint_auth_method?: TokenEndpointAuthMethod;
+  /** The public keys of a `private_key_jwt` client. */
+  jwks?: { keys: JsonWebKey[] };
 }
 
 export interface DevIdpOptions {
@@ -16,6 +26,12 @@ export interface DevIdpOptions {
   /** Default `http://localhost:${actualPort}`, resolved after listening. */
   issuer?: string;
   clients: DevIdpClient[];
+  /**
+   * What discovery lists as token_endpoint_auth_methods_supported, and all
+   * the token endpoint accepts. Default: client_secret_basic,
+   * client_secret_post and the methods the clients register.
+   */
+  tokenEndpointAuthMethods?: TokenEndpointAuthMethod[];
   /** Default TEST_USERS. */
   users?: readonly TestUser[];
   /** Receives one line per notable event; default: no output. */
@@ -29,6 +45,7 @@ export interface ResolvedDevIdpOptions {
   host: string;
   issuer: string | undefined;
   clients: readonly DevIdpClient[];
+  tokenEndpointAuthMethods: readonly TokenEndpointAuthMethod[];
   users: readonly TestUser[];
   log: (line: string) => void;
   fakes: FakeProvidersOptions;
@@ -49,6 +66,10 @@ export function resolveDevIdpOptions(options: DevIdpOptions): ResolvedDevIdpOpti
   }
   if (options.issuer !== undefined) checkHttpUrl(options.issuer, 'issuer');
   checkClients(options.clients);
+  const tokenEndpointAuthMethods = options.tokenEndpointAuthMethods ?? [
+    ...new Set<TokenEndpointAuthMethod>(['client_secret_basic', 'client_secret_post', ...options.clients.map(authMethodOf)]),
+  ];
+  checkAuthMethods(tokenEndpointAuthMethods, options.clients);
   const users = options.users ?? TEST_USERS;
   checkUsers(users);
 
@@ -57,6 +78,7 @@ export function resolveDevIdpOptions(options: DevIdpOptions): ResolvedDevIdpOpti
     host: options.host ?? DEFAULT_HOST,
     issuer: options.issuer,
     clients: options.clients,
+    tokenEndpointAuthMethods,
     users,
     log: options.log ?? (() => {}),
     fakes: options.fakes ?? {},
@@ -71,7 +93,15 @@ function checkClients(clients: unknown): void {
   clients.forEach((client: Partial<DevIdpClient> | null, i) => {
     const path = `clients[${i}]`;
     checkNonEmptyString(client?.client_id, `${path}.client_id`);
-    checkNonEmptyString(client?.client_secret, `${path}.client_secret`);
+    const method = client?.token_endpoint_auth_method;
+    if (method !== undefined && !TOKEN_ENDPOINT_AUTH_METHODS.includes(method)) {
+      throw new TypeError(`${path}.token_endpoint_auth_method must be one of ${TOKEN_ENDPOINT_AUTH_METHODS.join(', ')}`);
+    }
+    if (method === 'private_key_jwt') {
+      if (!Array.isArray(client?.jwks?.keys) || client.jwks.keys.length === 0) throw new TypeError(`${path}.jwks must hold the client's public keys for private_key_jwt`);
+    } else if (method !== 'none') {
+      checkNonEmptyString(client?.client_secret, `${path}.client_secret`);
+    }
     if (seen.has(client!.client_id!)) throw new TypeError(`${path}.client_id "${client!.client_id}" is registered twice`);
     seen.add(client!.client_id!);
     const uris: unknown = client?.redirect_uris;
@@ -79,6 +109,20 @@ function checkClients(clients: unknown): void {
       throw new TypeError(`${path}.redirect_uris must be a non-empty array`);
     }
     uris.forEach((uri, j) => checkHttpUrl(uri, `${path}.redirect_uris[${j}]`));
+  });
+}
+
+/** The method a client registers; oidc-provider's default. */
+export function authMethodOf(client: DevIdpClient): TokenEndpointAuthMethod {
+  return client.token_endpoint_auth_method ?? 'client_secret_basic';
+}
+
+function checkAuthMethods(methods: unknown, clients: readonly DevIdpClient[]): void {
+  if (!Array.isArray(methods) || methods.length === 0 || !methods.every((method) => TOKEN_ENDPOINT_AUTH_METHODS.includes(method))) {
+    throw new TypeError(`tokenEndpointAuthMethods must be a non-empty array of ${TOKEN_ENDPOINT_AUTH_METHODS.join(', ')}`);
+  }
+  clients.forEach((client, i) => {
+    if (!methods.includes(authMethodOf(client))) throw new TypeError(`clients[${i}].token_endpoint_auth_method ${authMethodOf(client)} is not among tokenEndpointAuthMethods`);
   });
 }
 

@@ -29,7 +29,7 @@ export async function startDevIdp(options: DevIdpOptions): Promise<RunningDevIdp
 
   try {
     const issuer = resolved.issuer ?? `http://localhost:${port}`;
-    const provider = createProvider({ issuer, clients: resolved.clients, users: resolved.users, log: resolved.log });
+    const provider = createProvider({ issuer, clients: resolved.clients, tokenEndpointAuthMethods: resolved.tokenEndpointAuthMethods, users: resolved.users, log: resolved.log });
     const handleProvider = provider.callback();
     const handleInteraction = createInteractionHandler({ provider, users: resolved.users, log: resolved.log });
     const fakes = createFakeProviders({ origin: issuer.replace(/\/+$/, ''), users: resolved.users, log: resolved.log }, resolved.fakes);

@@ -3,7 +3,7 @@ import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { signInAt, startDevIdp, TEST_USERS, type DevIdpClient, type RunningDevIdp } from '../src/index.js';
 
-const client: DevIdpClient = {
+const client: DevIdpClient & { client_secret: string } = {
   client_id: 'test-rp',
   client_secret: 'test-secret',
   redirect_uris: ['http://localhost:9999/callback'],

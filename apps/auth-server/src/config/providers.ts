@@ -4,9 +4,10 @@
  * `tenants[0].providers.github.base_url must be an https URL`.
  */
 import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { needsClientSecret, parseClientAuth, type RawClientAuth } from './client-auth-config.js';
 import { PROVIDER_TYPES, type ProviderConfig, type ProviderType } from '../tenants/tenant.js';
 
-export interface RawProvider {
+export interface RawProvider extends RawClientAuth {
   /** `oidc` (default), `github`, `apple` or `microsoft`. */
   type?: ProviderType;
   display_name: string;
@@ -24,9 +25,9 @@ export interface RawProvider {
   api_url?: string;
   /** `apple`: the team id. */
   team_id?: string;
-  /** `apple`: the key id of the team's private key. */
+  /** `apple`: the key id of the team's private key; `oidc`, `microsoft`: the `kid` of the `private_key_jwt` key. */
   key_id?: string;
-  /** `apple`: the environment variable that holds the team's private key (PKCS #8 PEM). */
+  /** `apple`: the environment variable that holds the team's private key (PKCS #8 PEM); `oidc`, `microsoft`: the `private_key_jwt` key. */
   private_key_env?: string;
   /** `microsoft`: `common`, `organizations`, `consumers` or a directory id. */
   directory?: string;
@@ -44,11 +45,12 @@ const SCOPE = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 /** A directory (tenant) id of Entra ID: a GUID. */
 const DIRECTORY_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SHARED_FIELDS = ['type', 'display_name', 'client_id', 'scopes', 'allow_insecure_http'];
+const CLIENT_AUTH_FIELDS = ['token_endpoint_auth_method', 'private_key_env', 'key_id', 'client_assertion_audience'];
 const FIELDS: Record<ProviderType, readonly string[]> = {
-  oidc: [...SHARED_FIELDS, 'issuer', 'client_secret_env'],
+  oidc: [...SHARED_FIELDS, ...CLIENT_AUTH_FIELDS, 'issuer', 'client_secret_env'],
   github: [...SHARED_FIELDS, 'client_secret_env', 'base_url', 'api_url'],
   apple: [...SHARED_FIELDS, 'issuer', 'team_id', 'key_id', 'private_key_env'],
-  microsoft: [...SHARED_FIELDS, 'client_secret_env', 'directory', 'allowed_directories', 'authority'],
+  microsoft: [...SHARED_FIELDS, ...CLIENT_AUTH_FIELDS, 'client_secret_env', 'directory', 'allowed_directories', 'authority'],
 };
 const DEFAULT_SCOPES: Record<ProviderType, string[]> = {
   oidc: ['openid', 'email', 'profile'],
@@ -102,10 +104,12 @@ function parseTyped(id: string, p: Partial<RawProvider>, at: string, env: Env, f
   // Paths are appended to these: `https://github.com/` and `https://github.com` are one base.
   const baseOf = (field: keyof RawProvider, fallback: string) => url(field, fallback).replace(/\/+$/, '');
   const secret = (field: keyof RawProvider) => secretFrom(p[field], `${at}.${field}`, env, fail);
+  // Without a secret where the token endpoint takes a signed assertion, or nothing (`private_key_jwt`, `none`).
+  const optionalSecret = () => (p.client_secret_env !== undefined || needsClientSecret(p) ? secret('client_secret_env') : '');
 
   switch (type) {
     case 'oidc':
-      return { ...base, type, issuer: url('issuer'), clientSecret: secret('client_secret_env') };
+      return { ...base, type, issuer: url('issuer'), clientSecret: optionalSecret(), clientAuth: parseClientAuth(p, at, env, fail) };
     case 'github':
       return { ...base, type, clientSecret: secret('client_secret_env'), baseUrl: baseOf('base_url', 'https://github.com'), apiUrl: baseOf('api_url', 'https://api.github.com') };
     case 'apple': {
@@ -126,7 +130,8 @@ function parseTyped(id: string, p: Partial<RawProvider>, at: string, env: Env, f
       return {
         ...base,
         type,
-        clientSecret: secret('client_secret_env'),
+        clientSecret: optionalSecret(),
+        clientAuth: parseClientAuth(p, at, env, fail),
         directory: directory ?? '',
         allowedDirectories: Array.isArray(allowed) ? allowed : [],
         authority: baseOf('authority', 'https://login.microsoftonline.com'),

@@ -1,6 +1,8 @@
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
-import { loginRejected, providerUnavailable } from '../problems.js';
+import { loginRejected, providerNotUsable, providerUnavailable } from '../problems.js';
+import type { TokenEndpointAuthMethod } from '../tenants/tenant.js';
+import { ClientAuthDisagreement, type TokenEndpointAuthentication } from './client-auth.js';
 import type { CodeExchange, DiscoveredProvider, ProviderIdentity } from './provider-kind.js';
 
 export type TokenResponse = Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
@@ -9,16 +11,27 @@ export type TokenResponse = Awaited<ReturnType<typeof oidc.authorizationCodeGran
  * Discovers an OpenID Connect provider at its issuer (OIDC Discovery 1.0),
  * with the key set its ID tokens are verified with.
  */
-export async function discoverIssuer(issuer: string, clientId: string, clientAuth: oidc.ClientAuth, options: { timeoutSeconds: number; allowInsecureHttp: boolean }): Promise<DiscoveredProvider> {
+export async function discoverIssuer(
+  issuer: string,
+  clientId: string,
+  authentication: TokenEndpointAuthentication,
+  options: { timeoutSeconds: number; allowInsecureHttp: boolean },
+): Promise<DiscoveredProvider> {
   // http issuers only where the tenant configuration explicitly allows them (local development).
   const execute = options.allowInsecureHttp ? [oidc.allowInsecureRequests] : [];
   let configuration: oidc.Configuration;
   try {
-    configuration = await oidc.discovery(new URL(issuer), clientId, undefined, clientAuth, { execute, timeout: options.timeoutSeconds });
+    configuration = await oidc.discovery(new URL(issuer), clientId, undefined, authentication.clientAuth, { execute, timeout: options.timeoutSeconds });
   } catch (error) {
     throw providerUnavailable(error);
   }
-  return { configuration, keys: keySetOf(configuration, options) };
+  let clientAuthMethod: TokenEndpointAuthMethod;
+  try {
+    clientAuthMethod = await authentication.settle(configuration.serverMetadata());
+  } catch (error) {
+    throw error instanceof ClientAuthDisagreement ? providerNotUsable(error) : error;
+  }
+  return { configuration, keys: keySetOf(configuration, options), clientAuthMethod };
 }
 
 /** The provider's key set, from its `jwks_uri`, which must be https unless the provider allows http. */
@@ -62,7 +75,7 @@ export async function grantCode(
       idTokenExpected: options.idTokenExpected,
     });
   } catch (error) {
-    throw translateExchangeError(error);
+    throw translateExchangeError(error, discovered.clientAuthMethod);
   }
 }
 
@@ -110,13 +123,36 @@ const UNREACHABLE_CODES = new Set(['OAUTH_TIMEOUT', 'OAUTH_ABORT', 'OAUTH_RESPON
 /** OAuth error responses that say the provider is down, not that the login is bad (RFC 6749 §4.1.2.1). */
 const TRANSIENT_OAUTH_ERRORS = new Set(['temporarily_unavailable', 'server_error']);
 
-export function translateExchangeError(error: unknown): Error {
+export function translateExchangeError(error: unknown, method: TokenEndpointAuthMethod): Error {
   const unreachable =
     (error instanceof TypeError && !(error as { code?: string }).code) ||
     (error instanceof oidc.ClientError && UNREACHABLE_CODES.has(error.code ?? '')) ||
     (error instanceof oidc.ResponseBodyError && TRANSIENT_OAUTH_ERRORS.has(error.error));
+  const cause = new CodeExchangeFailure(method, error);
   if (unreachable) {
-    return providerUnavailable(error);
+    return providerUnavailable(cause);
   }
-  return loginRejected('invalid_grant', 'The identity provider did not confirm the login.', error);
+  return loginRejected('invalid_grant', 'The identity provider did not confirm the login.', cause);
+}
+
+/**
+ * For the log: how the server authenticated, and what the provider answered
+ * (its `error` and `error_description`). The request's secret, assertion and
+ * code are in none of them.
+ */
+class CodeExchangeFailure extends Error {
+  override name = 'CodeExchangeFailure';
+  constructor(method: TokenEndpointAuthMethod, cause: unknown) {
+    const answer = providerAnswer(cause);
+    super(`the code exchange, authenticated with ${method}, failed${answer ? `: the provider answered ${answer}` : ''}`, { cause });
+  }
+}
+
+function providerAnswer(error: unknown): string | undefined {
+  let answer: { error?: unknown; error_description?: unknown } | undefined;
+  if (error instanceof oidc.ResponseBodyError) answer = error;
+  // A 401 with `WWW-Authenticate` (RFC 6749 §5.2, invalid_client) carries the error in the challenge.
+  else if (error instanceof oidc.WWWAuthenticateChallengeError) answer = error.cause[0]?.parameters;
+  if (typeof answer?.error !== 'string') return undefined;
+  return typeof answer.error_description === 'string' ? `${answer.error} (${answer.error_description})` : answer.error;
 }

@@ -28,7 +28,7 @@ export const github: ProviderKind<GithubProviderConfig> = {
     configuration[oidc.customFetch] = withTokenErrorsAsOAuth;
     // http endpoints only where the tenant configuration explicitly allows them (local development).
     if (provider.allowInsecureHttp) oidc.allowInsecureRequests(configuration);
-    return Promise.resolve({ configuration, keys: undefined });
+    return Promise.resolve({ configuration, keys: undefined, clientAuthMethod: 'client_secret_post' });
   },
 
   authorizationUrl({ configuration }, provider, parameters) {

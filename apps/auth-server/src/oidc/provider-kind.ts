@@ -1,6 +1,6 @@
 import type { createRemoteJWKSet } from 'jose';
 import type * as oidc from 'openid-client';
-import type { ProviderConfig, ProviderType } from '../tenants/tenant.js';
+import type { ProviderConfig, ProviderType, TokenEndpointAuthMethod } from '../tenants/tenant.js';
 
 /** What a successful code exchange yields: the provider's word on who signed in. */
 export interface ProviderIdentity {
@@ -33,6 +33,8 @@ export interface AuthorizationParameters {
 export interface DiscoveredProvider {
   configuration: oidc.Configuration;
   keys: ReturnType<typeof createRemoteJWKSet> | undefined;
+  /** How the server authenticates at its token endpoint: named in the log of a refused exchange. */
+  clientAuthMethod: TokenEndpointAuthMethod;
 }
 
 export interface DiscoveryOptions {

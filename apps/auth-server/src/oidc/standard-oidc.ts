@@ -1,12 +1,13 @@
 import * as oidc from 'openid-client';
 import type { OidcProviderConfig } from '../tenants/tenant.js';
+import { tokenEndpointAuthentication } from './client-auth.js';
 import { discoverIssuer, grantCode, identityFromClaims, requireIdToken } from './code-grant.js';
 import type { ProviderKind } from './provider-kind.js';
 
 /** Any OpenID Connect provider: discovery at its issuer, the code flow with PKCE, and the identity in its ID token. */
 export const standardOidc: ProviderKind<OidcProviderConfig> = {
   discover(provider, options) {
-    return discoverIssuer(provider.issuer, provider.clientId, oidc.ClientSecretBasic(provider.clientSecret), { ...options, allowInsecureHttp: provider.allowInsecureHttp });
+    return discoverIssuer(provider.issuer, provider.clientId, tokenEndpointAuthentication(provider), { ...options, allowInsecureHttp: provider.allowInsecureHttp });
   },
 
   authorizationUrl({ configuration }, provider, parameters) {

@@ -19,11 +19,31 @@ interface ProviderBase {
   allowInsecureHttp: boolean;
 }
 
+/** How a client may authenticate at a token endpoint (OAuth 2.0 Dynamic Client Registration §2), of those the server speaks. */
+export const TOKEN_ENDPOINT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const;
+export type TokenEndpointAuthMethod = (typeof TOKEN_ENDPOINT_AUTH_METHODS)[number];
+
+/** What the server may authenticate with at a provider's token endpoint; the method is settled against the provider's discovery (`oidc/client-auth.ts`). */
+export interface ClientAuthConfig {
+  /** The configured method; without one, the server chooses among those the provider lists. */
+  method?: TokenEndpointAuthMethod;
+  /** The key that signs `private_key_jwt` assertions (RFC 7523): RSA (RS256) or P-256 (ES256). */
+  privateKey?: KeyObject;
+  /** The `kid` of the assertions' header. */
+  keyId?: string;
+  /** The assertions' `aud`: the issuer identifier (RFC 7523bis), unless the provider wants its token endpoint URL. */
+  assertionAudience: 'issuer' | 'token_endpoint';
+  /** Where the provider is configured, `tenants[0].providers.google`: a disagreement with its discovery is found only then, and must point here. */
+  configPath: string;
+}
+
 /** Any OpenID Connect provider, found by discovery at its issuer. */
 export interface OidcProviderConfig extends ProviderBase {
   type: 'oidc';
   issuer: string;
+  /** Empty where the configured method needs none (`private_key_jwt`, `none`). */
   clientSecret: string;
+  clientAuth: ClientAuthConfig;
 }
 
 /** GitHub (or GitHub Enterprise Server): OAuth 2.0 without OpenID Connect; the identity comes from its API. */
@@ -50,7 +70,9 @@ export interface AppleProviderConfig extends ProviderBase {
 /** Microsoft Entra ID, for one directory or many. */
 export interface MicrosoftProviderConfig extends ProviderBase {
   type: 'microsoft';
+  /** Empty where the configured method needs none (`private_key_jwt`). */
   clientSecret: string;
+  clientAuth: ClientAuthConfig;
   /** `common`, `organizations`, `consumers` or a directory (tenant) id. */
   directory: string;
   /** The directory ids (`tid`) whose users may sign in; empty: any. */

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuthApiError, createAuthClient, type AuthClient } from '@aimable/auth-client';
-import { signInAt, startDevIdp, type RunningDevIdp } from '@aimable/dev-idp';
+import { signInAt, startDevIdp, type DevIdpOptions, type RunningDevIdp } from '@aimable/dev-idp';
 import { freePort } from '@aimable/testing';
 import { expect } from 'vitest';
 import { buildServerConfig, type ServerConfig, type ServerConfigInput } from '../../src/config/server-config.js';
@@ -25,7 +25,7 @@ export class ManualClock {
 export type TestConfig = Omit<Partial<ServerConfigInput>, 'tenants' | 'dataDir'>;
 
 /** A server configuration for tests: loopback, a fresh data directory, limits out of the way, responses validated. */
-export function testServerConfig(port: number, dataDir: string, tenants: RawTenantsFile, overrides: TestConfig = {}): ServerConfig {
+export function testServerConfig(port: number, dataDir: string, tenants: RawTenantsFile, overrides: TestConfig = {}, env: Record<string, string> = {}): ServerConfig {
   const unlimited = { points: 100_000, globalPoints: 1_000_000 };
   return buildServerConfig({
     port,
@@ -33,7 +33,7 @@ export function testServerConfig(port: number, dataDir: string, tenants: RawTena
     dataDir,
     validateResponses: true,
     providerTimeoutSeconds: 5,
-    tenants: parseTenants(tenants, { TEST_CLIENT_SECRET: CLIENT_SECRET }),
+    tenants: parseTenants(tenants, { TEST_CLIENT_SECRET: CLIENT_SECRET, ...env }),
     ...overrides,
     rateLimits: { start: unlimited, session: unlimited, refresh: unlimited, api: unlimited, ...overrides.rateLimits },
   });
@@ -49,6 +49,10 @@ export interface HarnessOptions {
   syncLog?: SyncLog;
   /** The data directory, instead of a fresh temporary one (a small file system of the test's own, say); removed at close. */
   dataDir?: string;
+  /** Environment variables the tenants file may name, besides TEST_CLIENT_SECRET. */
+  env?: Record<string, string>;
+  /** The local identity provider's options, instead of its one client `aimable-test`; given the server's public URL. */
+  idp?: (publicUrl: string) => Omit<DevIdpOptions, 'port'>;
 }
 
 export interface Harness {
@@ -70,16 +74,18 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     ? undefined
     : await startDevIdp({
         port: 0,
-        clients: [
-          {
-            client_id: 'aimable-test',
-            client_secret: CLIENT_SECRET,
-            redirect_uris: [`${publicUrl}/v1/auth/oidc/dev/callback`, `${publicUrl}/v1/auth/oidc/other/callback`],
-          },
-        ],
+        ...(options.idp?.(publicUrl) ?? {
+          clients: [
+            {
+              client_id: 'aimable-test',
+              client_secret: CLIENT_SECRET,
+              redirect_uris: [`${publicUrl}/v1/auth/oidc/dev/callback`, `${publicUrl}/v1/auth/oidc/other/callback`],
+            },
+          ],
+        }),
       });
   const issuer = options.issuer ?? idp!.issuer;
-  const config = testServerConfig(port, dataDir, (options.tenants ?? twoTenants)(issuer), options.config);
+  const config = testServerConfig(port, dataDir, (options.tenants ?? twoTenants)(issuer), options.config, options.env);
   const logs: string[] = [];
   const server = await startServer({
     config,

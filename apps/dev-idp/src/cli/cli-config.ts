@@ -18,7 +18,8 @@ A local OpenID Connect provider with test users, for development and tests. Neve
   --port    DEV_IDP_PORT     default 8090; 0 picks a free port
   --host    DEV_IDP_HOST     listen address, default 127.0.0.1
   --issuer  DEV_IDP_ISSUER   the issuer URL, default http://localhost:<port> (set it behind a proxy or in a container)
-            DEV_IDP_CLIENTS  a JSON array of { client_id, client_secret, redirect_uris }; default: the demo client
+            DEV_IDP_CLIENTS  a JSON array of { client_id, client_secret, redirect_uris }, each optionally with
+                             token_endpoint_auth_method (and jwks for private_key_jwt); default: the demo client
                              (aimable-demo / dev-secret-change-me, http://localhost:8080/v1/auth/oidc/dev/callback)`;
 
 /** The demo client the auth server's dev configuration expects. */

@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events';
-import Provider, { errors, type ClientMetadata, type Configuration } from 'oidc-provider';
-import type { DevIdpClient } from '../options.js';
+import Provider, { errors, type ClientMetadata, type Configuration, type JWK } from 'oidc-provider';
+import { authMethodOf, type DevIdpClient, type TokenEndpointAuthMethod } from '../options.js';
 import type { TestUser } from '../users.js';
 import { renderErrorPage } from '../views/error-page.js';
 import { createFindAccount } from './find-account.js';
@@ -9,6 +9,7 @@ import { generateCookieKeys, generateSigningKeys } from './signing-keys.js';
 export interface ProviderSetup {
   issuer: string;
   clients: readonly DevIdpClient[];
+  tokenEndpointAuthMethods: readonly TokenEndpointAuthMethod[];
   users: readonly TestUser[];
   log: (line: string) => void;
 }
@@ -35,7 +36,7 @@ export function createProvider(setup: ProviderSetup): Provider {
     // MUST: PKCE for every client. oidc-provider 9 only requires it for public
     // clients by default; RPs developed against this provider must not get away without it.
     pkce: { required: () => true },
-    clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
+    clientAuthMethods: [...setup.tokenEndpointAuthMethods],
 
     // No offline_access: clients get no refresh tokens, as they only hold the authorization_code grant.
     scopes: ['openid'],
@@ -75,19 +76,39 @@ export function createProvider(setup: ProviderSetup): Provider {
 
   const provider = new Provider(setup.issuer, configuration);
   logProviderErrors(provider, setup.log);
+  logClientAuthentication(provider, setup.log);
   return provider;
 }
 
 function toClientMetadata(client: DevIdpClient): ClientMetadata {
+  const method = authMethodOf(client);
   return {
     client_id: client.client_id,
-    client_secret: client.client_secret,
+    // oidc-provider refuses a secret for a client that cannot use one.
+    ...(method === 'none' || method === 'private_key_jwt' ? {} : { client_secret: client.client_secret }),
+    // Checked by oidc-provider when it registers the client.
+    ...(client.jwks ? { jwks: client.jwks as { keys: JWK[] } } : {}),
     redirect_uris: [...client.redirect_uris],
     grant_types: ['authorization_code'],
     response_types: ['code'],
-    // oidc-provider 9 accepts client_secret_post from a client registered for basic, and vice versa.
-    token_endpoint_auth_method: 'client_secret_basic',
+    // oidc-provider 9 accepts client_secret_post from a client registered for basic, and vice versa; the
+    // other methods it enforces.
+    token_endpoint_auth_method: method,
   };
+}
+
+// Which method a client really used, since oidc-provider takes basic and post for one another:
+// an RP developer checking its configuration can read it here.
+function logClientAuthentication(provider: Provider, log: (line: string) => void): void {
+  provider.on('grant.success', (ctx) => {
+    const { client, params } = ctx.oidc;
+    if (!client) return;
+    let method = 'none';
+    if (ctx.headers.authorization !== undefined) method = 'client_secret_basic';
+    else if (params?.client_secret !== undefined) method = 'client_secret_post';
+    else if (params?.client_assertion !== undefined) method = client.clientAuthMethod ?? 'private_key_jwt';
+    log(`grant.success: ${client.clientId} authenticated with ${method}`);
+  });
 }
 
 // The reason behind an OAuth error (`error_detail`) is only in the provider's
