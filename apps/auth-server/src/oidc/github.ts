@@ -60,7 +60,7 @@ async function withTokenErrorsAsOAuth(url: string, init: oidc.CustomFetchOptions
   if (response.status !== 200 || !response.headers.get('content-type')?.includes('application/json')) return response;
   const body: unknown = await response.clone().json().catch(() => undefined);
   if (!isObject(body) || typeof body.error !== 'string') return response;
-  return new Response(JSON.stringify(body), { status: 400, headers: response.headers });
+  return new Response(JSON.stringify(body), { status: 400, headers: { 'Content-Type': 'application/json' } });
 }
 
 async function callApi(provider: GithubProviderConfig, path: string, accessToken: string, timeoutSeconds = 30): Promise<unknown> {
@@ -74,6 +74,7 @@ async function callApi(provider: GithubProviderConfig, path: string, accessToken
   } catch (error) {
     throw providerUnavailable(error);
   }
+  if (!response.ok) await response.body?.cancel();
   // A token GitHub just issued and now refuses: revoked meanwhile, the login is not confirmed.
   if (response.status === 401) throw loginRejected('invalid_grant', 'The identity provider did not confirm the login.', new Error(`GitHub ${path} answered 401`));
   if (!response.ok) throw providerUnavailable(new Error(`GitHub ${path} answered ${response.status}`));
