@@ -3,6 +3,7 @@ import { providerUnavailable } from '../problems.js';
 import type { ProviderConfig } from '../tenants/tenant.js';
 import { sendsIssuerInResponses } from './code-grant.js';
 import type { AuthorizationParameters, CodeExchange, DiscoveredProvider, ProviderIdentity, ProviderKind, ProviderKinds } from './provider-kind.js';
+import { microsoftEntra } from './microsoft.js';
 import { standardOidc } from './standard-oidc.js';
 
 export type { CodeExchange, DiscoveredProvider, ProviderIdentity } from './provider-kind.js';
@@ -26,7 +27,7 @@ const KINDS: ProviderKinds = {
   oidc: standardOidc,
   github: notYetSupported,
   apple: notYetSupported,
-  microsoft: notYetSupported,
+  microsoft: microsoftEntra,
 };
 
 /**
