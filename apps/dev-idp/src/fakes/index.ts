@@ -1,14 +1,17 @@
+import { createFakeEntra, type FakeEntraOptions } from './entra.js';
 import type { FakeContext, FakeProvider } from './fake-provider.js';
 
 export type { FakeContext, FakeProvider } from './fake-provider.js';
 
 /** The fakes to serve, each given the clients registered with it. None is served unless asked for. */
-export interface FakeProvidersOptions {}
+export interface FakeProvidersOptions {
+  /** Microsoft Entra ID, under `/entra`. */
+  entra?: FakeEntraOptions;
+}
 
 export function createFakeProviders(context: FakeContext, options: FakeProvidersOptions): FakeProvider[] {
   const fakes: FakeProvider[] = [];
-  void context;
-  void options;
+  if (options.entra) fakes.push(createFakeEntra(context, options.entra));
   return fakes;
 }
 
