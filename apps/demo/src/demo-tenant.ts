@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { RawTenantsFile } from '@aimable/auth-server';
+import { ENTRA_DIRECTORIES, type DevIdpOptions } from '@aimable/dev-idp';
 
 /**
- * The demo tenant: tenant `demo`, provider `dev` (the local identity
- * provider), and two API keys that this file publishes: the app's, which
+ * The demo tenant: tenant `demo`, providers `dev` (the local identity
+ * provider) and `microsoft` (dev-idp's fake of Entra ID), and two API keys that this file publishes: the app's, which
  * refreshes, and the operator's, which reads the audit log. None of it
  * exists outside the demo.
  */
@@ -33,6 +34,17 @@ export function demoTenantsFile(devIdpIssuer: string, ...webOrigins: string[]): 
             // The local provider speaks http; only this demo configuration allows it.
             allow_insecure_http: true,
           },
+          microsoft: {
+            type: 'microsoft',
+            display_name: 'Microsoft',
+            client_id: DEMO_CLIENT_ID,
+            client_secret_env: DEMO_CLIENT_SECRET_ENV,
+            // Any work account, of the one directory allowed: Contoso's users sign in, Fabrikam's are refused.
+            directory: 'organizations',
+            allowed_directories: [ENTRA_DIRECTORIES.contoso],
+            authority: `${devIdpIssuer}/entra`,
+            allow_insecure_http: true,
+          },
         },
         redirect_uris: redirectUris,
         api_keys: [
@@ -41,5 +53,12 @@ export function demoTenantsFile(devIdpIssuer: string, ...webOrigins: string[]): 
         ],
       },
     ],
+  };
+}
+
+/** The fakes dev-idp serves for the demo tenant's providers, registered with the server at `publicUrl`. */
+export function demoFakes(publicUrl: string): NonNullable<DevIdpOptions['fakes']> {
+  return {
+    entra: { clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: [`${publicUrl}/v1/auth/oidc/microsoft/callback`] }] },
   };
 }

@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadServerConfig, startServer } from '@aimable/auth-server';
 import { DEFAULT_MOCK_PORT, startMock } from '@aimable/auth-mock';
 import { startDevIdp, TEST_USERS } from '@aimable/dev-idp';
-import { DEMO_ADMIN_API_KEY, DEMO_API_KEY, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_CLIENT_SECRET_ENV, demoTenantsFile } from './demo-tenant.js';
+import { DEMO_ADMIN_API_KEY, DEMO_API_KEY, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_CLIENT_SECRET_ENV, demoFakes, demoTenantsFile } from './demo-tenant.js';
 import { serveDemoSsr } from './ssr.js';
 import { serveDemoWeb } from './web.js';
 
@@ -86,6 +86,7 @@ const devIdp = demo
       port: devIdpPort,
       issuer: devIdpIssuer,
       clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: [`${config.publicUrl}/v1/auth/oidc/dev/callback`] }],
+      fakes: demoFakes(config.publicUrl),
     })
   : undefined;
 let server;
@@ -114,7 +115,7 @@ if (devIdp) {
       `  store: ${config.databaseUrl ? 'PostgreSQL (DATABASE_URL), shared with every instance on it' : `SQLite in ${config.databaseFile}`}`,
       `  API reference: ${config.publicUrl}/docs`,
       `  local identity provider: ${devIdp.issuer}`,
-      `  tenant: demo   provider: dev   API key: ${DEMO_API_KEY}`,
+      `  tenant: demo   providers: dev, microsoft (a local fake of Entra ID)   API key: ${DEMO_API_KEY}`,
       `  audit log: curl -H 'X-API-Key: ${DEMO_ADMIN_API_KEY}' ${config.publicUrl}/v1/admin/audit-events`,
       ...(server.metricsUrl ? [`  metrics: ${server.metricsUrl}`] : []),
       `  frontend redirect URIs: ${config.tenants[0]?.redirectUris.join(', ')}`,
