@@ -95,9 +95,11 @@ describe('Sign in with Microsoft (Entra ID), through a local fake of it', () => 
     await expectRefused(await signInWithMicrosoft('microsoft', 'grace'), before);
   });
 
-  test('When no directories are listed, then a user of any directory may sign in', async () => {
+  test("When no directories are listed, then a user of any directory may sign in, and an address whose domain the directory owns (xms_edov) is verified", async () => {
     const response = await signInWithMicrosoft('anyorg', 'grace');
     expect(response.status).toBe(201);
+    const grant = (await response.json()) as { user: { email: string; email_verified: boolean } };
+    expect(grant.user).toMatchObject({ email: 'grace@example.com', email_verified: true });
   });
 
   test('When an ID token names one directory in tid and another in iss, then the login is refused, whatever the directory setting', async () => {
@@ -105,6 +107,17 @@ describe('Sign in with Microsoft (Entra ID), through a local fake of it', () => 
     await expectRefused(await signInWithMicrosoft('anyorg', ENTRA_FORGED_USERNAME), before);
     // Its `iss` is exactly Fabrikam's issuer: only the tid check stands between it and a session.
     await expectRefused(await signInWithMicrosoft('fabrikam', ENTRA_FORGED_USERNAME), before);
+  });
+
+  test('When a callback carries an iss, which Entra ID never sends, then the login goes back to the frontend as invalid_request, without a code', async () => {
+    const { url } = startUrl(h, { provider: 'microsoft' });
+    const started = await fetch(url, { headers: { 'X-Tenant-Id': 'alpha' }, redirect: 'manual' });
+    const chosen = await fetch(started.headers.get('location')!, { method: 'POST', body: new URLSearchParams({ username: 'ada' }), redirect: 'manual' });
+    const callback = new URL(chosen.headers.get('location')!);
+    callback.searchParams.set('iss', `${idp.issuer}/entra/${ENTRA_DIRECTORIES.contoso}/v2.0`);
+    const back = new URL((await fetch(callback, { redirect: 'manual' })).headers.get('location')!);
+    expect(back.searchParams.get('error')).toBe('invalid_request');
+    expect(back.searchParams.get('code')).toBeNull();
   });
 
   test("When a provider is set to one directory, then that directory's users sign in and another directory's are refused", async () => {

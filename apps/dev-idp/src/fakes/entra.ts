@@ -46,7 +46,8 @@ const CODE_TTL_MS = 60_000;
  * token endpoint that checks the client secret, the code, the redirect URI
  * and PKCE, and issues RS256 ID tokens whose `iss` names the user's own
  * directory. Like Entra, it sends no `iss` in the authorization response
- * and its `email` carries no `email_verified`.
+ * and its `email` carries no `email_verified`; Fabrikam's tokens carry
+ * `xms_edov` (the directory owns the address's domain).
  */
 export function createFakeEntra(context: FakeContext, options: FakeEntraOptions): FakeProvider {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -155,6 +156,8 @@ export function createFakeEntra(context: FakeContext, options: FakeEntraOptions)
           name: user.name,
           preferred_username: user.email,
           email: user.email,
+          // Fabrikam has verified its email domain and asked for the optional claim; Contoso has not.
+          ...(tid === ENTRA_DIRECTORIES.fabrikam ? { xms_edov: true } : {}),
         });
         return json(res, 200, { token_type: 'Bearer', scope: 'openid profile email', expires_in: 3600, access_token: randomBytes(32).toString('base64url'), id_token: idToken });
       }
