@@ -1,4 +1,4 @@
-import { ENTRA_DIRECTORIES, ENTRA_FORGED_USERNAME, startDevIdp, type RunningDevIdp } from '@aimable/dev-idp';
+import { ENTRA_DIRECTORIES, ENTRA_FORGERIES, startDevIdp, type RunningDevIdp } from '@aimable/dev-idp';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { apiClient, postSession, problemCode, startHarness, startUrl, type Harness } from './support/harness.js';
 import { CLIENT_SECRET, tenantsWith } from './support/tenants.js';
@@ -104,9 +104,14 @@ describe('Sign in with Microsoft (Entra ID), through a local fake of it', () => 
 
   test('When an ID token names one directory in tid and another in iss, then the login is refused, whatever the directory setting', async () => {
     const before = await userAndSessionRows();
-    await expectRefused(await signInWithMicrosoft('anyorg', ENTRA_FORGED_USERNAME), before);
+    await expectRefused(await signInWithMicrosoft('anyorg', ENTRA_FORGERIES.directoryMismatch), before);
     // Its `iss` is exactly Fabrikam's issuer: only the tid check stands between it and a session.
-    await expectRefused(await signInWithMicrosoft('fabrikam', ENTRA_FORGED_USERNAME), before);
+    await expectRefused(await signInWithMicrosoft('fabrikam', ENTRA_FORGERIES.directoryMismatch), before);
+  });
+
+  test('When an ID token is signed with a key the directory does not publish, then the login is refused', async () => {
+    const before = await userAndSessionRows();
+    await expectRefused(await signInWithMicrosoft('microsoft', ENTRA_FORGERIES.unknownKey), before);
   });
 
   test('When a callback carries an iss, which Entra ID never sends, then the login goes back to the frontend as invalid_request, without a code', async () => {

@@ -6,7 +6,6 @@ import { loginRejected, providerUnavailable } from '../problems.js';
 import type { MicrosoftProviderConfig } from '../tenants/tenant.js';
 import { discoverIssuer, identityFromClaims, translateExchangeError, verifyIdTokenSignature } from './code-grant.js';
 import type { CodeExchange, DiscoveredProvider, ProviderIdentity, ProviderKind } from './provider-kind.js';
-import { standardOidc } from './standard-oidc.js';
 
 /** What Entra's multi-tenant discovery documents put where the directory id goes in `issuer`. */
 const TENANT_TEMPLATE = '{tenantid}';
@@ -35,8 +34,16 @@ export const microsoftEntra: ProviderKind<MicrosoftProviderConfig> = {
     return discovered;
   },
 
-  authorizationUrl(discovered, provider, parameters) {
-    return standardOidc.authorizationUrl(discovered, { ...provider, type: 'oidc', issuer: '' }, parameters);
+  authorizationUrl({ configuration }, provider, parameters) {
+    return oidc.buildAuthorizationUrl(configuration, {
+      redirect_uri: parameters.redirectUri,
+      scope: provider.scopes.join(' '),
+      response_type: 'code',
+      state: parameters.state,
+      nonce: parameters.nonce,
+      code_challenge: parameters.codeChallenge,
+      code_challenge_method: 'S256',
+    });
   },
 
   async exchangeCode(discovered, provider, exchange) {

@@ -11,8 +11,8 @@ export const ENTRA_DIRECTORIES = {
   fabrikam: 'c2d84e07-91af-4b6c-8e35-7a0f14b9d6e2',
 } as const;
 
-/** Signs in as Mallory, whose ID token says one directory in `tid` and another in `iss`: what a relying party must refuse. */
-export const ENTRA_FORGED_USERNAME = 'mallory';
+/** Accounts whose ID tokens a relying party must refuse: Mallory's names one directory in `tid` and another in `iss`; Eve's is signed with a key the key set does not hold. */
+export const ENTRA_FORGERIES = { directoryMismatch: 'mallory', unknownKey: 'eve' } as const;
 
 export interface FakeEntraOptions {
   /** The applications registered with the fake, each with its secret and redirect URIs. */
@@ -24,6 +24,8 @@ interface Member {
   directory: string;
   /** The directory its ID token claims in `iss`, where it differs from `tid` (a forgery). */
   issuerDirectory?: string;
+  /** Its ID token is signed with another key under the published key's id (a forgery). */
+  signedByImpostor?: boolean;
 }
 
 interface IssuedCode {
@@ -51,16 +53,17 @@ const CODE_TTL_MS = 60_000;
  */
 export function createFakeEntra(context: FakeContext, options: FakeEntraOptions): FakeProvider {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const impostorKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
   const kid = randomBytes(8).toString('hex');
   const jwk = { ...publicKey.export({ format: 'jwk' }), kid, use: 'sig', alg: 'RS256' };
   const base = `${context.origin}${PREFIX}`;
   const codes = new Map<string, IssuedCode>();
   const members = membersOf(context.users);
 
-  const signIdToken = (claims: Record<string, unknown>) => {
+  const signIdToken = (claims: Record<string, unknown>, member: Member) => {
     const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
     const input = `${encode({ typ: 'JWT', alg: 'RS256', kid })}.${encode(claims)}`;
-    return `${input}.${sign('sha256', Buffer.from(input), privateKey).toString('base64url')}`;
+    return `${input}.${sign('sha256', Buffer.from(input), member.signedByImpostor ? impostorKey : privateKey).toString('base64url')}`;
   };
 
   return {
@@ -158,7 +161,7 @@ export function createFakeEntra(context: FakeContext, options: FakeEntraOptions)
           email: user.email,
           // Fabrikam has verified its email domain and asked for the optional claim; Contoso has not.
           ...(tid === ENTRA_DIRECTORIES.fabrikam ? { xms_edov: true } : {}),
-        });
+        }, issued.member);
         return json(res, 200, { token_type: 'Bearer', scope: 'openid profile email', expires_in: 3600, access_token: randomBytes(32).toString('base64url'), id_token: idToken });
       }
       json(res, 404, { error: 'not_found' });
@@ -166,11 +169,15 @@ export function createFakeEntra(context: FakeContext, options: FakeEntraOptions)
   };
 }
 
-/** Ada and Alan belong to Contoso, Grace to Fabrikam; Mallory's token is forged. */
+/** Ada and Alan belong to Contoso, Grace to Fabrikam; Mallory's and Eve's tokens are forged. */
 function membersOf(users: readonly TestUser[]): Member[] {
   const members: Member[] = users.map((user, i) => ({ user, directory: i === users.length - 1 && users.length > 1 ? ENTRA_DIRECTORIES.fabrikam : ENTRA_DIRECTORIES.contoso }));
-  const mallory: TestUser = { username: ENTRA_FORGED_USERNAME, password: 'password', sub: 'user-mallory', email: 'mallory@example.com', email_verified: false, name: 'Mallory (forged token)', picture: null };
-  return [...members, { user: mallory, directory: ENTRA_DIRECTORIES.contoso, issuerDirectory: ENTRA_DIRECTORIES.fabrikam }];
+  const forger = (username: string, name: string): TestUser => ({ username, password: 'password', sub: `user-${username}`, email: `${username}@example.com`, email_verified: false, name, picture: null });
+  return [
+    ...members,
+    { user: forger(ENTRA_FORGERIES.directoryMismatch, 'Mallory (forged directory)'), directory: ENTRA_DIRECTORIES.contoso, issuerDirectory: ENTRA_DIRECTORIES.fabrikam },
+    { user: forger(ENTRA_FORGERIES.unknownKey, 'Eve (forged signature)'), directory: ENTRA_DIRECTORIES.contoso, signedByImpostor: true },
+  ];
 }
 
 /** A stable GUID-shaped object id, as the directory would assign. */
