@@ -33,6 +33,8 @@ beforeAll(async () => {
           microsoft: microsoft('organizations', [ENTRA_DIRECTORIES.contoso]),
           anyorg: microsoft('common'),
           fabrikam: microsoft(ENTRA_DIRECTORIES.fabrikam),
+          // The same server under another name: its discovery document names an issuer of another authority.
+          misnamed: { ...microsoft('organizations'), authority: `${idp.issuer.replace('localhost', '127.0.0.1')}/entra` },
         },
       },
     }),
@@ -112,6 +114,13 @@ describe('Sign in with Microsoft (Entra ID), through a local fake of it', () => 
   test('When an ID token is signed with a key the directory does not publish, then the login is refused', async () => {
     const before = await userAndSessionRows();
     await expectRefused(await signInWithMicrosoft('microsoft', ENTRA_FORGERIES.unknownKey), before);
+  });
+
+  test("When a directory's discovery document names an issuer of another authority, then no login starts", async () => {
+    const { url } = startUrl(h, { provider: 'misnamed' });
+    const started = await fetch(url, { headers: { 'X-Tenant-Id': 'alpha' }, redirect: 'manual' });
+    expect(started.status).toBe(502);
+    expect(await problemCode(started)).toBe('provider_unavailable');
   });
 
   test('When a callback carries an iss, which Entra ID never sends, then the login goes back to the frontend as invalid_request, without a code', async () => {
