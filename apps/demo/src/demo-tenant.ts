@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { RawTenantsFile } from '@aimable/auth-server';
-import type { DevIdpOptions } from '@aimable/dev-idp';
+import { ENTRA_DIRECTORIES, type DevIdpOptions } from '@aimable/dev-idp';
 
 /**
- * The demo tenant: tenant `demo`, provider `dev` (the local identity
- * provider), provider `github` (dev-idp's fake of GitHub), and two API keys that this file publishes: the app's, which
+ * The demo tenant: tenant `demo`, providers `dev` (the local identity
+ * provider), `github` and `microsoft` (dev-idp's fakes of GitHub and
+ * Entra ID), and two API keys that this file publishes: the app's, which
  * refreshes, and the operator's, which reads the audit log. None of it
  * exists outside the demo.
  */
@@ -43,6 +44,17 @@ export function demoTenantsFile(devIdpIssuer: string, ...webOrigins: string[]): 
             api_url: `${devIdpIssuer}/github/api`,
             allow_insecure_http: true,
           },
+          microsoft: {
+            type: 'microsoft',
+            display_name: 'Microsoft',
+            client_id: DEMO_CLIENT_ID,
+            client_secret_env: DEMO_CLIENT_SECRET_ENV,
+            // Any work account, of the one directory allowed: Contoso's users sign in, Fabrikam's are refused.
+            directory: 'organizations',
+            allowed_directories: [ENTRA_DIRECTORIES.contoso],
+            authority: `${devIdpIssuer}/entra`,
+            allow_insecure_http: true,
+          },
         },
         redirect_uris: redirectUris,
         api_keys: [
@@ -58,5 +70,6 @@ export function demoTenantsFile(devIdpIssuer: string, ...webOrigins: string[]): 
 export function demoFakeProviders(publicUrl: string): NonNullable<DevIdpOptions['fakes']> {
   return {
     github: { clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: [`${publicUrl}/v1/auth/oidc/github/callback`] }] },
+    entra: { clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: [`${publicUrl}/v1/auth/oidc/microsoft/callback`] }] },
   };
 }

@@ -3,3 +3,4 @@ export type { DevIdpClient, DevIdpOptions, TokenEndpointAuthMethod } from './opt
 export { startDevIdp, type RunningDevIdp } from './server.js';
 export { signInAt } from './sign-in/sign-in-at.js';
 export { githubAccountsOf, githubEdgeAccounts, type GithubAccount, type GithubFakeOptions, type GithubFaults } from './fakes/github.js';
+export { ENTRA_DIRECTORIES, ENTRA_FORGERIES, type FakeEntraOptions } from './fakes/entra.js';

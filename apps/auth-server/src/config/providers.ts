@@ -6,6 +6,7 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { needsClientSecret, parseClientAuth, type RawClientAuth } from './client-auth-config.js';
 import { PROVIDER_TYPES, type ProviderConfig, type ProviderType } from '../tenants/tenant.js';
+import { isOidcPreset, OIDC_PRESETS, PRESETS, presetIssuerProblem, type OidcPresetName } from './oidc-presets.js';
 
 export interface RawProvider extends RawClientAuth {
   /** `oidc` (default), `github`, `apple` or `microsoft`. */
@@ -17,6 +18,8 @@ export interface RawProvider extends RawClientAuth {
   allow_insecure_http?: boolean;
   /** `oidc` and `apple` (for local test servers): the issuer. */
   issuer?: string;
+  /** `oidc`: a well-known provider (`oidc-presets.ts`), whose issuer is filled in or checked. */
+  preset?: OidcPresetName;
   /** `oidc`, `github`, `microsoft`: the environment variable that holds the client secret. */
   client_secret_env?: string;
   /** `github`: `https://github.com`, or a GitHub Enterprise Server. */
@@ -47,7 +50,7 @@ const DIRECTORY_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 const SHARED_FIELDS = ['type', 'display_name', 'client_id', 'scopes', 'allow_insecure_http'];
 const CLIENT_AUTH_FIELDS = ['token_endpoint_auth_method', 'private_key_env', 'key_id', 'client_assertion_audience'];
 const FIELDS: Record<ProviderType, readonly string[]> = {
-  oidc: [...SHARED_FIELDS, ...CLIENT_AUTH_FIELDS, 'issuer', 'client_secret_env'],
+  oidc: [...SHARED_FIELDS, ...CLIENT_AUTH_FIELDS, 'issuer', 'client_secret_env', 'preset'],
   github: [...SHARED_FIELDS, 'client_secret_env', 'base_url', 'api_url'],
   apple: [...SHARED_FIELDS, 'issuer', 'team_id', 'key_id', 'private_key_env'],
   microsoft: [...SHARED_FIELDS, ...CLIENT_AUTH_FIELDS, 'client_secret_env', 'directory', 'allowed_directories', 'authority'],
@@ -109,7 +112,7 @@ function parseTyped(id: string, p: Partial<RawProvider>, at: string, env: Env, f
 
   switch (type) {
     case 'oidc':
-      return { ...base, type, issuer: url('issuer'), clientSecret: optionalSecret(), clientAuth: parseClientAuth(p, at, env, fail) };
+      return { ...base, type, issuer: oidcIssuer(p, at, allowInsecureHttp, fail), clientSecret: optionalSecret(), clientAuth: parseClientAuth(p, at, env, fail) };
     case 'github':
       return { ...base, type, clientSecret: secret('client_secret_env'), baseUrl: baseOf('base_url', 'https://github.com'), apiUrl: baseOf('api_url', 'https://api.github.com') };
     case 'apple': {
@@ -138,6 +141,25 @@ function parseTyped(id: string, p: Partial<RawProvider>, at: string, env: Env, f
       };
     }
   }
+}
+
+/** The issuer of an `oidc` provider: its preset's, if it has one and the file names none, and of the preset's shape. */
+function oidcIssuer(p: Partial<RawProvider>, at: string, allowInsecureHttp: boolean, fail: Fail): string {
+  const preset: unknown = p.preset;
+  if (preset !== undefined && !isOidcPreset(preset)) fail(`${at}.preset`, `must be one of ${OIDC_PRESETS.join(', ')}`);
+  const known = isOidcPreset(preset) ? preset : undefined;
+  if (known && p.issuer === undefined && PRESETS[known].defaultIssuer === undefined) {
+    fail(`${at}.issuer`, `is required for preset ${known}: ${PRESETS[known].looksLike}`);
+    return '';
+  }
+  let malformed = false;
+  const issuer = endpoint(p.issuer ?? (known && PRESETS[known].defaultIssuer), `${at}.issuer`, allowInsecureHttp, (path, message) => {
+    malformed = true;
+    fail(path, message);
+  });
+  const problem = known && !malformed ? presetIssuerProblem(known, issuer) : undefined;
+  if (problem) fail(`${at}.issuer`, problem);
+  return issuer;
 }
 
 /** An absolute URL without query or fragment: https, or http where the provider allows it (RFC 9700 §2.6). */

@@ -31,7 +31,7 @@ export async function discoverIssuer(
   } catch (error) {
     throw error instanceof ClientAuthDisagreement ? providerNotUsable(error) : error;
   }
-  return { configuration, keys: keySetOf(configuration, options), clientAuthMethod };
+  return { configuration, keys: keySetOf(configuration, options), clientAuthMethod, clientAuth: authentication.clientAuth };
 }
 
 /** The provider's key set, from its `jwks_uri`, which must be https unless the provider allows http. */

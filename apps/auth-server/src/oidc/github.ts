@@ -23,12 +23,13 @@ export const github: ProviderKind<GithubProviderConfig> = {
       token_endpoint: `${provider.baseUrl}/login/oauth/access_token`,
       code_challenge_methods_supported: ['S256'],
     };
-    const configuration = new oidc.Configuration(metadata, provider.clientId, undefined, oidc.ClientSecretPost(provider.clientSecret));
+    const clientAuth = oidc.ClientSecretPost(provider.clientSecret);
+    const configuration = new oidc.Configuration(metadata, provider.clientId, undefined, clientAuth);
     configuration.timeout = options.timeoutSeconds;
     configuration[oidc.customFetch] = withTokenErrorsAsOAuth;
     // http endpoints only where the tenant configuration explicitly allows them (local development).
     if (provider.allowInsecureHttp) oidc.allowInsecureRequests(configuration);
-    return Promise.resolve({ configuration, keys: undefined, clientAuthMethod: 'client_secret_post' });
+    return Promise.resolve({ configuration, keys: undefined, clientAuthMethod: 'client_secret_post', clientAuth });
   },
 
   authorizationUrl({ configuration }, provider, parameters) {

@@ -4,6 +4,7 @@ import type { ProviderConfig } from '../tenants/tenant.js';
 import { sendsIssuerInResponses } from './code-grant.js';
 import { github } from './github.js';
 import type { AuthorizationParameters, CodeExchange, DiscoveredProvider, ProviderIdentity, ProviderKind, ProviderKinds } from './provider-kind.js';
+import { microsoftEntra } from './microsoft.js';
 import { standardOidc } from './standard-oidc.js';
 
 export type { CodeExchange, DiscoveredProvider, ProviderIdentity } from './provider-kind.js';
@@ -27,7 +28,7 @@ const KINDS: ProviderKinds = {
   oidc: standardOidc,
   github,
   apple: notYetSupported,
-  microsoft: notYetSupported,
+  microsoft: microsoftEntra,
 };
 
 /**

@@ -35,6 +35,8 @@ export interface DiscoveredProvider {
   keys: ReturnType<typeof createRemoteJWKSet> | undefined;
   /** How the server authenticates at its token endpoint: named in the log of a refused exchange. */
   clientAuthMethod: TokenEndpointAuthMethod;
+  /** That authentication, for a kind that makes its token request itself. */
+  clientAuth: oidc.ClientAuth;
 }
 
 export interface DiscoveryOptions {

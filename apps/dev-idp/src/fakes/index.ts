@@ -1,3 +1,4 @@
+import { createFakeEntra, type FakeEntraOptions } from './entra.js';
 import type { FakeContext, FakeProvider } from './fake-provider.js';
 import { createGithubFake, type GithubFakeOptions } from './github.js';
 
@@ -7,11 +8,14 @@ export type { FakeContext, FakeProvider } from './fake-provider.js';
 export interface FakeProvidersOptions {
   /** GitHub under `/github`: `/github/login/oauth/…` and its API at `/github/api`. */
   github?: GithubFakeOptions;
+  /** Microsoft Entra ID, under `/entra`. */
+  entra?: FakeEntraOptions;
 }
 
 export function createFakeProviders(context: FakeContext, options: FakeProvidersOptions): FakeProvider[] {
   const fakes: FakeProvider[] = [];
   if (options.github) fakes.push(createGithubFake(context, options.github));
+  if (options.entra) fakes.push(createFakeEntra(context, options.entra));
   return fakes;
 }
 
