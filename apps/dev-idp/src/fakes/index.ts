@@ -1,12 +1,18 @@
+import { createFakeApple, type FakeAppleOptions } from './apple.js';
 import type { FakeContext, FakeProvider } from './fake-provider.js';
 
 export type { FakeContext, FakeProvider } from './fake-provider.js';
+export type { FakeAppleClient, FakeAppleOptions } from './apple.js';
 
 /** The fakes to serve, each given the clients registered with it. None is served unless asked for. */
-export interface FakeProvidersOptions {}
+export interface FakeProvidersOptions {
+  /** Sign in with Apple, under `/apple`. */
+  apple?: FakeAppleOptions;
+}
 
 export function createFakeProviders(context: FakeContext, options: FakeProvidersOptions): FakeProvider[] {
   const fakes: FakeProvider[] = [];
+  if (options.apple) fakes.push(createFakeApple(context, options.apple));
   void context;
   void options;
   return fakes;
