@@ -3,6 +3,7 @@ import { providerUnavailable } from '../problems.js';
 import type { ProviderConfig } from '../tenants/tenant.js';
 import { sendsIssuerInResponses } from './code-grant.js';
 import type { AuthorizationParameters, CodeExchange, DiscoveredProvider, ProviderIdentity, ProviderKind, ProviderKinds } from './provider-kind.js';
+import { apple } from './apple.js';
 import { standardOidc } from './standard-oidc.js';
 
 export type { CodeExchange, DiscoveredProvider, ProviderIdentity } from './provider-kind.js';
@@ -25,7 +26,7 @@ const notYetSupported: ProviderKind = {
 const KINDS: ProviderKinds = {
   oidc: standardOidc,
   github: notYetSupported,
-  apple: notYetSupported,
+  apple,
   microsoft: notYetSupported,
 };
 
@@ -85,6 +86,11 @@ export class ProviderClients {
 
   issuerOf({ configuration }: DiscoveredProvider): string {
     return configuration.serverMetadata().issuer;
+  }
+
+  /** The user's name in the authorization response's `user` field, for the provider types that send one (Apple); otherwise null. */
+  nameInAuthorizationResponse(provider: ProviderConfig, user: string): string | null {
+    return kindOf(provider).nameInAuthorizationResponse?.(user) ?? null;
   }
 
   /** Exchanges the code and establishes who signed in: for OpenID Connect, from the validated ID token. */
