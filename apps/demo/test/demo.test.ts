@@ -52,7 +52,12 @@ describe('the demo (what `pnpm start` runs)', () => {
       expect(await app.text()).toContain('<main id="app"');
       expect(await (await fetch(`http://localhost:${webPort}/config.json`)).json()).toEqual({ apiBaseUrl: `http://localhost:${port}`, tenantId: 'demo', apiKey: 'ak_demo_local_only_0c7f3b9a6e2d41f8' });
       const providers = await fetch(`http://localhost:${port}/v1/auth/providers`, { headers: { 'X-Tenant-Id': 'demo' } });
-      expect(await providers.json()).toEqual({ data: [{ id: 'dev', display_name: 'Local identity provider', type: 'oidc' }] });
+      expect(await providers.json()).toEqual({
+        data: [
+          { id: 'dev', display_name: 'Local identity provider', type: 'oidc' },
+          { id: 'apple', display_name: 'Apple', type: 'apple' },
+        ],
+      });
       // The demo requires frontend PKCE, and says what to send without it.
       const api = `http://localhost:${port}`;
       const withoutPkce = await fetch(`${api}/v1/auth/oidc/dev/start?tenant=demo&frontend_redirect_uri=http://localhost:5173/auth/callback`, { redirect: 'manual' });
