@@ -51,14 +51,14 @@ beforeAll(async () => {
       },
     },
   });
-  const apple = { type: 'apple', display_name: 'Apple', client_id: SERVICES_ID, team_id: TEAM_ID, key_id: KEY_ID, issuer: `${idp.issuer}/apple`, allow_insecure_http: true };
+  const apple = { type: 'apple' as const, display_name: 'Apple', client_id: SERVICES_ID, team_id: TEAM_ID, key_id: KEY_ID, issuer: `${idp.issuer}/apple`, allow_insecure_http: true };
   const file = twoTenants(idp.issuer, {
     alpha: {
       providers: { apple: { ...apple, private_key_env: 'APPLE_KEY' }, 'apple-stolen': { ...apple, private_key_env: 'OTHER_KEY' } },
       redirect_uris: [REDIRECT_URI],
       api_keys: [{ id: 'k1', sha256: sha256Hex(API_KEY) }],
     },
-  }) as Parameters<typeof parseTenants>[0];
+  });
   const dataDir = mkdtempSync(join(tmpdir(), 'aimable-auth-apple-'));
   const config = { ...testServerConfig(port, dataDir, twoTenants(idp.issuer)), tenants: parseTenants(file, { APPLE_KEY: pem(teamKey.privateKey), OTHER_KEY: pem(p256().privateKey), TEST_CLIENT_SECRET: 'unused' }) };
   const logs: string[] = [];
@@ -202,7 +202,7 @@ describe('Sign in with Apple, through the fake Apple over HTTP', () => {
     const page = await (await fetch(authorizationUrl)).text();
     const request = /name="request" value="([^"]+)"/.exec(page)![1]!;
     const cancelled = await fetch(new URL('/apple/auth/signin', idp.issuer), { method: 'POST', body: new URLSearchParams({ request, action: 'cancel' }) });
-    const fields = new URLSearchParams([...(await cancelled.text()).matchAll(/name="([^"]+)" value="([^"]*)"/g)].map((match) => [match[1]!, match[2]!]));
+    const fields = new URLSearchParams([...(await cancelled.text()).matchAll(/name="([^"]+)" value="([^"]*)"/g)].map((match): [string, string] => [match[1]!, match[2]!]));
     expect(fields.get('error')).toBe('user_cancelled_authorize');
 
     const callback = await postForm(`${h.url}/v1/auth/oidc/apple/callback`, fields);
