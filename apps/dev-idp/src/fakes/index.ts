@@ -13,8 +13,6 @@ export interface FakeProvidersOptions {
 export function createFakeProviders(context: FakeContext, options: FakeProvidersOptions): FakeProvider[] {
   const fakes: FakeProvider[] = [];
   if (options.apple) fakes.push(createFakeApple(context, options.apple));
-  void context;
-  void options;
   return fakes;
 }
 
