@@ -49,7 +49,7 @@ export function unknownTenant(tenantId: string): ApiProblem<ProblemOf<'startOidc
   return new ApiProblem({ status: 400, code: 'unknown_tenant', detail: `No tenant has the id '${tenantId}'.` });
 }
 
-export function unknownProvider(providerId: string): ApiProblem<ProblemOf<'startOidcLogin' | 'handleOidcCallback'>> {
+export function unknownProvider(providerId: string): ApiProblem<ProblemOf<'startOidcLogin' | 'handleOidcCallback' | 'receiveOidcFormPost'>> {
   return new ApiProblem({ status: 404, code: 'unknown_provider', detail: `The tenant has no provider '${providerId}'.` });
 }
 
@@ -58,7 +58,7 @@ export function redirectUriNotAllowed(): ApiProblem<ProblemOf<'startOidcLogin'>>
 }
 
 /** The callback's state is unknown, expired, used, or another provider's: there is no safe place to redirect to. */
-export function callbackStateInvalid(): ApiProblem<ProblemOf<'handleOidcCallback'>> {
+export function callbackStateInvalid(): ApiProblem<ProblemOf<'handleOidcCallback' | 'receiveOidcFormPost'>> {
   return new ApiProblem({ status: 400, code: 'invalid_state', detail: 'The login state is unknown or expired. Start the login again.' });
 }
 
@@ -124,7 +124,7 @@ export function rateLimited(retryAfterSeconds: number): ApiProblem<ProblemOf<'st
   return new ApiProblem({ status: 429, code: 'rate_limited', detail: 'Too many requests. Retry after the time given.', headers: { 'Retry-After': retryAfterSeconds } });
 }
 
-export function providerUnavailable(cause: unknown): ApiProblem<ProblemOf<'startOidcLogin' | 'handleOidcCallback' | 'createSession'>> {
+export function providerUnavailable(cause: unknown): ApiProblem<ProblemOf<'startOidcLogin' | 'handleOidcCallback' | 'receiveOidcFormPost' | 'createSession'>> {
   return new ApiProblem({
     status: 502,
     code: 'provider_unavailable',

@@ -83,6 +83,8 @@ beforeAll(async () => {
     'query.code_challenge_method': ['S256'],
     'query.state': started.map((login) => login.state),
     'query.iss': [provider.issuer],
+    // The same answers, posted as forms.
+    'body.receiveOidcFormPost': started.map((login) => ({ state: login.state, code: 'fuzz-form-post-code', iss: provider.issuer })),
     // The third, alpha's operator key, reads the audit log and is refused a refresh.
     'header.X-API-Key': [API_KEY, OTHER_API_KEY, ADMIN_API_KEY],
     'body.createSession': logins.map(sessionRequest),

@@ -1,11 +1,11 @@
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { RawTenantsFile } from '@aimable/auth-server';
-import { ENTRA_DIRECTORIES, type DevIdpOptions } from '@aimable/dev-idp';
+import { ENTRA_DIRECTORIES, type DevIdpOptions, type FakeAppleOptions } from '@aimable/dev-idp';
 
 /**
  * The demo tenant: tenant `demo`, providers `dev` (the local identity
- * provider), `github` and `microsoft` (dev-idp's fakes of GitHub and
- * Entra ID), and two API keys that this file publishes: the app's, which
+ * provider), `github`, `apple` and `microsoft` (dev-idp's fakes of
+ * GitHub, Sign in with Apple and Entra ID), and two API keys that this file publishes: the app's, which
  * refreshes, and the operator's, which reads the audit log. None of it
  * exists outside the demo.
  */
@@ -15,6 +15,23 @@ export const DEMO_ADMIN_API_KEY = 'demo-admin-key-local-only-7d3e9a51c2b84f60';
 export const DEMO_CLIENT_ID = 'aimable-demo';
 export const DEMO_CLIENT_SECRET_ENV = 'AIMABLE_DEMO_DEV_CLIENT_SECRET';
 export const DEMO_CLIENT_SECRET = 'dev-secret-not-for-production';
+/** Sign in with Apple through dev-idp's fake of it: the demo's Services ID, team and key id. */
+export const DEMO_APPLE = { servicesId: 'dev.aimable.demo.signin', teamId: 'DEMOTEAM01', keyId: 'DEMOKEY001' } as const;
+export const DEMO_APPLE_KEY_ENV = 'AIMABLE_DEMO_APPLE_PRIVATE_KEY';
+
+/** The demo's Apple team key: made at each start and kept in memory, its PEM for the server and its public half for the fake. */
+export function demoAppleKey(): { privateKeyPem: string; publicKey: KeyObject } {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return { privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), publicKey };
+}
+
+/** The fake Apple's registration of the demo's Services ID, whose return URL is the server's callback. */
+export function demoFakeApple(serverUrl: string, publicKey: KeyObject): FakeAppleOptions {
+  return {
+    clients: [{ client_id: DEMO_APPLE.servicesId, team_id: DEMO_APPLE.teamId, key_id: DEMO_APPLE.keyId, public_key: publicKey, redirect_uris: [`${serverUrl}/v1/auth/oidc/apple/callback`] }],
+  };
+}
+
 /** The demo apps' callbacks: the demo app's (5173, 4173), the React demo app's (5174) and the server-rendered one's (3000). Their origins are the CORS origins. */
 export const DEMO_REDIRECT_URIS = ['http://localhost:5173/auth/callback', 'http://localhost:4173/auth/callback', 'http://localhost:5174/auth/callback', 'http://localhost:3000/auth/callback'];
 
@@ -42,6 +59,16 @@ export function demoTenantsFile(devIdpIssuer: string, ...webOrigins: string[]): 
             client_secret_env: DEMO_CLIENT_SECRET_ENV,
             base_url: `${devIdpIssuer}/github`,
             api_url: `${devIdpIssuer}/github/api`,
+            allow_insecure_http: true,
+          },
+          apple: {
+            type: 'apple',
+            display_name: 'Apple',
+            issuer: `${devIdpIssuer}/apple`,
+            client_id: DEMO_APPLE.servicesId,
+            team_id: DEMO_APPLE.teamId,
+            key_id: DEMO_APPLE.keyId,
+            private_key_env: DEMO_APPLE_KEY_ENV,
             allow_insecure_http: true,
           },
           microsoft: {

@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadServerConfig, startServer } from '@aimable/auth-server';
 import { DEFAULT_MOCK_PORT, startMock } from '@aimable/auth-mock';
 import { startDevIdp, TEST_USERS } from '@aimable/dev-idp';
-import { DEMO_ADMIN_API_KEY, DEMO_API_KEY, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_CLIENT_SECRET_ENV, demoFakeProviders, demoTenantsFile } from './demo-tenant.js';
+import { DEMO_ADMIN_API_KEY, DEMO_API_KEY, DEMO_APPLE_KEY_ENV, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_CLIENT_SECRET_ENV, demoAppleKey, demoFakeApple, demoFakeProviders, demoTenantsFile } from './demo-tenant.js';
 import { serveDemoSsr } from './ssr.js';
 import { serveDemoWeb } from './web.js';
 
@@ -72,9 +72,12 @@ const reactOrigin = `http://localhost:${reactPort}`;
 const ssrOrigin = `http://localhost:${ssrPort}`;
 const demo = !env.AUTH_TENANTS_FILE;
 
+const appleKey = demoAppleKey();
+const demoSecrets = { [DEMO_CLIENT_SECRET_ENV]: DEMO_CLIENT_SECRET, [DEMO_APPLE_KEY_ENV]: appleKey.privateKeyPem };
+
 let config;
 try {
-  config = loadServerConfig({ ...env, AUTH_METRICS_PORT: metricsPort }, { fallbackTenants: { file: demoTenantsFile(devIdpIssuer, webOrigin, reactOrigin, ssrOrigin), secrets: { [DEMO_CLIENT_SECRET_ENV]: DEMO_CLIENT_SECRET } }, plaintextKeys: demo ? 'allow' : 'warn' });
+  config = loadServerConfig({ ...env, AUTH_METRICS_PORT: metricsPort }, { fallbackTenants: { file: demoTenantsFile(devIdpIssuer, webOrigin, reactOrigin, ssrOrigin), secrets: demoSecrets }, plaintextKeys: demo ? 'allow' : 'warn' });
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   console.error(error.message);
@@ -86,7 +89,7 @@ const devIdp = demo
       port: devIdpPort,
       issuer: devIdpIssuer,
       clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: [`${config.publicUrl}/v1/auth/oidc/dev/callback`] }],
-      fakes: demoFakeProviders(config.publicUrl),
+      fakes: { ...demoFakeProviders(config.publicUrl), apple: demoFakeApple(config.publicUrl, appleKey.publicKey) },
     })
   : undefined;
 let server;

@@ -56,6 +56,7 @@ describe('the demo (what `pnpm start` runs)', () => {
         data: [
           { id: 'dev', display_name: 'Local identity provider', type: 'oidc' },
           { id: 'github', display_name: 'GitHub', type: 'github' },
+          { id: 'apple', display_name: 'Apple', type: 'apple' },
           { id: 'microsoft', display_name: 'Microsoft', type: 'microsoft' },
         ],
       });

@@ -4,3 +4,5 @@ export { startDevIdp, type RunningDevIdp } from './server.js';
 export { signInAt } from './sign-in/sign-in-at.js';
 export { githubAccountsOf, githubEdgeAccounts, type GithubAccount, type GithubFakeOptions, type GithubFaults } from './fakes/github.js';
 export { ENTRA_DIRECTORIES, ENTRA_FORGERIES, type FakeEntraOptions } from './fakes/entra.js';
+export { signInAtApple, type FormPostResponse } from './sign-in/sign-in-at-apple.js';
+export type { FakeAppleClient, FakeAppleOptions, FakeProvidersOptions } from './fakes/index.js';

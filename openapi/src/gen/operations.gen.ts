@@ -3,7 +3,7 @@
 /**
  * The operations of the contract, by operationId.
  */
-export type OperationId = 'getJwks' | 'getApiReference' | 'getApiReferenceScript' | 'getHealth' | 'getOpenApiDocument' | 'getReadiness' | 'listAuditEvents' | 'logout' | 'handleOidcCallback' | 'startOidcLogin' | 'createSession' | 'listProviders' | 'getCurrentSession' | 'listSessions' | 'revokeSession' | 'refreshSession';
+export type OperationId = 'getJwks' | 'getApiReference' | 'getApiReferenceScript' | 'getHealth' | 'getOpenApiDocument' | 'getReadiness' | 'listAuditEvents' | 'logout' | 'handleOidcCallback' | 'receiveOidcFormPost' | 'startOidcLogin' | 'createSession' | 'listProviders' | 'getCurrentSession' | 'listSessions' | 'revokeSession' | 'refreshSession';
 
 /**
  * Every operation of the contract, as data: its route, its inputs, its security and its responses.
@@ -267,6 +267,65 @@ export const operations = [
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }],
                 problemCodes: ['unknown_provider']
+            },
+            500: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: ['internal_error']
+            },
+            502: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }, { name: 'Retry-After', required: true }],
+                problemCodes: ['provider_unavailable']
+            },
+            503: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }, { name: 'Retry-After', required: true }],
+                problemCodes: ['service_unavailable']
+            }
+        },
+        unknownQueryParameters: 'ignore'
+    },
+    {
+        operationId: 'receiveOidcFormPost',
+        method: 'post',
+        path: '/v1/auth/oidc/{provider}/callback',
+        parameters: [{
+                name: 'provider',
+                in: 'path',
+                required: true
+            }, {
+                name: 'X-Request-Id',
+                in: 'header',
+                required: false
+            }],
+        body: { required: true, mediaTypes: ['application/x-www-form-urlencoded'] },
+        security: [],
+        responses: {
+            303: { headers: [
+                    { name: 'Location', required: true },
+                    { name: 'X-Request-Id', required: false },
+                    { name: 'Cache-Control', required: false }
+                ] },
+            400: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: ['invalid_request', 'invalid_state']
+            },
+            404: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: ['unknown_provider']
+            },
+            413: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: ['payload_too_large']
+            },
+            415: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: ['unsupported_media_type']
             },
             500: {
                 contentType: 'application/problem+json',
@@ -774,7 +833,7 @@ export const openApiDocument = {
         title: 'Aimable Auth API',
         version: '1.0.0',
         summary: 'OIDC login, sessions with rotating refresh tokens, and multi-tenancy.',
-        description: 'The authentication API of Aimable. A frontend signs its users in with an\nOpenID Connect provider configured for its tenant, exchanges the result for\na session, and keeps the session alive with rotating refresh tokens.\n\n## Login flow\n1. The frontend creates a PKCE pair (RFC 7636): a random `code_verifier`,\n   kept in the browser, and `code_challenge = BASE64URL(SHA256(code_verifier))`.\n2. `GET /v1/auth/oidc/{provider}/start` with the `code_challenge` returns the\n   provider\'s authorization URL (a `302`, or `200` JSON for\n   `Accept: application/json`). The tenant comes from the `X-Tenant-Id`\n   header or, for a plain link or navigation that cannot carry a header,\n   from the `tenant` query parameter. The server stores a single-use\n   `state` that expires after **10 minutes** and is bound to the tenant,\n   the provider, the exact `frontend_redirect_uri`, the server\'s own PKCE\n   verifier and nonce, and the frontend\'s `code_challenge`.\n3. The provider redirects the browser to\n   `GET /v1/auth/oidc/{provider}/callback`, which forwards `code` and `state`\n   (or `error` and `state`) to the saved `frontend_redirect_uri`.\n4. The frontend posts `code`, `state` and its `code_verifier` to\n   `POST /v1/auth/oidc/session` and receives a session grant. The tenant\n   comes from the state.\n\n**Frontend PKCE is required.** Only the browser that holds the\n`code_verifier` can turn a `code` and `state` into a session, so a `code`\nand `state` stolen from a URL (history, `Referer`, proxy logs) or planted\nin a victim\'s browser (login CSRF, RFC 9700 §4.7.1) are worthless. A tenant\nmay opt out (`frontend_pkce: optional` in its session policy); its logins\nare then bound only by the single-use `state`, which is weaker.\n\n**Query values** may be sent percent-encoded or, where RFC 3986 allows\nit in a query, as they are (`frontend_redirect_uri=https://app.example/cb`);\nthe server compares them after the one decoding HTTP does.\n\n## Tokens\n* The **access token** is a short-lived JWT (15 minutes by default) signed\n  with a key published at `/.well-known/jwks.json`. Revoking a session does\n  not recall access tokens already issued: they stay valid until they\n  expire.\n* The **refresh token** rotates on every use. Browsers receive it in the\n  tenant\'s cookie `__Host-aimable_refresh_{tenant}` (for example\n  `__Host-aimable_refresh_demo`; `HttpOnly; Secure; Path=/`), one per\n  tenant, so that a browser can hold sessions of several tenants; clients\n  that send it in a JSON body receive it in the body.\n\n## Idempotency\n`POST /v1/auth/oidc/session` requires and `POST /v1/refresh` accepts an\n`Idempotency-Key` header: 1–255 printable ASCII characters, sent as a\nplain token. Keys must be random (a UUID v4 is recommended) and new for\neach logical request; a retry reuses its key. A key is scoped to the\noperation and to what only its caller holds: for session creation the\n`code_verifier`, for refresh the refresh token\'s session. So one\ncaller\'s key never collides with another\'s.\n\nThe first completed response is stored for **24 hours**; a retry with the\nsame key and the same request (method, route, canonical JSON body, and\nthe credential it carries) replays it with `Idempotent-Replayed: true`,\nbut only while what it granted is still current: a session-creation\nreplay after the session was refreshed, revoked or expired answers\n`401 invalid_state`, and a refresh replay after the token could no longer\nrefresh answers as that token would. The same key with a different\nrequest answers `422 idempotency_key_reused`; while the first request is\nstill running, a retry answers `409 idempotency_key_in_use` with\n`Retry-After`. A `401` met while the request ran (the provider refused\nthe code, the token was reused) is stored and replayed like a success.\nRequests rejected before they run (validation, credentials, an unknown\nstate, a wrong `code_verifier`), `429` and `5xx` results are not stored,\nso a retry may succeed.\n\n## Origins\nA browser request with an unsafe method (`POST`, `DELETE`) whose `Origin`\nis not allowed by every tenant it speaks for (its `X-Tenant-Id`, its API\nkey\'s tenant, its access token\'s tenant, its login state\'s tenant) is\nrefused with `403 origin_not_allowed` before anything runs. CORS lets an\norigin read an answer on the same rule.\n\n## API keys and scopes\nAn `X-API-Key` names its tenant and carries scopes, set per key in the\ntenants file: `refresh` (the default) for `POST /v1/refresh`, and\n`audit:read` for `GET /v1/admin/audit-events`. Each operation\'s\n`security` lists the scope it needs. A missing or unknown key answers\n`401 invalid_api_key` with a `WWW-Authenticate` challenge; a valid key\nwithout the scope answers `403 insufficient_scope`.\n\n## Errors\nEvery error is an RFC 9457 `application/problem+json` document with a\nstable `code` and the `request_id` of the request. Each operation declares,\nper status, exactly which codes it answers with; `5xx` problems never carry\ninternal detail, and those that may pass (`502`, `503`) say when to retry in\n`Retry-After`. Every `401` carries a `WWW-Authenticate` challenge.\n\n**Codes are extensible.** `ProblemCode` lists the codes of this version.\nLater versions may add codes, to any status, without a new major version;\nthey never change what a listed code means. A client must handle a code it\ndoes not know as its status\'s general meaning (the typed client turns it\ninto `unrecognized_problem`, and keeps the original in `problem.code`).\n\nA path the API does not have answers `404 not_found`, and a method a path\ndoes not take answers `405 method_not_allowed` with `Allow`\n(`x-unrouted-responses`). Parameterless probes (`/healthz`, `/readyz`,\n`/.well-known/jwks.json`, `/openapi.yaml`, `/docs` and its script) and the OIDC callback (RFC 6749 §4.1.2) ignore\nquery parameters they do not declare; every other operation refuses them\nwith `400 invalid_request`.\n',
+        description: 'The authentication API of Aimable. A frontend signs its users in with an\nOpenID Connect provider configured for its tenant, exchanges the result for\na session, and keeps the session alive with rotating refresh tokens.\n\n## Login flow\n1. The frontend creates a PKCE pair (RFC 7636): a random `code_verifier`,\n   kept in the browser, and `code_challenge = BASE64URL(SHA256(code_verifier))`.\n2. `GET /v1/auth/oidc/{provider}/start` with the `code_challenge` returns the\n   provider\'s authorization URL (a `302`, or `200` JSON for\n   `Accept: application/json`). The tenant comes from the `X-Tenant-Id`\n   header or, for a plain link or navigation that cannot carry a header,\n   from the `tenant` query parameter. The server stores a single-use\n   `state` that expires after **10 minutes** and is bound to the tenant,\n   the provider, the exact `frontend_redirect_uri`, the server\'s own PKCE\n   verifier and nonce, and the frontend\'s `code_challenge`.\n3. The provider redirects the browser to\n   `GET /v1/auth/oidc/{provider}/callback` (or, as Apple does, posts a form\n   to `POST` on the same path), which forwards `code` and `state` (or\n   `error` and `state`) to the saved `frontend_redirect_uri`.\n4. The frontend posts `code`, `state` and its `code_verifier` to\n   `POST /v1/auth/oidc/session` and receives a session grant. The tenant\n   comes from the state.\n\n**Frontend PKCE is required.** Only the browser that holds the\n`code_verifier` can turn a `code` and `state` into a session, so a `code`\nand `state` stolen from a URL (history, `Referer`, proxy logs) or planted\nin a victim\'s browser (login CSRF, RFC 9700 §4.7.1) are worthless. A tenant\nmay opt out (`frontend_pkce: optional` in its session policy); its logins\nare then bound only by the single-use `state`, which is weaker.\n\n**Query values** may be sent percent-encoded or, where RFC 3986 allows\nit in a query, as they are (`frontend_redirect_uri=https://app.example/cb`);\nthe server compares them after the one decoding HTTP does.\n\n## Tokens\n* The **access token** is a short-lived JWT (15 minutes by default) signed\n  with a key published at `/.well-known/jwks.json`. Revoking a session does\n  not recall access tokens already issued: they stay valid until they\n  expire.\n* The **refresh token** rotates on every use. Browsers receive it in the\n  tenant\'s cookie `__Host-aimable_refresh_{tenant}` (for example\n  `__Host-aimable_refresh_demo`; `HttpOnly; Secure; Path=/`), one per\n  tenant, so that a browser can hold sessions of several tenants; clients\n  that send it in a JSON body receive it in the body.\n\n## Idempotency\n`POST /v1/auth/oidc/session` requires and `POST /v1/refresh` accepts an\n`Idempotency-Key` header: 1–255 printable ASCII characters, sent as a\nplain token. Keys must be random (a UUID v4 is recommended) and new for\neach logical request; a retry reuses its key. A key is scoped to the\noperation and to what only its caller holds: for session creation the\n`code_verifier`, for refresh the refresh token\'s session. So one\ncaller\'s key never collides with another\'s.\n\nThe first completed response is stored for **24 hours**; a retry with the\nsame key and the same request (method, route, canonical JSON body, and\nthe credential it carries) replays it with `Idempotent-Replayed: true`,\nbut only while what it granted is still current: a session-creation\nreplay after the session was refreshed, revoked or expired answers\n`401 invalid_state`, and a refresh replay after the token could no longer\nrefresh answers as that token would. The same key with a different\nrequest answers `422 idempotency_key_reused`; while the first request is\nstill running, a retry answers `409 idempotency_key_in_use` with\n`Retry-After`. A `401` met while the request ran (the provider refused\nthe code, the token was reused) is stored and replayed like a success.\nRequests rejected before they run (validation, credentials, an unknown\nstate, a wrong `code_verifier`), `429` and `5xx` results are not stored,\nso a retry may succeed.\n\n## Origins\nA browser request with an unsafe method (`POST`, `DELETE`) whose `Origin`\nis not allowed by every tenant it speaks for (its `X-Tenant-Id`, its API\nkey\'s tenant, its access token\'s tenant, its login state\'s tenant) is\nrefused with `403 origin_not_allowed` before anything runs. CORS lets an\norigin read an answer on the same rule.\n\n## API keys and scopes\nAn `X-API-Key` names its tenant and carries scopes, set per key in the\ntenants file: `refresh` (the default) for `POST /v1/refresh`, and\n`audit:read` for `GET /v1/admin/audit-events`. Each operation\'s\n`security` lists the scope it needs. A missing or unknown key answers\n`401 invalid_api_key` with a `WWW-Authenticate` challenge; a valid key\nwithout the scope answers `403 insufficient_scope`.\n\n## Errors\nEvery error is an RFC 9457 `application/problem+json` document with a\nstable `code` and the `request_id` of the request. Each operation declares,\nper status, exactly which codes it answers with; `5xx` problems never carry\ninternal detail, and those that may pass (`502`, `503`) say when to retry in\n`Retry-After`. Every `401` carries a `WWW-Authenticate` challenge.\n\n**Codes are extensible.** `ProblemCode` lists the codes of this version.\nLater versions may add codes, to any status, without a new major version;\nthey never change what a listed code means. A client must handle a code it\ndoes not know as its status\'s general meaning (the typed client turns it\ninto `unrecognized_problem`, and keeps the original in `problem.code`).\n\nA path the API does not have answers `404 not_found`, and a method a path\ndoes not take answers `405 method_not_allowed` with `Allow`\n(`x-unrouted-responses`). Parameterless probes (`/healthz`, `/readyz`,\n`/.well-known/jwks.json`, `/openapi.yaml`, `/docs` and its script) and the OIDC callback (RFC 6749 §4.1.2) ignore\nquery parameters they do not declare; every other operation refuses them\nwith `400 invalid_request`.\n',
         contact: { name: 'Aimable Auth' },
         license: { name: 'Apache-2.0', identifier: 'Apache-2.0' }
     },
@@ -951,6 +1010,38 @@ export const openApiDocument = {
                         } },
                     400: { $ref: '#/components/responses/CallbackBadRequest' },
                     404: { $ref: '#/components/responses/UnknownProvider' },
+                    500: { $ref: '#/components/responses/InternalError' },
+                    502: { $ref: '#/components/responses/ProviderUnavailable' },
+                    503: { $ref: '#/components/responses/ServiceUnavailable' }
+                }
+            }, post: {
+                operationId: 'receiveOidcFormPost',
+                tags: ['oidc'],
+                security: [],
+                summary: 'Receive the provider\'s authorization response as a form post',
+                description: 'The same callback, for providers that post the authorization response\nas a form (OAuth 2.0 Form Post Response Mode): Apple does whenever the\nlogin asks for the user\'s name or email. The browser posts it from the\nprovider\'s page, so it comes cross-site and without credentials: no\norigin check applies, and `state` is what binds it to the login.\n\nThe fields, their limits and the checks are the GET\'s, and the browser\nis sent to the same place, with `303 See Other` so that it follows with\na GET. Unknown fields are ignored, as the GET ignores unknown query\nparameters.\n\n`user` is Apple\'s: on a user\'s first sign-in only, a JSON object with\nthe user\'s `name` (`firstName`, `lastName`) and `email`. It is not\nsigned: only the name is kept, with the login, and becomes the user\'s\nname if the provider\'s ID token names none; the email comes from the ID\ntoken alone. A `user` that is not such JSON is ignored.\n',
+                'x-unknown-query-parameters': 'ignore',
+                parameters: [{ $ref: '#/components/parameters/Provider' }, { $ref: '#/components/parameters/RequestId' }],
+                requestBody: { required: true, content: { 'application/x-www-form-urlencoded': { schema: { $ref: '#/components/schemas/AuthorizationResponseForm' }, example: {
+                                code: 'c1a2b3d4e5f60718293a4b5c6d7e8f90a.0.nrxy.AbCdEfGhIjKlMnOpQrStUv',
+                                state: 'Vx4y6zKd1o0Jm2t8R3aQ5w8bC7dE9fG1hI2jK3lM4nO',
+                                user: '{"name":{"firstName":"Ada","lastName":"Lovelace"},"email":"ada@example.com"}'
+                            } } } },
+                responses: {
+                    303: { description: 'Redirect to the saved `frontend_redirect_uri`, with `code` and `state`, or `error` (an RFC 6749 §4.1.2.1 code) and `state`.', headers: {
+                            Location: {
+                                description: 'The saved `frontend_redirect_uri` with the result in its query.',
+                                required: true,
+                                schema: { type: 'string', format: 'uri' },
+                                examples: { signed_in: { summary: 'The provider signed the user in', value: 'http://localhost:5173/auth/callback?code=c1a2b3d4e5f60718293a4b5c6d7e8f90a.0.nrxy.AbCdEfGhIjKlMnOpQrStUv&state=Vx4y6zKd1o0Jm2t8R3aQ5w8bC7dE9fG1hI2jK3lM4nO' }, refused: { summary: 'The user or the provider refused (an RFC 6749 error code only, never its description)', value: 'http://localhost:5173/auth/callback?error=access_denied&state=Vx4y6zKd1o0Jm2t8R3aQ5w8bC7dE9fG1hI2jK3lM4nO' } }
+                            },
+                            'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' },
+                            'Cache-Control': { $ref: '#/components/headers/Cache-Control-No-Store' }
+                        } },
+                    400: { $ref: '#/components/responses/CallbackBadRequest' },
+                    404: { $ref: '#/components/responses/UnknownProvider' },
+                    413: { $ref: '#/components/responses/PayloadTooLarge' },
+                    415: { $ref: '#/components/responses/UnsupportedMediaType' },
                     500: { $ref: '#/components/responses/InternalError' },
                     502: { $ref: '#/components/responses/ProviderUnavailable' },
                     503: { $ref: '#/components/responses/ServiceUnavailable' }
@@ -1793,6 +1884,45 @@ export const openApiDocument = {
                         enum: ['cookie', 'body'],
                         default: 'cookie',
                         description: 'How to deliver the refresh token. `cookie` (browsers) sets the `__Host-aimable_refresh_{tenant}` cookie; `body` (other clients) returns it in the grant instead.'
+                    }
+                }
+            },
+            AuthorizationResponseForm: {
+                type: 'object',
+                description: 'An authorization response posted as a form (OAuth 2.0 Form Post Response Mode). Fields it does not list are ignored.',
+                required: ['state'],
+                properties: {
+                    state: {
+                        type: 'string',
+                        minLength: 1,
+                        maxLength: 512,
+                        description: 'The state created by the start operation.'
+                    },
+                    code: {
+                        type: 'string',
+                        minLength: 1,
+                        maxLength: 4096,
+                        description: 'The provider\'s authorization code.'
+                    },
+                    iss: {
+                        type: 'string',
+                        maxLength: 2048,
+                        description: 'The issuer of the authorization response (RFC 9207).'
+                    },
+                    error: {
+                        type: 'string',
+                        maxLength: 256,
+                        description: 'The provider\'s error code (RFC 6749 §4.1.2.1).'
+                    },
+                    error_description: {
+                        type: 'string',
+                        maxLength: 2048,
+                        description: 'The provider\'s human-readable error description. Never forwarded to the frontend.'
+                    },
+                    user: {
+                        type: 'string',
+                        maxLength: 4096,
+                        description: 'Apple, on a user\'s first sign-in only: JSON with the user\'s `name` (`firstName`, `lastName`) and `email`. Unsigned: only the name is used.'
                     }
                 }
             },

@@ -37,6 +37,7 @@ const KNOWN_CODES: ReadonlySet<string> = new Set(Object.keys(KNOWN));
 export interface OperationErrors {
   startOidcLogin: api.StartOidcLoginErrors;
   handleOidcCallback: api.HandleOidcCallbackErrors;
+  receiveOidcFormPost: api.ReceiveOidcFormPostErrors;
   createSession: api.CreateSessionErrors;
   refreshSession: api.RefreshSessionErrors;
   getCurrentSession: api.GetCurrentSessionErrors;

@@ -74,6 +74,7 @@ export interface AuthClient {
   startOidcLoginUrl(options: { path: api.StartOidcLoginData['path']; query: Omit<api.StartOidcLoginData['query'], 'tenant'> }): string;
   startOidcLogin: Operation<api.StartOidcLoginData, api.StartOidcLoginResponses>;
   handleOidcCallback: Operation<api.HandleOidcCallbackData, never>;
+  receiveOidcFormPost: Operation<api.ReceiveOidcFormPostData, never>;
   createSession: Operation<api.CreateSessionData, api.CreateSessionResponses>;
   refreshSession: Operation<api.RefreshSessionData, api.RefreshSessionResponses>;
   getCurrentSession: Operation<api.GetCurrentSessionData, api.GetCurrentSessionResponses>;

@@ -134,6 +134,17 @@ function judgeAnswer(judge: ContractJudge, request: SentRequest, answer: Receive
   return violations;
 }
 
+/**
+ * A body as the operation declares it: JSON, or a form whose fields are
+ * the object's (a value that is not a string goes as its JSON). What is not
+ * an object cannot be a form, and goes as JSON: a body the form's schema
+ * refuses.
+ */
+function encodeBody(value: unknown, mediaType: string | undefined): string {
+  if (mediaType !== 'application/x-www-form-urlencoded' || typeof value !== 'object' || value === null || Array.isArray(value)) return JSON.stringify(value);
+  return new URLSearchParams(Object.entries(value).map(([name, field]): [string, string] => [name, typeof field === 'string' ? field : JSON.stringify(field)])).toString();
+}
+
 /** The operation the contract routes a method and path to. */
 function routeOf(all: Operation[], method: string, path: string): string | undefined {
   return all.find((operation) => operation.method === method && routePattern(operation.path).test(path))?.operationId;
@@ -162,10 +173,11 @@ function materialise(planned: PlannedRequest, pool: Pool, all: Operation[]): Sen
     if (sent !== undefined) headers[name] = Buffer.from(sent, 'utf8').toString('latin1').replace(/[\x00-\x08\x0a-\x1f\x7f]/g, '?').trim();
   }
   let body: string | undefined;
+  const declaredMediaType = all.find((operation) => operation.operationId === planned.operationId)?.body?.mediaType;
   // A GET or HEAD carries no body.
   if (planned.method === 'GET' || planned.method === 'HEAD') body = undefined;
-  else if (planned.body && 'json' in planned.body) body = JSON.stringify(planned.body.json);
-  else if (planned.body && 'pool' in planned.body) body = JSON.stringify(take(planned.body.pool) ?? {});
+  else if (planned.body && 'json' in planned.body) body = encodeBody(planned.body.json, declaredMediaType);
+  else if (planned.body && 'pool' in planned.body) body = encodeBody(take(planned.body.pool) ?? {}, declaredMediaType);
   else if (planned.body && 'raw' in planned.body) body = planned.body.raw;
   if (body !== undefined && planned.contentType) headers['Content-Type'] = planned.contentType;
   return {

@@ -198,6 +198,11 @@ export async function runContractTests(options: ContractTestOptions): Promise<Co
     await call('handleOidcCallback', () => client().handleOidcCallback({ path: { provider: options.provider! }, query: { code: 'contract-test', state: 'contract-test-unknown-state' }, redirect: 'manual' }));
     if ((last?.status ?? 500) >= 500) throw new CheckFailure(`answered ${last?.status}`, last);
   });
+  await check('receiveOidcFormPost', 'answers a form post callback with a state it never issued as the contract declares, never with a 5xx', !options.provider, async () => {
+    if (!options.provider) throw new Skip('no --provider given');
+    await call('receiveOidcFormPost', () => client().receiveOidcFormPost({ path: { provider: options.provider! }, body: { code: 'contract-test', state: 'contract-test-unknown-state' }, redirect: 'manual' }));
+    if ((last?.status ?? 500) >= 500) throw new CheckFailure(`answered ${last?.status}`, last);
+  });
   await check('(unrouted)', 'answers 404 for a path outside the contract, 405 with Allow for a method a path does not take', false, async () => {
     for (const [method, path] of [['GET', '/v1/contract-test-nothing-here'], ['DELETE', '/healthz']]) {
       last = undefined;

@@ -21,6 +21,10 @@ export const stubHandlers: Handlers = {
     status: 302,
     headers: { Location: `http://localhost:5173/auth/callback?state=${encodeURIComponent(query.state)}` },
   }),
+  receiveOidcFormPost: ({ body }) => ({
+    status: 303,
+    headers: { Location: `http://localhost:5173/auth/callback?state=${encodeURIComponent(body.state)}` },
+  }),
   createSession: () => ({ status: 201, body: grant, headers: { 'Cache-Control': 'no-store' } }),
   refreshSession: () => ({ status: 200, body: grant }),
   getCurrentSession: () => ({ status: 200, body: { session, user } }),

@@ -60,5 +60,14 @@ export function originCheck(callers: Callers): RequestHandler {
   };
 }
 
+/**
+ * Posted by the provider's page, not by a tenant's: the form post callback
+ * comes from the provider's origin (or `null`), carries no credentials, and
+ * is bound to its login by `state` alone, as the GET callback is.
+ */
+const PROVIDER_POSTED: ReadonlySet<string> = new Set(['receiveOidcFormPost']);
+
 /** The operations that change something: those an origin check guards. */
-export const UNSAFE_OPERATIONS: ReadonlySet<string> = new Set(operations.filter((operation) => operation.method !== 'get').map((operation) => operation.operationId));
+export const UNSAFE_OPERATIONS: ReadonlySet<string> = new Set(
+  operations.filter((operation) => operation.method !== 'get' && !PROVIDER_POSTED.has(operation.operationId)).map((operation) => operation.operationId),
+);

@@ -84,6 +84,22 @@ export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrinci
       return { status: 302, headers: { Location: location, ...NO_STORE } };
     },
 
+    async receiveOidcFormPost({ path, body }, context) {
+      const location = await deps.login.receive(
+        {
+          providerId: path.provider,
+          state: body.state,
+          code: body.code,
+          iss: body.iss,
+          error: body.error,
+          user: body.user,
+        },
+        requestOrigin(context.req, context.res),
+      );
+      // 303: the browser follows a posted form's redirect with a GET.
+      return { status: 303, headers: { Location: location, ...NO_STORE } };
+    },
+
     async createSession({ headers, body }, context) {
       const caller = deps.callers.of(context.req);
       const namedTenantId = caller.tenant().requireUnambiguousId();

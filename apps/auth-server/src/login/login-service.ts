@@ -32,6 +32,8 @@ export interface AuthorizationResponse {
   code?: string;
   iss?: string;
   error?: string;
+  /** Apple's `user` form field: the name on a user's first sign-in, unsigned. */
+  user?: string;
 }
 
 /** What `POST /v1/auth/oidc/session` presents: the state, and the proof that it started the login. */
@@ -175,8 +177,11 @@ export class LoginService {
 
     target.searchParams.set('code', response.code);
     target.searchParams.set('state', response.state);
+    // Kept with the login until the session is made. Only the first return records it: whoever replays the
+    // callback later (the state may have leaked from the frontend's URL) cannot rename the user.
+    const name = response.user === undefined ? null : this.providers.nameInAuthorizationResponse(provider, response.user);
     // Audited once per state: a callback sent again (a reload, or someone replaying the link) records nothing new.
-    if (await this.store.markLoginReturned(stateHash, now)) await this.events.completed({ tenantId: tenant.id, origin });
+    if (await this.store.markLoginReturned(stateHash, now, name)) await this.events.completed({ tenantId: tenant.id, origin });
     return target.href;
   }
 

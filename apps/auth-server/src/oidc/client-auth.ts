@@ -103,3 +103,8 @@ async function signingKey(privateKey: KeyObject): Promise<webcrypto.CryptoKey> {
   const algorithm = privateKey.asymmetricKeyType === 'rsa' ? { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } : { name: 'ECDSA', namedCurve: 'P-256' };
   return webcrypto.subtle.importKey('pkcs8', privateKey.export({ format: 'der', type: 'pkcs8' }), algorithm, false, ['sign']);
 }
+
+/** A provider type whose method is fixed by the provider itself (Apple's `client_secret_post`): nothing to settle against discovery. */
+export function fixedTokenEndpointAuthentication(clientAuth: oidc.ClientAuth, method: TokenEndpointAuthMethod): TokenEndpointAuthentication {
+  return { clientAuth, settle: () => Promise.resolve(method) };
+}

@@ -1,10 +1,10 @@
 import type { Clock } from '../clock.js';
-import { providerUnavailable } from '../problems.js';
 import type { ProviderConfig } from '../tenants/tenant.js';
+import { apple } from './apple.js';
 import { sendsIssuerInResponses } from './code-grant.js';
 import { github } from './github.js';
-import type { AuthorizationParameters, CodeExchange, DiscoveredProvider, ProviderIdentity, ProviderKind, ProviderKinds } from './provider-kind.js';
 import { microsoftEntra } from './microsoft.js';
+import type { AuthorizationParameters, CodeExchange, DiscoveredProvider, ProviderIdentity, ProviderKind, ProviderKinds } from './provider-kind.js';
 import { standardOidc } from './standard-oidc.js';
 
 export type { CodeExchange, DiscoveredProvider, ProviderIdentity } from './provider-kind.js';
@@ -16,18 +16,10 @@ interface CachedDiscovery {
   lastGood?: DiscoveredProvider;
 }
 
-const notYetSupported: ProviderKind = {
-  discover: () => Promise.reject(providerUnavailable(new Error('this provider type is not supported yet'))),
-  authorizationUrl: () => {
-    throw new Error('this provider type is not supported yet');
-  },
-  exchangeCode: () => Promise.reject(providerUnavailable(new Error('this provider type is not supported yet'))),
-};
-
 const KINDS: ProviderKinds = {
   oidc: standardOidc,
   github,
-  apple: notYetSupported,
+  apple,
   microsoft: microsoftEntra,
 };
 
@@ -87,6 +79,11 @@ export class ProviderClients {
 
   issuerOf({ configuration }: DiscoveredProvider): string {
     return configuration.serverMetadata().issuer;
+  }
+
+  /** The user's name in the authorization response's `user` field, for the provider types that send one (Apple); otherwise null. */
+  nameInAuthorizationResponse(provider: ProviderConfig, user: string): string | null {
+    return kindOf(provider).nameInAuthorizationResponse?.(user) ?? null;
   }
 
   /** Exchanges the code and establishes who signed in: for OpenID Connect, from the validated ID token. */

@@ -54,6 +54,8 @@ export interface ProviderKind<C extends ProviderConfig = ProviderConfig> {
   authorizationUrl(discovered: DiscoveredProvider, provider: C, parameters: AuthorizationParameters): URL;
   /** Exchanges the code (with PKCE) and establishes who signed in. */
   exchangeCode(discovered: DiscoveredProvider, provider: C, exchange: CodeExchange): Promise<ProviderIdentity>;
+  /** The user's name in the authorization response's `user` field (Apple's), unsigned; null when it names none. */
+  nameInAuthorizationResponse?(user: string): string | null;
 }
 
 export type ProviderKinds = { [T in ProviderType]: ProviderKind<Extract<ProviderConfig, { type: T }>> };

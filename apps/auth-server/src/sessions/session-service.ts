@@ -157,7 +157,8 @@ export class SessionService {
         subject: identity.subject,
         email: identity.email,
         emailVerified: identity.emailVerified,
-        name: identity.name,
+        // The provider's own word first; else the name its callback gave (Apple's, which its ID token never carries).
+        name: identity.name ?? state.name ?? null,
         picture: identity.picture,
         createdAt: now,
         updatedAt: now,

@@ -54,14 +54,18 @@ export interface StoreOperations {
   findLiveLoginState(stateHash: string, now: number): Promise<LoginStateRecord | undefined>;
   /** A state that exists and has not expired, consumed or not. */
   findLoginState(stateHash: string, now: number): Promise<LoginStateRecord | undefined>;
-  /** Records the provider's first return to the callback with a live state; false when it returned before (or the state is not live). */
-  markLoginReturned(stateHash: string, now: number): Promise<boolean>;
+  /**
+   * Records the provider's first return to the callback with a live state,
+   * with the user's name if it sent one; false when it returned before (or
+   * the state is not live), and then nothing changes.
+   */
+  markLoginReturned(stateHash: string, now: number, name?: string | null): Promise<boolean>;
   /** Marks the state consumed if it is live and of this tenant; undefined when another request won or it is not live. */
   consumeLoginState(stateHash: string, tenantId: string, now: number): Promise<LoginStateRecord | undefined>;
   /** Undoes a consumption that did not lead to a session (the provider could not be reached). */
   restoreLoginState(stateHash: string, consumedAt: number): Promise<void>;
 
-  /** Inserts the user, or updates its profile when (tenant, issuer, subject) exists; returns the stored row. */
+  /** Inserts the user, or updates its profile when (tenant, issuer, subject) exists (a null name keeps the stored one); returns the stored row. */
   upsertUser(user: NewUser): Promise<UserRecord>;
   findUser(tenantId: string, userId: string): Promise<UserRecord | undefined>;
 

@@ -33,10 +33,10 @@ export class KyselyOperations implements StoreOperations {
     return this.db.selectFrom('loginStates').selectAll().where('stateHash', '=', stateHash).where('expiresAt', '>', now).executeTakeFirst();
   }
 
-  async markLoginReturned(stateHash: string, now: number): Promise<boolean> {
+  async markLoginReturned(stateHash: string, now: number, name: string | null = null): Promise<boolean> {
     const result = await this.db
       .updateTable('loginStates')
-      .set({ returnedAt: now })
+      .set({ returnedAt: now, name })
       .where('stateHash', '=', stateHash)
       .where('returnedAt', 'is', null)
       .where('consumedAt', 'is', null)
@@ -77,7 +77,8 @@ export class KyselyOperations implements StoreOperations {
         conflict.columns(['tenantId', 'issuer', 'subject']).doUpdateSet({
           email: row.email,
           emailVerified: row.emailVerified,
-          name: row.name,
+          // A provider that names no one this time (Apple names the user on the first sign-in only) keeps the stored name.
+          name: (eb) => eb.fn.coalesce(eb.ref('excluded.name'), eb.ref('users.name')),
           picture: row.picture,
           updatedAt: row.updatedAt,
         }),

@@ -211,6 +211,12 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0010_login_state_name': {
+    // Apple names the user once, in the callback, while the code is exchanged later: the name waits with the login.
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('login_states').addColumn('name', 'text').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -50,6 +50,8 @@ export interface LoginStatesTable {
   consumedAt: number | null;
   /** When the provider first sent the browser back to the callback with this state. */
   returnedAt: number | null;
+  /** The user's name as that first return gave it (Apple's `user` field, unsigned): the name of a user whose ID token has none. */
+  name: string | null;
 }
 
 export interface SessionsTable {

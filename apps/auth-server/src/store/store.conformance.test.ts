@@ -95,6 +95,22 @@ describe(`the ${under.dialect} store`, () => {
     expect((await store.countRows()).users).toBe(1);
   });
 
+  test('When the same user signs in again and the provider names no one, then the stored name stays; a new name replaces it', async () => {
+    const user = (name: string | null, at: number) => ({
+      id: `usr_${at}`, tenantId: 't', issuer: 'https://idp', subject: 's', email: 'a@example.com', emailVerified: true, name, picture: null, createdAt: at, updatedAt: at,
+    });
+    await store.upsertUser(user('Ada Lovelace', now));
+    expect(await store.upsertUser(user(null, now + 1))).toMatchObject({ id: `usr_${now}`, name: 'Ada Lovelace', updatedAt: now + 1 });
+    expect(await store.upsertUser(user('Ada King', now + 2))).toMatchObject({ name: 'Ada King' });
+  });
+
+  test('When the provider returns to the callback, then the name it gave is kept with the login state; a later return changes nothing', async () => {
+    await store.insertLoginState(loginState());
+    expect(await store.markLoginReturned('h', now, 'Ada Lovelace')).toBe(true);
+    expect(await store.markLoginReturned('h', now + 1, 'Mallory')).toBe(false);
+    expect(await store.consumeLoginState('h', 't', now + 2)).toMatchObject({ name: 'Ada Lovelace', returnedAt: now });
+  });
+
   test('When a session was revoked or has expired, then a refresh cannot touch it', async () => {
     await seedSession();
     expect(await store.touchSession('t', 'ses_1', now + 100, now + 600)).toBe(true);

@@ -7,7 +7,7 @@ import { startDevIdp, type RunningDevIdp } from '@aimable/dev-idp';
 import { freePort } from '@aimable/testing';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { DEMO_API_KEY, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_CLIENT_SECRET_ENV, demoTenantsFile } from '../../src/demo-tenant.js';
+import { DEMO_API_KEY, DEMO_APPLE_KEY_ENV, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_CLIENT_SECRET_ENV, demoAppleKey, demoFakeApple, demoTenantsFile } from '../../src/demo-tenant.js';
 import { serveDemoWeb, type RunningDemoWeb } from '../../src/web.js';
 
 /**
@@ -55,13 +55,19 @@ describe('the demo app against the server', () => {
     const [apiPort, idpPort, webPort] = [await freePort(), await freePort(), await freePort()];
     const api = `http://localhost:${apiPort}`;
     const webOrigin = `http://localhost:${webPort}`;
-    idp = await startDevIdp({ port: idpPort, issuer: `http://localhost:${idpPort}`, clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: [`${api}/v1/auth/oidc/dev/callback`] }] });
+    const appleKey = demoAppleKey();
+    idp = await startDevIdp({
+      port: idpPort,
+      issuer: `http://localhost:${idpPort}`,
+      clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: [`${api}/v1/auth/oidc/dev/callback`] }],
+      fakes: { apple: demoFakeApple(api, appleKey.publicKey) },
+    });
     const tenants = demoTenantsFile(idp.issuer, webOrigin);
     // Short-lived access tokens: the scheduled refresh runs several times during the test.
     tenants.tenants[0]!.session_policy = { access_token_ttl_seconds: ACCESS_TOKEN_SECONDS };
     const config = loadServerConfig(
       { PORT: String(apiPort), HOST: '127.0.0.1', AUTH_DATA_DIR: mkdtempSync(join(tmpdir(), 'aimable-demo-web-')) },
-      { fallbackTenants: { file: tenants, secrets: { [DEMO_CLIENT_SECRET_ENV]: DEMO_CLIENT_SECRET } }, plaintextKeys: 'allow' },
+      { fallbackTenants: { file: tenants, secrets: { [DEMO_CLIENT_SECRET_ENV]: DEMO_CLIENT_SECRET, [DEMO_APPLE_KEY_ENV]: appleKey.privateKeyPem } }, plaintextKeys: 'allow' },
     );
     server = await startServer({ config, logDestination: { write: () => undefined } });
     web = await serveDemoWeb({ port: webPort, config: { apiBaseUrl: api, tenantId: 'demo', apiKey: DEMO_API_KEY } });
@@ -140,6 +146,28 @@ describe('the demo app against the server', () => {
     await waitFor(page, 'signed-out');
     await context.close();
     expect(external).toEqual([]);
+  });
+
+  test('When a newcomer signs in with Apple, then the fake Apple posts the answer back as a form and the app is signed in with the name Apple gave', async () => {
+    const context = await browser.newContext();
+    const posted: string[] = [];
+    context.on('request', (request) => {
+      if (request.method() === 'POST' && new URL(request.url()).pathname === '/v1/auth/oidc/apple/callback') posted.push(request.headers()['content-type'] ?? '');
+    });
+    const page = await open(context, web.url);
+    await waitFor(page, 'signed-out');
+    await page.getByRole('button', { name: 'Sign in with Apple' }).click();
+    await page.getByRole('heading', { name: 'Sign in with Apple' }).waitFor();
+    await page.locator('#username').fill('grace');
+    await page.locator('#password').fill('password');
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await waitFor(page, 'signed-in');
+    expect(posted).toEqual(['application/x-www-form-urlencoded']);
+    expect(await page.locator('.user').textContent()).toBe('Grace Hopper');
+    expect(page.url()).toBe(`${web.url}/`);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await waitFor(page, 'signed-out');
+    await context.close();
   });
 
   test('When the API reference is opened from the app, then it renders the contract with nothing fetched from elsewhere', async () => {

@@ -1,8 +1,10 @@
+import { createFakeApple, type FakeAppleOptions } from './apple.js';
 import { createFakeEntra, type FakeEntraOptions } from './entra.js';
 import type { FakeContext, FakeProvider } from './fake-provider.js';
 import { createGithubFake, type GithubFakeOptions } from './github.js';
 
 export type { FakeContext, FakeProvider } from './fake-provider.js';
+export type { FakeAppleClient, FakeAppleOptions } from './apple.js';
 
 /** The fakes to serve, each given the clients registered with it. None is served unless asked for. */
 export interface FakeProvidersOptions {
@@ -10,12 +12,15 @@ export interface FakeProvidersOptions {
   github?: GithubFakeOptions;
   /** Microsoft Entra ID, under `/entra`. */
   entra?: FakeEntraOptions;
+  /** Sign in with Apple, under `/apple`. */
+  apple?: FakeAppleOptions;
 }
 
 export function createFakeProviders(context: FakeContext, options: FakeProvidersOptions): FakeProvider[] {
   const fakes: FakeProvider[] = [];
   if (options.github) fakes.push(createGithubFake(context, options.github));
   if (options.entra) fakes.push(createFakeEntra(context, options.entra));
+  if (options.apple) fakes.push(createFakeApple(context, options.apple));
   return fakes;
 }
 

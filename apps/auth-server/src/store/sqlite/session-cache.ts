@@ -91,7 +91,7 @@ class SessionCache implements AuthStore {
   insertLoginState(row: NewLoginState) { return this.store.insertLoginState(row); }
   findLiveLoginState(stateHash: string, now: number) { return this.store.findLiveLoginState(stateHash, now); }
   findLoginState(stateHash: string, now: number) { return this.store.findLoginState(stateHash, now); }
-  markLoginReturned(stateHash: string, now: number) { return this.store.markLoginReturned(stateHash, now); }
+  markLoginReturned(stateHash: string, now: number, name?: string | null) { return this.store.markLoginReturned(stateHash, now, name); }
   consumeLoginState(stateHash: string, tenantId: string, now: number) { return this.store.consumeLoginState(stateHash, tenantId, now); }
   restoreLoginState(stateHash: string, consumedAt: number) { return this.store.restoreLoginState(stateHash, consumedAt); }
   upsertUser(user: NewUser) { return this.store.upsertUser(user); }
