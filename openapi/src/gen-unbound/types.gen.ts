@@ -286,6 +286,14 @@ export type ServiceUnavailableProblem = Problem & {
     code: 'service_unavailable';
 };
 
+/**
+ * The problem of a `431`: the request line and headers together pass the server's limit (`invalid_request`).
+ */
+export type RequestHeaderFieldsTooLargeProblem = Problem & {
+    status: 431;
+    code: 'invalid_request';
+};
+
 export type AuthorizationRedirect = {
     /**
      * The provider's authorization URL. Navigate the browser to it.
@@ -512,7 +520,7 @@ export type TenantIdOptional = TenantId;
 export type Provider = string;
 
 /**
- * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
+ * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored; one longer than 256 characters is refused.
  */
 export type RequestId = string;
 
@@ -534,7 +542,7 @@ export type StartOidcLoginData = {
          */
         'X-Tenant-Id'?: TenantId;
         /**
-         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
+         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored; one longer than 256 characters is refused.
          */
         'X-Request-Id'?: string;
     };
@@ -579,6 +587,10 @@ export type StartOidcLoginErrors = {
      */
     429: TooManyRequestsProblem;
     /**
+     * The request line and headers together pass the server's limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.
+     */
+    431: RequestHeaderFieldsTooLargeProblem;
+    /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
     500: InternalErrorProblem;
@@ -607,7 +619,7 @@ export type HandleOidcCallbackData = {
     body?: never;
     headers?: {
         /**
-         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
+         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored; one longer than 256 characters is refused.
          */
         'X-Request-Id'?: string;
     };
@@ -619,11 +631,11 @@ export type HandleOidcCallbackData = {
     };
     query: {
         /**
-         * The state created by the start operation.
+         * The state created by the start operation (RFC 6749 Appendix A.5, VSCHAR).
          */
         state: string;
         /**
-         * The provider's authorization code.
+         * The provider's authorization code (RFC 6749 Appendix A.11, VSCHAR). The caps on it and on `state` keep a request the contract allows within the server's header limit (see `431`).
          */
         code?: string;
         /**
@@ -652,6 +664,10 @@ export type HandleOidcCallbackErrors = {
      */
     404: UnknownProviderProblem;
     /**
+     * The request line and headers together pass the server's limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.
+     */
+    431: RequestHeaderFieldsTooLargeProblem;
+    /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
     500: InternalErrorProblem;
@@ -679,7 +695,7 @@ export type CreateSessionData = {
          */
         'X-Tenant-Id'?: TenantId;
         /**
-         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
+         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored; one longer than 256 characters is refused.
          */
         'X-Request-Id'?: string;
     };
@@ -722,6 +738,10 @@ export type CreateSessionErrors = {
      */
     429: TooManyRequestsProblem;
     /**
+     * The request line and headers together pass the server's limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.
+     */
+    431: RequestHeaderFieldsTooLargeProblem;
+    /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
     500: InternalErrorProblem;
@@ -754,7 +774,7 @@ export type RefreshSessionData = {
          */
         'Idempotency-Key'?: IdempotencyKey;
         /**
-         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
+         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored; one longer than 256 characters is refused.
          */
         'X-Request-Id'?: string;
     };
@@ -797,6 +817,10 @@ export type RefreshSessionErrors = {
      */
     429: TooManyRequestsProblem;
     /**
+     * The request line and headers together pass the server's limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.
+     */
+    431: RequestHeaderFieldsTooLargeProblem;
+    /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
     500: InternalErrorProblem;
@@ -821,7 +845,7 @@ export type GetCurrentSessionData = {
     body?: never;
     headers?: {
         /**
-         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
+         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored; one longer than 256 characters is refused.
          */
         'X-Request-Id'?: string;
     };
@@ -843,6 +867,10 @@ export type GetCurrentSessionErrors = {
      * Too many requests (`rate_limited`). Retry after `Retry-After`.
      */
     429: TooManyRequestsProblem;
+    /**
+     * The request line and headers together pass the server's limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.
+     */
+    431: RequestHeaderFieldsTooLargeProblem;
     /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
@@ -868,7 +896,7 @@ export type LogoutData = {
     body?: never;
     headers?: {
         /**
-         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
+         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored; one longer than 256 characters is refused.
          */
         'X-Request-Id'?: string;
     };
@@ -895,6 +923,10 @@ export type LogoutErrors = {
      */
     429: TooManyRequestsProblem;
     /**
+     * The request line and headers together pass the server's limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.
+     */
+    431: RequestHeaderFieldsTooLargeProblem;
+    /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
     500: InternalErrorProblem;
@@ -919,7 +951,7 @@ export type ListSessionsData = {
     body?: never;
     headers?: {
         /**
-         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
+         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored; one longer than 256 characters is refused.
          */
         'X-Request-Id'?: string;
     };
@@ -951,6 +983,10 @@ export type ListSessionsErrors = {
      */
     429: TooManyRequestsProblem;
     /**
+     * The request line and headers together pass the server's limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.
+     */
+    431: RequestHeaderFieldsTooLargeProblem;
+    /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
     500: InternalErrorProblem;
@@ -975,7 +1011,7 @@ export type RevokeSessionData = {
     body?: never;
     headers?: {
         /**
-         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
+         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored; one longer than 256 characters is refused.
          */
         'X-Request-Id'?: string;
     };
@@ -1011,6 +1047,10 @@ export type RevokeSessionErrors = {
      */
     429: TooManyRequestsProblem;
     /**
+     * The request line and headers together pass the server's limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.
+     */
+    431: RequestHeaderFieldsTooLargeProblem;
+    /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
     500: InternalErrorProblem;
@@ -1035,7 +1075,7 @@ export type ListAuditEventsData = {
     body?: never;
     headers?: {
         /**
-         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
+         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored; one longer than 256 characters is refused.
          */
         'X-Request-Id'?: string;
     };
@@ -1071,6 +1111,10 @@ export type ListAuditEventsErrors = {
      */
     429: TooManyRequestsProblem;
     /**
+     * The request line and headers together pass the server's limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.
+     */
+    431: RequestHeaderFieldsTooLargeProblem;
+    /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
     500: InternalErrorProblem;
@@ -1099,7 +1143,7 @@ export type ListProvidersData = {
          */
         'X-Tenant-Id': TenantId;
         /**
-         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
+         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored; one longer than 256 characters is refused.
          */
         'X-Request-Id'?: string;
     };
@@ -1113,6 +1157,10 @@ export type ListProvidersErrors = {
      * `X-Tenant-Id` is missing or malformed (`invalid_request`) or names no tenant that exists (`unknown_tenant`).
      */
     400: ProvidersBadRequestProblem;
+    /**
+     * The request line and headers together pass the server's limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.
+     */
+    431: RequestHeaderFieldsTooLargeProblem;
     /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
@@ -1139,6 +1187,10 @@ export type GetJwksData = {
 
 export type GetJwksErrors = {
     /**
+     * The request line and headers together pass the server's limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.
+     */
+    431: RequestHeaderFieldsTooLargeProblem;
+    /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
     500: InternalErrorProblem;
@@ -1164,6 +1216,10 @@ export type GetHealthData = {
 
 export type GetHealthErrors = {
     /**
+     * The request line and headers together pass the server's limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.
+     */
+    431: RequestHeaderFieldsTooLargeProblem;
+    /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
     500: InternalErrorProblem;
@@ -1188,6 +1244,10 @@ export type GetReadinessData = {
 };
 
 export type GetReadinessErrors = {
+    /**
+     * The request line and headers together pass the server's limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.
+     */
+    431: RequestHeaderFieldsTooLargeProblem;
     /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
@@ -1218,6 +1278,10 @@ export type GetOpenApiDocumentData = {
 
 export type GetOpenApiDocumentErrors = {
     /**
+     * The request line and headers together pass the server's limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.
+     */
+    431: RequestHeaderFieldsTooLargeProblem;
+    /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
     500: InternalErrorProblem;
@@ -1243,6 +1307,10 @@ export type GetApiReferenceData = {
 
 export type GetApiReferenceErrors = {
     /**
+     * The request line and headers together pass the server's limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.
+     */
+    431: RequestHeaderFieldsTooLargeProblem;
+    /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
     500: InternalErrorProblem;
@@ -1267,6 +1335,10 @@ export type GetApiReferenceScriptData = {
 };
 
 export type GetApiReferenceScriptErrors = {
+    /**
+     * The request line and headers together pass the server's limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.
+     */
+    431: RequestHeaderFieldsTooLargeProblem;
     /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
