@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, request, type IncomingMessage, type Server } from 'node:http';
+import { request, type IncomingMessage, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { ApiProblem, createRequestGate, gatedBodyOf, gatedOperationOf, problemDocument, requestIdOf, sendProblem } from '@aimable/auth-server-kit';
+import { ApiProblem, createHttpServer, createRequestGate, gatedBodyOf, gatedOperationOf, problemDocument, requestIdOf, sendProblem } from '@aimable/auth-server-kit';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import { ResponseNegotiator } from './negotiation.js';
 import { MOCK_CHALLENGES, mockRules, mockSecurity } from './rules.js';
@@ -99,7 +99,8 @@ export async function startMock(options: MockOptions = {}): Promise<RunningMock>
     }
   }
 
-  const proxy = createServer(app);
+  // The kit's server: a request over the header limit gets the server's 431 problem.
+  const proxy = createHttpServer(app);
   const port = await listen(proxy, options.port ?? DEFAULT_MOCK_PORT, host);
 
   return {
