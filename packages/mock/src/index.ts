@@ -6,7 +6,7 @@ import { ApiProblem, createHttpServer, createRequestGate, gatedBodyOf, gatedOper
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import { ResponseNegotiator } from './negotiation.js';
 import { MOCK_CHALLENGES, mockRules, mockSecurity } from './rules.js';
-import { missingRequiredHeaders } from './scenarios.js';
+import { missingRequiredHeaders, scenarioPrefer } from './scenarios.js';
 
 export { ResponseNegotiator } from './negotiation.js';
 export { DEMO_API_KEY } from './rules.js';
@@ -79,7 +79,13 @@ export async function startMock(options: MockOptions = {}): Promise<RunningMock>
       const body = gatedBodyOf(req) ?? (await readBody(req));
       // The server answers its one media type whatever `Accept` says: Prism would answer 406. The body goes as read (decoded).
       const { 'content-encoding': _encoding, 'content-length': _length, ...headers } = { ...req.headers, accept: '*/*' } as IncomingMessage['headers'];
-      if (!headers.prefer) {
+      const operation = gatedOperationOf(res);
+      if (headers.prefer && operation) {
+        // A scenario: the caller asks for one of the operation's declared responses.
+        const scenario = scenarioPrefer(operation, String(headers.prefer));
+        if ('undeclared' in scenario) throw undeclaredScenario(scenario.undeclared);
+        headers.prefer = scenario.prefer;
+      } else if (!headers.prefer) {
         const prefer = negotiator.preferFor(method, req.originalUrl, req.headers.accept);
         if (prefer) headers.prefer = prefer;
         // A grant asked for in the body (a refresh token sent in the body, or `refresh_token_delivery: body`) gets the example that carries it.
@@ -90,7 +96,6 @@ export async function startMock(options: MockOptions = {}): Promise<RunningMock>
       const out = Buffer.from(rewrite(answer.body.toString('utf8')));
       const { 'transfer-encoding': _chunked, 'content-length': _prismLength, ...passed } = answer.headers;
       if (passed.location !== undefined) passed.location = rewrite(String(passed.location));
-      const operation = gatedOperationOf(res);
       const filled = operation ? missingRequiredHeaders(operation, answer.status, (name) => passed[name.toLowerCase()] !== undefined) : {};
       res.writeHead(answer.status, { ...passed, ...filled, 'content-length': String(out.length) });
       res.end(req.method === 'HEAD' ? undefined : out);
@@ -116,6 +121,11 @@ export async function startMock(options: MockOptions = {}): Promise<RunningMock>
 
 function isPreflight(req: Request): boolean {
   return req.method === 'OPTIONS' && req.headers.origin !== undefined && req.headers['access-control-request-method'] !== undefined;
+}
+
+function undeclaredScenario(why: string): ApiProblem {
+  const message = `asks for a response the operation does not declare: ${why}`;
+  return ApiProblem.of({ status: 400, code: 'invalid_request', detail: `headers.prefer ${message}`, errors: [{ location: 'headers.prefer', message }] }) as ApiProblem;
 }
 
 /** What the mock's own rules refuse, and a Prism it cannot reach, written by the kit's problem writer. */

@@ -42,3 +42,34 @@ function headerExample(operation: OperationDescriptor, status: number, name: str
   const example = header.example ?? (examples ? resolve(Object.values(examples)[0])?.value : undefined) ?? (resolve(header.schema)?.const as unknown);
   return example === undefined ? undefined : String(example);
 }
+
+/**
+ * The `Prefer` a caller sent, as Prism needs it: an example named alone
+ * (`example=refresh_token_reused`) is looked up among the operation's
+ * responses and its status added, as Prism looks in the success response
+ * only. A status or example the operation does not declare is no scenario
+ * the server could play: `undeclared` says which.
+ */
+export function scenarioPrefer(operation: OperationDescriptor, prefer: string): { prefer: string } | { undeclared: string } {
+  const preferences = new Map(
+    prefer
+      .split(/[,;]/)
+      .map((part) => part.trim().split('=', 2) as [string, string | undefined])
+      .filter(([name, value]) => name !== '' && value !== undefined)
+      .map(([name, value]) => [name.toLowerCase(), value!.replace(/^"|"$/g, '')]),
+  );
+  const code = preferences.get('code');
+  const example = preferences.get('example');
+  if (code !== undefined && operation.responses[Number(code)] === undefined) return { undeclared: `${operation.operationId} declares no ${code} response` };
+  if (example === undefined) return { prefer };
+  const statuses = code === undefined ? Object.keys(operation.responses) : [code];
+  const status = statuses.find((candidate) => exampleNamesOf(operation, Number(candidate)).includes(example));
+  if (status === undefined) return { undeclared: `${operation.operationId} declares no example named ${example}` };
+  return { prefer: code === undefined ? `code=${status}, ${prefer}` : prefer };
+}
+
+function exampleNamesOf(operation: OperationDescriptor, status: number): string[] {
+  const item = (openApiDocument as unknown as { paths: Record<string, Record<string, Node>> }).paths[operation.path]?.[operation.method];
+  const response = resolve((item?.responses as Node | undefined)?.[String(status)]);
+  return Object.values((response?.content ?? {}) as Record<string, Node>).flatMap((media) => Object.keys((media.examples ?? {}) as Node));
+}
