@@ -12,8 +12,8 @@ import { parityCorpus, sendCase } from './support/parity-corpus.js';
  * accepts), so that what the mock assumes of its state holds.
  *
  * Left out, as they need state the mock does not have (the README's mock
- * section lists them): a tenant, provider or allowlisted URI the server
- * does not know (the mock takes any), a login state, refresh token or
+ * section lists them): a tenant, provider, origin or allowlisted URI the
+ * server does not know (the mock takes any), a login state, refresh token or
  * session the server never issued (the mock answers the examples), an
  * idempotency key already used, and rate limits.
  */

@@ -93,6 +93,23 @@ function checkCallback(req: Request): void {
   }
 }
 
+/**
+ * Cursors are opaque to clients, but the server refuses one it could not
+ * have issued (a position: a time and an id, base64url-encoded JSON); so
+ * does the mock, whose examples' cursors are of that form.
+ */
+function checkCursor(req: Request): void {
+  const cursor = req.query.cursor;
+  if (typeof cursor !== 'string') return;
+  try {
+    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    if (Number.isSafeInteger(at) && typeof id === 'string') return;
+  } catch {
+    // refused below
+  }
+  throw invalidRequest('query.cursor', 'is not a cursor this API issued');
+}
+
 /** The server refuses a refresh that carries no refresh token, which the contract takes from a cookie or the body. */
 function checkRefresh(req: Request): void {
   if (/(?:^|;\s*)__Host-aimable_refresh_[^=]+=[^;\s]/.test(req.get('cookie') ?? '')) return;
@@ -111,5 +128,6 @@ export const mockRules: RequestHandler = (req: Request, res: Response, next) => 
   if (operation.operationId === 'startOidcLogin') checkStart(req);
   if (operation.operationId === 'handleOidcCallback') checkCallback(req);
   if (operation.operationId === 'refreshSession') checkRefresh(req);
+  if (operation.parameters.some((p) => p.in === 'query' && p.name === 'cursor')) checkCursor(req);
   next();
 };

@@ -52,6 +52,8 @@ function operationCases(operation: OperationDescriptor): ParityCase[] {
   for (const parameter of parametersOf(operation)) {
     if (parameter.in === 'cookie') continue;
     if (parameter.required && parameter.in !== 'path') cases.push({ name: `${id}: without ${parameter.in} ${parameter.name}`, request: place(base, parameter, undefined) });
+    // Cursors are opaque, but a client can send one the server never issued.
+    if (parameter.in === 'query' && parameter.name === 'cursor') cases.push({ name: `${id}: a cursor the server did not issue`, request: place(base, parameter, 'e30') });
     for (const [what, value] of refusedValues(parameter)) {
       cases.push({ name: `${id}: ${parameter.in} ${parameter.name} ${what}`, request: place(base, parameter, value) });
     }
