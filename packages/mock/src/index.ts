@@ -94,7 +94,8 @@ export async function startMock(options: MockOptions = {}): Promise<RunningMock>
       const answer = await forward(prismPort, method, req.originalUrl, headers, body);
       const rewrite = rewriterFor(url, req.headers.host ? `http://${req.headers.host}` : EXAMPLE_ORIGIN);
       const out = Buffer.from(rewrite(answer.body.toString('utf8')));
-      const { 'transfer-encoding': _chunked, 'content-length': _prismLength, ...passed } = answer.headers;
+      // The request id is the gate's, fresh for every request as the server's is, not the example's.
+      const { 'transfer-encoding': _chunked, 'content-length': _prismLength, 'x-request-id': _exampleId, ...passed } = answer.headers;
       if (passed.location !== undefined) passed.location = rewrite(String(passed.location));
       const filled = operation ? missingRequiredHeaders(operation, answer.status, (name) => passed[name.toLowerCase()] !== undefined) : {};
       res.writeHead(answer.status, { ...passed, ...filled, 'content-length': String(out.length) });
