@@ -91,7 +91,7 @@ afterAll(async () => {
 
 let brokenReport: Promise<ContractTestReport> | undefined;
 /** One run against the broken implementation serves every fault's test. */
-const reportOfBroken = () => (brokenReport ??= runContractTests({ baseUrl: brokenUrl, tenant: 'demo', apiKey: 'ak_any', provider: 'google', seed: SEED, requests: 300 }));
+const reportOfBroken = () => (brokenReport ??= runContractTests({ baseUrl: brokenUrl, tenant: 'demo', apiKey: 'ak_mock_contract_test', provider: 'google', seed: SEED, requests: 300 }));
 
 function failures(report: ContractTestReport) {
   return report.results.filter((result) => result.outcome === 'failed');
@@ -108,7 +108,7 @@ describe('pnpm contract-test', () => {
   }, 120_000);
 
   test('When it runs against the mock, then every check passes', async () => {
-    const report = await runContractTests({ baseUrl: mock.url, tenant: 'demo', apiKey: 'ak_any', provider: 'google', seed: SEED, requests: 750 });
+    const report = await runContractTests({ baseUrl: mock.url, tenant: 'demo', apiKey: 'ak_mock_contract_test', provider: 'google', seed: SEED, requests: 750 });
     expect(failures(report)).toEqual([]);
   }, 120_000);
 

@@ -175,7 +175,8 @@ function expectCoverage(report: FuzzReport): void {
     });
   for (const operation of operations) {
     expect(answered(operation.operationId, 200, 400), `${operation.operationId} never succeeded`).toBe(true);
-    const refusals = Object.keys(operation.responses).filter((status) => Number(status) >= 400 && Number(status) < 500);
+    // 431 is every operation's, answered by Node for any request over the header limit: not a refusal of the operation's own.
+    const refusals = Object.keys(operation.responses).filter((status) => Number(status) >= 400 && Number(status) < 500 && Number(status) !== 431);
     if (refusals.length > 0) expect(answered(operation.operationId, 400, 500), `${operation.operationId} was never refused`).toBe(true);
   }
   expect(answered('(unrouted)', 404, 405)).toBe(true);

@@ -6,13 +6,43 @@ interface DemoConfig {
   apiBaseUrl: string;
   tenantId: string;
   apiKey: string;
+  /** The API is the mock: offer its error scenarios. */
+  mock?: boolean;
 }
 
 const DEFAULTS: DemoConfig = { apiBaseUrl: 'http://localhost:8080', tenantId: 'demo', apiKey: 'ak_demo_local_only_0c7f3b9a6e2d41f8' };
 const PAGE_SIZE = 5;
 
 const config: DemoConfig = { ...DEFAULTS, ...(await fetch('/config.json').then((r) => (r.ok ? r.json() : {})).catch(() => ({}))) };
-const auth = createAuth({ baseUrl: config.apiBaseUrl, tenantId: config.tenantId, apiKey: config.apiKey });
+/**
+ * On the mock, an error state on demand: the chosen scenario's `Prefer`
+ * goes on the requests it is for, and the mock answers that declared
+ * response (see the README's mock section). Kept across reloads.
+ */
+const SCENARIOS = [
+  { label: 'No error', method: '', path: '', prefer: '' },
+  { label: 'Session list: 429 rate_limited', method: 'GET', path: '/v1/auth/sessions', prefer: 'code=429' },
+  { label: 'Session list: 503 service_unavailable', method: 'GET', path: '/v1/auth/sessions', prefer: 'code=503' },
+];
+const scenario = config.mock ? SCENARIOS[Number(sessionStorage.getItem('mock-scenario') ?? 0)] : undefined;
+const fetchWithScenario: typeof fetch = (input, init) => {
+  const request = new Request(input, init);
+  if (scenario?.prefer && request.method === scenario.method && new URL(request.url).pathname === scenario.path) request.headers.set('Prefer', scenario.prefer);
+  return fetch(request);
+};
+if (config.mock) {
+  const picker = document.createElement('select');
+  picker.className = 'mock-scenario';
+  picker.setAttribute('aria-label', 'Mock scenario');
+  picker.append(...SCENARIOS.map((option, i) => Object.assign(document.createElement('option'), { value: String(i), textContent: option.label, selected: option === scenario })));
+  picker.onchange = () => {
+    sessionStorage.setItem('mock-scenario', picker.value);
+    location.reload();
+  };
+  document.querySelector('header')!.append(picker);
+}
+
+const auth = createAuth({ baseUrl: config.apiBaseUrl, tenantId: config.tenantId, apiKey: config.apiKey, fetch: fetchWithScenario });
 // The generated client, for the calls sign-in does not cover: it sends the bearer and refreshes through auth.fetch.
 const api = createAuthClient({ baseUrl: config.apiBaseUrl, tenantId: config.tenantId, fetch: auth.fetch });
 
@@ -105,7 +135,7 @@ async function signedIn(session: AuthSession): Promise<void> {
   );
   tick();
   countdown = setInterval(tick, 1000);
-  await loadSessions(true);
+  await loadSessions(true).catch((error: unknown) => sessions.replaceChildren(el('li', { className: 'error', role: 'alert' }, problem(error))));
 }
 
 auth.onAuthStateChange((event, session) => {

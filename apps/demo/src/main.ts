@@ -42,7 +42,7 @@ const ssrPort = port('DEMO_SSR_PORT', 3000);
 
 if (flags.mock) {
   const mock = await startMock({ port: port('MOCK_PORT', DEFAULT_MOCK_PORT) });
-  const mockConfig = { apiBaseUrl: mock.url.replace('127.0.0.1', 'localhost'), tenantId: 'demo', apiKey: DEMO_API_KEY };
+  const mockConfig = { apiBaseUrl: mock.url.replace('127.0.0.1', 'localhost'), tenantId: 'demo', apiKey: DEMO_API_KEY, mock: true };
   const web = await serveDemoWeb({ port: webPort, config: mockConfig });
   const react = await serveDemoWeb({ app: '@aimable/demo-react', port: reactPort, config: mockConfig });
   console.log(['', `Aimable Auth demo app against the mock of the contract (${mock.url}): examples, not a real login`, `  open ${web.url}`, `  the same app in React: ${react.url}`, ''].join('\n'));

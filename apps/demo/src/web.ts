@@ -14,6 +14,8 @@ export interface DemoWebConfig {
   apiBaseUrl: string;
   tenantId: string;
   apiKey: string;
+  /** The API is the mock: the app offers its error scenarios. */
+  mock?: boolean;
 }
 
 export interface RunningDemoWeb {

@@ -16,11 +16,19 @@ export const operations = [
         parameters: [],
         body: null,
         security: [],
-        responses: { 200: { contentType: 'application/json', headers: [{ name: 'X-Request-Id', required: false }, { name: 'Cache-Control', required: false }] }, 500: {
+        responses: {
+            200: { contentType: 'application/json', headers: [{ name: 'X-Request-Id', required: false }, { name: 'Cache-Control', required: false }] },
+            431: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: ['invalid_request']
+            },
+            500: {
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }],
                 problemCodes: ['internal_error']
-            } },
+            }
+        },
         unknownQueryParameters: 'ignore'
     },
     {
@@ -30,15 +38,23 @@ export const operations = [
         parameters: [],
         body: null,
         security: [],
-        responses: { 200: { contentType: 'text/html', headers: [
+        responses: {
+            200: { contentType: 'text/html', headers: [
                     { name: 'X-Request-Id', required: false },
                     { name: 'Cache-Control', required: true },
                     { name: 'Content-Security-Policy', required: true }
-                ] }, 500: {
+                ] },
+            431: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: ['invalid_request']
+            },
+            500: {
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }],
                 problemCodes: ['internal_error']
-            } },
+            }
+        },
         unknownQueryParameters: 'ignore'
     },
     {
@@ -48,11 +64,19 @@ export const operations = [
         parameters: [],
         body: null,
         security: [],
-        responses: { 200: { contentType: 'application/javascript', headers: [{ name: 'X-Request-Id', required: false }, { name: 'Cache-Control', required: true }] }, 500: {
+        responses: {
+            200: { contentType: 'application/javascript', headers: [{ name: 'X-Request-Id', required: false }, { name: 'Cache-Control', required: true }] },
+            431: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: ['invalid_request']
+            },
+            500: {
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }],
                 problemCodes: ['internal_error']
-            } },
+            }
+        },
         unknownQueryParameters: 'ignore'
     },
     {
@@ -62,11 +86,19 @@ export const operations = [
         parameters: [],
         body: null,
         security: [],
-        responses: { 200: { contentType: 'application/json', headers: [{ name: 'X-Request-Id', required: false }] }, 500: {
+        responses: {
+            200: { contentType: 'application/json', headers: [{ name: 'X-Request-Id', required: false }] },
+            431: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: ['invalid_request']
+            },
+            500: {
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }],
                 problemCodes: ['internal_error']
-            } },
+            }
+        },
         unknownQueryParameters: 'ignore'
     },
     {
@@ -76,11 +108,19 @@ export const operations = [
         parameters: [],
         body: null,
         security: [],
-        responses: { 200: { contentType: 'application/yaml', headers: [{ name: 'X-Request-Id', required: false }, { name: 'Cache-Control', required: true }] }, 500: {
+        responses: {
+            200: { contentType: 'application/yaml', headers: [{ name: 'X-Request-Id', required: false }, { name: 'Cache-Control', required: true }] },
+            431: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: ['invalid_request']
+            },
+            500: {
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }],
                 problemCodes: ['internal_error']
-            } },
+            }
+        },
         unknownQueryParameters: 'ignore'
     },
     {
@@ -92,6 +132,11 @@ export const operations = [
         security: [],
         responses: {
             200: { contentType: 'application/json', headers: [{ name: 'X-Request-Id', required: false }] },
+            431: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: ['invalid_request']
+            },
             500: {
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }],
@@ -150,6 +195,11 @@ export const operations = [
                 headers: [{ name: 'X-Request-Id', required: false }, { name: 'Retry-After', required: true }],
                 problemCodes: ['rate_limited']
             },
+            431: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: ['invalid_request']
+            },
             500: {
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }],
@@ -195,6 +245,11 @@ export const operations = [
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }, { name: 'Retry-After', required: true }],
                 problemCodes: ['rate_limited']
+            },
+            431: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: ['invalid_request']
             },
             500: {
                 contentType: 'application/problem+json',
@@ -268,6 +323,11 @@ export const operations = [
                 headers: [{ name: 'X-Request-Id', required: false }],
                 problemCodes: ['unknown_provider']
             },
+            431: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: ['invalid_request']
+            },
             500: {
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }],
@@ -326,6 +386,11 @@ export const operations = [
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }],
                 problemCodes: ['unsupported_media_type']
+            },
+            431: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: ['invalid_request']
             },
             500: {
                 contentType: 'application/problem+json',
@@ -418,6 +483,11 @@ export const operations = [
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }, { name: 'Retry-After', required: true }],
                 problemCodes: ['rate_limited']
+            },
+            431: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: ['invalid_request']
             },
             500: {
                 contentType: 'application/problem+json',
@@ -512,6 +582,11 @@ export const operations = [
                 headers: [{ name: 'X-Request-Id', required: false }, { name: 'Retry-After', required: true }],
                 problemCodes: ['rate_limited']
             },
+            431: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: ['invalid_request']
+            },
             500: {
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }],
@@ -552,6 +627,11 @@ export const operations = [
                 headers: [{ name: 'X-Request-Id', required: false }],
                 problemCodes: ['invalid_request', 'unknown_tenant']
             },
+            431: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: ['invalid_request']
+            },
             500: {
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }],
@@ -587,6 +667,11 @@ export const operations = [
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }, { name: 'Retry-After', required: true }],
                 problemCodes: ['rate_limited']
+            },
+            431: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: ['invalid_request']
             },
             500: {
                 contentType: 'application/problem+json',
@@ -640,6 +725,11 @@ export const operations = [
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }, { name: 'Retry-After', required: true }],
                 problemCodes: ['rate_limited']
+            },
+            431: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: ['invalid_request']
             },
             500: {
                 contentType: 'application/problem+json',
@@ -695,6 +785,11 @@ export const operations = [
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }, { name: 'Retry-After', required: true }],
                 problemCodes: ['rate_limited']
+            },
+            431: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: ['invalid_request']
             },
             500: {
                 contentType: 'application/problem+json',
@@ -780,6 +875,11 @@ export const operations = [
                 headers: [{ name: 'X-Request-Id', required: false }, { name: 'Retry-After', required: true }],
                 problemCodes: ['rate_limited']
             },
+            431: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: ['invalid_request']
+            },
             500: {
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }],
@@ -814,15 +914,23 @@ export const securitySchemes = { ApiKey: {
 /**
  * What a path outside the contract (404) or a method a path does not take (405) answers (`x-unrouted-responses`).
  */
-export const unroutedResponses = { 404: {
+export const unroutedResponses = {
+    404: {
         contentType: 'application/problem+json',
         headers: [{ name: 'X-Request-Id', required: false }],
         problemCodes: ['not_found']
-    }, 405: {
+    },
+    405: {
         contentType: 'application/problem+json',
         headers: [{ name: 'X-Request-Id', required: false }, { name: 'Allow', required: true }],
         problemCodes: ['method_not_allowed']
-    } } as const;
+    },
+    431: {
+        contentType: 'application/problem+json',
+        headers: [{ name: 'X-Request-Id', required: false }],
+        problemCodes: ['invalid_request']
+    }
+} as const;
 
 /**
  * The contract itself, bundled: for validators.
@@ -833,7 +941,7 @@ export const openApiDocument = {
         title: 'Aimable Auth API',
         version: '1.0.0',
         summary: 'OIDC login, sessions with rotating refresh tokens, and multi-tenancy.',
-        description: 'The authentication API of Aimable. A frontend signs its users in with an\nOpenID Connect provider configured for its tenant, exchanges the result for\na session, and keeps the session alive with rotating refresh tokens.\n\n## Login flow\n1. The frontend creates a PKCE pair (RFC 7636): a random `code_verifier`,\n   kept in the browser, and `code_challenge = BASE64URL(SHA256(code_verifier))`.\n2. `GET /v1/auth/oidc/{provider}/start` with the `code_challenge` returns the\n   provider\'s authorization URL (a `302`, or `200` JSON for\n   `Accept: application/json`). The tenant comes from the `X-Tenant-Id`\n   header or, for a plain link or navigation that cannot carry a header,\n   from the `tenant` query parameter. The server stores a single-use\n   `state` that expires after **10 minutes** and is bound to the tenant,\n   the provider, the exact `frontend_redirect_uri`, the server\'s own PKCE\n   verifier and nonce, and the frontend\'s `code_challenge`.\n3. The provider redirects the browser to\n   `GET /v1/auth/oidc/{provider}/callback` (or, as Apple does, posts a form\n   to `POST` on the same path), which forwards `code` and `state` (or\n   `error` and `state`) to the saved `frontend_redirect_uri`.\n4. The frontend posts `code`, `state` and its `code_verifier` to\n   `POST /v1/auth/oidc/session` and receives a session grant. The tenant\n   comes from the state.\n\n**Frontend PKCE is required.** Only the browser that holds the\n`code_verifier` can turn a `code` and `state` into a session, so a `code`\nand `state` stolen from a URL (history, `Referer`, proxy logs) or planted\nin a victim\'s browser (login CSRF, RFC 9700 §4.7.1) are worthless. A tenant\nmay opt out (`frontend_pkce: optional` in its session policy); its logins\nare then bound only by the single-use `state`, which is weaker.\n\n**Query values** may be sent percent-encoded or, where RFC 3986 allows\nit in a query, as they are (`frontend_redirect_uri=https://app.example/cb`);\nthe server compares them after the one decoding HTTP does.\n\n## Tokens\n* The **access token** is a short-lived JWT (15 minutes by default) signed\n  with a key published at `/.well-known/jwks.json`. Revoking a session does\n  not recall access tokens already issued: they stay valid until they\n  expire.\n* The **refresh token** rotates on every use. Browsers receive it in the\n  tenant\'s cookie `__Host-aimable_refresh_{tenant}` (for example\n  `__Host-aimable_refresh_demo`; `HttpOnly; Secure; Path=/`), one per\n  tenant, so that a browser can hold sessions of several tenants; clients\n  that send it in a JSON body receive it in the body.\n\n## Idempotency\n`POST /v1/auth/oidc/session` requires and `POST /v1/refresh` accepts an\n`Idempotency-Key` header: 1–255 printable ASCII characters, sent as a\nplain token. Keys must be random (a UUID v4 is recommended) and new for\neach logical request; a retry reuses its key. A key is scoped to the\noperation and to what only its caller holds: for session creation the\n`code_verifier`, for refresh the refresh token\'s session. So one\ncaller\'s key never collides with another\'s.\n\nThe first completed response is stored for **24 hours**; a retry with the\nsame key and the same request (method, route, canonical JSON body, and\nthe credential it carries) replays it with `Idempotent-Replayed: true`,\nbut only while what it granted is still current: a session-creation\nreplay after the session was refreshed, revoked or expired answers\n`401 invalid_state`, and a refresh replay after the token could no longer\nrefresh answers as that token would. The same key with a different\nrequest answers `422 idempotency_key_reused`; while the first request is\nstill running, a retry answers `409 idempotency_key_in_use` with\n`Retry-After`. A `401` met while the request ran (the provider refused\nthe code, the token was reused) is stored and replayed like a success.\nRequests rejected before they run (validation, credentials, an unknown\nstate, a wrong `code_verifier`), `429` and `5xx` results are not stored,\nso a retry may succeed.\n\n## Origins\nA browser request with an unsafe method (`POST`, `DELETE`) whose `Origin`\nis not allowed by every tenant it speaks for (its `X-Tenant-Id`, its API\nkey\'s tenant, its access token\'s tenant, its login state\'s tenant) is\nrefused with `403 origin_not_allowed` before anything runs. CORS lets an\norigin read an answer on the same rule.\n\n## API keys and scopes\nAn `X-API-Key` names its tenant and carries scopes, set per key in the\ntenants file: `refresh` (the default) for `POST /v1/refresh`, and\n`audit:read` for `GET /v1/admin/audit-events`. Each operation\'s\n`security` lists the scope it needs. A missing or unknown key answers\n`401 invalid_api_key` with a `WWW-Authenticate` challenge; a valid key\nwithout the scope answers `403 insufficient_scope`.\n\n## Errors\nEvery error is an RFC 9457 `application/problem+json` document with a\nstable `code` and the `request_id` of the request. Each operation declares,\nper status, exactly which codes it answers with; `5xx` problems never carry\ninternal detail, and those that may pass (`502`, `503`) say when to retry in\n`Retry-After`. Every `401` carries a `WWW-Authenticate` challenge.\n\n**Codes are extensible.** `ProblemCode` lists the codes of this version.\nLater versions may add codes, to any status, without a new major version;\nthey never change what a listed code means. A client must handle a code it\ndoes not know as its status\'s general meaning (the typed client turns it\ninto `unrecognized_problem`, and keeps the original in `problem.code`).\n\nA path the API does not have answers `404 not_found`, and a method a path\ndoes not take answers `405 method_not_allowed` with `Allow`\n(`x-unrouted-responses`). Parameterless probes (`/healthz`, `/readyz`,\n`/.well-known/jwks.json`, `/openapi.yaml`, `/docs` and its script) and the OIDC callback (RFC 6749 §4.1.2) ignore\nquery parameters they do not declare; every other operation refuses them\nwith `400 invalid_request`.\n',
+        description: 'The authentication API of Aimable. A frontend signs its users in with an\nOpenID Connect provider configured for its tenant, exchanges the result for\na session, and keeps the session alive with rotating refresh tokens.\n\n## Login flow\n1. The frontend creates a PKCE pair (RFC 7636): a random `code_verifier`,\n   kept in the browser, and `code_challenge = BASE64URL(SHA256(code_verifier))`.\n2. `GET /v1/auth/oidc/{provider}/start` with the `code_challenge` returns the\n   provider\'s authorization URL (a `302`, or `200` JSON for\n   `Accept: application/json`). The tenant comes from the `X-Tenant-Id`\n   header or, for a plain link or navigation that cannot carry a header,\n   from the `tenant` query parameter. The server stores a single-use\n   `state` that expires after **10 minutes** and is bound to the tenant,\n   the provider, the exact `frontend_redirect_uri`, the server\'s own PKCE\n   verifier and nonce, and the frontend\'s `code_challenge`.\n3. The provider redirects the browser to\n   `GET /v1/auth/oidc/{provider}/callback` (or, as Apple does, posts a form\n   to `POST` on the same path), which forwards `code` and `state` (or\n   `error` and `state`) to the saved `frontend_redirect_uri`.\n4. The frontend posts `code`, `state` and its `code_verifier` to\n   `POST /v1/auth/oidc/session` and receives a session grant. The tenant\n   comes from the state.\n\n**Frontend PKCE is required.** Only the browser that holds the\n`code_verifier` can turn a `code` and `state` into a session, so a `code`\nand `state` stolen from a URL (history, `Referer`, proxy logs) or planted\nin a victim\'s browser (login CSRF, RFC 9700 §4.7.1) are worthless. A tenant\nmay opt out (`frontend_pkce: optional` in its session policy); its logins\nare then bound only by the single-use `state`, which is weaker.\n\n**Query values** may be sent percent-encoded or, where RFC 3986 allows\nit in a query, as they are (`frontend_redirect_uri=https://app.example/cb`);\nthe server compares them after the one decoding HTTP does.\n\n## Tokens\n* The **access token** is a short-lived JWT (15 minutes by default) signed\n  with a key published at `/.well-known/jwks.json`. Revoking a session does\n  not recall access tokens already issued: they stay valid until they\n  expire.\n* The **refresh token** rotates on every use. Browsers receive it in the\n  tenant\'s cookie `__Host-aimable_refresh_{tenant}` (for example\n  `__Host-aimable_refresh_demo`; `HttpOnly; Secure; Path=/`), one per\n  tenant, so that a browser can hold sessions of several tenants; clients\n  that send it in a JSON body receive it in the body.\n\n## Idempotency\n`POST /v1/auth/oidc/session` requires and `POST /v1/refresh` accepts an\n`Idempotency-Key` header: 1–255 printable ASCII characters, sent as a\nplain token. Keys must be random (a UUID v4 is recommended) and new for\neach logical request; a retry reuses its key. A key is scoped to the\noperation and to what only its caller holds: for session creation the\n`code_verifier`, for refresh the refresh token\'s session. So one\ncaller\'s key never collides with another\'s.\n\nThe first completed response is stored for **24 hours**; a retry with the\nsame key and the same request (method, route, canonical JSON body, and\nthe credential it carries) replays it with `Idempotent-Replayed: true`,\nbut only while what it granted is still current: a session-creation\nreplay after the session was refreshed, revoked or expired answers\n`401 invalid_state`, and a refresh replay after the token could no longer\nrefresh answers as that token would. The same key with a different\nrequest answers `422 idempotency_key_reused`; while the first request is\nstill running, a retry answers `409 idempotency_key_in_use` with\n`Retry-After`. A `401` met while the request ran (the provider refused\nthe code, the token was reused) is stored and replayed like a success.\nRequests rejected before they run (validation, credentials, an unknown\nstate, a wrong `code_verifier`), `429` and `5xx` results are not stored,\nso a retry may succeed.\n\n## Origins\nA browser request with an unsafe method (`POST`, `DELETE`) whose `Origin`\nis not allowed by every tenant it speaks for (its `X-Tenant-Id`, its API\nkey\'s tenant, its access token\'s tenant, its login state\'s tenant) is\nrefused with `403 origin_not_allowed` before anything runs. CORS lets an\norigin read an answer on the same rule.\n\n## API keys and scopes\nAn `X-API-Key` names its tenant and carries scopes, set per key in the\ntenants file: `refresh` (the default) for `POST /v1/refresh`, and\n`audit:read` for `GET /v1/admin/audit-events`. Each operation\'s\n`security` lists the scope it needs. A missing or unknown key answers\n`401 invalid_api_key` with a `WWW-Authenticate` challenge; a valid key\nwithout the scope answers `403 insufficient_scope`.\n\n## Errors\nEvery error is an RFC 9457 `application/problem+json` document with a\nstable `code` and the `request_id` of the request. Each operation declares,\nper status, exactly which codes it answers with; `5xx` problems never carry\ninternal detail, and those that may pass (`502`, `503`) say when to retry in\n`Retry-After`. Every `401` carries a `WWW-Authenticate` challenge.\n\n**Codes are extensible.** `ProblemCode` lists the codes of this version.\nLater versions may add codes, to any status, without a new major version;\nthey never change what a listed code means. A client must handle a code it\ndoes not know as its status\'s general meaning (the typed client turns it\ninto `unrecognized_problem`, and keeps the original in `problem.code`).\n\nA path the API does not have answers `404 not_found`, and a method a path\ndoes not take answers `405 method_not_allowed` with `Allow`\n(`x-unrouted-responses`). Any request whose request line and headers\ntogether pass the server\'s limit (16 KiB by default) answers\n`431 invalid_request`; the lengths the contract allows stay within it. Parameterless probes (`/healthz`, `/readyz`,\n`/.well-known/jwks.json`, `/openapi.yaml`, `/docs` and its script) and the OIDC callback (RFC 6749 §4.1.2) ignore\nquery parameters they do not declare; every other operation refuses them\nwith `400 invalid_request`.\n',
         contact: { name: 'Aimable Auth' },
         license: { name: 'Apache-2.0', identifier: 'Apache-2.0' }
     },
@@ -928,6 +1036,7 @@ export const openApiDocument = {
                     400: { $ref: '#/components/responses/StartBadRequest' },
                     404: { $ref: '#/components/responses/UnknownProvider' },
                     429: { $ref: '#/components/responses/TooManyRequests' },
+                    431: { $ref: '#/components/responses/RequestHeaderFieldsTooLarge' },
                     500: { $ref: '#/components/responses/InternalError' },
                     502: { $ref: '#/components/responses/ProviderUnavailable' },
                     503: { $ref: '#/components/responses/ServiceUnavailable' }
@@ -947,12 +1056,13 @@ export const openApiDocument = {
                         name: 'state',
                         in: 'query',
                         required: true,
-                        description: 'The state created by the start operation.',
+                        description: 'The state created by the start operation (RFC 6749 Appendix A.5, VSCHAR).',
                         allowReserved: true,
                         schema: {
                             type: 'string',
                             minLength: 1,
-                            maxLength: 512
+                            maxLength: 512,
+                            pattern: '^[\\x20-\\x7E]+$'
                         },
                         example: 'Vx4y6zKd1o0Jm2t8R3aQ5w8bC7dE9fG1hI2jK3lM4nO'
                     },
@@ -960,12 +1070,13 @@ export const openApiDocument = {
                         name: 'code',
                         in: 'query',
                         required: false,
-                        description: 'The provider\'s authorization code.',
+                        description: 'The provider\'s authorization code (RFC 6749 Appendix A.11, VSCHAR). The caps on it and on `state` keep a request the contract allows within the server\'s header limit (see `431`).',
                         allowReserved: true,
                         schema: {
                             type: 'string',
                             minLength: 1,
-                            maxLength: 4096
+                            maxLength: 4096,
+                            pattern: '^[\\x20-\\x7E]+$'
                         },
                         example: '4/0AbCdEfGhIjKlMnOpQrStUvWxYz'
                     },
@@ -1010,6 +1121,7 @@ export const openApiDocument = {
                         } },
                     400: { $ref: '#/components/responses/CallbackBadRequest' },
                     404: { $ref: '#/components/responses/UnknownProvider' },
+                    431: { $ref: '#/components/responses/RequestHeaderFieldsTooLarge' },
                     500: { $ref: '#/components/responses/InternalError' },
                     502: { $ref: '#/components/responses/ProviderUnavailable' },
                     503: { $ref: '#/components/responses/ServiceUnavailable' }
@@ -1042,6 +1154,7 @@ export const openApiDocument = {
                     404: { $ref: '#/components/responses/UnknownProvider' },
                     413: { $ref: '#/components/responses/PayloadTooLarge' },
                     415: { $ref: '#/components/responses/UnsupportedMediaType' },
+                    431: { $ref: '#/components/responses/RequestHeaderFieldsTooLarge' },
                     500: { $ref: '#/components/responses/InternalError' },
                     502: { $ref: '#/components/responses/ProviderUnavailable' },
                     503: { $ref: '#/components/responses/ServiceUnavailable' }
@@ -1072,7 +1185,12 @@ export const openApiDocument = {
                             'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' },
                             'Cache-Control': { $ref: '#/components/headers/Cache-Control-No-Store' }
                         },
-                        content: { 'application/json': { schema: { $ref: '#/components/schemas/SessionGrant' }, examples: { grant: { $ref: '#/components/examples/SessionGrant' }, grant_with_refresh_token: { $ref: '#/components/examples/SessionGrantWithRefreshToken' } } } }
+                        content: { 'application/json': { schema: { $ref: '#/components/schemas/SessionGrant' }, examples: { grant: { $ref: '#/components/examples/SessionGrant' }, grant_with_refresh_token: { $ref: '#/components/examples/SessionGrantWithRefreshToken' } } } },
+                        links: {
+                            refreshSession: { operationId: 'refreshSession', description: 'Refresh the session. A browser sends no body (the refresh cookie carries the token); a client that asked for `refresh_token_delivery` `body` sends the grant\'s `refresh_token` (`$response.body#/refresh_token`) in the body.' },
+                            getCurrentSession: { operationId: 'getCurrentSession', description: 'Check the session, with the grant\'s `access_token` as the bearer token.' },
+                            listSessions: { operationId: 'listSessions', description: 'List the user\'s sessions, with the grant\'s `access_token` as the bearer token.' }
+                        }
                     },
                     400: { $ref: '#/components/responses/SessionBadRequest' },
                     401: { $ref: '#/components/responses/LoginRejected' },
@@ -1082,6 +1200,7 @@ export const openApiDocument = {
                     415: { $ref: '#/components/responses/UnsupportedMediaType' },
                     422: { $ref: '#/components/responses/IdempotencyKeyReused' },
                     429: { $ref: '#/components/responses/TooManyRequests' },
+                    431: { $ref: '#/components/responses/RequestHeaderFieldsTooLarge' },
                     500: { $ref: '#/components/responses/InternalError' },
                     502: { $ref: '#/components/responses/ProviderUnavailable' },
                     503: { $ref: '#/components/responses/ServiceUnavailable' }
@@ -1114,6 +1233,7 @@ export const openApiDocument = {
                     415: { $ref: '#/components/responses/UnsupportedMediaType' },
                     422: { $ref: '#/components/responses/IdempotencyKeyReused' },
                     429: { $ref: '#/components/responses/TooManyRequests' },
+                    431: { $ref: '#/components/responses/RequestHeaderFieldsTooLarge' },
                     500: { $ref: '#/components/responses/InternalError' },
                     503: { $ref: '#/components/responses/ServiceUnavailable' }
                 }
@@ -1147,6 +1267,7 @@ export const openApiDocument = {
                     400: { $ref: '#/components/responses/InvalidRequest' },
                     401: { $ref: '#/components/responses/InvalidAccessToken' },
                     429: { $ref: '#/components/responses/TooManyRequests' },
+                    431: { $ref: '#/components/responses/RequestHeaderFieldsTooLarge' },
                     500: { $ref: '#/components/responses/InternalError' },
                     503: { $ref: '#/components/responses/ServiceUnavailable' }
                 }
@@ -1168,6 +1289,7 @@ export const openApiDocument = {
                     401: { $ref: '#/components/responses/InvalidAccessToken' },
                     403: { $ref: '#/components/responses/OriginNotAllowed' },
                     429: { $ref: '#/components/responses/TooManyRequests' },
+                    431: { $ref: '#/components/responses/RequestHeaderFieldsTooLarge' },
                     500: { $ref: '#/components/responses/InternalError' },
                     503: { $ref: '#/components/responses/ServiceUnavailable' }
                 }
@@ -1203,7 +1325,7 @@ export const openApiDocument = {
                             minLength: 1,
                             maxLength: 512
                         },
-                        example: 'eyJjIjoiMjAyNi0xMS0yOFQxMDowMDowMC4wMDBaIiwiaSI6InNlc18wMUoifQ'
+                        example: 'WzE3NjQzMjQwMDAwMDAsInNlc18xYTJiM2M0ZDVlNmY3YThiOWMwZDFlMmYiXQ'
                     }
                 ],
                 responses: {
@@ -1226,11 +1348,21 @@ export const openApiDocument = {
                                             expires_at: '2026-12-20T08:30:00.000Z',
                                             idle_expires_at: '2026-12-04T19:12:44.000Z',
                                             current: false
-                                        }], next_cursor: null } } }
+                                        }], next_cursor: null } } },
+                        links: { revokeSession: {
+                                operationId: 'revokeSession',
+                                description: 'Revoke a listed session, with the same bearer token.',
+                                parameters: { session_id: '$response.body#/data/0/id' }
+                            }, nextPage: {
+                                operationId: 'listSessions',
+                                description: 'The next page, while `next_cursor` is not null.',
+                                parameters: { cursor: '$response.body#/next_cursor' }
+                            } }
                     },
                     400: { $ref: '#/components/responses/InvalidRequest' },
                     401: { $ref: '#/components/responses/InvalidAccessToken' },
                     429: { $ref: '#/components/responses/TooManyRequests' },
+                    431: { $ref: '#/components/responses/RequestHeaderFieldsTooLarge' },
                     500: { $ref: '#/components/responses/InternalError' },
                     503: { $ref: '#/components/responses/ServiceUnavailable' }
                 }
@@ -1256,6 +1388,7 @@ export const openApiDocument = {
                     403: { $ref: '#/components/responses/OriginNotAllowed' },
                     404: { $ref: '#/components/responses/SessionNotFound' },
                     429: { $ref: '#/components/responses/TooManyRequests' },
+                    431: { $ref: '#/components/responses/RequestHeaderFieldsTooLarge' },
                     500: { $ref: '#/components/responses/InternalError' },
                     503: { $ref: '#/components/responses/ServiceUnavailable' }
                 }
@@ -1353,6 +1486,7 @@ export const openApiDocument = {
                     401: { $ref: '#/components/responses/ApiKeyRejected' },
                     403: { $ref: '#/components/responses/InsufficientScope' },
                     429: { $ref: '#/components/responses/TooManyRequests' },
+                    431: { $ref: '#/components/responses/RequestHeaderFieldsTooLarge' },
                     500: { $ref: '#/components/responses/InternalError' },
                     503: { $ref: '#/components/responses/ServiceUnavailable' }
                 }
@@ -1387,6 +1521,7 @@ export const openApiDocument = {
                                     ] } } }
                     },
                     400: { $ref: '#/components/responses/ProvidersBadRequest' },
+                    431: { $ref: '#/components/responses/RequestHeaderFieldsTooLarge' },
                     500: { $ref: '#/components/responses/InternalError' }
                 }
             } },
@@ -1397,7 +1532,8 @@ export const openApiDocument = {
                 security: [],
                 summary: 'Get the public keys that sign access tokens',
                 description: 'A JWK Set (RFC 7517). Select the key by the access token\'s `kid`.',
-                responses: { 200: {
+                responses: {
+                    200: {
                         description: 'The JWK Set.',
                         headers: { 'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' }, 'Cache-Control': {
                                 description: 'How long the key set may be cached.',
@@ -1412,7 +1548,10 @@ export const openApiDocument = {
                                             alg: 'EdDSA',
                                             use: 'sig'
                                         }] } } }
-                    }, 500: { $ref: '#/components/responses/InternalError' } }
+                    },
+                    431: { $ref: '#/components/responses/RequestHeaderFieldsTooLarge' },
+                    500: { $ref: '#/components/responses/InternalError' }
+                }
             } },
         '/healthz': { get: {
                 operationId: 'getHealth',
@@ -1421,11 +1560,15 @@ export const openApiDocument = {
                 security: [],
                 summary: 'Liveness probe',
                 description: 'Answers `200` while the process is running.',
-                responses: { 200: {
+                responses: {
+                    200: {
                         description: 'The process is alive.',
                         headers: { 'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' } },
                         content: { 'application/json': { schema: { $ref: '#/components/schemas/Health' }, example: { status: 'ok' } } }
-                    }, 500: { $ref: '#/components/responses/InternalError' } }
+                    },
+                    431: { $ref: '#/components/responses/RequestHeaderFieldsTooLarge' },
+                    500: { $ref: '#/components/responses/InternalError' }
+                }
             } },
         '/readyz': { get: {
                 operationId: 'getReadiness',
@@ -1440,6 +1583,7 @@ export const openApiDocument = {
                         headers: { 'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' } },
                         content: { 'application/json': { schema: { $ref: '#/components/schemas/Readiness' }, example: { status: 'ready', checks: { database: 'ok' } } } }
                     },
+                    431: { $ref: '#/components/responses/RequestHeaderFieldsTooLarge' },
                     500: { $ref: '#/components/responses/InternalError' },
                     503: { $ref: '#/components/responses/ServiceUnavailable' }
                 }
@@ -1451,7 +1595,8 @@ export const openApiDocument = {
                 security: [],
                 summary: 'The contract',
                 description: 'This document, the OpenAPI 3.1 contract the server implements.',
-                responses: { 200: {
+                responses: {
+                    200: {
                         description: 'The contract, as YAML.',
                         headers: { 'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' }, 'Cache-Control': {
                                 description: 'Caches may keep it for five minutes.',
@@ -1460,7 +1605,10 @@ export const openApiDocument = {
                                 example: 'public, max-age=300'
                             } },
                         content: { 'application/yaml': { schema: { type: 'string' }, example: 'openapi: 3.1.0\ninfo:\n  title: Aimable Auth API\n' } }
-                    }, 500: { $ref: '#/components/responses/InternalError' } }
+                    },
+                    431: { $ref: '#/components/responses/RequestHeaderFieldsTooLarge' },
+                    500: { $ref: '#/components/responses/InternalError' }
+                }
             } },
         '/docs': { get: {
                 operationId: 'getApiReference',
@@ -1469,7 +1617,8 @@ export const openApiDocument = {
                 security: [],
                 summary: 'The API reference',
                 description: 'A page to read this contract in a browser (Redoc). Everything it loads\ncomes from this server: its script (`/docs/redoc.standalone.js`) and\nthe contract (`/openapi.yaml`), nothing from a CDN.\n',
-                responses: { 200: {
+                responses: {
+                    200: {
                         description: 'The reference page.',
                         headers: {
                             'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' },
@@ -1487,7 +1636,10 @@ export const openApiDocument = {
                             }
                         },
                         content: { 'text/html': { schema: { type: 'string' }, example: '<!doctype html><title>Aimable Auth API</title>…' } }
-                    }, 500: { $ref: '#/components/responses/InternalError' } }
+                    },
+                    431: { $ref: '#/components/responses/RequestHeaderFieldsTooLarge' },
+                    500: { $ref: '#/components/responses/InternalError' }
+                }
             } },
         '/docs/redoc.standalone.js': { get: {
                 operationId: 'getApiReferenceScript',
@@ -1496,7 +1648,8 @@ export const openApiDocument = {
                 security: [],
                 summary: 'The reference page\'s script',
                 description: 'Redoc\'s standalone bundle, as the npm package `redoc` ships it.',
-                responses: { 200: {
+                responses: {
+                    200: {
                         description: 'The script, an ES module.',
                         headers: { 'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' }, 'Cache-Control': {
                                 description: 'Caches may keep it for a day.',
@@ -1505,10 +1658,17 @@ export const openApiDocument = {
                                 example: 'public, max-age=86400'
                             } },
                         content: { 'application/javascript': { schema: { type: 'string' }, example: 'const{RedocStandalone,hydrate,init}=…' } }
-                    }, 500: { $ref: '#/components/responses/InternalError' } }
+                    },
+                    431: { $ref: '#/components/responses/RequestHeaderFieldsTooLarge' },
+                    500: { $ref: '#/components/responses/InternalError' }
+                }
             } }
     },
-    'x-unrouted-responses': { 404: { $ref: '#/components/responses/NotFound' }, 405: { $ref: '#/components/responses/MethodNotAllowed' } },
+    'x-unrouted-responses': {
+        404: { $ref: '#/components/responses/NotFound' },
+        405: { $ref: '#/components/responses/MethodNotAllowed' },
+        431: { $ref: '#/components/responses/RequestHeaderFieldsTooLarge' }
+    },
     components: {
         securitySchemes: { ApiKey: {
                 type: 'apiKey',
@@ -1552,8 +1712,8 @@ export const openApiDocument = {
                 name: 'X-Request-Id',
                 in: 'header',
                 required: false,
-                description: 'The caller\'s own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server\'s log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.',
-                schema: { type: 'string' },
+                description: 'The caller\'s own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server\'s log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored; one longer than 256 characters is refused.',
+                schema: { type: 'string', maxLength: 256 },
                 example: '7f9c2ba4-e88f-4e1c-9d3a-1b2c3d4e5f60'
             },
             IdempotencyKeyRequired: {
@@ -1834,6 +1994,11 @@ export const openApiDocument = {
                         type: 'object',
                         required: ['status', 'code'],
                         properties: { status: { const: 503 }, code: { enum: ['service_unavailable'] } }
+                    }] },
+            RequestHeaderFieldsTooLargeProblem: { description: 'The problem of a `431`: the request line and headers together pass the server\'s limit (`invalid_request`).', allOf: [{ $ref: '#/components/schemas/Problem' }, {
+                        type: 'object',
+                        required: ['status', 'code'],
+                        properties: { status: { const: 431 }, code: { enum: ['invalid_request'] } }
                     }] },
             AuthorizationRedirect: {
                 type: 'object',
@@ -2566,6 +2731,18 @@ export const openApiDocument = {
                                     detail: 'Send the body as application/json.',
                                     instance: '/v1/refresh',
                                     code: 'unsupported_media_type',
+                                    request_id: '7f9c2ba4-e88f-4e1c-9d3a-1b2c3d4e5f60'
+                                } } } } }
+            },
+            RequestHeaderFieldsTooLarge: {
+                description: 'The request line and headers together pass the server\'s limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.',
+                headers: { 'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' } },
+                content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/RequestHeaderFieldsTooLargeProblem' }, examples: { request_header_fields_too_large: { summary: 'Request header fields too large', value: {
+                                    type: 'https://auth.aimable.dev/problems/invalid_request',
+                                    title: 'Invalid request',
+                                    status: 431,
+                                    detail: 'The request line and headers are too large: send a shorter URL, fewer or shorter headers.',
+                                    code: 'invalid_request',
                                     request_id: '7f9c2ba4-e88f-4e1c-9d3a-1b2c3d4e5f60'
                                 } } } } }
             },

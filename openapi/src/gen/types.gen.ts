@@ -286,6 +286,14 @@ export type ServiceUnavailableProblem = Problem & {
     code: 'service_unavailable';
 };
 
+/**
+ * The problem of a `431`: the request line and headers together pass the server's limit (`invalid_request`).
+ */
+export type RequestHeaderFieldsTooLargeProblem = Problem & {
+    status: 431;
+    code: 'invalid_request';
+};
+
 export type AuthorizationRedirect = {
     /**
      * The provider's authorization URL. Navigate the browser to it.
@@ -542,7 +550,7 @@ export type TenantIdOptional = TenantId;
 export type Provider = string;
 
 /**
- * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
+ * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored; one longer than 256 characters is refused.
  */
 export type RequestId = string;
 
@@ -564,7 +572,7 @@ export type StartOidcLoginData = {
          */
         'X-Tenant-Id'?: TenantId;
         /**
-         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
+         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored; one longer than 256 characters is refused.
          */
         'X-Request-Id'?: string;
     };
@@ -609,6 +617,10 @@ export type StartOidcLoginErrors = {
      */
     429: TooManyRequestsProblem;
     /**
+     * The request line and headers together pass the server's limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.
+     */
+    431: RequestHeaderFieldsTooLargeProblem;
+    /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
     500: InternalErrorProblem;
@@ -637,7 +649,7 @@ export type HandleOidcCallbackData = {
     body?: never;
     headers?: {
         /**
-         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
+         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored; one longer than 256 characters is refused.
          */
         'X-Request-Id'?: string;
     };
@@ -649,11 +661,11 @@ export type HandleOidcCallbackData = {
     };
     query: {
         /**
-         * The state created by the start operation.
+         * The state created by the start operation (RFC 6749 Appendix A.5, VSCHAR).
          */
         state: string;
         /**
-         * The provider's authorization code.
+         * The provider's authorization code (RFC 6749 Appendix A.11, VSCHAR). The caps on it and on `state` keep a request the contract allows within the server's header limit (see `431`).
          */
         code?: string;
         /**
@@ -682,6 +694,10 @@ export type HandleOidcCallbackErrors = {
      */
     404: UnknownProviderProblem;
     /**
+     * The request line and headers together pass the server's limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.
+     */
+    431: RequestHeaderFieldsTooLargeProblem;
+    /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
     500: InternalErrorProblem;
@@ -701,7 +717,7 @@ export type ReceiveOidcFormPostData = {
     body: AuthorizationResponseForm;
     headers?: {
         /**
-         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
+         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored; one longer than 256 characters is refused.
          */
         'X-Request-Id'?: string;
     };
@@ -733,6 +749,10 @@ export type ReceiveOidcFormPostErrors = {
      */
     415: UnsupportedMediaTypeProblem;
     /**
+     * The request line and headers together pass the server's limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.
+     */
+    431: RequestHeaderFieldsTooLargeProblem;
+    /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
     500: InternalErrorProblem;
@@ -760,7 +780,7 @@ export type CreateSessionData = {
          */
         'X-Tenant-Id'?: TenantId;
         /**
-         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
+         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored; one longer than 256 characters is refused.
          */
         'X-Request-Id'?: string;
     };
@@ -803,6 +823,10 @@ export type CreateSessionErrors = {
      */
     429: TooManyRequestsProblem;
     /**
+     * The request line and headers together pass the server's limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.
+     */
+    431: RequestHeaderFieldsTooLargeProblem;
+    /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
     500: InternalErrorProblem;
@@ -835,7 +859,7 @@ export type RefreshSessionData = {
          */
         'Idempotency-Key'?: IdempotencyKey;
         /**
-         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
+         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored; one longer than 256 characters is refused.
          */
         'X-Request-Id'?: string;
     };
@@ -878,6 +902,10 @@ export type RefreshSessionErrors = {
      */
     429: TooManyRequestsProblem;
     /**
+     * The request line and headers together pass the server's limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.
+     */
+    431: RequestHeaderFieldsTooLargeProblem;
+    /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
     500: InternalErrorProblem;
@@ -902,7 +930,7 @@ export type GetCurrentSessionData = {
     body?: never;
     headers?: {
         /**
-         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
+         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored; one longer than 256 characters is refused.
          */
         'X-Request-Id'?: string;
     };
@@ -924,6 +952,10 @@ export type GetCurrentSessionErrors = {
      * Too many requests (`rate_limited`). Retry after `Retry-After`.
      */
     429: TooManyRequestsProblem;
+    /**
+     * The request line and headers together pass the server's limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.
+     */
+    431: RequestHeaderFieldsTooLargeProblem;
     /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
@@ -949,7 +981,7 @@ export type LogoutData = {
     body?: never;
     headers?: {
         /**
-         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
+         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored; one longer than 256 characters is refused.
          */
         'X-Request-Id'?: string;
     };
@@ -976,6 +1008,10 @@ export type LogoutErrors = {
      */
     429: TooManyRequestsProblem;
     /**
+     * The request line and headers together pass the server's limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.
+     */
+    431: RequestHeaderFieldsTooLargeProblem;
+    /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
     500: InternalErrorProblem;
@@ -1000,7 +1036,7 @@ export type ListSessionsData = {
     body?: never;
     headers?: {
         /**
-         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
+         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored; one longer than 256 characters is refused.
          */
         'X-Request-Id'?: string;
     };
@@ -1032,6 +1068,10 @@ export type ListSessionsErrors = {
      */
     429: TooManyRequestsProblem;
     /**
+     * The request line and headers together pass the server's limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.
+     */
+    431: RequestHeaderFieldsTooLargeProblem;
+    /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
     500: InternalErrorProblem;
@@ -1056,7 +1096,7 @@ export type RevokeSessionData = {
     body?: never;
     headers?: {
         /**
-         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
+         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored; one longer than 256 characters is refused.
          */
         'X-Request-Id'?: string;
     };
@@ -1092,6 +1132,10 @@ export type RevokeSessionErrors = {
      */
     429: TooManyRequestsProblem;
     /**
+     * The request line and headers together pass the server's limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.
+     */
+    431: RequestHeaderFieldsTooLargeProblem;
+    /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
     500: InternalErrorProblem;
@@ -1116,7 +1160,7 @@ export type ListAuditEventsData = {
     body?: never;
     headers?: {
         /**
-         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
+         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored; one longer than 256 characters is refused.
          */
         'X-Request-Id'?: string;
     };
@@ -1152,6 +1196,10 @@ export type ListAuditEventsErrors = {
      */
     429: TooManyRequestsProblem;
     /**
+     * The request line and headers together pass the server's limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.
+     */
+    431: RequestHeaderFieldsTooLargeProblem;
+    /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
     500: InternalErrorProblem;
@@ -1180,7 +1228,7 @@ export type ListProvidersData = {
          */
         'X-Tenant-Id': TenantId;
         /**
-         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
+         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored; one longer than 256 characters is refused.
          */
         'X-Request-Id'?: string;
     };
@@ -1194,6 +1242,10 @@ export type ListProvidersErrors = {
      * `X-Tenant-Id` is missing or malformed (`invalid_request`) or names no tenant that exists (`unknown_tenant`).
      */
     400: ProvidersBadRequestProblem;
+    /**
+     * The request line and headers together pass the server's limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.
+     */
+    431: RequestHeaderFieldsTooLargeProblem;
     /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
@@ -1220,6 +1272,10 @@ export type GetJwksData = {
 
 export type GetJwksErrors = {
     /**
+     * The request line and headers together pass the server's limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.
+     */
+    431: RequestHeaderFieldsTooLargeProblem;
+    /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
     500: InternalErrorProblem;
@@ -1245,6 +1301,10 @@ export type GetHealthData = {
 
 export type GetHealthErrors = {
     /**
+     * The request line and headers together pass the server's limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.
+     */
+    431: RequestHeaderFieldsTooLargeProblem;
+    /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
     500: InternalErrorProblem;
@@ -1269,6 +1329,10 @@ export type GetReadinessData = {
 };
 
 export type GetReadinessErrors = {
+    /**
+     * The request line and headers together pass the server's limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.
+     */
+    431: RequestHeaderFieldsTooLargeProblem;
     /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
@@ -1299,6 +1363,10 @@ export type GetOpenApiDocumentData = {
 
 export type GetOpenApiDocumentErrors = {
     /**
+     * The request line and headers together pass the server's limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.
+     */
+    431: RequestHeaderFieldsTooLargeProblem;
+    /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
     500: InternalErrorProblem;
@@ -1324,6 +1392,10 @@ export type GetApiReferenceData = {
 
 export type GetApiReferenceErrors = {
     /**
+     * The request line and headers together pass the server's limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.
+     */
+    431: RequestHeaderFieldsTooLargeProblem;
+    /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */
     500: InternalErrorProblem;
@@ -1348,6 +1420,10 @@ export type GetApiReferenceScriptData = {
 };
 
 export type GetApiReferenceScriptErrors = {
+    /**
+     * The request line and headers together pass the server's limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.
+     */
+    431: RequestHeaderFieldsTooLargeProblem;
     /**
      * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
      */

@@ -3,11 +3,13 @@ import { afterAll, beforeAll, describe, expect, expectTypeOf, test } from 'vites
 import { AuthApiError, createAuthClient, isAuthApiError, type AuthClient, type AuthErrorCode, type SessionGrant } from '../src/index.js';
 
 let mock: RunningMock;
+/** The mock accepts keys starting `ak_mock_` and access tokens of a JWT's shape, as the examples' one. */
+const MOCK_ACCESS_TOKEN = 'eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ1c3IifQ.c2ln';
 let auth: AuthClient;
 
 beforeAll(async () => {
   mock = await startMock({ port: 0 });
-  auth = createAuthClient({ baseUrl: mock.url, tenantId: 'demo', apiKey: 'ak_demo', accessToken: 'at_demo' });
+  auth = createAuthClient({ baseUrl: mock.url, tenantId: 'demo', apiKey: 'ak_mock_demo', accessToken: MOCK_ACCESS_TOKEN });
 }, 60_000);
 
 afterAll(() => mock?.close());

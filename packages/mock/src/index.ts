@@ -1,11 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { request, type IncomingMessage, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { ApiProblem, createHttpServer, createRequestGate, gatedBodyOf, gatedOperationOf, problemDocument, requestIdOf, sendProblem } from '@aimable/auth-server-kit';
+import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import { ResponseNegotiator } from './negotiation.js';
+import { MOCK_CHALLENGES, mockRules, mockSecurity } from './rules.js';
+import { missingRequiredHeaders, scenarioPrefer } from './scenarios.js';
 
 export { ResponseNegotiator } from './negotiation.js';
+export { DEMO_API_KEY } from './rules.js';
 
 const require = createRequire(import.meta.url);
 
@@ -38,9 +42,15 @@ export interface RunningMock {
 }
 
 /**
- * Starts Prism on a private port behind a thin proxy that maps `Accept` to
- * Prism's `Prefer` header, so that browsers get redirects and `fetch`
- * callers asking for JSON get the JSON variant, as from the real server.
+ * Starts Prism on a private port behind a thin proxy. What the server
+ * refuses for its form (a path, method, body, parameter, header or missing
+ * credential the contract does not allow) the proxy refuses with the
+ * server kit's own gate and problem writer, so with the same status, code,
+ * title and headers; what the server decides from its state (API keys,
+ * tenants, allowlists) it decides by documented rules (`rules.ts`). A valid
+ * request goes to Prism, with `Accept` mapped to `Prefer` so that browsers
+ * get redirects and `fetch` callers asking for JSON the JSON variant, as
+ * from the real server; a caller's own `Prefer` picks any declared response.
  * The examples' authorization URLs lead to the mock's own callback (the
  * mock plays the provider too), at whatever address the mock is reached,
  * and the callback returns to the `frontend_redirect_uri` the start was
@@ -52,54 +62,51 @@ export async function startMock(options: MockOptions = {}): Promise<RunningMock>
   const negotiator = new ResponseNegotiator();
   const { child: prism, port: prismPort } = await startPrism(specPath, options);
 
-  const proxy = createServer((req, res) => {
-    void (async () => {
-      const url = new URL(req.url ?? '/', 'http://mock');
-      const body = await readBody(req);
-      // What lies outside the contract answers as the contract says (`x-unrouted-responses`), not as Prism would;
-      // a CORS preflight is Prism's to answer.
-      const preflight = req.method === 'OPTIONS' && req.headers.origin !== undefined && req.headers['access-control-request-method'] !== undefined;
-      const route = preflight ? { kind: 'operation' as const } : negotiator.route(req.method ?? 'GET', req.url ?? '/');
-      const sendProblem = (status: number, code: string, detail: string, headers: Record<string, string>) => problem(res, status, code, detail, { ...headers, ...corsHeaders(req) });
-      if (route.kind === 'not_found') {
-        sendProblem(404, 'not_found', 'No such route.', {});
-        return;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  // A CORS preflight is Prism's to answer.
+  app.use((req, res, next) => (isPreflight(req) ? void toPrism(req, res, next) : next()));
+  app.use(createRequestGate({ security: mockSecurity, challenges: MOCK_CHALLENGES, before: [corsHeaders] }));
+  app.use(mockRules);
+  app.use((req, res, next) => void toPrism(req, res, next));
+  app.use(answerProblem);
+
+  async function toPrism(req: Request, res: Response, next: (error?: unknown) => void): Promise<void> {
+    try {
+      const url = new URL(req.originalUrl, 'http://mock');
+      const method = req.method === 'HEAD' ? 'GET' : req.method;
+      const body = gatedBodyOf(req) ?? (await readBody(req));
+      // The server answers its one media type whatever `Accept` says: Prism would answer 406. The body goes as read (decoded).
+      const { 'content-encoding': _encoding, 'content-length': _length, ...headers } = { ...req.headers, accept: '*/*' } as IncomingMessage['headers'];
+      const operation = gatedOperationOf(res);
+      if (headers.prefer && operation) {
+        // A scenario: the caller asks for one of the operation's declared responses.
+        const scenario = scenarioPrefer(operation, String(headers.prefer));
+        if ('undeclared' in scenario) throw undeclaredScenario(scenario.undeclared);
+        headers.prefer = scenario.prefer;
+      } else if (!headers.prefer) {
+        const prefer = negotiator.preferFor(method, req.originalUrl, req.headers.accept);
+        if (prefer) headers.prefer = prefer;
+        // A grant asked for in the body (a refresh token sent in the body, or `refresh_token_delivery: body`) gets the example that carries it.
+        else if (method === 'POST' && wantsTokenInBody(req.body)) headers.prefer = 'example=grant_with_refresh_token';
       }
-      if (route.kind === 'method_not_allowed') {
-        sendProblem(405, 'method_not_allowed', 'The route does not accept this method.', { Allow: route.allow });
-        return;
-      }
-      // What the server refuses before an operation runs, refused here the same way: Prism would crash on a path it cannot
-      // decode, and wait forever on a body it cannot parse.
-      const refusal = refusalOf(url, req.headers['content-type'], body);
-      if (refusal) {
-        sendProblem(refusal.status, refusal.code, refusal.detail, {});
-        return;
-      }
-      // The real server refuses a refresh that carries no refresh token; Prism cannot tell, as the contract takes it from a cookie or the body.
-      if (url.pathname === '/v1/refresh' && req.method === 'POST' && !hasRefreshToken(req, body)) {
-        sendProblem(401, 'invalid_refresh_token', 'Send the refresh token in the refresh cookie or the body.', { 'WWW-Authenticate': 'ApiKey realm="aimable-auth", header="X-API-Key"' });
-        return;
-      }
-      // The server answers its one media type whatever `Accept` says: Prism would answer 406. HEAD is GET without the body.
-      const headers: IncomingMessage['headers'] = { ...req.headers, accept: '*/*' };
-      const prefer = headers.prefer ? undefined : negotiator.preferFor(req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET'), req.url ?? '/', req.headers.accept);
-      if (prefer) headers.prefer = prefer;
-      // A grant asked for in the body (a refresh token sent in the body, or `refresh_token_delivery: body`) gets the example that carries it.
-      if (!headers.prefer && req.method === 'POST' && wantsTokenInBody(body)) headers.prefer = 'example=grant_with_refresh_token';
-      const answer = await forward(prismPort, req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET'), req.url ?? '/', headers, body);
+      const answer = await forward(prismPort, method, req.originalUrl, headers, body);
       const rewrite = rewriterFor(url, req.headers.host ? `http://${req.headers.host}` : EXAMPLE_ORIGIN);
-      const text = rewrite(answer.body.toString('utf8'));
-      const location = answer.headers.location === undefined ? undefined : rewrite(String(answer.headers.location));
-      const out = Buffer.from(text);
-      const { 'transfer-encoding': _chunked, ...passed } = answer.headers;
-      res.writeHead(answer.status, { ...passed, ...(location === undefined ? {} : { location }), 'content-length': String(out.length) });
+      const out = Buffer.from(rewrite(answer.body.toString('utf8')));
+      // The request id is the gate's, fresh for every request as the server's is, not the example's.
+      const { 'transfer-encoding': _chunked, 'content-length': _prismLength, 'x-request-id': _exampleId, ...passed } = answer.headers;
+      if (passed.location !== undefined) passed.location = rewrite(String(passed.location));
+      const filled = operation ? missingRequiredHeaders(operation, answer.status, (name) => passed[name.toLowerCase()] !== undefined) : {};
+      res.writeHead(answer.status, { ...passed, ...filled, 'content-length': String(out.length) });
       res.end(req.method === 'HEAD' ? undefined : out);
-    })().catch(() => {
-      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
-      res.end('The Prism mock is not reachable.\n');
-    });
-  });
+    } catch (error) {
+      next(error);
+    }
+  }
+
+  // The kit's server: a request over the header limit gets the server's 431 problem.
+  const proxy = createHttpServer(app);
   const port = await listen(proxy, options.port ?? DEFAULT_MOCK_PORT, host);
 
   return {
@@ -112,6 +119,25 @@ export async function startMock(options: MockOptions = {}): Promise<RunningMock>
     },
   };
 }
+
+function isPreflight(req: Request): boolean {
+  return req.method === 'OPTIONS' && req.headers.origin !== undefined && req.headers['access-control-request-method'] !== undefined;
+}
+
+function undeclaredScenario(why: string): ApiProblem {
+  const message = `asks for a response the operation does not declare: ${why}`;
+  return ApiProblem.of({ status: 400, code: 'invalid_request', detail: `headers.prefer ${message}`, errors: [{ location: 'headers.prefer', message }] }) as ApiProblem;
+}
+
+/** What the mock's own rules refuse, and a Prism it cannot reach, written by the kit's problem writer. */
+const answerProblem: ErrorRequestHandler = (error: unknown, req, res, next) => {
+  if (res.headersSent) {
+    next(error);
+    return;
+  }
+  const problem = error instanceof ApiProblem ? error : ApiProblem.of({ status: 503, code: 'service_unavailable', detail: 'The Prism mock is not reachable.', headers: { 'Retry-After': 1 }, cause: error });
+  sendProblem(res, problem, problemDocument(problem, requestIdOf(res), req.originalUrl.split('?', 1)[0] ?? '/'));
+};
 
 /**
  * Starts Prism on port 0: the system picks a port that nothing else can take before Prism listens on it, and
@@ -185,63 +211,22 @@ function rewriterFor(url: URL, origin: string): (text: string) => string {
   };
 }
 
-function hasRefreshToken(req: IncomingMessage, body: Buffer): boolean {
-  if (/(?:^|;\s*)__Host-aimable_refresh_[^=]+=[^;\s]/.test(req.headers.cookie ?? '')) return true;
-  try {
-    return typeof (JSON.parse(body.toString('utf8')) as { refresh_token?: unknown }).refresh_token === 'string';
-  } catch {
-    return false;
-  }
+function wantsTokenInBody(body: unknown): boolean {
+  const json = body as { refresh_token?: unknown; refresh_token_delivery?: unknown } | undefined;
+  return typeof json?.refresh_token === 'string' || json?.refresh_token_delivery === 'body';
 }
 
-/** The largest body the server takes. */
-const BODY_LIMIT = 16 * 1024;
-
-function refusalOf(url: URL, contentType: string | undefined, body: Buffer): { status: number; code: string; detail: string } | undefined {
-  try {
-    for (const segment of url.pathname.split('/')) decodeURIComponent(segment);
-  } catch {
-    return { status: 400, code: 'invalid_request', detail: 'A path parameter is not valid percent-encoding.' };
-  }
-  if (body.length === 0) return undefined;
-  if (body.length > BODY_LIMIT) return { status: 413, code: 'payload_too_large', detail: 'The request body is too large.' };
-  if (!isJson(contentType)) return { status: 415, code: 'unsupported_media_type', detail: 'Send the body as application/json.' };
-  try {
-    JSON.parse(body.toString('utf8'));
-  } catch {
-    return { status: 400, code: 'invalid_request', detail: 'The body is not valid JSON.' };
-  }
-  return undefined;
-}
-
-function isJson(contentType: string | undefined): boolean {
-  const [type, ...parameters] = (contentType ?? '').toLowerCase().split(';').map((part) => part.trim());
-  const charset = parameters.find((parameter) => parameter.startsWith('charset='))?.slice('charset='.length).replace(/"/g, '');
-  return type === 'application/json' && (charset === undefined || charset === 'utf-8');
-}
-
-function wantsTokenInBody(body: Buffer): boolean {
-  try {
-    const json = JSON.parse(body.toString('utf8')) as { refresh_token?: unknown; refresh_token_delivery?: unknown };
-    return typeof json.refresh_token === 'string' || json.refresh_token_delivery === 'body';
-  } catch {
-    return false;
-  }
-}
-
-const TITLES: Record<number, string> = { 400: 'Invalid request', 401: 'Unauthorized', 404: 'Not found', 405: 'Method not allowed', 413: 'Payload too large', 415: 'Unsupported media type' };
-
-/** What Prism's CORS answers say, for the answers the proxy gives itself: a browser reads them too. */
-function corsHeaders(req: IncomingMessage): Record<string, string> {
+/** What Prism's CORS answers say, for the answers the gate gives itself: a browser reads them too. */
+const corsHeaders: RequestHandler = (req, res, next) => {
   const origin = req.headers.origin;
-  return origin ? { 'Access-Control-Allow-Origin': origin, 'Access-Control-Allow-Credentials': 'true', 'Access-Control-Expose-Headers': 'WWW-Authenticate, Retry-After, Allow, X-Request-Id', Vary: 'Origin' } : {};
-}
-
-function problem(res: ServerResponse, status: number, code: string, detail: string, headers: Record<string, string>): void {
-  const requestId = randomUUID();
-  res.writeHead(status, { 'content-type': 'application/problem+json', 'x-request-id': requestId, ...headers });
-  res.end(JSON.stringify({ type: `https://auth.aimable.dev/problems/${code}`, title: TITLES[status] ?? 'Error', status, detail, code, request_id: requestId }));
-}
+  if (origin) {
+    res.setHeader('Access-Control-Allow-Origin', origin);
+    res.setHeader('Access-Control-Allow-Credentials', 'true');
+    res.setHeader('Access-Control-Expose-Headers', 'WWW-Authenticate, Retry-After, Allow, X-Request-Id');
+    res.setHeader('Vary', 'Origin');
+  }
+  next();
+};
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -254,7 +239,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 
 function forward(port: number, method: string, path: string, headers: IncomingMessage['headers'], body: Buffer): Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }> {
   return new Promise((resolve, reject) => {
-    const upstream = request({ host: '127.0.0.1', port, method, path, headers }, (answer) => {
+    const upstream = request({ host: '127.0.0.1', port, method, path, headers: { ...headers, 'content-length': String(body.length) } }, (answer) => {
       readBody(answer).then((data) => resolve({ status: answer.statusCode ?? 502, headers: answer.headers, body: data }), reject);
     });
     upstream.on('error', reject);

@@ -9,8 +9,11 @@ beforeAll(async () => {
 
 afterAll(() => mock?.close());
 
-const start = '/v1/auth/oidc/google/start?frontend_redirect_uri=http%3A%2F%2Flocalhost%3A5173%2Fauth%2Fcallback';
+const challenge = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
+const start = `/v1/auth/oidc/google/start?frontend_redirect_uri=http%3A%2F%2Flocalhost%3A5173%2Fauth%2Fcallback&code_challenge=${challenge}&code_challenge_method=S256`;
 const tenant = { 'X-Tenant-Id': 'demo' };
+/** A token of a JWT's shape, as the mock accepts. */
+const ACCESS_TOKEN = 'eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ1c3IifQ.c2ln';
 
 describe('the mock', () => {
   test('When a browser navigates to start, then it is redirected to the provider', async () => {
@@ -42,7 +45,7 @@ describe('the mock', () => {
 
   test('When a login starts for some frontend, then the mock provider and callback bring the browser back to that frontend', async () => {
     const frontend = 'http://localhost:9999/signed-in';
-    const response = await fetch(`${mock.url}/v1/auth/oidc/google/start?frontend_redirect_uri=${encodeURIComponent(frontend)}`, { headers: { ...tenant, Accept: 'application/json' } });
+    const response = await fetch(`${mock.url}/v1/auth/oidc/google/start?frontend_redirect_uri=${encodeURIComponent(frontend)}&code_challenge=${challenge}&code_challenge_method=S256`, { headers: { ...tenant, Accept: 'application/json' } });
     const { authorization_url: authorizationUrl, state } = (await response.json()) as { authorization_url: string; state: string };
     const callback = await fetch(authorizationUrl, { redirect: 'manual' });
     const back = new URL(callback.headers.get('location')!);
@@ -51,8 +54,8 @@ describe('the mock', () => {
   });
 
   test('When a refresh carries no refresh token, then the mock refuses it as the server does; with one, it answers a grant', async () => {
-    const headers = { 'X-API-Key': 'ak_demo', 'Content-Type': 'application/json' };
-    const without = await fetch(`${mock.url}/v1/refresh`, { method: 'POST', headers: { 'X-API-Key': 'ak_demo' } });
+    const headers = { 'X-API-Key': 'ak_mock_demo', 'Content-Type': 'application/json' };
+    const without = await fetch(`${mock.url}/v1/refresh`, { method: 'POST', headers: { 'X-API-Key': 'ak_mock_demo' } });
     expect(without.status).toBe(401);
     expect(without.headers.get('www-authenticate')).toMatch(/^ApiKey/);
     expect(((await without.json()) as { code: string }).code).toBe('invalid_refresh_token');
@@ -60,17 +63,17 @@ describe('the mock', () => {
     expect(withBody.status).toBe(200);
     // Asked in the body, the grant comes with its refresh token in the body.
     expect(((await withBody.json()) as { refresh_token?: string }).refresh_token).toMatch(/^rt_/);
-    const withCookie = await fetch(`${mock.url}/v1/refresh`, { method: 'POST', headers: { 'X-API-Key': 'ak_demo', Cookie: '__Host-aimable_refresh_demo=rt_x' } });
+    const withCookie = await fetch(`${mock.url}/v1/refresh`, { method: 'POST', headers: { 'X-API-Key': 'ak_mock_demo', Cookie: '__Host-aimable_refresh_demo=rt_x' } });
     expect(withCookie.status).toBe(200);
   });
 
   test('When a path cannot be decoded or a body is not JSON, too large or of another type, then the mock refuses it as the server does, and keeps serving', async () => {
     const json = { 'X-Tenant-Id': 'demo', 'Idempotency-Key': 'k', 'Content-Type': 'application/json' };
     const cases: [string, RequestInit, number, string][] = [
-      ['/v1/auth/sessions/%zz', { method: 'DELETE', headers: { Authorization: 'Bearer t' } }, 400, 'invalid_request'],
+      ['/v1/auth/sessions/%zz', { method: 'DELETE', headers: { Authorization: `Bearer ${ACCESS_TOKEN}` } }, 400, 'invalid_request'],
       ['/v1/auth/oidc/session', { method: 'POST', headers: json, body: '{"a":' }, 400, 'invalid_request'],
       ['/v1/auth/oidc/session', { method: 'POST', headers: json, body: JSON.stringify({ padding: 'x'.repeat(20_000) }) }, 413, 'payload_too_large'],
-      ['/v1/auth/oidc/session', { method: 'POST', headers: { ...json, 'Content-Type': 'application/json; charset=utf-16' }, body: '{}' }, 415, 'unsupported_media_type'],
+      ['/v1/auth/oidc/session', { method: 'POST', headers: { ...json, 'Content-Type': 'text/plain' }, body: '{}' }, 415, 'unsupported_media_type'],
     ];
     for (const [path, init, status, code] of cases) {
       const response = await fetch(`${mock.url}${path}`, init);
@@ -96,7 +99,6 @@ describe('the mock', () => {
   });
 
   test('When a link names the tenant in the query and sends no headers, then it is redirected to the provider', async () => {
-    const challenge = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
     const response = await fetch(`${mock.url}/v1/auth/oidc/google/start?tenant=demo&frontend_redirect_uri=http://localhost:5173/auth/callback&code_challenge=${challenge}&code_challenge_method=S256`, {
       redirect: 'manual',
     });
@@ -145,7 +147,7 @@ describe('the mock', () => {
     expect(grant.access_token).toBeTruthy();
     const refreshed = await fetch(`${mock.url}/v1/refresh`, {
       method: 'POST',
-      headers: { 'X-API-Key': 'ak_demo', Cookie: '__Host-aimable_refresh_demo=rt', Accept: 'application/json' },
+      headers: { 'X-API-Key': 'ak_mock_demo', Cookie: '__Host-aimable_refresh_demo=rt', Accept: 'application/json' },
     });
     expect(refreshed.status).toBe(200);
   });
@@ -161,8 +163,8 @@ describe('the mock with dynamic data', () => {
   test('When --dynamic is on, then bodies are generated from the schemas', async () => {
     const first = (await (await fetch(`${dynamic.url}/v1/auth/providers`, { headers: tenant })).json()) as { data: unknown[] };
     expect(Array.isArray(first.data)).toBe(true);
-    const a = await (await fetch(`${dynamic.url}/v1/auth/session`, { headers: { Authorization: 'Bearer x' } })).text();
-    const b = await (await fetch(`${dynamic.url}/v1/auth/session`, { headers: { Authorization: 'Bearer x' } })).text();
+    const a = await (await fetch(`${dynamic.url}/v1/auth/session`, { headers: { Authorization: `Bearer ${ACCESS_TOKEN}` } })).text();
+    const b = await (await fetch(`${dynamic.url}/v1/auth/session`, { headers: { Authorization: `Bearer ${ACCESS_TOKEN}` } })).text();
     expect(a).not.toBe(b);
   });
 });

@@ -1,6 +1,7 @@
 import http, { type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Express, Response } from 'express';
+import { answerClientError } from './client-errors.js';
 
 /**
  * The HTTP server of an Express app, whose requests and responses are
@@ -13,7 +14,9 @@ import type { Express, Response } from 'express';
  * one. That costs about as much as all the rest of bare Express's work for
  * a small answer. Made with those prototypes from the start, they are
  * objects of one shape, and Express's own change of prototype finds
- * nothing to change. Everything else is as `app.listen` has it.
+ * nothing to change. A request Node refuses before the application sees
+ * it for its size (`431`) is answered as a problem too. Everything else is
+ * as `app.listen` has it.
  */
 export function createHttpServer(app: Express, options: ServerOptions = {}): Server {
   // Functions rather than classes: Express needs `prototype` to be its own objects, which a class's cannot be made.
@@ -30,7 +33,9 @@ export function createHttpServer(app: Express, options: ServerOptions = {}): Ser
     (http.ServerResponse as unknown as (this: ServerResponse, req: IncomingMessage, options?: unknown) => void).call(this, req, responseOptions);
   }
   AppResponse.prototype = app.response;
-  return http.createServer({ ...options, IncomingMessage: AppRequest as unknown as typeof IncomingMessage, ServerResponse: AppResponse as unknown as typeof ServerResponse }, app);
+  const server = http.createServer({ ...options, IncomingMessage: AppRequest as unknown as typeof IncomingMessage, ServerResponse: AppResponse as unknown as typeof ServerResponse }, app);
+  server.on('clientError', answerClientError);
+  return server;
 }
 
 function isPlainFunction(constructor: unknown): boolean {

@@ -1,6 +1,7 @@
 export { createHttpServer } from './http.js';
 export { createApiRouter } from './router/create-router.js';
 export type { ApiRouterOptions } from './router/options.js';
+export { createRequestGate, gatedBodyOf, gatedOperationOf, type RequestGateOptions } from './router/request-gate.js';
 export { clientRequestIdOf, requestIdOf } from './router/request-id.js';
 export { ContractViolation } from './router/response-checks.js';
 export type { SecurityResolver, SecurityResolvers } from './router/security.js';

@@ -79,7 +79,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
             {
               client_id: 'aimable-test',
               client_secret: CLIENT_SECRET,
-              redirect_uris: [`${publicUrl}/v1/auth/oidc/dev/callback`, `${publicUrl}/v1/auth/oidc/other/callback`],
+              // `google`: the provider the contract's examples name.
+              redirect_uris: [`${publicUrl}/v1/auth/oidc/dev/callback`, `${publicUrl}/v1/auth/oidc/other/callback`, `${publicUrl}/v1/auth/oidc/google/callback`],
             },
           ],
         }),

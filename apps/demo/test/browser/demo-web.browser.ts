@@ -193,7 +193,7 @@ describe('the demo app against the mock', () => {
 
   beforeAll(async () => {
     mock = await startMock({ port: await freePort() });
-    web = await serveDemoWeb({ port: await freePort(), config: { apiBaseUrl: mock.url.replace('127.0.0.1', 'localhost'), tenantId: 'demo', apiKey: DEMO_API_KEY } });
+    web = await serveDemoWeb({ port: await freePort(), config: { apiBaseUrl: mock.url.replace('127.0.0.1', 'localhost'), tenantId: 'demo', apiKey: DEMO_API_KEY, mock: true } });
   });
 
   afterAll(async () => {
@@ -217,4 +217,23 @@ describe('the demo app against the mock', () => {
     await waitFor(page, 'signed-out');
     await context.close();
   });
+
+  test('When a mock scenario is picked, then the app shows that error state on the session list, until it is put back', async () => {
+    const context = await browser.newContext();
+    const page = await open(context, web.url);
+    await waitFor(page, 'signed-out');
+    await page.locator('[data-provider]').first().click();
+    await waitFor(page, 'signed-in');
+    await page.getByLabel('Mock scenario').selectOption({ label: 'Session list: 429 rate_limited' });
+    await waitFor(page, 'signed-in');
+    await expect.poll(() => page.locator('.sessions [role=alert]').textContent(), { timeout: 40_000 }).toMatch(/rate_limited/);
+    await page.getByLabel('Mock scenario').selectOption({ label: 'Session list: 503 service_unavailable' });
+    await waitFor(page, 'signed-in');
+    await expect.poll(() => page.locator('.sessions [role=alert]').textContent(), { timeout: 40_000 }).toMatch(/service_unavailable/);
+    await page.getByLabel('Mock scenario').selectOption({ label: 'No error' });
+    await waitFor(page, 'signed-in');
+    await expect.poll(() => page.locator('.sessions [data-session]').count()).toBeGreaterThan(0);
+    expect(await page.locator('.sessions [role=alert]').count()).toBe(0);
+    await context.close();
+  }, 90_000);
 });

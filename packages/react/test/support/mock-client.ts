@@ -24,7 +24,8 @@ export function mockClient(baseUrl: string, intercept: (request: Request) => Req
   const auth = createAuth({
     baseUrl,
     tenantId: 'demo',
-    apiKey: 'ak_demo',
+    // A key of the form the mock accepts.
+    apiKey: 'ak_mock_demo',
     // The mock's examples have one login state: each client keeps its logins apart from the others'.
     storage: memoryStorage(),
     navigate: (url) => void opened.push(url),

@@ -98,6 +98,12 @@ export type CreateSessionResult = {
         'Retry-After': number | string;
     };
 } | {
+    status: 431;
+    body: CreateSessionErrors[431];
+    headers?: {
+        'X-Request-Id'?: string;
+    };
+} | {
     status: 500;
     body: CreateSessionErrors[500];
     headers?: {
@@ -175,6 +181,12 @@ export type CreateSessionProblem = {
         'Retry-After': number | string;
     };
 } | {
+    status: 431;
+    code: CreateSessionErrors[431]['code'];
+    headers?: {
+        'X-Request-Id'?: string;
+    };
+} | {
     status: 500;
     code: CreateSessionErrors[500]['code'];
     headers?: {
@@ -223,6 +235,12 @@ export type GetApiReferenceResult = {
         'Content-Security-Policy': string;
     };
 } | {
+    status: 431;
+    body: GetApiReferenceErrors[431];
+    headers?: {
+        'X-Request-Id'?: string;
+    };
+} | {
     status: 500;
     body: GetApiReferenceErrors[500];
     headers?: {
@@ -234,6 +252,12 @@ export type GetApiReferenceResult = {
  * The problems `getApiReference` may answer: each status with exactly its codes and headers.
  */
 export type GetApiReferenceProblem = {
+    status: 431;
+    code: GetApiReferenceErrors[431]['code'];
+    headers?: {
+        'X-Request-Id'?: string;
+    };
+} | {
     status: 500;
     code: GetApiReferenceErrors[500]['code'];
     headers?: {
@@ -267,6 +291,12 @@ export type GetApiReferenceScriptResult = {
         'Cache-Control': string;
     };
 } | {
+    status: 431;
+    body: GetApiReferenceScriptErrors[431];
+    headers?: {
+        'X-Request-Id'?: string;
+    };
+} | {
     status: 500;
     body: GetApiReferenceScriptErrors[500];
     headers?: {
@@ -278,6 +308,12 @@ export type GetApiReferenceScriptResult = {
  * The problems `getApiReferenceScript` may answer: each status with exactly its codes and headers.
  */
 export type GetApiReferenceScriptProblem = {
+    status: 431;
+    code: GetApiReferenceScriptErrors[431]['code'];
+    headers?: {
+        'X-Request-Id'?: string;
+    };
+} | {
     status: 500;
     code: GetApiReferenceScriptErrors[500]['code'];
     headers?: {
@@ -333,6 +369,12 @@ export type GetCurrentSessionResult = {
         'Retry-After': number | string;
     };
 } | {
+    status: 431;
+    body: GetCurrentSessionErrors[431];
+    headers?: {
+        'X-Request-Id'?: string;
+    };
+} | {
     status: 500;
     body: GetCurrentSessionErrors[500];
     headers?: {
@@ -369,6 +411,12 @@ export type GetCurrentSessionProblem = {
     headers: {
         'X-Request-Id'?: string;
         'Retry-After': number | string;
+    };
+} | {
+    status: 431;
+    code: GetCurrentSessionErrors[431]['code'];
+    headers?: {
+        'X-Request-Id'?: string;
     };
 } | {
     status: 500;
@@ -410,6 +458,12 @@ export type GetHealthResult = {
         'X-Request-Id'?: string;
     };
 } | {
+    status: 431;
+    body: GetHealthErrors[431];
+    headers?: {
+        'X-Request-Id'?: string;
+    };
+} | {
     status: 500;
     body: GetHealthErrors[500];
     headers?: {
@@ -421,6 +475,12 @@ export type GetHealthResult = {
  * The problems `getHealth` may answer: each status with exactly its codes and headers.
  */
 export type GetHealthProblem = {
+    status: 431;
+    code: GetHealthErrors[431]['code'];
+    headers?: {
+        'X-Request-Id'?: string;
+    };
+} | {
     status: 500;
     code: GetHealthErrors[500]['code'];
     headers?: {
@@ -454,6 +514,12 @@ export type GetJwksResult = {
         'Cache-Control'?: string;
     };
 } | {
+    status: 431;
+    body: GetJwksErrors[431];
+    headers?: {
+        'X-Request-Id'?: string;
+    };
+} | {
     status: 500;
     body: GetJwksErrors[500];
     headers?: {
@@ -465,6 +531,12 @@ export type GetJwksResult = {
  * The problems `getJwks` may answer: each status with exactly its codes and headers.
  */
 export type GetJwksProblem = {
+    status: 431;
+    code: GetJwksErrors[431]['code'];
+    headers?: {
+        'X-Request-Id'?: string;
+    };
+} | {
     status: 500;
     code: GetJwksErrors[500]['code'];
     headers?: {
@@ -498,6 +570,12 @@ export type GetOpenApiDocumentResult = {
         'Cache-Control': string;
     };
 } | {
+    status: 431;
+    body: GetOpenApiDocumentErrors[431];
+    headers?: {
+        'X-Request-Id'?: string;
+    };
+} | {
     status: 500;
     body: GetOpenApiDocumentErrors[500];
     headers?: {
@@ -509,6 +587,12 @@ export type GetOpenApiDocumentResult = {
  * The problems `getOpenApiDocument` may answer: each status with exactly its codes and headers.
  */
 export type GetOpenApiDocumentProblem = {
+    status: 431;
+    code: GetOpenApiDocumentErrors[431]['code'];
+    headers?: {
+        'X-Request-Id'?: string;
+    };
+} | {
     status: 500;
     code: GetOpenApiDocumentErrors[500]['code'];
     headers?: {
@@ -541,6 +625,12 @@ export type GetReadinessResult = {
         'X-Request-Id'?: string;
     };
 } | {
+    status: 431;
+    body: GetReadinessErrors[431];
+    headers?: {
+        'X-Request-Id'?: string;
+    };
+} | {
     status: 500;
     body: GetReadinessErrors[500];
     headers?: {
@@ -559,6 +649,12 @@ export type GetReadinessResult = {
  * The problems `getReadiness` may answer: each status with exactly its codes and headers.
  */
 export type GetReadinessProblem = {
+    status: 431;
+    code: GetReadinessErrors[431]['code'];
+    headers?: {
+        'X-Request-Id'?: string;
+    };
+} | {
     status: 500;
     code: GetReadinessErrors[500]['code'];
     headers?: {
@@ -612,6 +708,12 @@ export type HandleOidcCallbackResult = {
         'X-Request-Id'?: string;
     };
 } | {
+    status: 431;
+    body: HandleOidcCallbackErrors[431];
+    headers?: {
+        'X-Request-Id'?: string;
+    };
+} | {
     status: 500;
     body: HandleOidcCallbackErrors[500];
     headers?: {
@@ -645,6 +747,12 @@ export type HandleOidcCallbackProblem = {
 } | {
     status: 404;
     code: HandleOidcCallbackErrors[404]['code'];
+    headers?: {
+        'X-Request-Id'?: string;
+    };
+} | {
+    status: 431;
+    code: HandleOidcCallbackErrors[431]['code'];
     headers?: {
         'X-Request-Id'?: string;
     };
@@ -724,6 +832,12 @@ export type ListAuditEventsResult = {
         'Retry-After': number | string;
     };
 } | {
+    status: 431;
+    body: ListAuditEventsErrors[431];
+    headers?: {
+        'X-Request-Id'?: string;
+    };
+} | {
     status: 500;
     body: ListAuditEventsErrors[500];
     headers?: {
@@ -766,6 +880,12 @@ export type ListAuditEventsProblem = {
     headers: {
         'X-Request-Id'?: string;
         'Retry-After': number | string;
+    };
+} | {
+    status: 431;
+    code: ListAuditEventsErrors[431]['code'];
+    headers?: {
+        'X-Request-Id'?: string;
     };
 } | {
     status: 500;
@@ -813,6 +933,12 @@ export type ListProvidersResult = {
         'X-Request-Id'?: string;
     };
 } | {
+    status: 431;
+    body: ListProvidersErrors[431];
+    headers?: {
+        'X-Request-Id'?: string;
+    };
+} | {
     status: 500;
     body: ListProvidersErrors[500];
     headers?: {
@@ -826,6 +952,12 @@ export type ListProvidersResult = {
 export type ListProvidersProblem = {
     status: 400;
     code: ListProvidersErrors[400]['code'];
+    headers?: {
+        'X-Request-Id'?: string;
+    };
+} | {
+    status: 431;
+    code: ListProvidersErrors[431]['code'];
     headers?: {
         'X-Request-Id'?: string;
     };
@@ -885,6 +1017,12 @@ export type ListSessionsResult = {
         'Retry-After': number | string;
     };
 } | {
+    status: 431;
+    body: ListSessionsErrors[431];
+    headers?: {
+        'X-Request-Id'?: string;
+    };
+} | {
     status: 500;
     body: ListSessionsErrors[500];
     headers?: {
@@ -921,6 +1059,12 @@ export type ListSessionsProblem = {
     headers: {
         'X-Request-Id'?: string;
         'Retry-After': number | string;
+    };
+} | {
+    status: 431;
+    code: ListSessionsErrors[431]['code'];
+    headers?: {
+        'X-Request-Id'?: string;
     };
 } | {
     status: 500;
@@ -991,6 +1135,12 @@ export type LogoutResult = {
         'Retry-After': number | string;
     };
 } | {
+    status: 431;
+    body: LogoutErrors[431];
+    headers?: {
+        'X-Request-Id'?: string;
+    };
+} | {
     status: 500;
     body: LogoutErrors[500];
     headers?: {
@@ -1033,6 +1183,12 @@ export type LogoutProblem = {
     headers: {
         'X-Request-Id'?: string;
         'Retry-After': number | string;
+    };
+} | {
+    status: 431;
+    code: LogoutErrors[431]['code'];
+    headers?: {
+        'X-Request-Id'?: string;
     };
 } | {
     status: 500;
@@ -1100,6 +1256,12 @@ export type ReceiveOidcFormPostResult = {
         'X-Request-Id'?: string;
     };
 } | {
+    status: 431;
+    body: ReceiveOidcFormPostErrors[431];
+    headers?: {
+        'X-Request-Id'?: string;
+    };
+} | {
     status: 500;
     body: ReceiveOidcFormPostErrors[500];
     headers?: {
@@ -1145,6 +1307,12 @@ export type ReceiveOidcFormPostProblem = {
 } | {
     status: 415;
     code: ReceiveOidcFormPostErrors[415]['code'];
+    headers?: {
+        'X-Request-Id'?: string;
+    };
+} | {
+    status: 431;
+    code: ReceiveOidcFormPostErrors[431]['code'];
     headers?: {
         'X-Request-Id'?: string;
     };
@@ -1252,6 +1420,12 @@ export type RefreshSessionResult = {
         'Retry-After': number | string;
     };
 } | {
+    status: 431;
+    body: RefreshSessionErrors[431];
+    headers?: {
+        'X-Request-Id'?: string;
+    };
+} | {
     status: 500;
     body: RefreshSessionErrors[500];
     headers?: {
@@ -1320,6 +1494,12 @@ export type RefreshSessionProblem = {
     headers: {
         'X-Request-Id'?: string;
         'Retry-After': number | string;
+    };
+} | {
+    status: 431;
+    code: RefreshSessionErrors[431]['code'];
+    headers?: {
+        'X-Request-Id'?: string;
     };
 } | {
     status: 500;
@@ -1395,6 +1575,12 @@ export type RevokeSessionResult = {
         'Retry-After': number | string;
     };
 } | {
+    status: 431;
+    body: RevokeSessionErrors[431];
+    headers?: {
+        'X-Request-Id'?: string;
+    };
+} | {
     status: 500;
     body: RevokeSessionErrors[500];
     headers?: {
@@ -1443,6 +1629,12 @@ export type RevokeSessionProblem = {
     headers: {
         'X-Request-Id'?: string;
         'Retry-After': number | string;
+    };
+} | {
+    status: 431;
+    code: RevokeSessionErrors[431]['code'];
+    headers?: {
+        'X-Request-Id'?: string;
     };
 } | {
     status: 500;
@@ -1514,6 +1706,12 @@ export type StartOidcLoginResult = {
         'Retry-After': number | string;
     };
 } | {
+    status: 431;
+    body: StartOidcLoginErrors[431];
+    headers?: {
+        'X-Request-Id'?: string;
+    };
+} | {
     status: 500;
     body: StartOidcLoginErrors[500];
     headers?: {
@@ -1556,6 +1754,12 @@ export type StartOidcLoginProblem = {
     headers: {
         'X-Request-Id'?: string;
         'Retry-After': number | string;
+    };
+} | {
+    status: 431;
+    code: StartOidcLoginErrors[431]['code'];
+    headers?: {
+        'X-Request-Id'?: string;
     };
 } | {
     status: 500;

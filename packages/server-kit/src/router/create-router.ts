@@ -6,9 +6,9 @@ import { runChain } from './chain.js';
 import { dispatch } from './dispatch.js';
 import { writeProblem } from './errors.js';
 import type { ApiRouterOptions } from './options.js';
-import { readCookies, readForm, readJson } from './parsers.js';
+import { readCookies, readForm, readJson, type RawBodyKeeper } from './parsers.js';
 import { assignRequestId } from './request-id.js';
-import { contractOperations, identifyOperation, refuseUnrouted } from './routes.js';
+import { contractOperations, identifyOperation, refuseUnrouted, type RoutedOperation } from './routes.js';
 import { credentialsAsSent, defaultChallenges, type SecurityResolvers } from './security.js';
 import { validation, validatorDocument } from './validation.js';
 
@@ -28,15 +28,29 @@ export function createApiRouter<P extends Principals>(handlers: Handlers<P>, opt
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the overloads above are what callers see
 export function createApiRouter(handlers: Handlers<any>, options: ApiRouterOptions<any> = {}): RequestHandler {
   const judge = options.validateResponses ? new ContractJudge({ undeclaredHeaders: false }) : undefined;
-  const json = readJson(options.bodyLimit ?? '16kb');
-  const form = readForm(options.bodyLimit ?? '16kb');
-  const bodyReader = (mediaTypes: readonly string[]) => (mediaTypes.includes('application/x-www-form-urlencoded') ? [form] : [json]);
   const dispatchOptions = {
     resolvers: options.security ?? credentialsAsSent,
     challenges: { ...defaultChallenges(), ...options.challenges },
     judge,
     settle: options.settle,
   };
+  return mountContract(options, judge, undefined, (operation) => dispatch(handlers, operation, dispatchOptions));
+}
+
+/**
+ * The router's chains with `last` as each operation's final step: what
+ * fails on the way (routing, the body, validation, `last` itself) is
+ * answered as a problem; what `last` passes on goes to `next`.
+ */
+export function mountContract(
+  options: ApiRouterOptions<Principals>,
+  judge: ContractJudge | undefined,
+  keepRawBody: RawBodyKeeper | undefined,
+  last: (operation: RoutedOperation) => RequestHandler,
+): RequestHandler {
+  const json = readJson(options.bodyLimit ?? '16kb', keepRawBody);
+  const form = readForm(options.bodyLimit ?? '16kb', keepRawBody);
+  const bodyReader = (mediaTypes: readonly string[]) => (mediaTypes.includes('application/x-www-form-urlencoded') ? [form] : [json]);
   const before = options.before ?? [];
   const document = validatorDocument();
   const chains = new Map<OperationId, RequestHandler[]>(
@@ -48,7 +62,7 @@ export function createApiRouter(handlers: Handlers<any>, options: ApiRouterOptio
         ...(operation.body ? bodyReader(operation.body.mediaTypes) : []),
         readCookies,
         ...validation(operation, document),
-        dispatch(handlers, operation, dispatchOptions),
+        last(operation),
       ],
     ]),
   );

@@ -5,9 +5,12 @@ import { ApiProblem, type ProblemShape } from '../problems.js';
 /** What the router reads of a request before validating it: its cookies, by name. */
 export type RequestWithCookies = Request & { cookies: Record<string, string | undefined> };
 
+/** Told the body as read (decoded, before parsing), for a gate that passes the request on to another server. */
+export type RawBodyKeeper = (req: Request, body: Buffer) => void;
+
 /** Reads a JSON body; what keeps it from being read becomes the problem that says why. */
-export function readJson(limit: string): RequestHandler {
-  const parse = express.json({ limit, type: ['application/json', 'application/*+json'] });
+export function readJson(limit: string, keep?: RawBodyKeeper): RequestHandler {
+  const parse = express.json({ limit, type: ['application/json', 'application/*+json'], ...verifierOf(keep) });
   return (req, res, next) => {
     parse(req, res, (error?: unknown) => (error === undefined ? next() : next(bodyProblem(error))));
   };
@@ -19,11 +22,15 @@ export function readJson(limit: string): RequestHandler {
  * Response Mode, back-channel logout). A field sent twice is refused by
  * the contract's schema, which declares each field a string.
  */
-export function readForm(limit: string): RequestHandler {
-  const parse = express.urlencoded({ limit, extended: false, parameterLimit: 32, type: 'application/x-www-form-urlencoded' });
+export function readForm(limit: string, keep?: RawBodyKeeper): RequestHandler {
+  const parse = express.urlencoded({ limit, extended: false, parameterLimit: 32, type: 'application/x-www-form-urlencoded', ...verifierOf(keep) });
   return (req, res, next) => {
     parse(req, res, (error?: unknown) => (error === undefined ? next() : next(bodyProblem(error, 'The request body is not a valid form.'))));
   };
+}
+
+function verifierOf(keep: RawBodyKeeper | undefined): { verify?: (req: Request, res: unknown, body: Buffer) => void } {
+  return keep ? { verify: (req, _res, body) => keep(req, body) } : {};
 }
 
 function bodyProblem(error: unknown, unreadable = 'The request body is not valid JSON.'): ApiProblem<ProblemShape> {
