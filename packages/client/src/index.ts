@@ -74,6 +74,8 @@ export interface AuthClient {
   startOidcLoginUrl(options: { path: api.StartOidcLoginData['path']; query: Omit<api.StartOidcLoginData['query'], 'tenant'> }): string;
   startOidcLogin: Operation<api.StartOidcLoginData, api.StartOidcLoginResponses>;
   handleOidcCallback: Operation<api.HandleOidcCallbackData, never>;
+  /** What an identity provider calls, server to server: a client of the API has no use for it. */
+  backchannelLogout: Operation<api.BackchannelLogoutData, api.BackchannelLogoutResponses>;
   createSession: Operation<api.CreateSessionData, api.CreateSessionResponses>;
   refreshSession: Operation<api.RefreshSessionData, api.RefreshSessionResponses>;
   getCurrentSession: Operation<api.GetCurrentSessionData, api.GetCurrentSessionResponses>;

@@ -60,5 +60,12 @@ export function originCheck(callers: Callers): RequestHandler {
   };
 }
 
-/** The operations that change something: those an origin check guards. */
-export const UNSAFE_OPERATIONS: ReadonlySet<string> = new Set(operations.filter((operation) => operation.method !== 'get').map((operation) => operation.operationId));
+/**
+ * The operations that change something: those an origin check guards. A
+ * back-channel logout is not among them: a provider posts it server to
+ * server, and the signed logout token it carries is its only credential,
+ * which no browser holds for another site.
+ */
+export const UNSAFE_OPERATIONS: ReadonlySet<string> = new Set(
+  operations.filter((operation) => operation.method !== 'get' && operation.operationId !== 'backchannelLogout').map((operation) => operation.operationId),
+);

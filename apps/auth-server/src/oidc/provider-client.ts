@@ -12,6 +12,10 @@ export interface ProviderIdentity {
   emailVerified: boolean;
   name: string | null;
   picture: string | null;
+  /** The ID token itself: the `id_token_hint` of a later end-session request (RP-Initiated Logout 1.0 §2). */
+  idToken: string;
+  /** The provider's session id (`sid`), which its back-channel logout names; null when the ID token has none. */
+  sid: string | null;
 }
 
 export interface CodeExchange {
@@ -26,6 +30,13 @@ export interface CodeExchange {
 export interface DiscoveredProvider {
   configuration: oidc.Configuration;
   keys: ReturnType<typeof createRemoteJWKSet>;
+  /**
+   * The same key set, for tokens anyone may post to the server (back-channel
+   * logout tokens): a key id it does not know fetches the set again at most
+   * every 30 seconds, so that made-up key ids cannot make the server hammer
+   * the provider.
+   */
+  postedTokenKeys: ReturnType<typeof createRemoteJWKSet>;
 }
 
 interface CachedDiscovery {
@@ -99,7 +110,8 @@ export class ProviderClients {
     // (OIDF rp-key-rotation-op-sign-key). ID tokens come from its token endpoint only, so no one else can
     // make us fetch it.
     const keys = createRemoteJWKSet(new URL(jwksUri), { cooldownDuration: 0, cacheMaxAge: 10 * 60 * 1000, timeoutDuration: this.options.timeoutSeconds * 1000 });
-    return { configuration, keys };
+    const postedTokenKeys = createRemoteJWKSet(new URL(jwksUri), { cooldownDuration: 30 * 1000, cacheMaxAge: 10 * 60 * 1000, timeoutDuration: this.options.timeoutSeconds * 1000 });
+    return { configuration, keys, postedTokenKeys };
   }
 
   authorizationUrl({ configuration }: DiscoveredProvider, provider: ProviderConfig, parameters: { redirectUri: string; state: string; nonce: string; codeChallenge: string }): URL {
@@ -121,6 +133,24 @@ export class ProviderClients {
 
   issuerOf({ configuration }: DiscoveredProvider): string {
     return configuration.serverMetadata().issuer;
+  }
+
+  /** Whether the provider announces an `end_session_endpoint` (RP-Initiated Logout 1.0 §2.1). */
+  announcesEndSession({ configuration }: DiscoveredProvider): boolean {
+    return typeof configuration.serverMetadata().end_session_endpoint === 'string';
+  }
+
+  /**
+   * The provider's end-session URL (RP-Initiated Logout 1.0 §2), with
+   * `id_token_hint`, `client_id` and `post_logout_redirect_uri` when given;
+   * null when the provider announces no `end_session_endpoint`.
+   */
+  endSessionUrl(discovered: DiscoveredProvider, parameters: { idTokenHint: string; postLogoutRedirectUri?: string | undefined }): URL | null {
+    if (!this.announcesEndSession(discovered)) return null;
+    return oidc.buildEndSessionUrl(discovered.configuration, {
+      id_token_hint: parameters.idTokenHint,
+      ...(parameters.postLogoutRedirectUri === undefined ? {} : { post_logout_redirect_uri: parameters.postLogoutRedirectUri }),
+    });
   }
 
   /**
@@ -158,15 +188,15 @@ export class ProviderClients {
       emailVerified: claims.email_verified === true,
       name: text(claims.name),
       picture: text(claims.picture),
+      idToken: tokens.id_token,
+      sid: text(claims.sid),
     };
   }
 
   /** The ID token's signature, with one of the algorithms the provider announces, and never `none` or a shared secret. */
-  async #verifySignature({ configuration, keys }: DiscoveredProvider, idToken: string): Promise<void> {
-    const announced: unknown = configuration.serverMetadata().id_token_signing_alg_values_supported ?? ['RS256'];
-    const algorithms = (Array.isArray(announced) ? announced : []).filter((alg): alg is string => typeof alg === 'string' && alg !== 'none' && !alg.startsWith('HS'));
+  async #verifySignature(discovered: DiscoveredProvider, idToken: string): Promise<void> {
     try {
-      await jwtVerify(idToken, keys, { algorithms });
+      await jwtVerify(idToken, discovered.keys, { algorithms: idTokenAlgorithms(discovered) });
     } catch (error) {
       // The key set could not be fetched or read: the provider's fault, not the login's.
       const unreachable = error instanceof TypeError || KEY_SET_UNAVAILABLE.has((error as { code?: string }).code ?? '');
@@ -176,7 +206,14 @@ export class ProviderClients {
   }
 }
 
-const KEY_SET_UNAVAILABLE = new Set(['ERR_JWKS_TIMEOUT', 'ERR_JWKS_INVALID', 'ERR_JOSE_GENERIC']);
+/** The algorithms the provider announces for its ID tokens (and so its logout tokens), never `none` or a shared secret. */
+export function idTokenAlgorithms({ configuration }: DiscoveredProvider): string[] {
+  const announced: unknown = configuration.serverMetadata().id_token_signing_alg_values_supported ?? ['RS256'];
+  return (Array.isArray(announced) ? announced : []).filter((alg): alg is string => typeof alg === 'string' && alg !== 'none' && !alg.startsWith('HS'));
+}
+
+/** jose's errors that say the key set could not be fetched or read: the provider's fault, not the token's. */
+export const KEY_SET_UNAVAILABLE = new Set(['ERR_JWKS_TIMEOUT', 'ERR_JWKS_INVALID', 'ERR_JOSE_GENERIC']);
 const UNREACHABLE_CODES = new Set(['OAUTH_TIMEOUT', 'OAUTH_ABORT', 'OAUTH_RESPONSE_IS_NOT_CONFORM', 'OAUTH_RESPONSE_IS_NOT_JSON']);
 /** OAuth error responses that say the provider is down, not that the login is bad (RFC 6749 §4.1.2.1). */
 const TRANSIENT_OAUTH_ERRORS = new Set(['temporarily_unavailable', 'server_error']);
