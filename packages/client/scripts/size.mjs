@@ -12,7 +12,9 @@ const bundles = [
   { name: 'createAuth', budget: 5 * 1024, contents: "export { createAuth } from './src/index.ts';" },
   {
     name: 'createAuth with the whole generated SDK',
-    budget: 8 * 1024,
+    // 8 KiB until the contract gained back-channel logout (an operation only providers call, which every
+    // generated SDK carries) and sign-out at the provider: 8079 → 8322 bytes.
+    budget: 8.5 * 1024,
     contents: "export { createAuth } from './src/index.ts'; export * from '@aimable/auth-openapi/sdk'; export * from '@aimable/auth-openapi/fetch-client';",
   },
 ];

@@ -158,4 +158,4 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
   };
 }
 
-export { createAuth, SignInError, browserSessionStorage, memoryStorage, type Auth, type AuthEvent, type AuthListener, type AuthOptions, type AuthSession, type AuthStorage } from './auth.js';
+export { createAuth, SignInError, browserSessionStorage, memoryStorage, type Auth, type AuthEvent, type AuthListener, type AuthOptions, type AuthSession, type AuthStorage, type SignOutOptions, type SignOutResult } from './auth.js';
