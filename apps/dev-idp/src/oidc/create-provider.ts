@@ -3,6 +3,7 @@ import Provider, { errors, type ClientMetadata, type Configuration } from 'oidc-
 import type { DevIdpClient } from '../options.js';
 import type { TestUser } from '../users.js';
 import { renderErrorPage } from '../views/error-page.js';
+import { PAGE_HEADERS } from '../views/html.js';
 import { renderLoggedOutPage, renderLogoutPage } from '../views/logout-pages.js';
 import { createFindAccount } from './find-account.js';
 import { generateCookieKeys, generateSigningKeys } from './signing-keys.js';
@@ -57,10 +58,12 @@ export function createProvider(setup: ProviderSetup): Provider {
         enabled: true,
         logoutSource: (ctx, form) => {
           ctx.type = 'html';
+          ctx.set('Content-Security-Policy', PAGE_HEADERS['Content-Security-Policy']);
           ctx.body = renderLogoutPage(ctx.host, form);
         },
         postLogoutSuccessSource: (ctx) => {
           ctx.type = 'html';
+          ctx.set('Content-Security-Policy', PAGE_HEADERS['Content-Security-Policy']);
           ctx.body = renderLoggedOutPage(ctx.oidc.client?.clientId);
         },
       },
