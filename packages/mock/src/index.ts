@@ -71,7 +71,7 @@ export async function startMock(options: MockOptions = {}): Promise<RunningMock>
       }
       // What the server refuses before an operation runs, refused here the same way: Prism would crash on a path it cannot
       // decode, and wait forever on a body it cannot parse.
-      const refusal = refusalOf(url, req.headers['content-type'], body);
+      const refusal = refusalOf(url, req.headers['content-type'], body, negotiator.takesForm(req.method ?? 'GET', req.url ?? '/'));
       if (refusal) {
         sendProblem(refusal.status, refusal.code, refusal.detail, {});
         return;
@@ -85,6 +85,8 @@ export async function startMock(options: MockOptions = {}): Promise<RunningMock>
       const headers: IncomingMessage['headers'] = { ...req.headers, accept: '*/*' };
       const prefer = headers.prefer ? undefined : negotiator.preferFor(req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET'), req.url ?? '/', req.headers.accept);
       if (prefer) headers.prefer = prefer;
+      // A logout answers the provider's end-session URL only when asked to sign out at the provider: otherwise 204, as the server does.
+      if (!headers.prefer && req.method === 'POST' && url.pathname === '/v1/auth/logout' && !wantsProviderLogout(body)) headers.prefer = 'code=204';
       // A grant asked for in the body (a refresh token sent in the body, or `refresh_token_delivery: body`) gets the example that carries it.
       if (!headers.prefer && req.method === 'POST' && wantsTokenInBody(body)) headers.prefer = 'example=grant_with_refresh_token';
       const answer = await forward(prismPort, req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET'), req.url ?? '/', headers, body);
@@ -197,7 +199,7 @@ function hasRefreshToken(req: IncomingMessage, body: Buffer): boolean {
 /** The largest body the server takes. */
 const BODY_LIMIT = 16 * 1024;
 
-function refusalOf(url: URL, contentType: string | undefined, body: Buffer): { status: number; code: string; detail: string } | undefined {
+function refusalOf(url: URL, contentType: string | undefined, body: Buffer, takesForm: boolean): { status: number; code: string; detail: string } | undefined {
   try {
     for (const segment of url.pathname.split('/')) decodeURIComponent(segment);
   } catch {
@@ -205,6 +207,8 @@ function refusalOf(url: URL, contentType: string | undefined, body: Buffer): { s
   }
   if (body.length === 0) return undefined;
   if (body.length > BODY_LIMIT) return { status: 413, code: 'payload_too_large', detail: 'The request body is too large.' };
+  // A form (what a provider posts: a back-channel logout) is Prism's to check against the operation's schema.
+  if (takesForm && (contentType ?? '').toLowerCase().split(';')[0]!.trim() === 'application/x-www-form-urlencoded') return undefined;
   if (!isJson(contentType)) return { status: 415, code: 'unsupported_media_type', detail: 'Send the body as application/json.' };
   try {
     JSON.parse(body.toString('utf8'));
@@ -218,6 +222,14 @@ function isJson(contentType: string | undefined): boolean {
   const [type, ...parameters] = (contentType ?? '').toLowerCase().split(';').map((part) => part.trim());
   const charset = parameters.find((parameter) => parameter.startsWith('charset='))?.slice('charset='.length).replace(/"/g, '');
   return type === 'application/json' && (charset === undefined || charset === 'utf-8');
+}
+
+function wantsProviderLogout(body: Buffer): boolean {
+  try {
+    return (JSON.parse(body.toString('utf8')) as { provider?: unknown }).provider === true;
+  } catch {
+    return false;
+  }
 }
 
 function wantsTokenInBody(body: Buffer): boolean {
