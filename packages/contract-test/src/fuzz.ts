@@ -139,6 +139,16 @@ function routeOf(all: Operation[], method: string, path: string): string | undef
   return all.find((operation) => operation.method === method && routePattern(operation.path).test(path))?.operationId;
 }
 
+/**
+ * A body value as its media type carries it: an object as a form for
+ * `application/x-www-form-urlencoded` (what a provider posts, such as a
+ * back-channel logout), JSON otherwise.
+ */
+function serialise(value: unknown, contentType: string | undefined): string {
+  if (!contentType?.startsWith('application/x-www-form-urlencoded') || typeof value !== 'object' || value === null || Array.isArray(value)) return JSON.stringify(value);
+  return new URLSearchParams(Object.entries(value).map(([name, field]) => [name, typeof field === 'string' ? field : JSON.stringify(field)])).toString();
+}
+
 /** Takes pool values, encodes the path and query, and works out where the contract routes the request. */
 function materialise(planned: PlannedRequest, pool: Pool, all: Operation[]): SentRequest {
   const take = (v: Value): unknown => {
@@ -164,8 +174,8 @@ function materialise(planned: PlannedRequest, pool: Pool, all: Operation[]): Sen
   let body: string | undefined;
   // A GET or HEAD carries no body.
   if (planned.method === 'GET' || planned.method === 'HEAD') body = undefined;
-  else if (planned.body && 'json' in planned.body) body = JSON.stringify(planned.body.json);
-  else if (planned.body && 'pool' in planned.body) body = JSON.stringify(take(planned.body.pool) ?? {});
+  else if (planned.body && 'json' in planned.body) body = serialise(planned.body.json, planned.contentType);
+  else if (planned.body && 'pool' in planned.body) body = serialise(take(planned.body.pool) ?? {}, planned.contentType);
   else if (planned.body && 'raw' in planned.body) body = planned.body.raw;
   if (body !== undefined && planned.contentType) headers['Content-Type'] = planned.contentType;
   return {
