@@ -27,10 +27,14 @@ describe('back-channel logout from the real dev-idp', () => {
     const browser = new CookieJar();
     const ada = await signIn(h, { cookies: browser });
     const alan = await signIn(h, { username: 'alan' });
+    // Read once, so that the SQLite store keeps it in its session cache: the revocation must reach past that.
+    expect((await fetch(`${h.url}/v1/auth/session`, { headers: { Authorization: `Bearer ${ada.access_token}` } })).status).toBe(200);
     // The user signs out at the provider itself, not through this server.
     const landed = await signOutAt(`${h.idp!.issuer}/session/end`, { cookies: browser });
     expect(landed.pathname).toBe('/session/end/success');
     expect(await problemCode(await refresh(h, ada.refresh_token))).toBe('invalid_refresh_token');
+    // Its access token, checked against the session on every request, is refused too.
+    expect((await fetch(`${h.url}/v1/auth/session`, { headers: { Authorization: `Bearer ${ada.access_token}` } })).status).toBe(401);
     expect((await h.server.store.findSession('alpha', ada.session.id))?.revokedReason).toBe('provider_logout');
     // Another user's session, in another browser, is not touched.
     expect((await refresh(h, alan.refresh_token)).status).toBe(200);

@@ -189,7 +189,8 @@ export class ProviderClients {
       name: text(claims.name),
       picture: text(claims.picture),
       idToken: tokens.id_token,
-      sid: text(claims.sid),
+      // Stored with the session (up to 255 characters): a longer one could not name it, and is not kept.
+      sid: typeof claims.sid === 'string' && claims.sid.length <= 255 ? text(claims.sid) : null,
     };
   }
 
