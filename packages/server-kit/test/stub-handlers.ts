@@ -21,6 +21,7 @@ export const stubHandlers: Handlers = {
     status: 302,
     headers: { Location: `http://localhost:5173/auth/callback?state=${encodeURIComponent(query.state)}` },
   }),
+  backchannelLogout: () => ({ status: 200, headers: { 'Cache-Control': 'no-store' } }),
   createSession: () => ({ status: 201, body: grant, headers: { 'Cache-Control': 'no-store' } }),
   refreshSession: () => ({ status: 200, body: grant }),
   getCurrentSession: () => ({ status: 200, body: { session, user } }),
