@@ -54,6 +54,8 @@ describe('logout at the provider (RP-Initiated Logout)', () => {
     expect((await h.server.store.findSession('alpha', grant.session.id))?.providerSid).toBe(hint.sid);
     // The session here ended with it.
     expect(await problemCode(await refresh(h, grant.refresh_token))).toBe('invalid_refresh_token');
+    // The ID token went to its owner only: never to the log.
+    expect(h.logs.join('\n')).not.toContain(url.searchParams.get('id_token_hint')!);
   });
 
   test('When the post-logout URI is not on the tenant’s allowlist, then 400 redirect_uri_not_allowed and the session lives on', async () => {
