@@ -128,14 +128,6 @@ export type LogoutBadRequestProblem = Problem & {
 };
 
 /**
- * The problem of a `400` back-channel logout bad request: `invalid_request`, `unknown_tenant`, `invalid_logout_token`.
- */
-export type BackchannelLogoutBadRequestProblem = Problem & {
-    status: 400;
-    code: 'invalid_request' | 'unknown_tenant' | 'invalid_logout_token';
-};
-
-/**
  * The problem of a `400` invalid request: `invalid_request`.
  */
 export type InvalidRequestProblem = Problem & {
@@ -221,22 +213,6 @@ export type UnknownProviderProblem = Problem & {
 export type SessionNotFoundProblem = Problem & {
     status: 404;
     code: 'not_found';
-};
-
-/**
- * The problem of a `404` not found: `not_found`.
- */
-export type NotFoundProblem = Problem & {
-    status: 404;
-    code: 'not_found';
-};
-
-/**
- * The problem of a `405` method not allowed: `method_not_allowed`.
- */
-export type MethodNotAllowedProblem = Problem & {
-    status: 405;
-    code: 'method_not_allowed';
 };
 
 /**
@@ -360,13 +336,6 @@ export type ProviderLogout = {
      * The provider's end-session URL to navigate the browser to; `null` when the provider has no end-session endpoint or no ID token was kept for the session.
      */
     provider_logout_url: string | null;
-};
-
-export type BackchannelLogoutRequest = {
-    /**
-     * The provider's signed logout token (a JWT).
-     */
-    logout_token: string;
 };
 
 export type SessionGrant = {
@@ -701,73 +670,6 @@ export type HandleOidcCallbackErrors = {
 };
 
 export type HandleOidcCallbackError = HandleOidcCallbackErrors[keyof HandleOidcCallbackErrors];
-
-export type BackchannelLogoutData = {
-    body: BackchannelLogoutRequest;
-    headers?: {
-        /**
-         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored.
-         */
-        'X-Request-Id'?: string;
-    };
-    path: {
-        /**
-         * A provider id configured for the tenant.
-         */
-        provider: string;
-    };
-    query: {
-        /**
-         * The tenant whose sessions the provider ends, as registered in the back-channel logout URL.
-         */
-        tenant: TenantId;
-    };
-    url: '/v1/auth/oidc/{provider}/backchannel-logout';
-};
-
-export type BackchannelLogoutErrors = {
-    /**
-     * The request is invalid (`invalid_request`: see `errors`), names no tenant that exists (`unknown_tenant`), or its logout token is not one this provider sent for this client, or was sent before (`invalid_logout_token`). Nothing was revoked.
-     */
-    400: BackchannelLogoutBadRequestProblem;
-    /**
-     * The tenant has no such provider (`unknown_provider`).
-     */
-    404: UnknownProviderProblem;
-    /**
-     * The body is larger than the operation takes, 16 KiB (`payload_too_large`).
-     */
-    413: PayloadTooLargeProblem;
-    /**
-     * The body is not `application/json` (`unsupported_media_type`).
-     */
-    415: UnsupportedMediaTypeProblem;
-    /**
-     * Too many requests (`rate_limited`). Retry after `Retry-After`.
-     */
-    429: TooManyRequestsProblem;
-    /**
-     * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
-     */
-    500: InternalErrorProblem;
-    /**
-     * The identity provider could not be reached (`provider_unavailable`). Not stored for idempotency: retry after `Retry-After`, with the same key.
-     */
-    502: ProviderUnavailableProblem;
-    /**
-     * The server is starting or shutting down, or its database does not answer or has no free connection (`service_unavailable`). Retry after `Retry-After`, with the same `Idempotency-Key`: a change that committed before the failure is replayed, not made twice.
-     */
-    503: ServiceUnavailableProblem;
-};
-
-export type BackchannelLogoutError = BackchannelLogoutErrors[keyof BackchannelLogoutErrors];
-
-export type BackchannelLogoutResponses = {
-    /**
-     * The sessions the logout token names have ended (or there were none).
-     */
-    200: unknown;
-};
 
 export type CreateSessionData = {
     body: CreateSessionRequest;
