@@ -71,6 +71,42 @@ export function breakingFindings(opticOutput) {
   return findings;
 }
 
+/**
+ * The values each enum marked `x-extensible-enum: true` gained since the
+ * base contract. Such an enum says, in the contract, that later versions
+ * add values and that clients handle one they do not know (`ProblemCode`):
+ * adding one breaks no client, though Optic counts any added response enum
+ * value as breaking.
+ */
+export function addedExtensibleEnumValues(baseDocument, headDocument) {
+  const enums = (document) => {
+    const found = new Map();
+    const visit = (node, path) => {
+      if (Array.isArray(node)) return node.forEach((item, i) => visit(item, `${path}/${i}`));
+      if (node === null || typeof node !== 'object') return;
+      if (node['x-extensible-enum'] === true && Array.isArray(node.enum)) found.set(path, node.enum);
+      for (const [key, value] of Object.entries(node)) visit(value, `${path}/${key}`);
+    };
+    visit(document, '#');
+    return found;
+  };
+  const before = enums(baseDocument);
+  const added = new Set();
+  for (const [path, values] of enums(headDocument)) {
+    const known = new Set(before.get(path) ?? []);
+    for (const value of values) if (!known.has(value)) added.add(String(value));
+  }
+  return added;
+}
+
+/** Drops Optic's findings of a value added to an extensible enum: every response that names it reports it. */
+export function withoutExtensibleEnumAdditions(findings, added) {
+  return findings.filter((f) => {
+    const match = /^cannot add enum option '(.*)' from '[^']*' property\.?$/.exec(f.message);
+    return !(f.rule === 'request and response property enums' && match && added.has(match[1]));
+  });
+}
+
 function runOptic(base, head) {
   const require = createRequire(import.meta.url);
   const optic = join(dirname(require.resolve('@useoptic/optic/package.json')), 'build/index.js');
@@ -103,8 +139,10 @@ async function main() {
   const shown = (path) => relative(process.cwd(), path) || path;
 
   const { code, output } = await runOptic(base, head);
-  const findings = breakingFindings(output);
-  if (code === 0 && findings.length === 0) {
+  const added = addedExtensibleEnumValues(parseYaml(readFileSync(base, 'utf8')), parseYaml(readFileSync(head, 'utf8')));
+  const reported = breakingFindings(output);
+  const findings = withoutExtensibleEnumAdditions(reported, added);
+  if ((code === 0 || reported.length > 0) && findings.length === 0) {
     console.log(`No breaking change in ${shown(head)} since the released contract (${shown(base)}).`);
     return 0;
   }

@@ -64,6 +64,8 @@ const breaking = writeContract('breaking', (contract) => {
   const start = contract.paths['/v1/auth/oidc/{provider}/start']!.get!;
   start.parameters!.find((parameter) => parameter.name === 'code_challenge')!.required = true;
   contract.components.schemas.CreateSessionRequest!.properties.refresh_token_delivery!.enum = ['cookie'];
+  // An enum not marked extensible: a client may hold every value it knows.
+  contract.components.schemas.SessionGrant!.properties.token_type!.enum = ['Bearer', 'DPoP'];
 });
 
 const additive = writeContract('additive', (contract) => {
@@ -71,6 +73,8 @@ const additive = writeContract('additive', (contract) => {
     type: 'string',
     description: 'The provider the login goes to.',
   };
+  // `ProblemCode` is `x-extensible-enum`: clients handle a code they do not know.
+  (contract.components.schemas.ProblemCode as unknown as { enum: string[] }).enum.push('ping_refused');
   contract.paths['/v1/ping'] = {
     get: { operationId: 'ping', summary: 'Ping', responses: { '204': { description: 'Pong.' } } } as never,
   };
@@ -104,6 +108,7 @@ describe.concurrent('pnpm contract:breaking', () => {
       expect(output).toContain("GET /v1/auth/oidc/{provider}/start: cannot make optional query parameter 'code_challenge' required");
       expect(output).toContain("POST /v1/auth/oidc/session: cannot remove enum option 'body' from 'refresh_token_delivery'");
       expect(output).toContain("expected response body property 'state' not to be expanded. [prevent response property type changes]");
+      expect(output).toContain("cannot add enum option 'DPoP' from 'token_type' property");
       expect(output).toContain('declare a major release');
       expect(code).toBe(1);
     },
@@ -122,7 +127,7 @@ describe.concurrent('pnpm contract:breaking', () => {
   );
 
   test(
-    'When an optional response field and an operation are added, then it passes without a changeset',
+    'When an optional response field, an operation and a value of an extensible enum are added, then it passes without a changeset',
     async () => {
       const { code, output } = await check(additive, noChangesets);
       expect(output).toContain('No breaking change');

@@ -45,16 +45,29 @@ function issue(location: string, message: string): { detail: string; errors: Val
   return { detail: `${location} ${message}`, errors: [{ location, message }] };
 }
 
-export function unknownTenant(tenantId: string): ApiProblem<ProblemOf<'startOidcLogin' | 'listProviders'>> {
+export function unknownTenant(tenantId: string): ApiProblem<ProblemOf<'startOidcLogin' | 'listProviders' | 'backchannelLogout'>> {
   return new ApiProblem({ status: 400, code: 'unknown_tenant', detail: `No tenant has the id '${tenantId}'.` });
 }
 
-export function unknownProvider(providerId: string): ApiProblem<ProblemOf<'startOidcLogin' | 'handleOidcCallback' | 'receiveOidcFormPost'>> {
+export function unknownProvider(providerId: string): ApiProblem<ProblemOf<'startOidcLogin' | 'handleOidcCallback' | 'receiveOidcFormPost' | 'backchannelLogout'>> {
   return new ApiProblem({ status: 404, code: 'unknown_provider', detail: `The tenant has no provider '${providerId}'.` });
 }
 
 export function redirectUriNotAllowed(): ApiProblem<ProblemOf<'startOidcLogin'>> {
   return new ApiProblem({ status: 400, code: 'redirect_uri_not_allowed', detail: "frontend_redirect_uri is not on the tenant's allowlist." });
+}
+
+/** A logout's `post_logout_redirect_uri` is not one of the tenant's post-logout URIs: nothing is revoked. */
+export function postLogoutRedirectUriNotAllowed(): ApiProblem<ProblemOf<'logout'>> {
+  return new ApiProblem({ status: 400, code: 'redirect_uri_not_allowed', detail: "post_logout_redirect_uri is not one of the tenant's post-logout URIs." });
+}
+
+/**
+ * A back-channel logout token that is not to be acted on (Back-Channel
+ * Logout 1.0 §2.6): one answer for every reason, which goes to the log only.
+ */
+export function invalidLogoutToken(reason: string, cause?: unknown): ApiProblem<ProblemOf<'backchannelLogout'>> {
+  return new ApiProblem({ status: 400, code: 'invalid_logout_token', detail: 'The logout token is not valid.', cause: new Error(reason, { cause }) });
 }
 
 /** The callback's state is unknown, expired, used, or another provider's: there is no safe place to redirect to. */
@@ -124,7 +137,7 @@ export function rateLimited(retryAfterSeconds: number): ApiProblem<ProblemOf<'st
   return new ApiProblem({ status: 429, code: 'rate_limited', detail: 'Too many requests. Retry after the time given.', headers: { 'Retry-After': retryAfterSeconds } });
 }
 
-export function providerUnavailable(cause: unknown): ApiProblem<ProblemOf<'startOidcLogin' | 'handleOidcCallback' | 'receiveOidcFormPost' | 'createSession'>> {
+export function providerUnavailable(cause: unknown): ApiProblem<ProblemOf<'startOidcLogin' | 'handleOidcCallback' | 'createSession' | 'logout' | 'backchannelLogout'>> {
   return new ApiProblem({
     status: 502,
     code: 'provider_unavailable',

@@ -16,6 +16,7 @@ import { startMetricsListener, type RunningMetricsListener } from './metrics/met
 import { Metrics } from './metrics/metrics.js';
 import { ProviderClients } from './oidc/provider-client.js';
 import { SessionService } from './sessions/session-service.js';
+import { ProviderLogout } from './sessions/provider-logout.js';
 import { openStore } from './store/open.js';
 import type { AuthStore } from './store/auth-store.js';
 import { requestsWaitingForConnection } from './store/runtime.js';
@@ -106,6 +107,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     completed: ({ tenantId, origin }) => events.record({ type: 'login', tenantId, origin }),
   });
   const sessions = new SessionService(store, tenants, providers, accessTokens, sealer, clock, (id) => login.callbackUrl(id), events.sessions());
+  const providerLogout = new ProviderLogout(store, tenants, providers, sessions, sealer, clock, events.sessions());
   const idempotency = new Idempotency(store, sealer, clock, config.idempotency, (tenantId, operation) => events.idempotentReplay(tenantId, operation));
   const callers = new Callers({ tenants, accessTokens, sessions, clock, events });
   let draining = false;
@@ -118,6 +120,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const handlers = createHandlers({
     login,
     sessions,
+    providerLogout,
     idempotency,
     tenants,
     callers,

@@ -2,7 +2,7 @@ import { AuthApiError, createAuth, isAuthApiError, memoryStorage, SignInError, t
 import { signInAt } from '@aimable/dev-idp';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ManualClock, startHarness, type Harness } from './support/harness.js';
-import { API_KEY, REDIRECT_URI, tenantsWith } from './support/tenants.js';
+import { API_KEY, POST_LOGOUT_REDIRECT_URI, REDIRECT_URI, tenantsWith } from './support/tenants.js';
 
 /**
  * The client's sign-in helpers (`createAuth`) against the real server and
@@ -225,6 +225,26 @@ describe('signing out', () => {
     await pending.catch(() => undefined);
     expect(auth.session).toBeUndefined();
     expect(events.at(-1)).toBe('signed_out');
+  });
+
+  test('When the user signs out at the provider too, then the client opens the end-session URL, returns it, and the session is over', async () => {
+    const { auth, opened, events } = await signedIn();
+    const sessionId = auth.session!.session.id;
+    const { providerLogoutUrl } = await auth.signOut({ provider: true, postLogoutRedirectUri: POST_LOGOUT_REDIRECT_URI });
+    const url = new URL(providerLogoutUrl!);
+    expect(`${url.origin}${url.pathname}`).toBe(`${h.idp!.issuer}/session/end`);
+    expect(url.searchParams.get('post_logout_redirect_uri')).toBe(POST_LOGOUT_REDIRECT_URI);
+    expect(url.searchParams.get('id_token_hint')).toBeTruthy();
+    expect(opened.at(-1)).toBe(providerLogoutUrl);
+    expect(events.at(-1)).toBe('signed_out');
+    expect((await h.server.store.findSession('alpha', sessionId))?.revokedReason).toBe('logout');
+  });
+
+  test('When a plain sign-out is asked, then nothing is opened and no URL is returned', async () => {
+    const { auth, opened } = await signedIn();
+    const before = opened.length;
+    expect(await auth.signOut()).toEqual({ providerLogoutUrl: null });
+    expect(opened).toHaveLength(before);
   });
 
   test('When the access token has expired, then signOut still ends the session on the server', async () => {

@@ -12,6 +12,7 @@ import { signIn, startHarness, type Harness } from './support/harness.js';
 const REFUSED_AS_DOCUMENTED: Record<string, { status: number; code: string; why: string }> = {
   handleOidcCallback: { status: 400, code: 'invalid_state', why: 'an unknown state has no safe place to redirect to' },
   receiveOidcFormPost: { status: 400, code: 'invalid_state', why: 'an unknown state has no safe place to redirect to' },
+  backchannelLogout: { status: 400, code: 'invalid_logout_token', why: "the example's logout token is signed by no key of the provider" },
   createSession: { status: 401, code: 'invalid_state', why: 'the example state was never issued' },
   refreshSession: { status: 401, code: 'invalid_refresh_token', why: 'the example refresh token was never issued' },
   revokeSession: { status: 404, code: 'not_found', why: "the example session is not the caller's" },

@@ -1,4 +1,4 @@
-import { randomInt } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { fuzz, type FuzzReport, type ReceivedAnswer, type SentRequest } from '@aimable/auth-contract-test';
 import { operations } from '@aimable/auth-server-kit';
 import SqliteDatabase from 'better-sqlite3';
@@ -27,6 +27,7 @@ const TABLES = ['users', 'login_states', 'sessions', 'refresh_tokens', 'idempote
 
 let provider: FakeProvider;
 let h: Harness;
+const clock = new ManualClock();
 let audit: SqliteDatabase.Database;
 const pool: Record<string, unknown[]> = {};
 
@@ -34,6 +35,14 @@ async function signIn(): Promise<Grant & { refresh_token: string }> {
   const login = await loginThroughFake(h, provider);
   const response = await postSession(h, { code: login.code, state: login.state, code_verifier: login.verifier, refresh_token_delivery: 'body' });
   return (await response.json()) as Grant & { refresh_token: string };
+}
+
+/** A logout token the provider signed, naming a provider session and user that have no session here: accepted, and ends nothing. */
+async function logoutRequest(): Promise<{ logout_token: string }> {
+  // Issued by the server's clock, which stands still during the run: a token of the real clock would soon be in its future.
+  const now = Math.floor(clock.now() / 1000);
+  const claims = { iss: provider.issuer, aud: 'aimable-test', iat: now, exp: now + 3600, jti: randomUUID(), sid: 'fuzz-nobody-sid', sub: 'fuzz-nobody', events: { 'http://schemas.openid.net/event/backchannel-logout': {} } };
+  return { logout_token: await provider.signToken(claims) };
 }
 
 function sessionRequest(login: { code: string; state: string; verifier: string }) {
@@ -50,7 +59,7 @@ async function renewBearer(): Promise<void> {
 beforeAll(async () => {
   // A clock that stands still: nothing expires, so the server's own sweeps write nothing during the run.
   provider = await FakeProvider.start();
-  h = await startHarness({ clock: new ManualClock(), issuer: provider.issuer });
+  h = await startHarness({ clock, issuer: provider.issuer });
   // Every write to the server's tables is recorded, by triggers inside the server's own transactions.
   audit = new SqliteDatabase(h.config.databaseFile);
   audit.exec('create table fuzz_writes (seq integer primary key autoincrement, tbl text not null, op text not null, stored text)');
@@ -89,6 +98,7 @@ beforeAll(async () => {
     'header.X-API-Key': [API_KEY, OTHER_API_KEY, ADMIN_API_KEY],
     'body.createSession': logins.map(sessionRequest),
     'body.refreshSession': [{ refresh_token: refreshing.refresh_token }],
+    'body.backchannelLogout': await Promise.all([1, 2, 3].map(() => logoutRequest())),
   });
   await renewBearer();
 }, 120_000);
@@ -154,6 +164,12 @@ async function keepPoolLive(request: SentRequest, answer: ReceivedAnswer): Promi
     const logins = pool['body.createSession'] as { state: string }[];
     const spent = logins.findIndex((login) => request.body!.includes(login.state));
     if (spent >= 0) logins[spent] = sessionRequest(await loginThroughFake(h, provider));
+  }
+  // A logout token is single-use: one that was accepted is replaced (sent again, it is a replay, worth sending too).
+  if (request.routedTo === 'backchannelLogout' && answer.status === 200 && request.body !== undefined) {
+    const tokens = pool['body.backchannelLogout'] as { logout_token: string }[];
+    const spent = tokens.findIndex((token) => request.body!.includes(token.logout_token));
+    if (spent >= 0) tokens[spent] = await logoutRequest();
   }
   const body = answer.body as { refresh_token?: string } | undefined;
   if (request.routedTo === 'refreshSession' && answer.status === 200 && body?.refresh_token) {

@@ -29,6 +29,10 @@ export function SignedInView({ api }: { api: AuthClient }) {
       <button className="sign-out" onClick={() => void signOut()}>
         Sign out
       </button>
+      {/* Ends the provider's session too: the browser goes to its sign-out page and comes back here. */}
+      <button className="sign-out" onClick={() => void signOut({ provider: true, postLogoutRedirectUri: `${window.location.origin}/` })}>
+        Sign out everywhere
+      </button>
     </>
   );
 }

@@ -132,6 +132,15 @@ async function signedIn(session: AuthSession): Promise<void> {
     sessions,
     more,
     el('button', { className: 'sign-out', textContent: 'Sign out', onclick: () => void auth.signOut().then(() => signedOut()) }),
+    // Ends the provider's session too: the browser goes to its sign-out page and comes back here.
+    el('button', {
+      className: 'sign-out',
+      textContent: 'Sign out everywhere',
+      onclick: () =>
+        void auth.signOut({ provider: true, postLogoutRedirectUri: `${location.origin}/` }).then(({ providerLogoutUrl }) => {
+          if (!providerLogoutUrl) void signedOut();
+        }),
+    }),
   );
   tick();
   countdown = setInterval(tick, 1000);

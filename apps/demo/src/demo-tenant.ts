@@ -1,6 +1,6 @@
 import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { RawTenantsFile } from '@aimable/auth-server';
-import { ENTRA_DIRECTORIES, type DevIdpOptions, type FakeAppleOptions } from '@aimable/dev-idp';
+import { ENTRA_DIRECTORIES, type DevIdpClient, type DevIdpOptions, type FakeAppleOptions } from '@aimable/dev-idp';
 
 /**
  * The demo tenant: tenant `demo`, providers `dev` (the local identity
@@ -35,9 +35,30 @@ export function demoFakeApple(serverUrl: string, publicKey: KeyObject): FakeAppl
 /** The demo apps' callbacks: the demo app's (5173, 4173), the React demo app's (5174) and the server-rendered one's (3000). Their origins are the CORS origins. */
 export const DEMO_REDIRECT_URIS = ['http://localhost:5173/auth/callback', 'http://localhost:4173/auth/callback', 'http://localhost:5174/auth/callback', 'http://localhost:3000/auth/callback'];
 
+/** The demo apps' callbacks, with those of `webOrigins` where they are not among the defaults. */
+function demoRedirectUris(webOrigins: string[]): string[] {
+  return [...new Set([...DEMO_REDIRECT_URIS, ...webOrigins.map((origin) => `${origin}/auth/callback`)])];
+}
+
+/**
+ * The demo tenant's client at the local identity provider: the server's
+ * callback, the demo apps' post-logout URIs (each app's `/`, which the
+ * tenant allows by default), and the server's back-channel logout endpoint
+ * for tenant `demo`, so that signing out at the provider ends the session.
+ */
+export function demoDevIdpClient(publicUrl: string, ...webOrigins: string[]): DevIdpClient {
+  return {
+    client_id: DEMO_CLIENT_ID,
+    client_secret: DEMO_CLIENT_SECRET,
+    redirect_uris: [`${publicUrl}/v1/auth/oidc/dev/callback`],
+    post_logout_redirect_uris: [...new Set(demoRedirectUris(webOrigins).map((uri) => `${new URL(uri).origin}/`))],
+    backchannel_logout_uri: `${publicUrl}/v1/auth/oidc/dev/backchannel-logout?tenant=demo`,
+  };
+}
+
 /** The demo tenant; `webOrigins`, where the demo apps run, are allowed too when they are not among the defaults. */
 export function demoTenantsFile(devIdpIssuer: string, ...webOrigins: string[]): RawTenantsFile {
-  const redirectUris = [...new Set([...DEMO_REDIRECT_URIS, ...webOrigins.map((origin) => `${origin}/auth/callback`)])];
+  const redirectUris = demoRedirectUris(webOrigins);
   return {
     tenants: [
       {

@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadServerConfig, startServer } from '@aimable/auth-server';
 import { DEFAULT_MOCK_PORT, startMock } from '@aimable/auth-mock';
 import { startDevIdp, TEST_USERS } from '@aimable/dev-idp';
-import { DEMO_ADMIN_API_KEY, DEMO_API_KEY, DEMO_APPLE_KEY_ENV, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_CLIENT_SECRET_ENV, demoAppleKey, demoFakeApple, demoFakeProviders, demoTenantsFile } from './demo-tenant.js';
+import { DEMO_ADMIN_API_KEY, DEMO_API_KEY, DEMO_APPLE_KEY_ENV, DEMO_CLIENT_SECRET, DEMO_CLIENT_SECRET_ENV, demoAppleKey, demoDevIdpClient, demoFakeApple, demoFakeProviders, demoTenantsFile } from './demo-tenant.js';
 import { serveDemoSsr } from './ssr.js';
 import { serveDemoWeb } from './web.js';
 
@@ -88,7 +88,7 @@ const devIdp = demo
   ? await startDevIdp({
       port: devIdpPort,
       issuer: devIdpIssuer,
-      clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: [`${config.publicUrl}/v1/auth/oidc/dev/callback`] }],
+      clients: [demoDevIdpClient(config.publicUrl, webOrigin, reactOrigin, ssrOrigin)],
       fakes: { ...demoFakeProviders(config.publicUrl), apple: demoFakeApple(config.publicUrl, appleKey.publicKey) },
     })
   : undefined;

@@ -16,6 +16,10 @@ export interface DevIdpClient {
   token_endpoint_auth_method?: TokenEndpointAuthMethod;
   /** The public keys of a `private_key_jwt` client. */
   jwks?: { keys: JsonWebKey[] };
+  /** Where the provider may send the browser after an RP-initiated sign-out. */
+  post_logout_redirect_uris?: string[];
+  /** Where the provider posts a logout token when the user signs out here (Back-Channel Logout 1.0); ID tokens then carry `sid`. */
+  backchannel_logout_uri?: string;
 }
 
 export interface DevIdpOptions {
@@ -109,6 +113,12 @@ function checkClients(clients: unknown): void {
       throw new TypeError(`${path}.redirect_uris must be a non-empty array`);
     }
     uris.forEach((uri, j) => checkHttpUrl(uri, `${path}.redirect_uris[${j}]`));
+    const postLogout: unknown = client?.post_logout_redirect_uris;
+    if (postLogout !== undefined) {
+      if (!Array.isArray(postLogout)) throw new TypeError(`${path}.post_logout_redirect_uris must be an array`);
+      postLogout.forEach((uri, j) => checkHttpUrl(uri, `${path}.post_logout_redirect_uris[${j}]`));
+    }
+    if (client?.backchannel_logout_uri !== undefined) checkHttpUrl(client.backchannel_logout_uri, `${path}.backchannel_logout_uri`);
   });
 }
 

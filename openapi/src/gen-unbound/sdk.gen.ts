@@ -196,11 +196,38 @@ export const getCurrentSession = <ThrowOnError extends boolean = false>(options:
  * cookie. The session's refresh token stops working at once; access
  * tokens already issued stay valid until they expire.
  *
+ * **Signing out at the provider too** (OpenID Connect RP-Initiated
+ * Logout 1.0). Revoking the session here leaves the user signed in at
+ * the identity provider, so the next sign-in goes straight through. With
+ * `{"provider": true}` the session is revoked all the same and the
+ * answer is `200` with `provider_logout_url`: the provider's
+ * `end_session_endpoint` with `id_token_hint` (the ID token of this
+ * session's login), `client_id` and, when sent,
+ * `post_logout_redirect_uri`. Navigate the browser to it; the provider
+ * ends its own session and sends the browser back to
+ * `post_logout_redirect_uri`. It is `null` when the provider announces no
+ * `end_session_endpoint`, or when no ID token was kept for the session.
+ * The ID token is kept, encrypted, only for this, and dropped when the
+ * session ends.
+ *
+ * `post_logout_redirect_uri` must equal one of the tenant's post-logout
+ * URIs exactly (`post_logout_redirect_uris` in its configuration; by
+ * default the origin of each of its `redirect_uris`, with the path `/`).
+ * Otherwise the answer is `400 redirect_uri_not_allowed`, and nothing is
+ * revoked. Register the same URIs at the provider.
+ *
+ * Without a body, or with `provider` false, the answer is `204` as
+ * before.
+ *
  */
 export const logout = <ThrowOnError extends boolean = false>(options: Options<LogoutData, ThrowOnError>): RequestResult<LogoutResponses, LogoutErrors, ThrowOnError> => options.client.post<LogoutResponses, LogoutErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/v1/auth/logout',
-    ...options
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
 });
 
 /**

@@ -3,7 +3,7 @@
 /**
  * The operations of the contract, by operationId.
  */
-export type OperationId = 'getJwks' | 'getApiReference' | 'getApiReferenceScript' | 'getHealth' | 'getOpenApiDocument' | 'getReadiness' | 'listAuditEvents' | 'logout' | 'handleOidcCallback' | 'receiveOidcFormPost' | 'startOidcLogin' | 'createSession' | 'listProviders' | 'getCurrentSession' | 'listSessions' | 'revokeSession' | 'refreshSession';
+export type OperationId = 'getJwks' | 'getApiReference' | 'getApiReferenceScript' | 'getHealth' | 'getOpenApiDocument' | 'getReadiness' | 'listAuditEvents' | 'logout' | 'backchannelLogout' | 'handleOidcCallback' | 'receiveOidcFormPost' | 'startOidcLogin' | 'createSession' | 'listProviders' | 'getCurrentSession' | 'listSessions' | 'revokeSession' | 'refreshSession';
 
 /**
  * Every operation of the contract, as data: its route, its inputs, its security and its responses.
@@ -222,14 +222,19 @@ export const operations = [
                 in: 'header',
                 required: false
             }],
-        body: null,
+        body: { required: false, mediaTypes: ['application/json'] },
         security: [['BearerAuth']],
         responses: {
+            200: { contentType: 'application/json', headers: [
+                    { name: 'Set-Cookie', required: false },
+                    { name: 'X-Request-Id', required: false },
+                    { name: 'Cache-Control', required: false }
+                ] },
             204: { headers: [{ name: 'Set-Cookie', required: false }, { name: 'X-Request-Id', required: false }] },
             400: {
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }],
-                problemCodes: ['invalid_request']
+                problemCodes: ['invalid_request', 'redirect_uri_not_allowed']
             },
             401: {
                 contentType: 'application/problem+json',
@@ -240,6 +245,16 @@ export const operations = [
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }],
                 problemCodes: ['origin_not_allowed']
+            },
+            413: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: ['payload_too_large']
+            },
+            415: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: ['unsupported_media_type']
             },
             429: {
                 contentType: 'application/problem+json',
@@ -255,6 +270,83 @@ export const operations = [
                 contentType: 'application/problem+json',
                 headers: [{ name: 'X-Request-Id', required: false }],
                 problemCodes: ['internal_error']
+            },
+            502: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }, { name: 'Retry-After', required: true }],
+                problemCodes: ['provider_unavailable']
+            },
+            503: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }, { name: 'Retry-After', required: true }],
+                problemCodes: ['service_unavailable']
+            }
+        },
+        unknownQueryParameters: 'refuse'
+    },
+    {
+        operationId: 'backchannelLogout',
+        method: 'post',
+        path: '/v1/auth/oidc/{provider}/backchannel-logout',
+        parameters: [
+            {
+                name: 'provider',
+                in: 'path',
+                required: true
+            },
+            {
+                name: 'X-Request-Id',
+                in: 'header',
+                required: false
+            },
+            {
+                name: 'tenant',
+                in: 'query',
+                required: true
+            }
+        ],
+        body: { required: true, mediaTypes: ['application/x-www-form-urlencoded'] },
+        security: [],
+        responses: {
+            200: { headers: [{ name: 'X-Request-Id', required: false }, { name: 'Cache-Control', required: false }] },
+            400: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: [
+                    'invalid_request',
+                    'unknown_tenant',
+                    'invalid_logout_token'
+                ]
+            },
+            404: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: ['unknown_provider']
+            },
+            413: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: ['payload_too_large']
+            },
+            415: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: ['unsupported_media_type']
+            },
+            429: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }, { name: 'Retry-After', required: true }],
+                problemCodes: ['rate_limited']
+            },
+            500: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }],
+                problemCodes: ['internal_error']
+            },
+            502: {
+                contentType: 'application/problem+json',
+                headers: [{ name: 'X-Request-Id', required: false }, { name: 'Retry-After', required: true }],
+                problemCodes: ['provider_unavailable']
             },
             503: {
                 contentType: 'application/problem+json',
@@ -1160,6 +1252,37 @@ export const openApiDocument = {
                     503: { $ref: '#/components/responses/ServiceUnavailable' }
                 }
             } },
+        '/v1/auth/oidc/{provider}/backchannel-logout': { post: {
+                operationId: 'backchannelLogout',
+                tags: ['oidc', 'sessions'],
+                security: [],
+                summary: 'Receive a provider\'s back-channel logout',
+                description: 'The provider\'s back-channel logout endpoint (OpenID Connect\nBack-Channel Logout 1.0): when a user signs out at the provider, it\nposts a signed logout token here, and the sessions it names end. The\nprovider has no other way to name the tenant, so register this URL at\nthe provider with the tenant in its query:\n`https://auth.example.com/v1/auth/oidc/{provider}/backchannel-logout?tenant={tenant}`.\n\nThe logout token is checked as §2.6 requires: signed by the provider\nwith one of its ID token algorithms (never `none` or a shared secret),\n`iss` the provider\'s issuer, `aud` holding the tenant\'s client id,\n`iat` present and neither in the future nor older than 10 minutes,\n`exp` (if present) not past, `events` holding\n`http://schemas.openid.net/event/backchannel-logout`, no `nonce`, a\n`sid` or a `sub`, and a `jti` not seen before. Any failure answers\n`400 invalid_logout_token`, and nothing is revoked.\n\nWith `sid`, the session of that provider session ends (and only if it\nis the user\'s of `sub`, when `sub` is sent too); with `sub` alone,\nevery session of that user from this provider. Each is recorded in the\naudit log as `provider_logout`. A token that names no session here is\nanswered `200` all the same.\n',
+                parameters: [
+                    { $ref: '#/components/parameters/Provider' },
+                    { $ref: '#/components/parameters/RequestId' },
+                    {
+                        name: 'tenant',
+                        in: 'query',
+                        required: true,
+                        description: 'The tenant whose sessions the provider ends, as registered in the back-channel logout URL.',
+                        schema: { $ref: '#/components/schemas/TenantId' },
+                        example: 'demo'
+                    }
+                ],
+                requestBody: { required: true, content: { 'application/x-www-form-urlencoded': { schema: { $ref: '#/components/schemas/BackchannelLogoutRequest' }, example: { logout_token: 'eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJpc3MiOiJodHRwczovL2FjY291bnRzLmV4YW1wbGUuY29tIn0.c2lnbmF0dXJl' } } } },
+                responses: {
+                    200: { description: 'The sessions the logout token names have ended (or there were none).', headers: { 'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' }, 'Cache-Control': { $ref: '#/components/headers/Cache-Control-No-Store' } } },
+                    400: { $ref: '#/components/responses/BackchannelLogoutBadRequest' },
+                    404: { $ref: '#/components/responses/UnknownProvider' },
+                    413: { $ref: '#/components/responses/PayloadTooLarge' },
+                    415: { $ref: '#/components/responses/UnsupportedMediaType' },
+                    429: { $ref: '#/components/responses/TooManyRequests' },
+                    500: { $ref: '#/components/responses/InternalError' },
+                    502: { $ref: '#/components/responses/ProviderUnavailable' },
+                    503: { $ref: '#/components/responses/ServiceUnavailable' }
+                }
+            } },
         '/v1/auth/oidc/session': { post: {
                 operationId: 'createSession',
                 tags: ['oidc', 'sessions'],
@@ -1276,21 +1399,38 @@ export const openApiDocument = {
                 operationId: 'logout',
                 tags: ['sessions'],
                 summary: 'Log out',
-                description: 'Revokes the session of the bearer access token and clears the refresh\ncookie. The session\'s refresh token stops working at once; access\ntokens already issued stay valid until they expire.\n',
+                description: 'Revokes the session of the bearer access token and clears the refresh\ncookie. The session\'s refresh token stops working at once; access\ntokens already issued stay valid until they expire.\n\n**Signing out at the provider too** (OpenID Connect RP-Initiated\nLogout 1.0). Revoking the session here leaves the user signed in at\nthe identity provider, so the next sign-in goes straight through. With\n`{"provider": true}` the session is revoked all the same and the\nanswer is `200` with `provider_logout_url`: the provider\'s\n`end_session_endpoint` with `id_token_hint` (the ID token of this\nsession\'s login), `client_id` and, when sent,\n`post_logout_redirect_uri`. Navigate the browser to it; the provider\nends its own session and sends the browser back to\n`post_logout_redirect_uri`. It is `null` when the provider announces no\n`end_session_endpoint`, or when no ID token was kept for the session.\nThe ID token is kept, encrypted, only for this, and dropped when the\nsession ends.\n\n`post_logout_redirect_uri` must equal one of the tenant\'s post-logout\nURIs exactly (`post_logout_redirect_uris` in its configuration; by\ndefault the origin of each of its `redirect_uris`, with the path `/`).\nOtherwise the answer is `400 redirect_uri_not_allowed`, and nothing is\nrevoked. Register the same URIs at the provider.\n\nWithout a body, or with `provider` false, the answer is `204` as\nbefore.\n',
                 security: [{ BearerAuth: [] }],
                 parameters: [{ $ref: '#/components/parameters/RequestId' }],
+                requestBody: { required: false, content: { 'application/json': { schema: { $ref: '#/components/schemas/LogoutRequest' }, example: { provider: true, post_logout_redirect_uri: 'http://localhost:5173/' } } } },
                 responses: {
+                    200: {
+                        description: 'The session was revoked; the browser signs out at the provider by following `provider_logout_url`.',
+                        headers: {
+                            'Set-Cookie': {
+                                description: 'Clears the tenant\'s refresh cookie.',
+                                schema: { type: 'string' },
+                                example: '__Host-aimable_refresh_demo=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Strict'
+                            },
+                            'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' },
+                            'Cache-Control': { $ref: '#/components/headers/Cache-Control-No-Store' }
+                        },
+                        content: { 'application/json': { schema: { $ref: '#/components/schemas/ProviderLogout' }, example: { provider_logout_url: 'https://accounts.example.com/session/end?id_token_hint=eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxMjMifQ.c2lnbmF0dXJl&post_logout_redirect_uri=http%3A%2F%2Flocalhost%3A5173%2F&client_id=aimable-demo' } } }
+                    },
                     204: { description: 'The session was revoked.', headers: { 'Set-Cookie': {
                                 description: 'Clears the tenant\'s refresh cookie.',
                                 schema: { type: 'string' },
                                 example: '__Host-aimable_refresh_demo=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Strict'
                             }, 'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' } } },
-                    400: { $ref: '#/components/responses/InvalidRequest' },
+                    400: { $ref: '#/components/responses/LogoutBadRequest' },
                     401: { $ref: '#/components/responses/InvalidAccessToken' },
                     403: { $ref: '#/components/responses/OriginNotAllowed' },
+                    413: { $ref: '#/components/responses/PayloadTooLarge' },
+                    415: { $ref: '#/components/responses/UnsupportedMediaType' },
                     429: { $ref: '#/components/responses/TooManyRequests' },
                     431: { $ref: '#/components/responses/RequestHeaderFieldsTooLarge' },
                     500: { $ref: '#/components/responses/InternalError' },
+                    502: { $ref: '#/components/responses/ProviderUnavailable' },
                     503: { $ref: '#/components/responses/ServiceUnavailable' }
                 }
             } },
@@ -1792,7 +1932,7 @@ export const openApiDocument = {
             ProblemCode: {
                 type: 'string',
                 'x-extensible-enum': true,
-                description: 'The stable, machine-readable reason of a problem. Clients branch on it.\nThe list is extensible: later versions may add codes (see "Errors" in\nthe API description), so a client must handle one it does not know.\n* `invalid_request`: the request does not match the contract (see `errors`).\n* `unknown_tenant`: no tenant has the id given (`X-Tenant-Id` or `tenant`).\n* `unknown_provider`: the tenant has no such provider.\n* `redirect_uri_not_allowed`: `frontend_redirect_uri` is not on the tenant\'s allowlist.\n* `invalid_state`: the login state is unknown, expired, already used, or of another tenant or provider.\n* `invalid_grant`: the provider rejected the code, the ID token is invalid, or `code_verifier` is missing or does not match.\n* `idempotency_key_missing`: the operation requires `Idempotency-Key`.\n* `idempotency_key_in_use`: a request with this key is still running; retry after `Retry-After`.\n* `idempotency_key_reused`: this key was used with a different request.\n* `invalid_api_key`: `X-API-Key` is missing or unknown.\n* `insufficient_scope`: `X-API-Key` is valid, but lacks the scope the operation needs.\n* `origin_not_allowed`: the request\'s `Origin` is not allowed by every tenant the request speaks for.\n* `invalid_access_token`: the bearer token is missing, invalid or expired, or its session ended.\n* `invalid_refresh_token`: the refresh token is missing or unknown.\n* `refresh_token_reused`: a retired refresh token was presented after the grace window; the session is revoked.\n* `session_expired`: the session reached its absolute or idle lifetime.\n* `not_found`: no such route or resource.\n* `method_not_allowed`: the route does not accept this method.\n* `payload_too_large`: the body is larger than the operation takes.\n* `unsupported_media_type`: the body is not `application/json`.\n* `rate_limited`: too many requests; retry after `Retry-After`.\n* `provider_unavailable`: the identity provider could not be reached.\n* `internal_error`: an unexpected error; quote `request_id` when reporting it.\n* `service_unavailable`: the server is starting or shutting down.\n',
+                description: 'The stable, machine-readable reason of a problem. Clients branch on it.\nThe list is extensible: later versions may add codes (see "Errors" in\nthe API description), so a client must handle one it does not know.\n* `invalid_request`: the request does not match the contract (see `errors`).\n* `unknown_tenant`: no tenant has the id given (`X-Tenant-Id` or `tenant`).\n* `unknown_provider`: the tenant has no such provider.\n* `redirect_uri_not_allowed`: `frontend_redirect_uri` (or a logout\'s `post_logout_redirect_uri`) is not on the tenant\'s allowlist.\n* `invalid_state`: the login state is unknown, expired, already used, or of another tenant or provider.\n* `invalid_grant`: the provider rejected the code, the ID token is invalid, or `code_verifier` is missing or does not match.\n* `idempotency_key_missing`: the operation requires `Idempotency-Key`.\n* `idempotency_key_in_use`: a request with this key is still running; retry after `Retry-After`.\n* `idempotency_key_reused`: this key was used with a different request.\n* `invalid_api_key`: `X-API-Key` is missing or unknown.\n* `insufficient_scope`: `X-API-Key` is valid, but lacks the scope the operation needs.\n* `origin_not_allowed`: the request\'s `Origin` is not allowed by every tenant the request speaks for.\n* `invalid_access_token`: the bearer token is missing, invalid or expired, or its session ended.\n* `invalid_refresh_token`: the refresh token is missing or unknown.\n* `refresh_token_reused`: a retired refresh token was presented after the grace window; the session is revoked.\n* `session_expired`: the session reached its absolute or idle lifetime.\n* `invalid_logout_token`: a provider\'s back-channel logout token is malformed, not signed by the provider, not for this client, expired, or replayed.\n* `not_found`: no such route or resource.\n* `method_not_allowed`: the route does not accept this method.\n* `payload_too_large`: the body is larger than the operation takes.\n* `unsupported_media_type`: the body is not `application/json`.\n* `rate_limited`: too many requests; retry after `Retry-After`.\n* `provider_unavailable`: the identity provider could not be reached.\n* `internal_error`: an unexpected error; quote `request_id` when reporting it.\n* `service_unavailable`: the server is starting or shutting down.\n',
                 enum: [
                     'invalid_request',
                     'unknown_tenant',
@@ -1810,6 +1950,7 @@ export const openApiDocument = {
                     'invalid_refresh_token',
                     'refresh_token_reused',
                     'session_expired',
+                    'invalid_logout_token',
                     'not_found',
                     'method_not_allowed',
                     'payload_too_large',
@@ -1884,6 +2025,20 @@ export const openApiDocument = {
                         type: 'object',
                         required: ['status', 'code'],
                         properties: { status: { const: 400 }, code: { enum: ['invalid_request', 'idempotency_key_missing'] } }
+                    }] },
+            LogoutBadRequestProblem: { description: 'The problem of a `400` logout bad request: `invalid_request`, `redirect_uri_not_allowed`.', allOf: [{ $ref: '#/components/schemas/Problem' }, {
+                        type: 'object',
+                        required: ['status', 'code'],
+                        properties: { status: { const: 400 }, code: { enum: ['invalid_request', 'redirect_uri_not_allowed'] } }
+                    }] },
+            BackchannelLogoutBadRequestProblem: { description: 'The problem of a `400` back-channel logout bad request: `invalid_request`, `unknown_tenant`, `invalid_logout_token`.', allOf: [{ $ref: '#/components/schemas/Problem' }, {
+                        type: 'object',
+                        required: ['status', 'code'],
+                        properties: { status: { const: 400 }, code: { enum: [
+                                    'invalid_request',
+                                    'unknown_tenant',
+                                    'invalid_logout_token'
+                                ] } }
                     }] },
             InvalidRequestProblem: { description: 'The problem of a `400` invalid request: `invalid_request`.', allOf: [{ $ref: '#/components/schemas/Problem' }, {
                         type: 'object',
@@ -2102,6 +2257,41 @@ export const openApiDocument = {
                         description: 'The refresh token, for clients that do not use the cookie.'
                     } }
             },
+            LogoutRequest: {
+                type: 'object',
+                additionalProperties: false,
+                properties: { provider: {
+                        type: 'boolean',
+                        default: false,
+                        description: 'Sign out at the identity provider too (RP-Initiated Logout); the answer is then `200` with `provider_logout_url`.'
+                    }, post_logout_redirect_uri: {
+                        type: 'string',
+                        format: 'uri',
+                        maxLength: 2048,
+                        description: 'Where the provider sends the browser after signing out. Must be one of the tenant\'s post-logout URIs exactly. Only with `provider` true.'
+                    } }
+            },
+            ProviderLogout: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['provider_logout_url'],
+                properties: { provider_logout_url: {
+                        type: ['string', 'null'],
+                        format: 'uri',
+                        description: 'The provider\'s end-session URL to navigate the browser to; `null` when the provider has no end-session endpoint or no ID token was kept for the session.'
+                    } }
+            },
+            BackchannelLogoutRequest: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['logout_token'],
+                properties: { logout_token: {
+                        type: 'string',
+                        minLength: 1,
+                        maxLength: 8192,
+                        description: 'The provider\'s signed logout token (a JWT).'
+                    } }
+            },
             SessionGrant: {
                 type: 'object',
                 additionalProperties: false,
@@ -2190,6 +2380,7 @@ export const openApiDocument = {
                     tenant: { $ref: '#/components/schemas/TenantId' },
                     type: {
                         type: 'string',
+                        'x-extensible-enum': true,
                         enum: [
                             'login',
                             'session_created',
@@ -2197,9 +2388,10 @@ export const openApiDocument = {
                             'refresh_token_reused',
                             'logout',
                             'session_revoked',
-                            'api_key_refused'
+                            'api_key_refused',
+                            'provider_logout'
                         ],
-                        description: '* `login`: the provider sent a login back to the callback, which forwarded its code to the frontend.\n* `session_created`: a login became a session.\n* `session_refreshed`: a refresh token was rotated.\n* `refresh_token_reused`: a retired refresh token was presented again; the session was revoked.\n* `logout`: the session\'s user logged out.\n* `session_revoked`: the user revoked one of their sessions.\n* `api_key_refused`: a key of the tenant was refused for lacking the operation\'s scope.\n'
+                        description: 'Later versions may add types: a client shows one it does not know as it is.\n* `login`: the provider sent a login back to the callback, which forwarded its code to the frontend.\n* `session_created`: a login became a session.\n* `session_refreshed`: a refresh token was rotated.\n* `refresh_token_reused`: a retired refresh token was presented again; the session was revoked.\n* `logout`: the session\'s user logged out.\n* `session_revoked`: the user revoked one of their sessions.\n* `api_key_refused`: a key of the tenant was refused for lacking the operation\'s scope.\n* `provider_logout`: the identity provider signed the user out (back-channel logout); the session was revoked.\n'
                     },
                     at: {
                         type: 'string',
@@ -2437,6 +2629,62 @@ export const openApiDocument = {
                                     request_id: '7f9c2ba4-e88f-4e1c-9d3a-1b2c3d4e5f60',
                                     errors: [{ location: 'headers.idempotency-key', message: 'is required' }]
                                 } } } } }
+            },
+            LogoutBadRequest: {
+                description: 'The request is invalid (`invalid_request`: see `errors`), or its `post_logout_redirect_uri` is not one of the tenant\'s post-logout URIs (`redirect_uri_not_allowed`). Nothing was revoked.',
+                headers: { 'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' } },
+                content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/LogoutBadRequestProblem' }, examples: { invalid_request: { summary: 'Invalid request', value: {
+                                    type: 'https://auth.aimable.dev/problems/invalid_request',
+                                    title: 'Invalid request',
+                                    status: 400,
+                                    detail: 'body.provider must be boolean',
+                                    instance: '/v1/auth/logout',
+                                    code: 'invalid_request',
+                                    request_id: '7f9c2ba4-e88f-4e1c-9d3a-1b2c3d4e5f60',
+                                    errors: [{ location: 'body.provider', message: 'must be boolean' }]
+                                } }, redirect_uri_not_allowed: { summary: 'Redirect URI not allowed', value: {
+                                    type: 'https://auth.aimable.dev/problems/redirect_uri_not_allowed',
+                                    title: 'Redirect URI not allowed',
+                                    status: 400,
+                                    detail: 'post_logout_redirect_uri is not one of the tenant\'s post-logout URIs.',
+                                    instance: '/v1/auth/logout',
+                                    code: 'redirect_uri_not_allowed',
+                                    request_id: '7f9c2ba4-e88f-4e1c-9d3a-1b2c3d4e5f60'
+                                } } } } }
+            },
+            BackchannelLogoutBadRequest: {
+                description: 'The request is invalid (`invalid_request`: see `errors`), names no tenant that exists (`unknown_tenant`), or its logout token is not one this provider sent for this client, or was sent before (`invalid_logout_token`). Nothing was revoked.',
+                headers: { 'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' } },
+                content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/BackchannelLogoutBadRequestProblem' }, examples: {
+                            invalid_logout_token: { summary: 'Invalid logout token', value: {
+                                    type: 'https://auth.aimable.dev/problems/invalid_logout_token',
+                                    title: 'Invalid logout token',
+                                    status: 400,
+                                    detail: 'The logout token is not valid.',
+                                    instance: '/v1/auth/oidc/google/backchannel-logout',
+                                    code: 'invalid_logout_token',
+                                    request_id: '7f9c2ba4-e88f-4e1c-9d3a-1b2c3d4e5f60'
+                                } },
+                            invalid_request: { summary: 'Invalid request', value: {
+                                    type: 'https://auth.aimable.dev/problems/invalid_request',
+                                    title: 'Invalid request',
+                                    status: 400,
+                                    detail: 'body.logout_token is required',
+                                    instance: '/v1/auth/oidc/google/backchannel-logout',
+                                    code: 'invalid_request',
+                                    request_id: '7f9c2ba4-e88f-4e1c-9d3a-1b2c3d4e5f60',
+                                    errors: [{ location: 'body.logout_token', message: 'is required' }]
+                                } },
+                            unknown_tenant: { summary: 'Unknown tenant', value: {
+                                    type: 'https://auth.aimable.dev/problems/unknown_tenant',
+                                    title: 'Unknown tenant',
+                                    status: 400,
+                                    detail: 'No tenant has the id \'acme\'.',
+                                    instance: '/v1/auth/oidc/google/backchannel-logout',
+                                    code: 'unknown_tenant',
+                                    request_id: '7f9c2ba4-e88f-4e1c-9d3a-1b2c3d4e5f60'
+                                } }
+                        } } }
             },
             InvalidRequest: {
                 description: 'The request does not match the contract (`invalid_request`); `errors` says where.',

@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import { type Client, type ClientMeta, type Options as Options2, type RequestResult, type TDataShape, urlSearchParamsBodySerializer } from './client/index.js';
-import type { CreateSessionData, CreateSessionErrors, CreateSessionResponses, GetApiReferenceData, GetApiReferenceErrors, GetApiReferenceResponses, GetApiReferenceScriptData, GetApiReferenceScriptErrors, GetApiReferenceScriptResponses, GetCurrentSessionData, GetCurrentSessionErrors, GetCurrentSessionResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetJwksData, GetJwksErrors, GetJwksResponses, GetOpenApiDocumentData, GetOpenApiDocumentErrors, GetOpenApiDocumentResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, HandleOidcCallbackData, HandleOidcCallbackErrors, ListAuditEventsData, ListAuditEventsErrors, ListAuditEventsResponses, ListProvidersData, ListProvidersErrors, ListProvidersResponses, ListSessionsData, ListSessionsErrors, ListSessionsResponses, LogoutData, LogoutErrors, LogoutResponses, ReceiveOidcFormPostData, ReceiveOidcFormPostErrors, RefreshSessionData, RefreshSessionErrors, RefreshSessionResponses, RevokeSessionData, RevokeSessionErrors, RevokeSessionResponses, StartOidcLoginData, StartOidcLoginErrors, StartOidcLoginResponses } from './types.gen.js';
+import type { BackchannelLogoutData, BackchannelLogoutErrors, BackchannelLogoutResponses, CreateSessionData, CreateSessionErrors, CreateSessionResponses, GetApiReferenceData, GetApiReferenceErrors, GetApiReferenceResponses, GetApiReferenceScriptData, GetApiReferenceScriptErrors, GetApiReferenceScriptResponses, GetCurrentSessionData, GetCurrentSessionErrors, GetCurrentSessionResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetJwksData, GetJwksErrors, GetJwksResponses, GetOpenApiDocumentData, GetOpenApiDocumentErrors, GetOpenApiDocumentResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, HandleOidcCallbackData, HandleOidcCallbackErrors, ListAuditEventsData, ListAuditEventsErrors, ListAuditEventsResponses, ListProvidersData, ListProvidersErrors, ListProvidersResponses, ListSessionsData, ListSessionsErrors, ListSessionsResponses, LogoutData, LogoutErrors, LogoutResponses, ReceiveOidcFormPostData, ReceiveOidcFormPostErrors, RefreshSessionData, RefreshSessionErrors, RefreshSessionResponses, RevokeSessionData, RevokeSessionErrors, RevokeSessionResponses, StartOidcLoginData, StartOidcLoginErrors, StartOidcLoginResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -109,6 +109,42 @@ export const receiveOidcFormPost = <ThrowOnError extends boolean = false>(option
 });
 
 /**
+ * Receive a provider's back-channel logout
+ *
+ * The provider's back-channel logout endpoint (OpenID Connect
+ * Back-Channel Logout 1.0): when a user signs out at the provider, it
+ * posts a signed logout token here, and the sessions it names end. The
+ * provider has no other way to name the tenant, so register this URL at
+ * the provider with the tenant in its query:
+ * `https://auth.example.com/v1/auth/oidc/{provider}/backchannel-logout?tenant={tenant}`.
+ *
+ * The logout token is checked as §2.6 requires: signed by the provider
+ * with one of its ID token algorithms (never `none` or a shared secret),
+ * `iss` the provider's issuer, `aud` holding the tenant's client id,
+ * `iat` present and neither in the future nor older than 10 minutes,
+ * `exp` (if present) not past, `events` holding
+ * `http://schemas.openid.net/event/backchannel-logout`, no `nonce`, a
+ * `sid` or a `sub`, and a `jti` not seen before. Any failure answers
+ * `400 invalid_logout_token`, and nothing is revoked.
+ *
+ * With `sid`, the session of that provider session ends (and only if it
+ * is the user's of `sub`, when `sub` is sent too); with `sub` alone,
+ * every session of that user from this provider. Each is recorded in the
+ * audit log as `provider_logout`. A token that names no session here is
+ * answered `200` all the same.
+ *
+ */
+export const backchannelLogout = <ThrowOnError extends boolean = false>(options: Options<BackchannelLogoutData, ThrowOnError>): RequestResult<BackchannelLogoutResponses, BackchannelLogoutErrors, ThrowOnError> => (options.client ?? client).post<BackchannelLogoutResponses, BackchannelLogoutErrors, ThrowOnError>({
+    ...urlSearchParamsBodySerializer,
+    url: '/v1/auth/oidc/{provider}/backchannel-logout',
+    ...options,
+    headers: {
+        'Content-Type': 'application/x-www-form-urlencoded',
+        ...options.headers
+    }
+});
+
+/**
  * Exchange a login result for a session
  *
  * Checks `code_verifier` against the `code_challenge` the login was
@@ -197,11 +233,38 @@ export const getCurrentSession = <ThrowOnError extends boolean = false>(options?
  * cookie. The session's refresh token stops working at once; access
  * tokens already issued stay valid until they expire.
  *
+ * **Signing out at the provider too** (OpenID Connect RP-Initiated
+ * Logout 1.0). Revoking the session here leaves the user signed in at
+ * the identity provider, so the next sign-in goes straight through. With
+ * `{"provider": true}` the session is revoked all the same and the
+ * answer is `200` with `provider_logout_url`: the provider's
+ * `end_session_endpoint` with `id_token_hint` (the ID token of this
+ * session's login), `client_id` and, when sent,
+ * `post_logout_redirect_uri`. Navigate the browser to it; the provider
+ * ends its own session and sends the browser back to
+ * `post_logout_redirect_uri`. It is `null` when the provider announces no
+ * `end_session_endpoint`, or when no ID token was kept for the session.
+ * The ID token is kept, encrypted, only for this, and dropped when the
+ * session ends.
+ *
+ * `post_logout_redirect_uri` must equal one of the tenant's post-logout
+ * URIs exactly (`post_logout_redirect_uris` in its configuration; by
+ * default the origin of each of its `redirect_uris`, with the path `/`).
+ * Otherwise the answer is `400 redirect_uri_not_allowed`, and nothing is
+ * revoked. Register the same URIs at the provider.
+ *
+ * Without a body, or with `provider` false, the answer is `204` as
+ * before.
+ *
  */
 export const logout = <ThrowOnError extends boolean = false>(options?: Options<LogoutData, ThrowOnError>): RequestResult<LogoutResponses, LogoutErrors, ThrowOnError> => (options?.client ?? client).post<LogoutResponses, LogoutErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/v1/auth/logout',
-    ...options
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options?.headers
+    }
 });
 
 /**

@@ -26,7 +26,7 @@ export type IdempotencyKey = string;
  * * `invalid_request`: the request does not match the contract (see `errors`).
  * * `unknown_tenant`: no tenant has the id given (`X-Tenant-Id` or `tenant`).
  * * `unknown_provider`: the tenant has no such provider.
- * * `redirect_uri_not_allowed`: `frontend_redirect_uri` is not on the tenant's allowlist.
+ * * `redirect_uri_not_allowed`: `frontend_redirect_uri` (or a logout's `post_logout_redirect_uri`) is not on the tenant's allowlist.
  * * `invalid_state`: the login state is unknown, expired, already used, or of another tenant or provider.
  * * `invalid_grant`: the provider rejected the code, the ID token is invalid, or `code_verifier` is missing or does not match.
  * * `idempotency_key_missing`: the operation requires `Idempotency-Key`.
@@ -39,6 +39,7 @@ export type IdempotencyKey = string;
  * * `invalid_refresh_token`: the refresh token is missing or unknown.
  * * `refresh_token_reused`: a retired refresh token was presented after the grace window; the session is revoked.
  * * `session_expired`: the session reached its absolute or idle lifetime.
+ * * `invalid_logout_token`: a provider's back-channel logout token is malformed, not signed by the provider, not for this client, expired, or replayed.
  * * `not_found`: no such route or resource.
  * * `method_not_allowed`: the route does not accept this method.
  * * `payload_too_large`: the body is larger than the operation takes.
@@ -49,7 +50,7 @@ export type IdempotencyKey = string;
  * * `service_unavailable`: the server is starting or shutting down.
  *
  */
-export type ProblemCode = 'invalid_request' | 'unknown_tenant' | 'unknown_provider' | 'redirect_uri_not_allowed' | 'invalid_state' | 'invalid_grant' | 'idempotency_key_missing' | 'idempotency_key_in_use' | 'idempotency_key_reused' | 'invalid_api_key' | 'insufficient_scope' | 'origin_not_allowed' | 'invalid_access_token' | 'invalid_refresh_token' | 'refresh_token_reused' | 'session_expired' | 'not_found' | 'method_not_allowed' | 'payload_too_large' | 'unsupported_media_type' | 'rate_limited' | 'provider_unavailable' | 'internal_error' | 'service_unavailable';
+export type ProblemCode = 'invalid_request' | 'unknown_tenant' | 'unknown_provider' | 'redirect_uri_not_allowed' | 'invalid_state' | 'invalid_grant' | 'idempotency_key_missing' | 'idempotency_key_in_use' | 'idempotency_key_reused' | 'invalid_api_key' | 'insufficient_scope' | 'origin_not_allowed' | 'invalid_access_token' | 'invalid_refresh_token' | 'refresh_token_reused' | 'session_expired' | 'invalid_logout_token' | 'not_found' | 'method_not_allowed' | 'payload_too_large' | 'unsupported_media_type' | 'rate_limited' | 'provider_unavailable' | 'internal_error' | 'service_unavailable';
 
 /**
  * An RFC 9457 problem document.
@@ -116,6 +117,22 @@ export type CallbackBadRequestProblem = Problem & {
 export type SessionBadRequestProblem = Problem & {
     status: 400;
     code: 'invalid_request' | 'idempotency_key_missing';
+};
+
+/**
+ * The problem of a `400` logout bad request: `invalid_request`, `redirect_uri_not_allowed`.
+ */
+export type LogoutBadRequestProblem = Problem & {
+    status: 400;
+    code: 'invalid_request' | 'redirect_uri_not_allowed';
+};
+
+/**
+ * The problem of a `400` back-channel logout bad request: `invalid_request`, `unknown_tenant`, `invalid_logout_token`.
+ */
+export type BackchannelLogoutBadRequestProblem = Problem & {
+    status: 400;
+    code: 'invalid_request' | 'unknown_tenant' | 'invalid_logout_token';
 };
 
 /**
@@ -365,6 +382,31 @@ export type RefreshRequest = {
     refresh_token: string;
 };
 
+export type LogoutRequest = {
+    /**
+     * Sign out at the identity provider too (RP-Initiated Logout); the answer is then `200` with `provider_logout_url`.
+     */
+    provider?: boolean;
+    /**
+     * Where the provider sends the browser after signing out. Must be one of the tenant's post-logout URIs exactly. Only with `provider` true.
+     */
+    post_logout_redirect_uri?: string;
+};
+
+export type ProviderLogout = {
+    /**
+     * The provider's end-session URL to navigate the browser to; `null` when the provider has no end-session endpoint or no ID token was kept for the session.
+     */
+    provider_logout_url: string | null;
+};
+
+export type BackchannelLogoutRequest = {
+    /**
+     * The provider's signed logout token (a JWT).
+     */
+    logout_token: string;
+};
+
 export type SessionGrant = {
     /**
      * A JWT access token. Send it as `Authorization: Bearer <token>`.
@@ -425,6 +467,7 @@ export type AuditEvent = {
     id: string;
     tenant: TenantId;
     /**
+     * Later versions may add types: a client shows one it does not know as it is.
      * * `login`: the provider sent a login back to the callback, which forwarded its code to the frontend.
      * * `session_created`: a login became a session.
      * * `session_refreshed`: a refresh token was rotated.
@@ -432,9 +475,10 @@ export type AuditEvent = {
      * * `logout`: the session's user logged out.
      * * `session_revoked`: the user revoked one of their sessions.
      * * `api_key_refused`: a key of the tenant was refused for lacking the operation's scope.
+     * * `provider_logout`: the identity provider signed the user out (back-channel logout); the session was revoked.
      *
      */
-    type: 'login' | 'session_created' | 'session_refreshed' | 'refresh_token_reused' | 'logout' | 'session_revoked' | 'api_key_refused';
+    type: 'login' | 'session_created' | 'session_refreshed' | 'refresh_token_reused' | 'logout' | 'session_revoked' | 'api_key_refused' | 'provider_logout';
     /**
      * When the event happened; for a row that stands for several, when the first of them did.
      */
@@ -768,6 +812,73 @@ export type ReceiveOidcFormPostErrors = {
 
 export type ReceiveOidcFormPostError = ReceiveOidcFormPostErrors[keyof ReceiveOidcFormPostErrors];
 
+export type BackchannelLogoutData = {
+    body: BackchannelLogoutRequest;
+    headers?: {
+        /**
+         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored; one longer than 256 characters is refused.
+         */
+        'X-Request-Id'?: string;
+    };
+    path: {
+        /**
+         * A provider id configured for the tenant.
+         */
+        provider: string;
+    };
+    query: {
+        /**
+         * The tenant whose sessions the provider ends, as registered in the back-channel logout URL.
+         */
+        tenant: TenantId;
+    };
+    url: '/v1/auth/oidc/{provider}/backchannel-logout';
+};
+
+export type BackchannelLogoutErrors = {
+    /**
+     * The request is invalid (`invalid_request`: see `errors`), names no tenant that exists (`unknown_tenant`), or its logout token is not one this provider sent for this client, or was sent before (`invalid_logout_token`). Nothing was revoked.
+     */
+    400: BackchannelLogoutBadRequestProblem;
+    /**
+     * The tenant has no such provider (`unknown_provider`).
+     */
+    404: UnknownProviderProblem;
+    /**
+     * The body is larger than the operation takes, 16 KiB (`payload_too_large`).
+     */
+    413: PayloadTooLargeProblem;
+    /**
+     * The body is not `application/json` (`unsupported_media_type`).
+     */
+    415: UnsupportedMediaTypeProblem;
+    /**
+     * Too many requests (`rate_limited`). Retry after `Retry-After`.
+     */
+    429: TooManyRequestsProblem;
+    /**
+     * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
+     */
+    500: InternalErrorProblem;
+    /**
+     * The identity provider could not be reached (`provider_unavailable`). Not stored for idempotency: retry after `Retry-After`, with the same key.
+     */
+    502: ProviderUnavailableProblem;
+    /**
+     * The server is starting or shutting down, or its database does not answer or has no free connection (`service_unavailable`). Retry after `Retry-After`, with the same `Idempotency-Key`: a change that committed before the failure is replayed, not made twice.
+     */
+    503: ServiceUnavailableProblem;
+};
+
+export type BackchannelLogoutError = BackchannelLogoutErrors[keyof BackchannelLogoutErrors];
+
+export type BackchannelLogoutResponses = {
+    /**
+     * The sessions the logout token names have ended (or there were none).
+     */
+    200: unknown;
+};
+
 export type CreateSessionData = {
     body: CreateSessionRequest;
     headers: {
@@ -978,7 +1089,7 @@ export type GetCurrentSessionResponses = {
 export type GetCurrentSessionResponse = GetCurrentSessionResponses[keyof GetCurrentSessionResponses];
 
 export type LogoutData = {
-    body?: never;
+    body?: LogoutRequest;
     headers?: {
         /**
          * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored; one longer than 256 characters is refused.
@@ -992,9 +1103,9 @@ export type LogoutData = {
 
 export type LogoutErrors = {
     /**
-     * The request does not match the contract (`invalid_request`); `errors` says where.
+     * The request is invalid (`invalid_request`: see `errors`), or its `post_logout_redirect_uri` is not one of the tenant's post-logout URIs (`redirect_uri_not_allowed`). Nothing was revoked.
      */
-    400: InvalidRequestProblem;
+    400: LogoutBadRequestProblem;
     /**
      * The bearer token is missing, invalid or expired, or its session ended (`invalid_access_token`).
      */
@@ -1003,6 +1114,14 @@ export type LogoutErrors = {
      * The request's `Origin` is not allowed by every tenant the request speaks for (`origin_not_allowed`). Nothing was done.
      */
     403: OriginNotAllowedProblem;
+    /**
+     * The body is larger than the operation takes, 16 KiB (`payload_too_large`).
+     */
+    413: PayloadTooLargeProblem;
+    /**
+     * The body is not `application/json` (`unsupported_media_type`).
+     */
+    415: UnsupportedMediaTypeProblem;
     /**
      * Too many requests (`rate_limited`). Retry after `Retry-After`.
      */
@@ -1016,6 +1135,10 @@ export type LogoutErrors = {
      */
     500: InternalErrorProblem;
     /**
+     * The identity provider could not be reached (`provider_unavailable`). Not stored for idempotency: retry after `Retry-After`, with the same key.
+     */
+    502: ProviderUnavailableProblem;
+    /**
      * The server is starting or shutting down, or its database does not answer or has no free connection (`service_unavailable`). Retry after `Retry-After`, with the same `Idempotency-Key`: a change that committed before the failure is replayed, not made twice.
      */
     503: ServiceUnavailableProblem;
@@ -1024,6 +1147,10 @@ export type LogoutErrors = {
 export type LogoutError = LogoutErrors[keyof LogoutErrors];
 
 export type LogoutResponses = {
+    /**
+     * The session was revoked; the browser signs out at the provider by following `provider_logout_url`.
+     */
+    200: ProviderLogout;
     /**
      * The session was revoked.
      */

@@ -26,7 +26,7 @@ export interface AuthOptions {
    * elsewhere, where fetch keeps no cookies).
    */
   refreshTokenDelivery?: 'cookie' | 'body';
-  /** Opens the provider's login page. Default: `location.assign`. */
+  /** Opens the provider's login page, and its sign-out page. Default: `location.assign`. */
   navigate?: (url: string) => void;
   /** Fetch implementation. Default: `globalThis.fetch`. */
   fetch?: typeof fetch;
@@ -41,6 +41,24 @@ export interface AuthSession {
   expiresAt: number;
   session: SessionGrant['session'];
   user: SessionGrant['user'];
+}
+
+/** How far a sign-out reaches. */
+export interface SignOutOptions {
+  /**
+   * Sign out at the identity provider too (OpenID Connect RP-Initiated
+   * Logout): the server answers the provider's end-session URL, and in a
+   * browser the page goes there (through `navigate`). Otherwise the
+   * provider's session lives on, and the next sign-in goes straight through.
+   */
+  provider?: boolean;
+  /** Where the provider sends the browser afterwards: one of the tenant's post-logout URIs, such as `${location.origin}/`. */
+  postLogoutRedirectUri?: string;
+}
+
+/** What a sign-out answered: the provider's end-session URL, for a caller that opens it itself; null when there is none. */
+export interface SignOutResult {
+  providerLogoutUrl: string | null;
 }
 
 export type AuthEvent = 'signed_in' | 'token_refreshed' | 'signed_out';
@@ -66,8 +84,11 @@ export interface Auth {
   handleRedirectCallback(url?: string): Promise<AuthSession>;
   /** On page load: the session the refresh cookie (or stored token) still holds, if any. */
   restore(): Promise<AuthSession | undefined>;
-  /** Ends the session on the server, even with an expired access token, and here. */
-  signOut(): Promise<void>;
+  /**
+   * Ends the session on the server, even with an expired access token, and
+   * here; with `provider: true`, at the identity provider too.
+   */
+  signOut(options?: SignOutOptions): Promise<SignOutResult>;
   /** A new access token now: once, however many ask at the same time, in this tab or others. */
   refresh(): Promise<AuthSession>;
   /** The current session, if signed in. */
@@ -409,17 +430,22 @@ export function createAuth(options: AuthOptions): Auth {
       }
     },
 
-    async signOut() {
+    async signOut({ provider, postLogoutRedirectUri } = {}) {
+      const logout = () =>
+        answer('logout', sdk.logout({ client, ...(provider ? { body: { provider, post_logout_redirect_uri: postLogoutRedirectUri } } : {}) }));
+      let providerLogoutUrl: string | null | undefined;
       try {
         // A refresh under way finishes first, so that its grant is the one that is ended.
         await inFlight?.catch(() => undefined);
         if (current) {
-          await answer('logout', sdk.logout({ client })).catch(async (error: unknown) => {
-            // An expired access token: a fresh one ends the session all the same.
-            if (!isAuthApiError(error, 'invalid_access_token')) throw error;
-            await refresh();
-            await answer('logout', sdk.logout({ client }));
-          });
+          providerLogoutUrl = (
+            await logout().catch(async (error: unknown) => {
+              // An expired access token: a fresh one ends the session all the same.
+              if (!isAuthApiError(error, 'invalid_access_token')) throw error;
+              await refresh();
+              return logout();
+            })
+          )?.provider_logout_url;
         }
       } catch (error) {
         // A session that can no longer be refreshed is over already.
@@ -427,6 +453,11 @@ export function createAuth(options: AuthOptions): Auth {
       } finally {
         await clear(true);
       }
+      // Only when asked for, and only a web page, as for sign-in.
+      const url = provider && providerLogoutUrl && /^https?:\/\//i.test(providerLogoutUrl) ? providerLogoutUrl : null;
+      // Opened where pages can be: in a browser, or wherever the app said how (`navigate`).
+      if (url && (browser || options.navigate)) (options.navigate ?? ((to: string) => location.assign(to)))(url);
+      return { providerLogoutUrl: url };
     },
 
     refresh,

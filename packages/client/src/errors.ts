@@ -19,6 +19,7 @@ const KNOWN: Record<ProblemCode, true> = {
   invalid_refresh_token: true,
   refresh_token_reused: true,
   session_expired: true,
+  invalid_logout_token: true,
   not_found: true,
   method_not_allowed: true,
   payload_too_large: true,
@@ -38,6 +39,7 @@ export interface OperationErrors {
   startOidcLogin: api.StartOidcLoginErrors;
   handleOidcCallback: api.HandleOidcCallbackErrors;
   receiveOidcFormPost: api.ReceiveOidcFormPostErrors;
+  backchannelLogout: api.BackchannelLogoutErrors;
   createSession: api.CreateSessionErrors;
   refreshSession: api.RefreshSessionErrors;
   getCurrentSession: api.GetCurrentSessionErrors;

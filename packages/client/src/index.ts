@@ -74,7 +74,10 @@ export interface AuthClient {
   startOidcLoginUrl(options: { path: api.StartOidcLoginData['path']; query: Omit<api.StartOidcLoginData['query'], 'tenant'> }): string;
   startOidcLogin: Operation<api.StartOidcLoginData, api.StartOidcLoginResponses>;
   handleOidcCallback: Operation<api.HandleOidcCallbackData, never>;
+  /** What an identity provider posts, through the browser: a client of the API has no use for it. */
   receiveOidcFormPost: Operation<api.ReceiveOidcFormPostData, never>;
+  /** What an identity provider calls, server to server: a client of the API has no use for it. */
+  backchannelLogout: Operation<api.BackchannelLogoutData, api.BackchannelLogoutResponses>;
   createSession: Operation<api.CreateSessionData, api.CreateSessionResponses>;
   refreshSession: Operation<api.RefreshSessionData, api.RefreshSessionResponses>;
   getCurrentSession: Operation<api.GetCurrentSessionData, api.GetCurrentSessionResponses>;
@@ -157,4 +160,4 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
   };
 }
 
-export { createAuth, SignInError, browserSessionStorage, memoryStorage, type Auth, type AuthEvent, type AuthListener, type AuthOptions, type AuthSession, type AuthStorage } from './auth.js';
+export { createAuth, SignInError, browserSessionStorage, memoryStorage, type Auth, type AuthEvent, type AuthListener, type AuthOptions, type AuthSession, type AuthStorage, type SignOutOptions, type SignOutResult } from './auth.js';

@@ -90,6 +90,8 @@ export async function startMock(options: MockOptions = {}): Promise<RunningMock>
         if (prefer) headers.prefer = prefer;
         // A grant asked for in the body (a refresh token sent in the body, or `refresh_token_delivery: body`) gets the example that carries it.
         else if (method === 'POST' && wantsTokenInBody(req.body)) headers.prefer = 'example=grant_with_refresh_token';
+        // A logout answers the provider's end-session URL only when asked to sign out at the provider: otherwise 204, as the server does.
+        else if (operation?.operationId === 'logout' && !wantsProviderLogout(req.body)) headers.prefer = 'code=204';
       }
       const answer = await forward(prismPort, method, req.originalUrl, headers, body);
       const rewrite = rewriterFor(url, req.headers.host ? `http://${req.headers.host}` : EXAMPLE_ORIGIN);
@@ -209,6 +211,10 @@ function rewriterFor(url: URL, origin: string): (text: string) => string {
     if (frontend && isCallback) result = result.replaceAll(EXAMPLE_FRONTEND, frontend);
     return result;
   };
+}
+
+function wantsProviderLogout(body: unknown): boolean {
+  return (body as { provider?: unknown } | undefined)?.provider === true;
 }
 
 function wantsTokenInBody(body: unknown): boolean {

@@ -5,6 +5,7 @@ interface MockedOperation {
   pattern: RegExp;
   redirectStatus: number | undefined;
   hasSuccess: boolean;
+  takesForm: boolean;
 }
 
 /**
@@ -27,6 +28,7 @@ export class ResponseNegotiator {
         pattern: pathPattern(operation.path),
         redirectStatus: statuses.filter((s) => s >= 300 && s < 400).sort()[0],
         hasSuccess: statuses.some((s) => s >= 200 && s < 300),
+        takesForm: operation.body?.mediaTypes.includes('application/x-www-form-urlencoded') ?? false,
       };
     });
   }
@@ -43,6 +45,12 @@ export class ResponseNegotiator {
     if (onPath.some((o) => o.method === wanted)) return { kind: 'operation' };
     if (onPath.length === 0) return { kind: 'not_found' };
     return { kind: 'method_not_allowed', allow: onPath.flatMap((o) => (o.method === 'GET' ? ['GET', 'HEAD'] : [o.method])).join(', ') };
+  }
+
+  /** Whether the operation a request goes to takes a form body (`application/x-www-form-urlencoded`). */
+  takesForm(method: string, url: string): boolean {
+    const path = url.split('?', 1)[0] ?? url;
+    return this.#operations.some((o) => o.method === method && o.pattern.test(path) && o.takesForm);
   }
 
   /** The `Prefer` header to add, or undefined to leave Prism's choice. */

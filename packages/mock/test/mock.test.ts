@@ -53,6 +53,26 @@ describe('the mock', () => {
     expect(back.searchParams.get('state')).toBe(state);
   });
 
+  test('When a logout asks to sign out at the provider, then it answers the end-session URL; without, 204 as the server does', async () => {
+    const headers = { Authorization: 'Bearer eyJ.a.b', 'Content-Type': 'application/json' };
+    const plain = await fetch(`${mock.url}/v1/auth/logout`, { method: 'POST', headers: { Authorization: 'Bearer eyJ.a.b' } });
+    expect(plain.status).toBe(204);
+    const local = await fetch(`${mock.url}/v1/auth/logout`, { method: 'POST', headers, body: JSON.stringify({ provider: false }) });
+    expect(local.status).toBe(204);
+    const everywhere = await fetch(`${mock.url}/v1/auth/logout`, { method: 'POST', headers, body: JSON.stringify({ provider: true }) });
+    expect(everywhere.status).toBe(200);
+    expect(((await everywhere.json()) as { provider_logout_url: string }).provider_logout_url).toMatch(/id_token_hint=/);
+  });
+
+  test('When a provider posts a back-channel logout form, then the mock takes the form; JSON there is refused', async () => {
+    const target = `${mock.url}/v1/auth/oidc/google/backchannel-logout?tenant=demo`;
+    const form = await fetch(target, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ logout_token: 'eyJ.a.b' }) });
+    expect(form.status).toBe(200);
+    const json = await fetch(target, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ logout_token: 'eyJ.a.b' }) });
+    expect(json.status).toBeGreaterThanOrEqual(400);
+    expect(json.status).toBeLessThan(500);
+  });
+
   test('When a refresh carries no refresh token, then the mock refuses it as the server does; with one, it answers a grant', async () => {
     const headers = { 'X-API-Key': 'ak_mock_demo', 'Content-Type': 'application/json' };
     const without = await fetch(`${mock.url}/v1/refresh`, { method: 'POST', headers: { 'X-API-Key': 'ak_mock_demo' } });

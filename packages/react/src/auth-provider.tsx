@@ -80,7 +80,7 @@ export function AuthProvider({ auth, callbackPath = '/auth/callback', onRedirect
     (provider, options) => auth.signIn(provider, { redirectUri: options?.redirectUri ?? `${window.location.origin}${callbackPath}` }),
     [auth, callbackPath],
   );
-  const signOut = useCallback(() => auth.signOut(), [auth]);
+  const signOut = useCallback<AuthState['signOut']>((options) => auth.signOut(options), [auth]);
   const state = useMemo<AuthState>(
     () => ({ status: snapshot.status, session: snapshot.session, user: snapshot.session?.user, error: snapshot.error, signIn, signOut }),
     [snapshot, signIn, signOut],

@@ -1,4 +1,4 @@
-import type { AuthApiError, AuthSession, SignInError } from '@aimable/auth-client';
+import type { AuthApiError, AuthSession, SignInError, SignOutOptions, SignOutResult } from '@aimable/auth-client';
 
 /** `loading` until the session is restored or the callback is finished; then `signed_in` or `signed_out`. */
 export type AuthStatus = 'loading' | 'signed_in' | 'signed_out';
@@ -21,6 +21,11 @@ export interface AuthState {
   error: AuthError | undefined;
   /** Starts a login with the provider and navigates to it; `redirectUri` defaults to this origin and the provider's `callbackPath`. */
   signIn(provider: string, options?: { redirectUri?: string }): Promise<void>;
-  /** Ends the session on the server and here, and in the other tabs of this browser. */
-  signOut(): Promise<void>;
+  /**
+   * Ends the session on the server and here, and in the other tabs of this
+   * browser; with `{ provider: true }`, at the identity provider too: the
+   * page then goes to the provider's sign-out, which sends it back to
+   * `postLogoutRedirectUri`.
+   */
+  signOut(options?: SignOutOptions): Promise<SignOutResult>;
 }

@@ -249,6 +249,28 @@ describe('AuthProvider', () => {
     expect(countOf(client.sent, 'POST /v1/auth/logout')).toBe(1);
   });
 
+  test('When the user signs out at the provider too, then the options reach the API and the provider’s sign-out page is opened', async () => {
+    const client = mockClient(mock.url);
+    visit(await startLogin(client));
+    const { Page, seen } = page();
+    render(
+      <AuthProvider auth={client.auth}>
+        <Page />
+      </AuthProvider>,
+    );
+    await screen.findByText('Hello ada@example.com');
+    const opened = client.opened.length;
+    let result: Awaited<ReturnType<AuthState['signOut']>> | undefined;
+    await act(async () => {
+      result = await seen.state!.signOut({ provider: true, postLogoutRedirectUri: `${APP_ORIGIN}/` });
+    });
+    // The mock answers the contract's example: an end-session URL, which the client opens and returns.
+    expect(result!.providerLogoutUrl).toMatch(/^https:\/\/.+id_token_hint=/);
+    expect(client.opened.slice(opened)).toEqual([result!.providerLogoutUrl]);
+    expect(client.bodies.at(-1)).toEqual({ provider: true, post_logout_redirect_uri: `${APP_ORIGIN}/` });
+    await screen.findByRole('button', { name: 'Sign in' });
+  });
+
   test('When useAuth is called outside an AuthProvider, then it says so', () => {
     const { Page } = page();
     const caught: unknown[] = [];

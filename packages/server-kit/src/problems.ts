@@ -21,6 +21,7 @@ export const PROBLEM_TITLES: Record<ProblemCode, string> = {
   invalid_refresh_token: 'Invalid refresh token',
   refresh_token_reused: 'Refresh token reused',
   session_expired: 'Session expired',
+  invalid_logout_token: 'Invalid logout token',
   not_found: 'Not found',
   method_not_allowed: 'Method not allowed',
   payload_too_large: 'Payload too large',

@@ -195,6 +195,15 @@ describe('createApiRouter', () => {
     expect(calls).toEqual([]);
   });
 
+  test('When an operation takes a form, then a form body is read and checked against its schema', async () => {
+    const target = `${baseUrl}/v1/auth/oidc/dev/backchannel-logout?tenant=demo`;
+    const form = await fetch(target, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'logout_token=eyJ.a.b' });
+    expect(form.status).toBe(200);
+    const missing = await fetch(target, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'other=x' });
+    expect(missing.status).toBe(400);
+    expect((await problemOf(missing)).errors?.[0]?.location).toBe('body.logout_token');
+  });
+
   test('When a body is larger than the limit, then 413 payload_too_large; a body sent to an operation that takes none is not read', async () => {
     const large = await fetch(`${baseUrl}/v1/refresh`, {
       method: 'POST',
@@ -203,7 +212,8 @@ describe('createApiRouter', () => {
     });
     expect(large.status).toBe(413);
     expect((await problemOf(large)).code).toBe('payload_too_large');
-    const ignored = await fetch(`${baseUrl}/v1/auth/logout`, { method: 'POST', headers: { Authorization: 'Bearer t', 'Content-Type': 'application/json' }, body: '{not json' });
+    // Session revocation takes no body (logout now takes an optional one).
+    const ignored = await fetch(`${baseUrl}/v1/auth/sessions/ses_stub`, { method: 'DELETE', headers: { Authorization: 'Bearer t', 'Content-Type': 'application/json' }, body: '{not json' });
     expect(ignored.status).toBe(204);
   });
 

@@ -25,6 +25,7 @@ export const stubHandlers: Handlers = {
     status: 303,
     headers: { Location: `http://localhost:5173/auth/callback?state=${encodeURIComponent(body.state)}` },
   }),
+  backchannelLogout: () => ({ status: 200, headers: { 'Cache-Control': 'no-store' } }),
   createSession: () => ({ status: 201, body: grant, headers: { 'Cache-Control': 'no-store' } }),
   refreshSession: () => ({ status: 200, body: grant }),
   getCurrentSession: () => ({ status: 200, body: { session, user } }),

@@ -29,6 +29,21 @@ function problemsOf(raw: unknown): string[] {
 }
 
 describe('tenant configuration', () => {
+  test('When a tenant names no post-logout URIs, then each redirect URI’s origin with the path / is one; named ones follow the redirect URI rules', () => {
+    const [tenant] = parseTenants(valid(), env);
+    expect(tenant!.postLogoutRedirectUris).toEqual(['https://app.acme.com/']);
+    const named = valid();
+    named.tenants[0]!.post_logout_redirect_uris = ['https://app.acme.com/signed-out', 'http://localhost:5173/'];
+    expect(parseTenants(named, env)[0]!.postLogoutRedirectUris).toEqual(['https://app.acme.com/signed-out', 'http://localhost:5173/']);
+    named.tenants[0]!.post_logout_redirect_uris = [];
+    expect(parseTenants(named, env)[0]!.postLogoutRedirectUris).toEqual([]);
+    named.tenants[0]!.post_logout_redirect_uris = ['http://app.acme.com/', 'https://app.acme.com/#x'];
+    expect(problemsOf(named)).toEqual([
+      'tenants[0].post_logout_redirect_uris[0] must be an https URL (http only on localhost)',
+      'tenants[0].post_logout_redirect_uris[1] must be an absolute URL in normal form, without fragment',
+    ]);
+  });
+
   test('When the file is valid, then defaults are filled in: scopes, CORS origins from redirect URIs, session policy', () => {
     const [tenant] = parseTenants(valid(), env);
     expect(tenant!.providers[0]).toMatchObject({ id: 'google', clientSecret: 's3cret', scopes: ['openid', 'email', 'profile'], allowInsecureHttp: false });

@@ -17,6 +17,8 @@ export interface RawTenant {
   id: string;
   providers: Record<string, RawProvider>;
   redirect_uris: string[];
+  /** Where the provider may send the browser after signing out. Default: the origin of each redirect URI, with the path `/`. */
+  post_logout_redirect_uris?: string[];
   cors_origins?: string[];
   api_keys: RawApiKey[];
   session_policy?: Partial<RawSessionPolicy>;
@@ -64,13 +66,19 @@ export function parseTenants(raw: unknown, env: Record<string, string | undefine
 
     const providers = parseProviders(tenant.providers, `${path}.providers`, env, fail);
     const redirectUris = parseRedirectUris(tenant.redirect_uris, `${path}.redirect_uris`, fail);
+    const postLogoutRedirectUris =
+      tenant.post_logout_redirect_uris === undefined
+        ? [...new Set(redirectUris.map((uri) => `${new URL(uri).origin}/`))]
+        : Array.isArray(tenant.post_logout_redirect_uris) && tenant.post_logout_redirect_uris.length === 0
+          ? []
+          : parseRedirectUris(tenant.post_logout_redirect_uris, `${path}.post_logout_redirect_uris`, fail);
     const corsOrigins =
       tenant.cors_origins === undefined
         ? [...new Set(redirectUris.map((uri) => new URL(uri).origin))]
         : parseOrigins(tenant.cors_origins, `${path}.cors_origins`, fail);
     const apiKeyHashes = parseApiKeys(tenant.api_keys, `${path}.api_keys`, fail);
     const sessionPolicy = parseSessionPolicy(tenant.session_policy, `${path}.session_policy`, fail);
-    return { id: tenant.id, providers, redirectUris, corsOrigins, apiKeyHashes, sessionPolicy } satisfies TenantConfig;
+    return { id: tenant.id, providers, redirectUris, postLogoutRedirectUris, corsOrigins, apiKeyHashes, sessionPolicy } satisfies TenantConfig;
   });
   if (problems.length > 0) throw new ConfigError(problems);
   return tenants as TenantConfig[];

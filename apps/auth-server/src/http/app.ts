@@ -75,6 +75,9 @@ function beforeOperation({ callers, limits }: AppOptions): Partial<Record<Operat
   const own: Partial<Record<OperationId, RequestHandler>> = {
     startOidcLogin: limits.middleware('start'),
     createSession: limits.middleware('session'),
+    // Unauthenticated like session creation, and counted with it per client: a flood of made-up logout tokens
+    // costs each a signature check and may fetch the provider's keys.
+    backchannelLogout: limits.middleware('session'),
     refreshSession: limits.middleware('refresh'),
   };
   const api = limits.middleware('api');

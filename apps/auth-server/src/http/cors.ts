@@ -61,11 +61,14 @@ export function originCheck(callers: Callers): RequestHandler {
 }
 
 /**
- * Posted by the provider's page, not by a tenant's: the form post callback
- * comes from the provider's origin (or `null`), carries no credentials, and
- * is bound to its login by `state` alone, as the GET callback is.
+ * Posted by a provider, not by a tenant's page: the form post callback
+ * comes from the provider's page (its origin, or `null`), carries no
+ * credentials, and is bound to its login by `state` alone, as the GET
+ * callback is; a back-channel logout is posted server to server, and the
+ * signed logout token it carries is its only credential, which no browser
+ * holds for another site.
  */
-const PROVIDER_POSTED: ReadonlySet<string> = new Set(['receiveOidcFormPost']);
+const PROVIDER_POSTED: ReadonlySet<string> = new Set(['receiveOidcFormPost', 'backchannelLogout']);
 
 /** The operations that change something: those an origin check guards. */
 export const UNSAFE_OPERATIONS: ReadonlySet<string> = new Set(

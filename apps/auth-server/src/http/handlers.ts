@@ -6,6 +6,7 @@ import type { LoginService, RedeemableLogin } from '../login/login-service.js';
 import { databaseUnavailable, loginStateInvalid, refreshRejected, serviceUnavailable, sessionNotFound, storageUnavailable } from '../problems.js';
 import type { StorageHealth } from '../health/storage-health.js';
 import type { CreationGuard, RefreshChannel, SessionService } from '../sessions/session-service.js';
+import type { ProviderLogout } from '../sessions/provider-logout.js';
 import type { TenantRegistry } from '../tenants/tenant-registry.js';
 import type { AccessTokens } from '../tokens/access-tokens.js';
 import type { AuthStore } from '../store/auth-store.js';
@@ -20,6 +21,7 @@ import { requestOrigin } from './request-context.js';
 export interface HandlerDependencies {
   login: LoginService;
   sessions: SessionService;
+  providerLogout: ProviderLogout;
   idempotency: Idempotency;
   tenants: TenantRegistry;
   callers: Callers;
@@ -173,10 +175,24 @@ export function createHandlers(deps: HandlerDependencies): Handlers<CallerPrinci
       return { status: 200, body: { session: toSession(session), user: toUser(user) }, headers: NO_STORE };
     },
 
-    async logout({ security }, context) {
+    async logout({ body, security }, context) {
       const auth = security.BearerAuth;
-      await deps.sessions.logout(auth, requestOrigin(context.req, context.res));
-      return { status: 204, headers: { 'Set-Cookie': clearedRefreshCookie(auth.tenant.id, auth.tenant.sessionPolicy.cookieSameSite) } };
+      const origin = requestOrigin(context.req, context.res);
+      const clearCookie = clearedRefreshCookie(auth.tenant.id, auth.tenant.sessionPolicy.cookieSameSite);
+      if (body?.provider === true) {
+        const url = await deps.providerLogout.logOut(auth, body.post_logout_redirect_uri, origin);
+        // The URL holds the session's ID token: for its owner only, and never cached.
+        return { status: 200, body: { provider_logout_url: url }, headers: { 'Set-Cookie': clearCookie, ...NO_STORE } };
+      }
+      await deps.sessions.logout(auth, origin);
+      return { status: 204, headers: { 'Set-Cookie': clearCookie } };
+    },
+
+    async backchannelLogout({ path, body }, context) {
+      const tenant = deps.callers.of(context.req).tenant().require();
+      await deps.providerLogout.receiveLogoutToken(tenant, path.provider, body.logout_token, requestOrigin(context.req, context.res));
+      // Back-Channel Logout 1.0 §2.8: 200, never cached.
+      return { status: 200, headers: NO_STORE };
     },
 
     async listSessions({ query, security }) {

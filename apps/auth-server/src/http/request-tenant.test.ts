@@ -5,7 +5,7 @@ import { TenantRegistry } from '../tenants/tenant-registry.js';
 import { DEFAULT_SESSION_POLICY, type TenantConfig } from '../tenants/tenant.js';
 import { RequestTenant } from './request-tenant.js';
 
-const tenant = (id: string): TenantConfig => ({ id, providers: [], redirectUris: [], corsOrigins: [], apiKeyHashes: [], sessionPolicy: DEFAULT_SESSION_POLICY });
+const tenant = (id: string): TenantConfig => ({ id, providers: [], redirectUris: [], postLogoutRedirectUris: [], corsOrigins: [], apiKeyHashes: [], sessionPolicy: DEFAULT_SESSION_POLICY });
 const alpha = tenant('alpha');
 const beta = tenant('beta');
 const tenants = new TenantRegistry([alpha, beta]);

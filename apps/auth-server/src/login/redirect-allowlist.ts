@@ -8,3 +8,8 @@ import type { TenantConfig } from '../tenants/tenant.js';
 export function isAllowedRedirectUri(tenant: TenantConfig, candidate: string): boolean {
   return tenant.redirectUris.some((allowed) => allowed === candidate);
 }
+
+/** The same rule for where a provider sends the browser after signing out (RP-Initiated Logout 1.0 §3). */
+export function isAllowedPostLogoutRedirectUri(tenant: TenantConfig, candidate: string): boolean {
+  return tenant.postLogoutRedirectUris.some((allowed) => allowed === candidate);
+}

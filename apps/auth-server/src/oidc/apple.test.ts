@@ -51,16 +51,16 @@ describe("Apple's ID token", () => {
   const claims = (extra: Record<string, unknown>) => ({ iss: 'https://appleid.apple.com', sub: '001.abc', aud: 'c', iat: 1, exp: 2, email: 'x@privaterelay.appleid.com', ...extra });
 
   test('When email_verified is true or "true", then the email is verified; "false", false or absent, it is not', () => {
-    expect(appleIdentity(claims({ email_verified: 'true' })).emailVerified).toBe(true);
-    expect(appleIdentity(claims({ email_verified: true })).emailVerified).toBe(true);
-    expect(appleIdentity(claims({ email_verified: 'false' })).emailVerified).toBe(false);
-    expect(appleIdentity(claims({ email_verified: false })).emailVerified).toBe(false);
-    expect(appleIdentity(claims({ email_verified: 'TRUE ' })).emailVerified).toBe(false);
-    expect(appleIdentity(claims({})).emailVerified).toBe(false);
+    expect(appleIdentity(claims({ email_verified: 'true' }), 'an-id-token').emailVerified).toBe(true);
+    expect(appleIdentity(claims({ email_verified: true }), 'an-id-token').emailVerified).toBe(true);
+    expect(appleIdentity(claims({ email_verified: 'false' }), 'an-id-token').emailVerified).toBe(false);
+    expect(appleIdentity(claims({ email_verified: false }), 'an-id-token').emailVerified).toBe(false);
+    expect(appleIdentity(claims({ email_verified: 'TRUE ' }), 'an-id-token').emailVerified).toBe(false);
+    expect(appleIdentity(claims({}), 'an-id-token').emailVerified).toBe(false);
   });
 
   test('When the email is a private relay address, then it is the email', () => {
-    expect(appleIdentity(claims({ is_private_email: 'true', email_verified: 'true' }))).toMatchObject({ email: 'x@privaterelay.appleid.com', subject: '001.abc', name: null });
+    expect(appleIdentity(claims({ is_private_email: 'true', email_verified: 'true' }), 'an-id-token')).toMatchObject({ email: 'x@privaterelay.appleid.com', subject: '001.abc', name: null });
   });
 });
 

@@ -1,7 +1,7 @@
 import * as oidc from 'openid-client';
 import type { AppleProviderConfig } from '../tenants/tenant.js';
 import { appleClientSecret } from './apple-client-secret.js';
-import { discoverIssuer, grantCode, requireIdToken, text } from './code-grant.js';
+import { discoverIssuer, grantCode, identityFromClaims, requireIdToken, text } from './code-grant.js';
 import type { ProviderIdentity, ProviderKind } from './provider-kind.js';
 import { fixedTokenEndpointAuthentication } from './client-auth.js';
 
@@ -34,8 +34,8 @@ export const apple: ProviderKind<AppleProviderConfig> = {
 
   async exchangeCode(discovered, _provider, exchange) {
     const tokens = await grantCode(discovered, exchange, { idTokenExpected: true });
-    const { claims } = await requireIdToken(discovered, tokens);
-    return appleIdentity(claims);
+    const { claims, idToken } = await requireIdToken(discovered, tokens);
+    return appleIdentity(claims, idToken);
   },
 
   nameInAuthorizationResponse: nameInAppleUser,
@@ -56,16 +56,9 @@ function appleClientAuth(provider: AppleProviderConfig): oidc.ClientAuth {
  * Private relay addresses (`…@privaterelay.appleid.com`, `is_private_email`)
  * are the user's addresses as far as the tenant is concerned: they forward.
  */
-export function appleIdentity(claims: oidc.IDToken): ProviderIdentity {
+export function appleIdentity(claims: oidc.IDToken, idToken: string): ProviderIdentity {
   const verified: unknown = claims.email_verified;
-  return {
-    issuer: claims.iss,
-    subject: claims.sub,
-    email: text(claims.email),
-    emailVerified: verified === true || verified === 'true',
-    name: null,
-    picture: null,
-  };
+  return { ...identityFromClaims(claims, idToken), emailVerified: verified === true || verified === 'true', name: null, picture: null };
 }
 
 /** A display name is short; the cap keeps a forged `user` from storing anything larger. */

@@ -31,19 +31,23 @@ export async function discoverIssuer(
   } catch (error) {
     throw error instanceof ClientAuthDisagreement ? providerNotUsable(error) : error;
   }
-  return { configuration, keys: keySetOf(configuration, options), clientAuthMethod, clientAuth: authentication.clientAuth };
+  return { configuration, ...keySetsOf(configuration, options), clientAuthMethod, clientAuth: authentication.clientAuth };
 }
 
-/** The provider's key set, from its `jwks_uri`, which must be https unless the provider allows http. */
-export function keySetOf(configuration: oidc.Configuration, options: { timeoutSeconds: number; allowInsecureHttp: boolean }): DiscoveredProvider['keys'] {
+/** The provider's key sets (`DiscoveredProvider`), from its `jwks_uri`, which must be https unless the provider allows http. */
+export function keySetsOf(configuration: oidc.Configuration, options: { timeoutSeconds: number; allowInsecureHttp: boolean }): Pick<DiscoveredProvider, 'keys' | 'postedTokenKeys'> {
   const jwksUri = configuration.serverMetadata().jwks_uri;
   if (!jwksUri || (!jwksUri.startsWith('https://') && !options.allowInsecureHttp)) {
     throw providerUnavailable(new Error(`the provider's jwks_uri is missing or not https: ${jwksUri ?? '(none)'}`));
   }
-  // A key id the set does not know means the provider rotated its keys: fetch the set again at once
-  // (OIDF rp-key-rotation-op-sign-key). ID tokens come from its token endpoint only, so no one else can
-  // make us fetch it.
-  return createRemoteJWKSet(new URL(jwksUri), { cooldownDuration: 0, cacheMaxAge: 10 * 60 * 1000, timeoutDuration: options.timeoutSeconds * 1000 });
+  const timeoutDuration = options.timeoutSeconds * 1000;
+  return {
+    // A key id the set does not know means the provider rotated its keys: fetch the set again at once
+    // (OIDF rp-key-rotation-op-sign-key). ID tokens come from its token endpoint only, so no one else can
+    // make us fetch it.
+    keys: createRemoteJWKSet(new URL(jwksUri), { cooldownDuration: 0, cacheMaxAge: 10 * 60 * 1000, timeoutDuration }),
+    postedTokenKeys: createRemoteJWKSet(new URL(jwksUri), { cooldownDuration: 30 * 1000, cacheMaxAge: 10 * 60 * 1000, timeoutDuration }),
+  };
 }
 
 /** Whether the provider sends `iss` in authorization responses (RFC 9207 §3). */
@@ -80,12 +84,10 @@ export async function grantCode(
 }
 
 /** The ID token's signature, with one of the algorithms the provider announces, and never `none` or a shared secret. */
-export async function verifyIdTokenSignature({ configuration, keys }: DiscoveredProvider, idToken: string): Promise<void> {
-  const announced: unknown = configuration.serverMetadata().id_token_signing_alg_values_supported ?? ['RS256'];
-  const algorithms = (Array.isArray(announced) ? announced : []).filter((alg): alg is string => typeof alg === 'string' && alg !== 'none' && !alg.startsWith('HS'));
-  if (!keys) throw loginRejected('invalid_grant', 'The identity provider did not confirm the login.', new Error('the provider has no key set'));
+export async function verifyIdTokenSignature(discovered: DiscoveredProvider, idToken: string): Promise<void> {
+  if (!discovered.keys) throw loginRejected('invalid_grant', 'The identity provider did not confirm the login.', new Error('the provider has no key set'));
   try {
-    await jwtVerify(idToken, keys, { algorithms });
+    await jwtVerify(idToken, discovered.keys, { algorithms: idTokenAlgorithms(discovered) });
   } catch (error) {
     // The key set could not be fetched or read: the provider's fault, not the login's.
     const unreachable = error instanceof TypeError || KEY_SET_UNAVAILABLE.has((error as { code?: string }).code ?? '');
@@ -94,8 +96,14 @@ export async function verifyIdTokenSignature({ configuration, keys }: Discovered
   }
 }
 
+/** The algorithms the provider announces for its ID tokens (and so its logout tokens), never `none` or a shared secret. */
+export function idTokenAlgorithms({ configuration }: DiscoveredProvider): string[] {
+  const announced: unknown = configuration.serverMetadata().id_token_signing_alg_values_supported ?? ['RS256'];
+  return (Array.isArray(announced) ? announced : []).filter((alg): alg is string => typeof alg === 'string' && alg !== 'none' && !alg.startsWith('HS'));
+}
+
 /** The identity in a validated ID token's claims. */
-export function identityFromClaims(claims: oidc.IDToken): ProviderIdentity {
+export function identityFromClaims(claims: oidc.IDToken, idToken: string): ProviderIdentity {
   return {
     issuer: claims.iss,
     subject: claims.sub,
@@ -103,6 +111,9 @@ export function identityFromClaims(claims: oidc.IDToken): ProviderIdentity {
     emailVerified: claims.email_verified === true,
     name: text(claims.name),
     picture: text(claims.picture),
+    idToken,
+    // Stored with the session (up to 255 characters): a longer one could not name it, and is not kept.
+    sid: typeof claims.sid === 'string' && claims.sid.length <= 255 ? text(claims.sid) : null,
   };
 }
 
@@ -118,7 +129,8 @@ export function text(value: unknown): string | null {
   return typeof value === 'string' && value !== '' ? value : null;
 }
 
-const KEY_SET_UNAVAILABLE = new Set(['ERR_JWKS_TIMEOUT', 'ERR_JWKS_INVALID', 'ERR_JOSE_GENERIC']);
+/** jose's errors that say the key set could not be fetched or read: the provider's fault, not the token's. */
+export const KEY_SET_UNAVAILABLE = new Set(['ERR_JWKS_TIMEOUT', 'ERR_JWKS_INVALID', 'ERR_JOSE_GENERIC']);
 const UNREACHABLE_CODES = new Set(['OAUTH_TIMEOUT', 'OAUTH_ABORT', 'OAUTH_RESPONSE_IS_NOT_CONFORM', 'OAUTH_RESPONSE_IS_NOT_JSON']);
 /** OAuth error responses that say the provider is down, not that the login is bad (RFC 6749 §4.1.2.1). */
 const TRANSIENT_OAUTH_ERRORS = new Set(['temporarily_unavailable', 'server_error']);

@@ -29,7 +29,7 @@ export const github: ProviderKind<GithubProviderConfig> = {
     configuration[oidc.customFetch] = withTokenErrorsAsOAuth;
     // http endpoints only where the tenant configuration explicitly allows them (local development).
     if (provider.allowInsecureHttp) oidc.allowInsecureRequests(configuration);
-    return Promise.resolve({ configuration, keys: undefined, clientAuthMethod: 'client_secret_post', clientAuth });
+    return Promise.resolve({ configuration, keys: undefined, postedTokenKeys: undefined, clientAuthMethod: 'client_secret_post', clientAuth });
   },
 
   authorizationUrl({ configuration }, provider, parameters) {
@@ -105,6 +105,9 @@ function identityOf(provider: GithubProviderConfig, user: unknown, emails: unkno
     emailVerified: email !== null && primary?.verified === true,
     name: text(user.name),
     picture: text(user.avatar_url),
+    // OAuth 2.0 without OpenID Connect: no ID token to end a session with, and no back-channel logout.
+    idToken: null,
+    sid: null,
   };
 }
 

@@ -54,7 +54,7 @@ export const microsoftEntra: ProviderKind<MicrosoftProviderConfig> = {
     if (provider.allowedDirectories.length > 0 && !provider.allowedDirectories.includes(directory)) {
       throw loginRejected('invalid_grant', 'This organisation may not sign in here.', new Error(`directory ${directory} is not in allowed_directories`));
     }
-    return identityOf(claims);
+    return identityOf(claims, idToken);
   },
 };
 
@@ -142,8 +142,8 @@ async function directoryNamedBy(response: Response): Promise<string> {
  * only when the token says so (`email_verified`), or when Microsoft
  * vouches that the directory owns the address's domain (`xms_edov`).
  */
-function identityOf(claims: oauth.IDToken): ProviderIdentity {
-  const identity = identityFromClaims(claims);
+function identityOf(claims: oauth.IDToken, idToken: string): ProviderIdentity {
+  const identity = identityFromClaims(claims, idToken);
   return { ...identity, emailVerified: identity.email !== null && (claims.email_verified === true || claims.xms_edov === true) };
 }
 

@@ -1,3 +1,4 @@
+import * as oidc from 'openid-client';
 import type { Clock } from '../clock.js';
 import type { ProviderConfig } from '../tenants/tenant.js';
 import { apple } from './apple.js';
@@ -7,6 +8,7 @@ import { microsoftEntra } from './microsoft.js';
 import type { AuthorizationParameters, CodeExchange, DiscoveredProvider, ProviderIdentity, ProviderKind, ProviderKinds } from './provider-kind.js';
 import { standardOidc } from './standard-oidc.js';
 
+export { idTokenAlgorithms, KEY_SET_UNAVAILABLE } from './code-grant.js';
 export type { CodeExchange, DiscoveredProvider, ProviderIdentity } from './provider-kind.js';
 
 interface CachedDiscovery {
@@ -79,6 +81,24 @@ export class ProviderClients {
 
   issuerOf({ configuration }: DiscoveredProvider): string {
     return configuration.serverMetadata().issuer;
+  }
+
+  /** Whether the provider announces an `end_session_endpoint` (RP-Initiated Logout 1.0 §2.1). */
+  announcesEndSession({ configuration }: DiscoveredProvider): boolean {
+    return typeof configuration.serverMetadata().end_session_endpoint === 'string';
+  }
+
+  /**
+   * The provider's end-session URL (RP-Initiated Logout 1.0 §2), with
+   * `id_token_hint`, `client_id` and `post_logout_redirect_uri` when given;
+   * null when the provider announces no `end_session_endpoint`.
+   */
+  endSessionUrl(discovered: DiscoveredProvider, parameters: { idTokenHint: string; postLogoutRedirectUri?: string | undefined }): URL | null {
+    if (!this.announcesEndSession(discovered)) return null;
+    return oidc.buildEndSessionUrl(discovered.configuration, {
+      id_token_hint: parameters.idTokenHint,
+      ...(parameters.postLogoutRedirectUri === undefined ? {} : { post_logout_redirect_uri: parameters.postLogoutRedirectUri }),
+    });
   }
 
   /** The user's name in the authorization response's `user` field, for the provider types that send one (Apple); otherwise null. */

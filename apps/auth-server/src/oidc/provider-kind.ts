@@ -12,6 +12,10 @@ export interface ProviderIdentity {
   emailVerified: boolean;
   name: string | null;
   picture: string | null;
+  /** The ID token itself: the `id_token_hint` of a later end-session request (RP-Initiated Logout 1.0 §2); null without ID tokens (GitHub). */
+  idToken: string | null;
+  /** The provider's session id (`sid`), which its back-channel logout names; null when the ID token has none. */
+  sid: string | null;
 }
 
 export interface CodeExchange {
@@ -33,6 +37,13 @@ export interface AuthorizationParameters {
 export interface DiscoveredProvider {
   configuration: oidc.Configuration;
   keys: ReturnType<typeof createRemoteJWKSet> | undefined;
+  /**
+   * The same key set, for tokens anyone may post to the server (back-channel
+   * logout tokens): a key id it does not know fetches the set again at most
+   * every 30 seconds, so that made-up key ids cannot make the server hammer
+   * the provider.
+   */
+  postedTokenKeys: ReturnType<typeof createRemoteJWKSet> | undefined;
   /** How the server authenticates at its token endpoint: named in the log of a refused exchange. */
   clientAuthMethod: TokenEndpointAuthMethod;
   /** That authentication, for a kind that makes its token request itself. */

@@ -24,7 +24,7 @@ export const standardOidc: ProviderKind<OidcProviderConfig> = {
 
   async exchangeCode(discovered, _provider, exchange) {
     const tokens = await grantCode(discovered, exchange, { idTokenExpected: true });
-    const { claims } = await requireIdToken(discovered, tokens);
-    return identityFromClaims(claims);
+    const { claims, idToken } = await requireIdToken(discovered, tokens);
+    return identityFromClaims(claims, idToken);
   },
 };

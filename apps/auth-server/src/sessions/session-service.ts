@@ -70,8 +70,8 @@ export interface SessionEvents {
   graceReplay(event: { tenantId: string; sessionId: string; channel: RefreshChannel; origin?: RequestOrigin | undefined }): void;
   /** A retired token was presented after the window, or on another channel: the session was revoked. */
   reuseDetected(event: SessionEvent & { channel: RefreshChannel }): Promise<void> | void;
-  /** The session's user logged out, or revoked it from the list of their sessions. */
-  ended(event: SessionEvent & { by: 'logout' | 'session_revoked' }): Promise<void> | void;
+  /** The session's user logged out, or revoked it from the list of their sessions, or the provider signed them out. */
+  ended(event: SessionEvent & { by: 'logout' | 'session_revoked' | 'provider_logout' }): Promise<void> | void;
 }
 
 /** The grant a rotation answered, kept sealed for its grace window with the channel it went out on. */
@@ -131,8 +131,11 @@ export class SessionService {
     const provider = this.tenants.findProvider(tenant, state.providerId);
     if (!provider) throw loginRejected('invalid_grant', 'The identity provider of this login is no longer configured.');
     let identity;
+    let keepsIdToken: boolean;
     try {
       const configuration = await this.providers.configuration(tenant.id, provider);
+      // Kept only for the provider's end-session request: a provider without one gets none kept.
+      keepsIdToken = this.providers.announcesEndSession(configuration);
       identity = await this.providers.exchangeCode(configuration, provider, {
         redirectUri: this.callbackUrl(provider.id),
         code: request.code,
@@ -149,6 +152,8 @@ export class SessionService {
 
     const now = this.clock.now();
     const policy = tenant.sessionPolicy;
+    const sessionId = newId('ses');
+    const sealedIdToken = keepsIdToken && identity.idToken !== null ? this.sealer.seal(identity.idToken, idTokenSealedFor(sessionId)) : undefined;
     const issued = await this.store.transaction(async (tx) => {
       const user = await tx.upsertUser({
         id: newId('usr'),
@@ -165,7 +170,7 @@ export class SessionService {
       });
       const expiresAt = now + policy.absoluteLifetimeSeconds * 1000;
       const session: SessionRecord = {
-        id: newId('ses'),
+        id: sessionId,
         tenantId: tenant.id,
         userId: user.id,
         providerId: provider.id,
@@ -175,8 +180,10 @@ export class SessionService {
         idleExpiresAt: Math.min(expiresAt, now + policy.idleTimeoutSeconds * 1000),
         revokedAt: null,
         revokedReason: null,
+        providerSid: identity.sid,
       };
       await tx.insertSession(session);
+      if (sealedIdToken !== undefined) await tx.insertSessionIdToken({ sessionId, tenantId: tenant.id, idToken: sealedIdToken });
       // The user's id is known only now (a returning user keeps theirs): this grant is signed inside the transaction.
       const { issued, record } = await this.#grant(tenant, session, user, now);
       await tx.insertRefreshToken(record);
@@ -405,6 +412,11 @@ export class SessionService {
     const rows = await this.store.listActiveSessions(auth.tenant.id, auth.user.id, this.clock.now(), { limit: limit + 1, after });
     return { sessions: rows.slice(0, limit), more: rows.length > limit };
   }
+}
+
+/** What a session's sealed ID token is bound to: it opens for that session only. */
+export function idTokenSealedFor(sessionId: string): string {
+  return `${sessionId}\u0000id_token`;
 }
 
 /** When a session ends unless revoked earlier: its idle end or its absolute end, whichever comes first. */

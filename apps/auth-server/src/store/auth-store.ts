@@ -4,6 +4,8 @@ import type {
   LoginStateRecord,
   NewAuditEvent,
   NewLoginState,
+  NewLogoutTokenJti,
+  NewSessionIdToken,
   NewRefreshToken,
   NewSession,
   NewUser,
@@ -75,8 +77,27 @@ export interface StoreOperations {
   findSessionWithUser(tenantId: string, sessionId: string): Promise<{ session: SessionRecord; user: UserRecord } | undefined>;
   /** Records a refresh on a live session; false when it was revoked or had expired by `now`. */
   touchSession(tenantId: string, sessionId: string, now: number, idleExpiresAt: number): Promise<boolean>;
-  /** Revokes a live session; false when it was not live. */
+  /** Revokes a live session, and drops its ID token; false when it was not live. */
   revokeSession(tenantId: string, sessionId: string, reason: string, now: number): Promise<boolean>;
+  /**
+   * Revokes the live sessions a provider's back-channel logout names, and
+   * drops their ID tokens: the one of its session `sid`, or, without one,
+   * every session of its user `subject`; with both, only that session and
+   * only if it is that user's. Returns the sessions revoked.
+   */
+  revokeProviderSessions(
+    tenantId: string,
+    providerId: string,
+    match: { issuer: string; sid?: string | undefined; subject?: string | undefined },
+    reason: string,
+    now: number,
+  ): Promise<{ id: string; userId: string }[]>;
+  /** Keeps a session's sealed ID token, for the provider's end-session request. */
+  insertSessionIdToken(row: NewSessionIdToken): Promise<void>;
+  /** The sealed ID token kept for the session; undefined when none is (the session ended, or began before they were kept). */
+  findSessionIdToken(tenantId: string, sessionId: string): Promise<string | undefined>;
+  /** Records a logout token's `jti` for its tenant and provider; false when it is recorded already and not expired (a replay). */
+  recordLogoutTokenJti(row: NewLogoutTokenJti, now: number): Promise<boolean>;
   /** Active sessions of a user, newest first. */
   listActiveSessions(tenantId: string, userId: string, now: number, page: SessionPage): Promise<SessionRecord[]>;
 
@@ -118,10 +139,14 @@ export interface AuthStore extends StoreOperations {
   transaction<T>(work: (tx: StoreOperations) => Promise<T>): Promise<T>;
   /**
    * Deletes expired login states, idempotency records and rate-limit
-   * counters, grace grants past their window, and audit events older than
-   * `auditRetentionMs`.
+   * counters, grace grants past their window, the ID tokens of sessions
+   * that ended, logout token ids past their expiry, and audit events older
+   * than `auditRetentionMs`.
    */
-  prune(now: number, auditRetentionMs?: number): Promise<{ rateLimitCounters: number; loginStates: number; idempotencyRecords: number; graceGrants: number; auditEvents: number }>;
+  prune(
+    now: number,
+    auditRetentionMs?: number,
+  ): Promise<{ rateLimitCounters: number; loginStates: number; idempotencyRecords: number; graceGrants: number; auditEvents: number; idTokens: number; logoutTokenJtis: number }>;
   /** Row counts per table, for operators and tests. */
   countRows(): Promise<Record<'users' | 'loginStates' | 'sessions' | 'refreshTokens' | 'idempotencyRecords', number>>;
   /** Every signing and sealing key, oldest generation first. */

@@ -2,7 +2,20 @@ import { sql, type Kysely, type Selectable } from 'kysely';
 import type { AuditEventPage, IdempotencyClaimResult, IdempotencyKeyRef, IdempotencyScope, SessionPage, StoreOperations } from './auth-store.js';
 import { AUDIT_EVENT_COLUMNS, hotQueries, joinedUserColumn, REFRESH_TOKEN_COLUMNS, USER_COLUMNS } from './hot-queries.js';
 import type { HotQuery, QueryRunner } from './query-runner.js';
-import type { AuditEventRecord, Database, NewAuditEvent, NewLoginState, NewRefreshToken, NewSession, NewUser, SessionRecord, UserRecord, UsersTable } from './schema.js';
+import type {
+  AuditEventRecord,
+  Database,
+  NewAuditEvent,
+  NewLoginState,
+  NewLogoutTokenJti,
+  NewRefreshToken,
+  NewSession,
+  NewSessionIdToken,
+  NewUser,
+  SessionRecord,
+  UserRecord,
+  UsersTable,
+} from './schema.js';
 
 /**
  * The store's queries, over a connection or a transaction: the hot ones
@@ -104,10 +117,10 @@ export class KyselyOperations implements StoreOperations {
   async findSessionWithUser(tenantId: string, sessionId: string) {
     const row = (await this.runner.run(hotQueries.sessionWithUser, [tenantId, sessionId])).rows[0];
     if (!row) return undefined;
-    const { id, tenantId: sessionTenant, userId, providerId, createdAt, lastRefreshedAt, expiresAt, idleExpiresAt, revokedAt, revokedReason } = row;
+    const { id, tenantId: sessionTenant, userId, providerId, createdAt, lastRefreshedAt, expiresAt, idleExpiresAt, revokedAt, revokedReason, providerSid } = row;
     const user = Object.fromEntries(USER_COLUMNS.map((column) => [column, row[joinedUserColumn(column)]])) as Selectable<UsersTable>;
     // Typed, so that a column the sessions table gains and this leaves out does not compile.
-    const session: Required<SessionRecord> = { id, tenantId: sessionTenant, userId, providerId, createdAt, lastRefreshedAt, expiresAt, idleExpiresAt, revokedAt, revokedReason };
+    const session: Required<SessionRecord> = { id, tenantId: sessionTenant, userId, providerId, createdAt, lastRefreshedAt, expiresAt, idleExpiresAt, revokedAt, revokedReason, providerSid };
     return { session, user: toUserRecord(user) };
   }
 
@@ -124,7 +137,69 @@ export class KyselyOperations implements StoreOperations {
       .where('id', '=', sessionId)
       .where('revokedAt', 'is', null)
       .executeTakeFirst();
-    return result.numUpdatedRows === 1n;
+    if (result.numUpdatedRows !== 1n) return false;
+    await this.#dropIdTokens(tenantId, [sessionId]);
+    return true;
+  }
+
+  async revokeProviderSessions(
+    tenantId: string,
+    providerId: string,
+    match: { issuer: string; sid?: string | undefined; subject?: string | undefined },
+    reason: string,
+    now: number,
+  ): Promise<{ id: string; userId: string }[]> {
+    const { issuer, sid, subject } = match;
+    // Neither names nothing: never every session of the provider.
+    if (sid === undefined && subject === undefined) return [];
+    let query = this.db
+      .updateTable('sessions')
+      .set({ revokedAt: now, revokedReason: reason })
+      .where('tenantId', '=', tenantId)
+      .where('providerId', '=', providerId)
+      .where('revokedAt', 'is', null);
+    if (sid !== undefined) query = query.where('providerSid', '=', sid);
+    if (subject !== undefined) {
+      query = query.where('userId', 'in', (eb) =>
+        eb.selectFrom('users').select('users.id').where('users.tenantId', '=', tenantId).where('users.issuer', '=', issuer).where('users.subject', '=', subject),
+      );
+    }
+    const revoked = await query.returning(['id', 'userId']).execute();
+    await this.#dropIdTokens(tenantId, revoked.map((session) => session.id));
+    return revoked;
+  }
+
+  async insertSessionIdToken(row: NewSessionIdToken): Promise<void> {
+    await this.db.insertInto('sessionIdTokens').values(row).execute();
+  }
+
+  async findSessionIdToken(tenantId: string, sessionId: string): Promise<string | undefined> {
+    const row = await this.db.selectFrom('sessionIdTokens').select('idToken').where('tenantId', '=', tenantId).where('sessionId', '=', sessionId).executeTakeFirst();
+    return row?.idToken;
+  }
+
+  async recordLogoutTokenJti(row: NewLogoutTokenJti, now: number): Promise<boolean> {
+    // A row past its expiry no longer counts: its id may come again.
+    await this.db
+      .deleteFrom('logoutTokenJtis')
+      .where('tenantId', '=', row.tenantId)
+      .where('providerId', '=', row.providerId)
+      .where('jti', '=', row.jti)
+      .where('expiresAt', '<=', now)
+      .execute();
+    // An insert that does nothing on conflict: of two deliveries at once, on any instances, exactly one records it.
+    const inserted = await this.db
+      .insertInto('logoutTokenJtis')
+      .values(row)
+      .onConflict((conflict) => conflict.columns(['tenantId', 'providerId', 'jti']).doNothing())
+      .executeTakeFirst();
+    return inserted.numInsertedOrUpdatedRows === 1n;
+  }
+
+  /** A session's ID token is kept only while it lives. */
+  async #dropIdTokens(tenantId: string, sessionIds: string[]): Promise<void> {
+    if (sessionIds.length === 0) return;
+    await this.db.deleteFrom('sessionIdTokens').where('tenantId', '=', tenantId).where('sessionId', 'in', sessionIds).execute();
   }
 
   listActiveSessions(tenantId: string, userId: string, now: number, page: SessionPage) {

@@ -193,6 +193,17 @@ export class KyselyAuthStore extends KyselyOperations implements AuthStore {
       const audits = Number.isFinite(auditRetentionMs)
         ? Number((await this.db.deleteFrom('auditEvents').where('at', '<=', now - auditRetentionMs).executeTakeFirst()).numDeletedRows)
         : 0;
+      // The ID tokens of sessions that ended without a revocation (one drops its own): they are for ending a live session.
+      const idTokens = await this.db
+        .deleteFrom('sessionIdTokens')
+        .where('sessionId', 'in', (eb) =>
+          eb
+            .selectFrom('sessions')
+            .select('sessions.id')
+            .where((s) => s.or([s('sessions.revokedAt', 'is not', null), s('sessions.expiresAt', '<=', now), s('sessions.idleExpiresAt', '<=', now)])),
+        )
+        .executeTakeFirst();
+      const jtis = await this.db.deleteFrom('logoutTokenJtis').where('expiresAt', '<=', now).executeTakeFirst();
       // Shared rate-limit counters whose window has closed (a new window starts a new row anyway).
       const counters = await sql`delete from rate_limits where expire <= ${now}`.execute(this.db);
       return {
@@ -201,6 +212,8 @@ export class KyselyAuthStore extends KyselyOperations implements AuthStore {
         idempotencyRecords: Number(records.numDeletedRows),
         graceGrants: Number(graces.numUpdatedRows),
         auditEvents: audits,
+        idTokens: Number(idTokens.numDeletedRows),
+        logoutTokenJtis: Number(jtis.numDeletedRows),
       };
     }
   }

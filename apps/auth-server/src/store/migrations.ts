@@ -211,6 +211,31 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0009_provider_logout': {
+    // Signing out at the provider (RP-Initiated Logout) needs the session's ID token, kept sealed in a table of
+    // its own so that the session reads on every request stay small; the provider's back-channel logout names a
+    // session by the provider's `sid`, and its tokens are single-use across instances (their `jti` kept until
+    // they could no longer be accepted).
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('sessions').addColumn('provider_sid', 'varchar(255)').execute();
+      await db.schema.createIndex('sessions_by_provider_sid').on('sessions').columns(['tenant_id', 'provider_id', 'provider_sid']).execute();
+      await db.schema
+        .createTable('session_id_tokens')
+        .addColumn('session_id', 'varchar(64)', (c) => c.primaryKey().references('sessions.id'))
+        .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('id_token', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('logout_token_jtis')
+        .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('provider_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('jti', 'varchar(255)', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('logout_token_jtis_pk', ['tenant_id', 'provider_id', 'jti'])
+        .execute();
+      await db.schema.createIndex('logout_token_jtis_expiry').on('logout_token_jtis').column('expires_at').execute();
+    },
+  },
   '0010_login_state_name': {
     // Apple names the user once, in the callback, while the code is exchanged later: the name waits with the login.
     async up(db: Kysely<any>) {

@@ -18,6 +18,8 @@ export interface Database {
   idempotencyRecords: IdempotencyRecordsTable;
   serverKeys: ServerKeysTable;
   auditEvents: AuditEventsTable;
+  sessionIdTokens: SessionIdTokensTable;
+  logoutTokenJtis: LogoutTokenJtisTable;
 }
 
 export interface UsersTable {
@@ -65,6 +67,28 @@ export interface SessionsTable {
   idleExpiresAt: number;
   revokedAt: number | null;
   revokedReason: string | null;
+  /** The provider's session id (`sid` of the login's ID token), which its back-channel logout names. */
+  providerSid: string | null;
+}
+
+/**
+ * A live session's ID token, sealed with AES-256-GCM to its session: the
+ * `id_token_hint` of the provider's end-session request, and nothing else.
+ * Deleted when the session is revoked, and swept once it has expired.
+ */
+export interface SessionIdTokensTable {
+  sessionId: string;
+  tenantId: string;
+  idToken: string;
+}
+
+/** A back-channel logout token already acted on: a replay of its `jti` is refused until `expiresAt`. */
+export interface LogoutTokenJtisTable {
+  tenantId: string;
+  providerId: string;
+  jti: string;
+  /** When the token could no longer be accepted anyway: the row is swept then. */
+  expiresAt: number;
 }
 
 export interface RefreshTokensTable {
@@ -158,6 +182,8 @@ export type NewUser = UserRecord;
 export type NewSession = Insertable<SessionsTable>;
 export type NewRefreshToken = Insertable<RefreshTokensTable>;
 export type NewLoginState = Insertable<LoginStatesTable>;
+export type NewSessionIdToken = Insertable<SessionIdTokensTable>;
+export type NewLogoutTokenJti = Insertable<LogoutTokenJtisTable>;
 export type ServerKeyRecord = Selectable<ServerKeysTable>;
 export type AuditEventRecord = Selectable<AuditEventsTable>;
 /** An event as it is written: one event, unless it says how many it stands for; the client's request id if it sent one. */

@@ -253,6 +253,67 @@ describe(`the ${under.dialect} store`, () => {
     expect(await store.prune(now + 10)).toMatchObject({ loginStates: 1, idempotencyRecords: 1 });
   });
 
+  test('When a back-channel logout names a provider session or a user, then only those live sessions end, with their ID tokens, and nothing of another tenant or provider', async () => {
+    const user = (id: string, tenantId: string, subject: string) =>
+      store.upsertUser({ id, tenantId, issuer: 'https://idp', subject, email: null, emailVerified: false, name: null, picture: null, createdAt: now, updatedAt: now });
+    const session = async (id: string, tenantId: string, userId: string, providerId: string, providerSid: string | null) => {
+      await store.insertSession({ id, tenantId, userId, providerId, createdAt: now, lastRefreshedAt: now, expiresAt: now + 1000, idleExpiresAt: now + 500, revokedAt: null, revokedReason: null, providerSid });
+      await store.insertSessionIdToken({ sessionId: id, tenantId, idToken: `sealed-${id}` });
+    };
+    await user('usr_a', 't', 'alice');
+    await user('usr_b', 't', 'bob');
+    await user('usr_o', 'other', 'alice');
+    await session('ses_a1', 't', 'usr_a', 'p', 'sid-1');
+    await session('ses_a2', 't', 'usr_a', 'p', 'sid-2');
+    await session('ses_a3', 't', 'usr_a', 'q', 'sid-1');
+    await session('ses_b1', 't', 'usr_b', 'p', 'sid-3');
+    await session('ses_o1', 'other', 'usr_o', 'p', 'sid-1');
+
+    expect(await store.revokeProviderSessions('t', 'p', { issuer: 'https://idp', sid: 'sid-1' }, 'provider_logout', now)).toEqual([{ id: 'ses_a1', userId: 'usr_a' }]);
+    expect(await store.findSession('t', 'ses_a1')).toMatchObject({ revokedAt: now, revokedReason: 'provider_logout', providerSid: 'sid-1' });
+    expect(await store.findSessionIdToken('t', 'ses_a1')).toBeUndefined();
+    // A session id with another user's subject names nothing.
+    expect(await store.revokeProviderSessions('t', 'p', { issuer: 'https://idp', sid: 'sid-3', subject: 'alice' }, 'provider_logout', now)).toEqual([]);
+    // The user alone: every live session of theirs from this provider, and no other's.
+    const bySubject = await store.revokeProviderSessions('t', 'p', { issuer: 'https://idp', subject: 'alice' }, 'provider_logout', now + 1);
+    expect(bySubject).toEqual([{ id: 'ses_a2', userId: 'usr_a' }]);
+    expect(await store.revokeProviderSessions('t', 'p', { issuer: 'https://other-idp', subject: 'bob' }, 'provider_logout', now)).toEqual([]);
+    expect(await store.revokeProviderSessions('t', 'p', { issuer: 'https://idp' }, 'provider_logout', now)).toEqual([]);
+    for (const [tenantId, id] of [['t', 'ses_a3'], ['t', 'ses_b1'], ['other', 'ses_o1']] as const) {
+      expect(await store.findSession(tenantId, id)).toMatchObject({ revokedAt: null });
+      expect(await store.findSessionIdToken(tenantId, id)).toBe(`sealed-${id}`);
+    }
+    // Another tenant's token is not found.
+    expect(await store.findSessionIdToken('other', 'ses_b1')).toBeUndefined();
+  });
+
+  test('When a session is revoked, or has expired and the store is pruned, then its ID token is gone', async () => {
+    await seedSession('ses_1');
+    await seedSession('ses_2');
+    await store.insertSessionIdToken({ sessionId: 'ses_1', tenantId: 't', idToken: 'sealed-1' });
+    await store.insertSessionIdToken({ sessionId: 'ses_2', tenantId: 't', idToken: 'sealed-2' });
+    expect(await store.revokeSession('t', 'ses_1', 'logout', now)).toBe(true);
+    expect(await store.findSessionIdToken('t', 'ses_1')).toBeUndefined();
+    expect(await store.prune(now + 499)).toMatchObject({ idTokens: 0 });
+    expect(await store.findSessionIdToken('t', 'ses_2')).toBe('sealed-2');
+    expect(await store.prune(now + 500)).toMatchObject({ idTokens: 1 });
+    expect(await store.findSessionIdToken('t', 'ses_2')).toBeUndefined();
+  });
+
+  test('When one logout token id is recorded at once from two instances, then exactly one records it; past its expiry it may be recorded again, and pruning sweeps it', async () => {
+    const b = await secondInstance();
+    const row = { tenantId: 't', providerId: 'p', jti: 'jti-1', expiresAt: now + 100 };
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? b : store).recordLogoutTokenJti(row, now)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    // Per tenant and provider: the same id from elsewhere is its own.
+    expect(await store.recordLogoutTokenJti({ ...row, providerId: 'q' }, now)).toBe(true);
+    expect(await store.recordLogoutTokenJti({ ...row, tenantId: 'u' }, now)).toBe(true);
+    expect(await store.recordLogoutTokenJti(row, now + 99)).toBe(false);
+    expect(await store.recordLogoutTokenJti({ ...row, expiresAt: now + 300 }, now + 100)).toBe(true);
+    expect(await store.prune(now + 299)).toMatchObject({ logoutTokenJtis: 2 });
+    expect(await store.prune(now + 300)).toMatchObject({ logoutTokenJtis: 1 });
+  });
+
   test("When two instances count events into one audit row at once, then the row is written once and holds every count; another id is a row of its own", async () => {
     const b = await secondInstance();
     const event = { id: 'aud_repeated', tenantId: 't', type: 'api_key_refused', at: now, requestId: 'r1', clientRequestId: null, sessionId: null, userId: null, clientAddress: '203.0.113.7' };

@@ -117,6 +117,8 @@ export interface TenantConfig {
   /** In display order. */
   providers: ProviderConfig[];
   redirectUris: string[];
+  /** Where a provider may send the browser after signing out (RP-Initiated Logout's `post_logout_redirect_uri`). */
+  postLogoutRedirectUris: string[];
   corsOrigins: string[];
   apiKeyHashes: ApiKeyConfig[];
   sessionPolicy: SessionPolicy;

@@ -110,6 +110,8 @@ export class FakeProvider {
   #kid = 'k1';
   /** JWKS fetches, to see a rotation followed. */
   jwksRequests = 0;
+  /** The provider session id its ID tokens carry as `sid`; none when undefined. */
+  sid: string | undefined;
   readonly issuer: string;
   readonly #origin: string;
   readonly #codes = new Map<string, Authorization>();
@@ -159,6 +161,21 @@ export class FakeProvider {
       redirectUri: url.searchParams.get('redirect_uri') ?? '',
     });
     return code;
+  }
+
+  /**
+   * A token as this provider would sign it (a back-channel logout token, say),
+   * or signed by another key, under another key id, unsigned, or MACed with a
+   * shared secret.
+   */
+  async signToken(claims: JWTPayload, options: { rogue?: boolean; kid?: string; unsigned?: boolean; hmacSecret?: string } = {}): Promise<string> {
+    if (options.hmacSecret !== undefined) {
+      return new SignJWT(claims).setProtectedHeader({ alg: 'HS256', kid: this.#kid }).sign(new TextEncoder().encode(options.hmacSecret));
+    }
+    if (options.kid !== undefined) {
+      return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: options.kid }).sign(options.rogue ? this.keys.rogue.privateKey : this.keys.signing.privateKey);
+    }
+    return this.idToken({ claims, unsigned: options.unsigned, ...(options.rogue ? { signWith: this.keys.rogue.privateKey } : {}) });
   }
 
   /** Replaces the signing key with a new one under a new key id; the JWKS publishes only the new one. */
@@ -223,6 +240,7 @@ export class FakeProvider {
         nonce: authorization.nonce,
         email: 'eve@example.com',
         email_verified: true,
+        ...(this.sid === undefined ? {} : { sid: this.sid }),
       };
       const plan = this.scenario(valid, { rogue: this.keys.rogue.privateKey });
       return json(200, { access_token: 'provider-at', token_type: 'Bearer', expires_in: 300, id_token: await this.idToken(plan) });

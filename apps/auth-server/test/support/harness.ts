@@ -3,14 +3,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuthApiError, createAuthClient, type AuthClient } from '@aimable/auth-client';
-import { signInAt, startDevIdp, type DevIdpOptions, type RunningDevIdp } from '@aimable/dev-idp';
+import { signInAt, startDevIdp, type CookieJar, type DevIdpOptions, type RunningDevIdp } from '@aimable/dev-idp';
 import { freePort } from '@aimable/testing';
 import { expect } from 'vitest';
 import { buildServerConfig, type ServerConfig, type ServerConfigInput } from '../../src/config/server-config.js';
 import { parseTenants, type RawTenantsFile } from '../../src/config/tenants.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import type { SyncLog } from '../../src/store/sqlite/group-commit.js';
-import { API_KEY, CLIENT_SECRET, REDIRECT_URI, twoTenants } from './tenants.js';
+import { API_KEY, CLIENT_SECRET, POST_LOGOUT_REDIRECT_URI, REDIRECT_URI, twoTenants } from './tenants.js';
 
 /** A clock the test moves by hand. */
 export class ManualClock {
@@ -81,6 +81,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
               client_secret: CLIENT_SECRET,
               // `google`: the provider the contract's examples name.
               redirect_uris: [`${publicUrl}/v1/auth/oidc/dev/callback`, `${publicUrl}/v1/auth/oidc/other/callback`, `${publicUrl}/v1/auth/oidc/google/callback`],
+              post_logout_redirect_uris: [POST_LOGOUT_REDIRECT_URI],
+              // One client serves both tenants' `dev` provider: the provider's sign-outs reach alpha's sessions.
+              backchannel_logout_uri: `${publicUrl}/v1/auth/oidc/dev/backchannel-logout?tenant=alpha`,
             },
           ],
         }),
@@ -155,12 +158,12 @@ export interface LoginResult {
 /** Start → the provider's login page over HTTP → callback: what the frontend receives on its redirect URI. */
 export async function loginThroughProvider(
   h: Harness,
-  options: { tenant?: string; provider?: string; username?: string; redirectUri?: string } = {},
+  options: { tenant?: string; provider?: string; username?: string; redirectUri?: string; cookies?: CookieJar } = {},
 ): Promise<LoginResult> {
   const { url: start, verifier } = startUrl(h, options);
   const started = await fetch(start, { headers: { 'X-Tenant-Id': options.tenant ?? 'alpha' }, redirect: 'manual' });
   if (started.status !== 302) throw new Error(`start answered ${started.status}: ${await started.text()}`);
-  const providerReturn = await signInAt(started.headers.get('location')!, { username: options.username ?? 'ada', password: 'password' });
+  const providerReturn = await signInAt(started.headers.get('location')!, { username: options.username ?? 'ada', password: 'password' }, { cookies: options.cookies });
   const callback = await fetch(providerReturn, { redirect: 'manual' });
   if (callback.status !== 302) throw new Error(`callback answered ${callback.status}: ${await callback.text()}`);
   const back = new URL(callback.headers.get('location')!);
@@ -231,7 +234,10 @@ export async function grantOf(response: Response): Promise<{ refresh_token: stri
 }
 
 /** A full login that ends in a session whose refresh token is delivered in the body. */
-export async function signIn(h: Harness, options: { tenant?: string; username?: string; provider?: string; redirectUri?: string } = {}): Promise<Grant & { refresh_token: string }> {
+export async function signIn(
+  h: Harness,
+  options: { tenant?: string; username?: string; provider?: string; redirectUri?: string; cookies?: CookieJar } = {},
+): Promise<Grant & { refresh_token: string }> {
   const login = await loginThroughProvider(h, options);
   const response = await postSession(h, { code: login.code, state: login.state, code_verifier: login.verifier, refresh_token_delivery: 'body' }, { tenant: options.tenant });
   if (response.status !== 201) throw new Error(`session answered ${response.status}: ${await response.text()}`);

@@ -7,6 +7,8 @@ export const OTHER_API_KEY = 'ak_test_beta_7a2d0b';
 /** Alpha's operator key: it may read the audit log, and may not refresh. */
 export const ADMIN_API_KEY = 'ak_test_alpha_admin_5e8b21';
 export const REDIRECT_URI = 'http://localhost:5173/auth/callback';
+/** Alpha's post-logout URI by default: the origin of its redirect URI, with the path `/`. */
+export const POST_LOGOUT_REDIRECT_URI = 'http://localhost:5173/';
 export const OTHER_REDIRECT_URI = 'https://beta.example.com/auth/callback';
 /** The origins of alpha's and beta's pages: those of their redirect URIs. */
 export const ALPHA_ORIGIN = new URL(REDIRECT_URI).origin;
@@ -54,5 +56,5 @@ export const pkceOptional = tenantsWith({ alpha: { session_policy: { frontend_pk
 
 /** A tenant as the server holds it once its file is parsed, for unit tests: no providers, keys or URIs unless given. */
 export function tenantConfig(tenant: Partial<TenantConfig> & Pick<TenantConfig, 'id'>): TenantConfig {
-  return { providers: [], redirectUris: [], corsOrigins: [], apiKeyHashes: [], sessionPolicy: DEFAULT_SESSION_POLICY, ...tenant };
+  return { providers: [], redirectUris: [], postLogoutRedirectUris: [], corsOrigins: [], apiKeyHashes: [], sessionPolicy: DEFAULT_SESSION_POLICY, ...tenant };
 }

@@ -6,7 +6,7 @@ import { startDevIdp, type RunningDevIdp } from '@aimable/dev-idp';
 import { freePort } from '@aimable/testing';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { DEMO_API_KEY, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_CLIENT_SECRET_ENV, demoFakes, demoTenantsFile } from '../../src/demo-tenant.js';
+import { DEMO_API_KEY, DEMO_APPLE_KEY_ENV, DEMO_CLIENT_SECRET, DEMO_CLIENT_SECRET_ENV, demoAppleKey, demoDevIdpClient, demoFakeApple, demoFakeProviders, demoTenantsFile } from '../../src/demo-tenant.js';
 import { serveDemoWeb, type RunningDemoWeb } from '../../src/web.js';
 
 /** The demo app's Microsoft button, clicked through in Chromium: the server, dev-idp's fake of Entra ID, and the demo tenant as `pnpm start` runs them. */
@@ -24,15 +24,16 @@ beforeAll(async () => {
   const [apiPort, idpPort, webPort] = [await freePort(), await freePort(), await freePort()];
   const api = `http://localhost:${apiPort}`;
   const webOrigin = `http://localhost:${webPort}`;
+  const appleKey = demoAppleKey();
   idp = await startDevIdp({
     port: idpPort,
     issuer: `http://localhost:${idpPort}`,
-    clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: [`${api}/v1/auth/oidc/dev/callback`] }],
-    fakes: demoFakes(api),
+    clients: [demoDevIdpClient(api, webOrigin)],
+    fakes: { ...demoFakeProviders(api), apple: demoFakeApple(api, appleKey.publicKey) },
   });
   const config = loadServerConfig(
     { PORT: String(apiPort), HOST: '127.0.0.1', AUTH_DATA_DIR: mkdtempSync(join(tmpdir(), 'aimable-demo-microsoft-')) },
-    { fallbackTenants: { file: demoTenantsFile(idp.issuer, webOrigin), secrets: { [DEMO_CLIENT_SECRET_ENV]: DEMO_CLIENT_SECRET } }, plaintextKeys: 'allow' },
+    { fallbackTenants: { file: demoTenantsFile(idp.issuer, webOrigin), secrets: { [DEMO_CLIENT_SECRET_ENV]: DEMO_CLIENT_SECRET, [DEMO_APPLE_KEY_ENV]: appleKey.privateKeyPem } }, plaintextKeys: 'allow' },
   );
   server = await startServer({ config, logDestination: { write: () => undefined } });
   web = await serveDemoWeb({ port: webPort, config: { apiBaseUrl: api, tenantId: 'demo', apiKey: DEMO_API_KEY } });

@@ -110,10 +110,52 @@ describe('the React demo app, as `pnpm start` serves it', () => {
     await otherDevice.close();
 
     // Sign-out ends the session: a reload is signed out.
-    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
     await waitFor(page, 'signed-out');
     await page.reload();
     await waitFor(page, 'signed-out');
+    await context.close();
+    expect(requests.external).toEqual([]);
+  });
+});
+
+describe('signing out everywhere in the React demo app, as `pnpm start` serves it', () => {
+  let demo: RunningDemo;
+  let react: string;
+  const dataDir = mkdtempSync(join(tmpdir(), 'aimable-demo-react-signout-'));
+
+  beforeAll(async () => {
+    const [port, idpPort, webPort, reactPort, metricsPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+    react = `http://localhost:${reactPort}`;
+    demo = await startDemo([], {
+      PORT: String(port),
+      DEV_IDP_PORT: String(idpPort),
+      DEMO_WEB_PORT: String(webPort),
+      DEMO_REACT_PORT: String(reactPort),
+      AUTH_METRICS_PORT: String(metricsPort),
+      AUTH_DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+    });
+  });
+
+  afterAll(async () => {
+    await demo?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('When ada signs out everywhere, then dev-idp asks to confirm, the app is back signed out, and signing in asks for the password again', async () => {
+    const context = await browser.newContext();
+    const requests = record(context);
+    const page = await context.newPage();
+    await page.goto(react);
+    await waitFor(page, 'signed-out');
+    await signIn(page);
+    await page.getByRole('button', { name: 'Sign out everywhere' }).click();
+    await page.getByRole('button', { name: 'Yes, sign me out' }).click();
+    await page.waitForURL(`${react}/`);
+    await waitFor(page, 'signed-out');
+    await page.getByRole('button', { name: 'Sign in with Local identity provider' }).click();
+    await page.locator('#password').waitFor({ timeout: 20_000 });
     await context.close();
     expect(requests.external).toEqual([]);
   });
@@ -144,7 +186,7 @@ describe('the React demo app, as `pnpm demo --mock` serves it', () => {
     expect(await page.locator('.user').textContent()).toBeTruthy();
     await page.reload();
     await waitFor(page, 'signed-in');
-    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
     await waitFor(page, 'signed-out');
     await page.reload();
     await waitFor(page, 'signed-out');

@@ -7,7 +7,7 @@ import { startDevIdp, type RunningDevIdp } from '@aimable/dev-idp';
 import { freePort } from '@aimable/testing';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { DEMO_API_KEY, DEMO_APPLE_KEY_ENV, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_CLIENT_SECRET_ENV, demoAppleKey, demoFakeApple, demoTenantsFile } from '../../src/demo-tenant.js';
+import { DEMO_API_KEY, DEMO_APPLE_KEY_ENV, DEMO_CLIENT_SECRET, DEMO_CLIENT_SECRET_ENV, demoAppleKey, demoDevIdpClient, demoFakeApple, demoTenantsFile } from '../../src/demo-tenant.js';
 import { serveDemoWeb, type RunningDemoWeb } from '../../src/web.js';
 
 /**
@@ -59,7 +59,7 @@ describe('the demo app against the server', () => {
     idp = await startDevIdp({
       port: idpPort,
       issuer: `http://localhost:${idpPort}`,
-      clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: [`${api}/v1/auth/oidc/dev/callback`] }],
+      clients: [demoDevIdpClient(api, webOrigin)],
       fakes: { apple: demoFakeApple(api, appleKey.publicKey) },
     });
     const tenants = demoTenantsFile(idp.issuer, webOrigin);
@@ -140,7 +140,7 @@ describe('the demo app against the server', () => {
     await otherDevice.close();
 
     // Sign-out ends the session: a reload is signed out.
-    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
     await waitFor(page, 'signed-out');
     await page.reload();
     await waitFor(page, 'signed-out');
@@ -168,6 +168,36 @@ describe('the demo app against the server', () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await waitFor(page, 'signed-out');
     await context.close();
+  });
+
+  test('When ada signs out everywhere, then the provider asks to confirm, the app is back signed out, and signing in asks for the password again', async () => {
+    const context = await browser.newContext();
+    let page = await signIn(context);
+    // A plain sign-out leaves the provider's session: signing in again goes straight through, without the password.
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await waitFor(page, 'signed-out');
+    await page.getByRole('button', { name: 'Sign in with Local identity provider' }).click();
+    await waitFor(page, 'signed-in');
+    const sessionId = await page.locator('.session-id').textContent();
+
+    await page.getByRole('button', { name: 'Sign out everywhere' }).click();
+    // The provider's own sign-out page, then back to the app's post-logout URI.
+    await page.getByRole('button', { name: 'Yes, sign me out' }).click();
+    await page.waitForURL(`${web.url}/`);
+    await waitFor(page, 'signed-out');
+    expect((await server.store.findSession('demo', sessionId!))?.revokedAt).not.toBeNull();
+
+    await page.getByRole('button', { name: 'Sign in with Local identity provider' }).click();
+    await page.locator('#password').waitFor({ timeout: 20_000 });
+    expect(page.url().startsWith(idp.issuer)).toBe(true);
+    await page.locator('#username').fill('ada');
+    await page.locator('#password').fill('password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await waitFor(page, 'signed-in');
+    page = await open(context, web.url);
+    await waitFor(page, 'signed-in');
+    await context.close();
+    expect(external).toEqual([]);
   });
 
   test('When the API reference is opened from the app, then it renders the contract with nothing fetched from elsewhere', async () => {
@@ -211,7 +241,7 @@ describe('the demo app against the mock', () => {
     expect(await page.locator('.user').textContent()).toBeTruthy();
     await page.reload();
     await waitFor(page, 'signed-in');
-    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
     await waitFor(page, 'signed-out');
     await page.reload();
     await waitFor(page, 'signed-out');

@@ -3,6 +3,8 @@ import Provider, { errors, type ClientMetadata, type Configuration, type JWK } f
 import { authMethodOf, type DevIdpClient, type TokenEndpointAuthMethod } from '../options.js';
 import type { TestUser } from '../users.js';
 import { renderErrorPage } from '../views/error-page.js';
+import { PAGE_HEADERS } from '../views/html.js';
+import { renderLoggedOutPage, renderLogoutPage } from '../views/logout-pages.js';
 import { createFindAccount } from './find-account.js';
 import { generateCookieKeys, generateSigningKeys } from './signing-keys.js';
 
@@ -52,7 +54,27 @@ export function createProvider(setup: ProviderSetup): Provider {
     features: {
       // We serve our own pages; devInteractions would also log a warning on every start.
       devInteractions: { enabled: false },
+      // OpenID Connect RP-Initiated Logout 1.0: an RP sends the browser to end_session_endpoint to sign out here.
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: (ctx, form) => {
+          ctx.type = 'html';
+          ctx.set('Content-Security-Policy', PAGE_HEADERS['Content-Security-Policy']);
+          ctx.body = renderLogoutPage(ctx.host, form);
+        },
+        postLogoutSuccessSource: (ctx) => {
+          ctx.type = 'html';
+          ctx.set('Content-Security-Policy', PAGE_HEADERS['Content-Security-Policy']);
+          ctx.body = renderLoggedOutPage(ctx.oidc.client?.clientId);
+        },
+      },
+      // OpenID Connect Back-Channel Logout 1.0: a sign-out here posts a logout token to each client that registered a
+      // backchannel_logout_uri, before the browser is sent on.
+      backchannelLogout: { enabled: true },
     },
+    // The relying parties of a development provider listen on loopback, which oidc-provider's own fetch refuses
+    // (its guard against requests to internal addresses): back-channel logout posts go out with a plain fetch.
+    fetch: (url, options) => globalThis.fetch(url, { ...options, dispatcher: undefined } as RequestInit),
     interactions: {
       // Must agree with INTERACTION_PATH_PREFIX, which server.ts routes to our handlers.
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
@@ -91,6 +113,9 @@ function toClientMetadata(client: DevIdpClient): ClientMetadata {
     redirect_uris: [...client.redirect_uris],
     grant_types: ['authorization_code'],
     response_types: ['code'],
+    ...(client.post_logout_redirect_uris === undefined ? {} : { post_logout_redirect_uris: [...client.post_logout_redirect_uris] }),
+    // With a back-channel logout URI, ID tokens carry `sid`, which the logout token then names.
+    ...(client.backchannel_logout_uri === undefined ? {} : { backchannel_logout_uri: client.backchannel_logout_uri, backchannel_logout_session_required: true }),
     // oidc-provider 9 accepts client_secret_post from a client registered for basic, and vice versa; the
     // other methods it enforces.
     token_endpoint_auth_method: method,
@@ -114,7 +139,7 @@ function logClientAuthentication(provider: Provider, log: (line: string) => void
 // The reason behind an OAuth error (`error_detail`) is only in the provider's
 // events; without them a developer sees "invalid_grant" and has to guess.
 function logProviderErrors(provider: Provider, log: (line: string) => void): void {
-  const events = ['authorization.error', 'grant.error', 'server_error', 'userinfo.error', 'jwks.error', 'discovery.error'];
+  const events = ['authorization.error', 'grant.error', 'server_error', 'userinfo.error', 'jwks.error', 'discovery.error', 'end_session.error', 'backchannel.error'];
   // The typed overloads of `on` want one literal per call; all of these share the (ctx, error) signature.
   const emitter: EventEmitter = provider;
   for (const event of events) {

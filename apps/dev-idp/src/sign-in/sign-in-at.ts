@@ -17,14 +17,19 @@ type Step = { method: 'GET'; url: URL } | { method: 'POST'; url: URL; form: URLS
  * `code`), that redirect is returned as well, so callers can test their error handling.
  *
  * Throws a clear Error when the credentials are refused (include the HTTP status) or the flow breaks.
+ *
+ * `options.cookies` keeps the provider's cookies across calls, as one browser
+ * would: a later sign-in with the same jar finds the provider's session, and
+ * `signOutAt` ends it.
  */
 export async function signInAt(
   authorizationUrl: string,
   credentials: { username: string; password: string },
+  options: { cookies?: CookieJar } = {},
 ): Promise<URL> {
   const start = new URL(authorizationUrl);
   const isClientRedirect = clientRedirectMatcher(start);
-  const jar = new CookieJar();
+  const jar = options.cookies ?? new CookieJar();
   let step: Step = { method: 'GET', url: start };
   let loginSubmitted = false;
 
@@ -62,6 +67,37 @@ export async function signInAt(
     throw new Error(`signInAt: ${describe(step)} answered HTTP ${response.status}: ${summarize(body)}`);
   }
   throw new Error(`signInAt: no redirect to the client after ${MAX_STEPS} requests`);
+}
+
+/**
+ * Test/dev driver of an RP-initiated sign-out: opens the provider's
+ * end-session URL with the browser's cookies, answers the confirmation page
+ * with "Yes, sign me out" (or submits the page the provider posts by itself
+ * when it has no session), and returns where the provider then sends the
+ * browser (the `post_logout_redirect_uri`, or its own signed-out page),
+ * WITHOUT requesting it.
+ */
+export async function signOutAt(endSessionUrl: string, options: { cookies?: CookieJar } = {}): Promise<URL> {
+  const jar = options.cookies ?? new CookieJar();
+  const url = new URL(endSessionUrl);
+  const page = await send({ method: 'GET', url }, jar);
+  const html = await page.text();
+  if (page.status !== 200) throw new Error(`signOutAt: GET ${url.origin}${url.pathname} answered HTTP ${page.status}: ${summarize(html)}`);
+  const form = /<form\b[^>]*\baction="([^"]+)"[^>]*>([\s\S]*?)<\/form>/i.exec(html);
+  if (!form) throw new Error(`signOutAt: the end-session page has no form: ${summarize(html)}`);
+  const fields = new URLSearchParams();
+  for (const input of form[2]!.matchAll(/<input\b[^>]*\bname="([^"]+)"[^>]*\bvalue="([^"]*)"/gi)) fields.set(input[1]!, decodeEntities(input[2]!));
+  fields.set('logout', 'yes');
+  const confirm = await send({ method: 'POST', url: new URL(decodeEntities(form[1]!), url), form: fields }, jar);
+  const location = confirm.headers.get('location');
+  if ((confirm.status !== 302 && confirm.status !== 303) || location === null) {
+    throw new Error(`signOutAt: the sign-out confirmation answered HTTP ${confirm.status}: ${summarize(await confirm.text())}`);
+  }
+  return new URL(location, url);
+}
+
+function decodeEntities(text: string): string {
+  return text.replace(/&(amp|lt|gt|quot|#39);/g, (entity) => ENTITIES[entity] ?? entity);
 }
 
 async function send(step: Step, jar: CookieJar): Promise<Response> {

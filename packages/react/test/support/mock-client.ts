@@ -11,6 +11,8 @@ export interface RecordedClient {
   redirectUris: string[];
   /** The provider pages the client navigated to. */
   opened: string[];
+  /** The JSON bodies the client sent, in order. */
+  bodies: unknown[];
 }
 
 /**
@@ -21,6 +23,7 @@ export function mockClient(baseUrl: string, intercept: (request: Request) => Req
   const sent: string[] = [];
   const redirectUris: string[] = [];
   const opened: string[] = [];
+  const bodies: unknown[] = [];
   const auth = createAuth({
     baseUrl,
     tenantId: 'demo',
@@ -35,10 +38,11 @@ export function mockClient(baseUrl: string, intercept: (request: Request) => Req
       sent.push(`${request.method} ${url.pathname}`);
       const redirectUri = url.searchParams.get('frontend_redirect_uri');
       if (redirectUri) redirectUris.push(redirectUri);
+      if (request.headers.get('content-type')?.startsWith('application/json')) bodies.push(await request.clone().json());
       return fetch(await intercept(request));
     },
   });
-  return { auth, sent, redirectUris, opened };
+  return { auth, sent, redirectUris, opened, bodies };
 }
 
 /** What the provider and the API's callback do in the browser: the URL of the app the browser comes back to. */

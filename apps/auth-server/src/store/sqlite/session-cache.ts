@@ -39,7 +39,7 @@
  */
 import type SqliteDatabase from 'better-sqlite3';
 import type { AuditEventPage, AuthStore, IdempotencyKeyRef, IdempotencyScope, SessionPage, StoreOperations } from '../auth-store.js';
-import type { NewAuditEvent, NewLoginState, NewRefreshToken, NewSession, NewUser, ServerKeyRecord, SessionRecord, UserRecord } from '../schema.js';
+import type { NewAuditEvent, NewLoginState, NewLogoutTokenJti, NewRefreshToken, NewSession, NewSessionIdToken, NewUser, ServerKeyRecord, SessionRecord, UserRecord } from '../schema.js';
 import type { GroupCommit } from './group-commit.js';
 
 /** A number that changes whenever what a read returns may have changed; undefined while that cannot be told. */
@@ -100,6 +100,10 @@ class SessionCache implements AuthStore {
   findSession(tenantId: string, sessionId: string) { return this.store.findSession(tenantId, sessionId); }
   touchSession(tenantId: string, sessionId: string, now: number, idleExpiresAt: number) { return this.store.touchSession(tenantId, sessionId, now, idleExpiresAt); }
   revokeSession(tenantId: string, sessionId: string, reason: string, now: number) { return this.store.revokeSession(tenantId, sessionId, reason, now); }
+  revokeProviderSessions(...args: Parameters<AuthStore['revokeProviderSessions']>) { return this.store.revokeProviderSessions(...args); }
+  insertSessionIdToken(row: NewSessionIdToken) { return this.store.insertSessionIdToken(row); }
+  findSessionIdToken(tenantId: string, sessionId: string) { return this.store.findSessionIdToken(tenantId, sessionId); }
+  recordLogoutTokenJti(row: NewLogoutTokenJti, now: number) { return this.store.recordLogoutTokenJti(row, now); }
   listActiveSessions(tenantId: string, userId: string, now: number, page: SessionPage) { return this.store.listActiveSessions(tenantId, userId, now, page); }
   insertRefreshToken(token: NewRefreshToken) { return this.store.insertRefreshToken(token); }
   findRefreshTokenByHash(tenantId: string, tokenHash: string) { return this.store.findRefreshTokenByHash(tenantId, tokenHash); }
