@@ -76,6 +76,12 @@ describe("Apple's user field", () => {
     }
   });
 
+  test('When the name holds characters that make one name pass for another, then they are dropped', () => {
+    // A right-to-left override, a zero-width joiner, a lone surrogate, a line separator, a decomposed é.
+    const user = JSON.stringify({ name: { firstName: '\u202eAda\u200d', lastName: 'Love\ud800lace\u2028 Cafe\u0301' } });
+    expect(nameInAppleUser(user)).toBe('Ada Lovelace Caf\u00e9');
+  });
+
   test('When the name is very long, then it is cut to 200 characters, never inside a character', () => {
     expect(nameInAppleUser(JSON.stringify({ name: { firstName: '😀'.repeat(300) } }))).toBe('😀'.repeat(200));
   });

@@ -78,10 +78,24 @@ export function nameInAppleUser(user: string): string | null {
   }
   const name = isRecord(parsed) && isRecord(parsed.name) ? parsed.name : undefined;
   if (!name) return null;
-  const parts = [name.firstName, name.lastName].map((part) => (typeof part === 'string' ? part.replace(/\p{Cc}/gu, '').trim() : '')).filter((part) => part !== '');
+  const parts = [name.firstName, name.lastName].map((part) => (typeof part === 'string' ? displayable(part) : '')).filter((part) => part !== '');
   if (parts.length === 0) return null;
   // By code points, so that a cut never splits a surrogate pair.
   return Array.from(parts.join(' ')).slice(0, MAX_NAME_LENGTH).join('');
+}
+
+/**
+ * A name as others may be shown it: no control or format characters (a
+ * right-to-left override or a zero-width joiner would make one name pass
+ * for another), no lone surrogates or private-use characters, no line or
+ * paragraph separators; composed (NFC), with its spaces collapsed.
+ */
+function displayable(text: string): string {
+  return text
+    .replace(/[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Zl}\p{Zp}]/gu, '')
+    .normalize('NFC')
+    .replace(/\s+/gu, ' ')
+    .trim();
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
