@@ -139,12 +139,13 @@ async function directoryNamedBy(response: Response): Promise<string> {
  * per user and application) and the issuer names the directory, so the
  * pair is unique. Entra's `email` is whatever the directory holds, which
  * users or their administrators may set to any address: it is verified
- * only when the token says so (`email_verified`), or when Microsoft
- * vouches that the directory owns the address's domain (`xms_edov`).
+ * only when Microsoft vouches that the directory owns the address's domain
+ * (`xms_edov`). Entra issues no `email_verified` of its own; one in a token
+ * came from a directory's claims-mapping policy, which its admin writes.
  */
 function identityOf(claims: oauth.IDToken, idToken: string): ProviderIdentity {
   const identity = identityFromClaims(claims, idToken);
-  return { ...identity, emailVerified: identity.email !== null && (claims.email_verified === true || claims.xms_edov === true) };
+  return { ...identity, emailVerified: identity.email !== null && claims.xms_edov === true };
 }
 
 function translate(error: unknown, method: TokenEndpointAuthMethod): Error {
