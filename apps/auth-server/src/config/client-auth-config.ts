@@ -21,8 +21,14 @@ export interface RawClientAuth {
 type Fail = (path: string, message: string) => void;
 
 /** The provider's client authentication; `at` is its path, `tenants[0].providers.google`. */
-export function parseClientAuth(raw: RawClientAuth, at: string, env: Record<string, string | undefined>, fail: Fail): ClientAuthConfig {
-  const clientAuth: ClientAuthConfig = { configPath: at, assertionAudience: 'issuer' };
+export function parseClientAuth(
+  raw: RawClientAuth,
+  at: string,
+  env: Record<string, string | undefined>,
+  fail: Fail,
+  defaultAudience: ClientAuthConfig['assertionAudience'] = 'issuer',
+): ClientAuthConfig {
+  const clientAuth: ClientAuthConfig = { configPath: at, assertionAudience: defaultAudience };
   const method = raw.token_endpoint_auth_method;
   if (method !== undefined) {
     if (isTokenEndpointAuthMethod(method)) clientAuth.method = method;

@@ -82,3 +82,13 @@ describe('provider types', () => {
     expect(problemsOf(providers)).toEqual([]);
   });
 });
+
+describe('token-endpoint authentication of Microsoft providers', () => {
+  test("When a Microsoft provider signs its assertions, then their audience is Entra's token endpoint unless configured, since its multi-tenant issuer is a template", () => {
+    const entra = { type: 'microsoft', display_name: 'E', client_id: 'c', directory: 'organizations', token_endpoint_auth_method: 'private_key_jwt', private_key_env: 'APPLE_KEY' };
+    const byDefault = parseTenants(tenantWith({ entra }), env)[0]!.providers[0]!;
+    const configured = parseTenants(tenantWith({ entra: { ...entra, client_assertion_audience: 'issuer' } }), env)[0]!.providers[0]!;
+    expect(byDefault.type === 'microsoft' && byDefault.clientAuth.assertionAudience).toBe('token_endpoint');
+    expect(configured.type === 'microsoft' && configured.clientAuth.assertionAudience).toBe('issuer');
+  });
+});

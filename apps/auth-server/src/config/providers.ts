@@ -134,7 +134,8 @@ function parseTyped(id: string, p: Partial<RawProvider>, at: string, env: Env, f
         ...base,
         type,
         clientSecret: optionalSecret(),
-        clientAuth: parseClientAuth(p, at, env, fail),
+        // Entra ID wants its token endpoint as the assertion's audience; its multi-tenant issuer is a template.
+        clientAuth: parseClientAuth(p, at, env, fail, 'token_endpoint'),
         directory: directory ?? '',
         allowedDirectories: Array.isArray(allowed) ? allowed : [],
         authority: baseOf('authority', 'https://login.microsoftonline.com'),
