@@ -1,7 +1,7 @@
 import type { JWTPayload } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { FakeProvider, scenarios, type Scenario } from './support/fake-provider.js';
-import { loginThroughFake, postSession, problemCode, startHarness, startJson, type Harness } from './support/harness.js';
+import { loginThroughFake, postSession, problemCode, startHarness, startJson, startUrl, type Harness } from './support/harness.js';
 
 let fake: FakeProvider;
 let h: Harness;
@@ -122,6 +122,23 @@ describe('provider discovery', () => {
     } finally {
       await hm.close();
       await moving.close();
+    }
+  });
+
+  test('When discovery announces a jwks_uri that is no URL, or not a string, then a login fails as the provider unavailable, not as a server error', async () => {
+    for (const announced of [42, 'https://[not a host', 'ftp://keys.example.com/jwks']) {
+      const odd = await FakeProvider.start();
+      odd.announcedJwksUri = announced;
+      const ho = await startHarness({ issuer: odd.issuer });
+      try {
+        const { url } = startUrl(ho);
+        const response = await fetch(url, { headers: { 'X-Tenant-Id': 'alpha', Accept: 'application/json' } });
+        expect(response.status, String(announced)).toBe(502);
+        expect(((await response.json()) as { code: string }).code).toBe('provider_unavailable');
+      } finally {
+        await ho.close();
+        await odd.close();
+      }
     }
   });
 

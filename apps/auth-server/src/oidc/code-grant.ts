@@ -29,24 +29,26 @@ export async function discoverIssuer(
   try {
     clientAuthMethod = await authentication.settle(configuration.serverMetadata());
   } catch (error) {
-    throw error instanceof ClientAuthDisagreement ? providerNotUsable(error) : error;
+    // A method the provider and the configuration share none of, or a configured key the platform cannot sign with.
+    throw providerNotUsable(error instanceof ClientAuthDisagreement ? error : new Error('the token endpoint authentication could not be set up', { cause: error }));
   }
   return { configuration, ...keySetsOf(configuration, options), clientAuthMethod, clientAuth: authentication.clientAuth };
 }
 
 /** The provider's key sets (`DiscoveredProvider`), from its `jwks_uri`, which must be https unless the provider allows http. */
 export function keySetsOf(configuration: oidc.Configuration, options: { timeoutSeconds: number; allowInsecureHttp: boolean }): Pick<DiscoveredProvider, 'keys' | 'postedTokenKeys'> {
-  const jwksUri = configuration.serverMetadata().jwks_uri;
-  if (!jwksUri || (!jwksUri.startsWith('https://') && !options.allowInsecureHttp)) {
-    throw providerUnavailable(new Error(`the provider's jwks_uri is missing or not https: ${jwksUri ?? '(none)'}`));
+  const jwksUri: unknown = configuration.serverMetadata().jwks_uri;
+  const url = typeof jwksUri === 'string' && URL.canParse(jwksUri) ? new URL(jwksUri) : undefined;
+  if (!url || (url.protocol !== 'https:' && !(options.allowInsecureHttp && url.protocol === 'http:'))) {
+    throw providerUnavailable(new Error(`the provider's jwks_uri is missing, not a URL, or not https: ${String(jwksUri ?? '(none)')}`));
   }
   const timeoutDuration = options.timeoutSeconds * 1000;
   return {
     // A key id the set does not know means the provider rotated its keys: fetch the set again at once
     // (OIDF rp-key-rotation-op-sign-key). ID tokens come from its token endpoint only, so no one else can
     // make us fetch it.
-    keys: createRemoteJWKSet(new URL(jwksUri), { cooldownDuration: 0, cacheMaxAge: 10 * 60 * 1000, timeoutDuration }),
-    postedTokenKeys: createRemoteJWKSet(new URL(jwksUri), { cooldownDuration: 30 * 1000, cacheMaxAge: 10 * 60 * 1000, timeoutDuration }),
+    keys: createRemoteJWKSet(url, { cooldownDuration: 0, cacheMaxAge: 10 * 60 * 1000, timeoutDuration }),
+    postedTokenKeys: createRemoteJWKSet(url, { cooldownDuration: 30 * 1000, cacheMaxAge: 10 * 60 * 1000, timeoutDuration }),
   };
 }
 

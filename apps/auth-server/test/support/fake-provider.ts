@@ -106,6 +106,8 @@ export class FakeProvider {
   failDiscovery = false;
   /** Where the token endpoint is, as discovery announces it. */
   tokenPath = '/token';
+  /** What discovery announces as `jwks_uri`, in place of the real one: a provider that announces nonsense. */
+  announcedJwksUri: unknown = undefined;
   /** The signing key's id, which a rotation changes. */
   #kid = 'k1';
   /** JWKS fetches, to see a rotation followed. */
@@ -203,7 +205,7 @@ export class FakeProvider {
         issuer: this.issuer,
         authorization_endpoint: `${this.#origin}/authorize`,
         token_endpoint: `${this.#origin}${this.tokenPath}`,
-        jwks_uri: `${this.#origin}/jwks`,
+        jwks_uri: this.announcedJwksUri === undefined ? `${this.#origin}/jwks` : this.announcedJwksUri,
         response_types_supported: ['code'],
         subject_types_supported: ['public'],
         id_token_signing_alg_values_supported: ['RS256'],
