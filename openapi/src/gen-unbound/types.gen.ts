@@ -330,7 +330,7 @@ export type AuthorizationResponseForm = {
      */
     state: string;
     /**
-     * The provider's authorization code.
+     * The provider's authorization code (RFC 6749 Appendix A.11, VSCHAR).
      */
     code?: string;
     /**

@@ -2216,13 +2216,15 @@ export const openApiDocument = {
                         type: 'string',
                         minLength: 1,
                         maxLength: 512,
+                        pattern: '^[\\x20-\\x7E]+$',
                         description: 'The state created by the start operation.'
                     },
                     code: {
                         type: 'string',
                         minLength: 1,
                         maxLength: 4096,
-                        description: 'The provider\'s authorization code.'
+                        pattern: '^[\\x20-\\x7E]+$',
+                        description: 'The provider\'s authorization code (RFC 6749 Appendix A.11, VSCHAR).'
                     },
                     iss: {
                         type: 'string',
