@@ -67,13 +67,14 @@ describe('pnpm migrate and pnpm rotate-keys', () => {
     const overlap = (15 + 1) * 60_000;
     const rotated = await keysIn(secret, overlap);
     expect(rotated.published).toEqual([leaked, rotated.signing]);
-    const retired = await run(['rotate-keys', '--retire', leaked], { AUTH_KEY_ENCRYPTION_SECRET: secret });
+    // Joined with `=`: a key id may begin with `-`, which an option parser would take for an option.
+    const retired = await run(['rotate-keys', `--retire=${leaked}`], { AUTH_KEY_ENCRYPTION_SECRET: secret });
     expect(retired).toMatchObject({ code: 0, out: expect.stringContaining(`signing key ${leaked} (generation 1) retired`) });
     expect(retired.out).toContain(`${rotated.signing} signs`);
     const after = await keysIn(secret, overlap);
     expect(after.published).toEqual([rotated.signing]);
     expect(after.rows.find((row) => row.id === leaked)).toMatchObject({ retiredAt: expect.any(Number), material: 'retired:' });
-    expect(await run(['rotate-keys', '--retire', leaked], { AUTH_KEY_ENCRYPTION_SECRET: secret })).toMatchObject({ code: 0, out: expect.stringContaining('was already retired') });
+    expect(await run(['rotate-keys', `--retire=${leaked}`], { AUTH_KEY_ENCRYPTION_SECRET: secret })).toMatchObject({ code: 0, out: expect.stringContaining('was already retired') });
   });
 
   test('When the key to retire is unknown, is the one that signs now, or is a sealing key, then rotate-keys refuses, says why, and retires nothing', async () => {
