@@ -107,7 +107,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     completed: ({ tenantId, origin }) => events.record({ type: 'login', tenantId, origin }),
   });
   const sessions = new SessionService(store, tenants, providers, accessTokens, sealer, clock, (id) => login.callbackUrl(id), events.sessions());
-  const providerLogout = new ProviderLogout(store, tenants, providers, sessions, sealer, clock, events.sessions());
+  const providerLogout = new ProviderLogout(store, tenants, providers, sessions, sealer, clock, events.sessions(), (error) =>
+    logger.warn({ error: describeError(error) }, "the provider's end-session URL could not be made: the session is revoked, and the logout answers no URL"),
+  );
   const idempotency = new Idempotency(store, sealer, clock, config.idempotency, (tenantId, operation) => events.idempotentReplay(tenantId, operation));
   const callers = new Callers({ tenants, accessTokens, sessions, clock, events });
   let draining = false;

@@ -75,7 +75,9 @@ export async function verifyLogoutToken(discovered: DiscoveredProvider, provider
     jti,
     ...(sid === undefined ? {} : { sid }),
     ...(subject === undefined ? {} : { subject }),
-    acceptableUntil: (refusedAfter + CLOCK_SKEW_SECONDS) * 1000,
+    // A second more than jose accepts (it compares whole seconds), and whole milliseconds: a fractional `iat`
+    // or `exp` must not reach the database's integer column, nor free the jti while the token still verifies.
+    acceptableUntil: Math.ceil((refusedAfter + CLOCK_SKEW_SECONDS + 1) * 1000),
   };
 }
 

@@ -28,14 +28,17 @@ export class ProviderLogout {
     private readonly sealer: Sealing,
     private readonly clock: Clock,
     private readonly events: Pick<SessionEvents, 'ended'>,
+    /** Told when the provider's end-session URL could not be made: the session is revoked all the same. */
+    private readonly warn: (error: unknown) => void = () => undefined,
   ) {}
 
   /**
    * Logs the session out, and answers where the browser goes to sign out at
    * the provider: its end-session URL with the session's ID token as
    * `id_token_hint`; null when the provider has no end-session endpoint or
-   * no ID token was kept. Everything that may refuse comes before the
-   * session is revoked.
+   * no ID token was kept, or when the provider cannot be asked now. Only
+   * a post-logout URI off the allowlist refuses, before anything is
+   * revoked: a provider that is down never keeps a user signed in here.
    */
   async logOut(auth: Authenticated, postLogoutRedirectUri: string | undefined, origin?: RequestOrigin): Promise<string | null> {
     // RFC 9700 §4.11.1, as for a login's redirect: the provider sends the browser only to a URI on the tenant's exact allowlist.
@@ -44,9 +47,13 @@ export class ProviderLogout {
     const sealed = await this.store.findSessionIdToken(auth.tenant.id, auth.session.id);
     let url: URL | null = null;
     if (provider && sealed !== undefined) {
-      const discovered = await this.providers.configuration(auth.tenant.id, provider);
-      const idTokenHint = await this.sealer.open(sealed, idTokenSealedFor(auth.session.id));
-      url = this.providers.endSessionUrl(discovered, { idTokenHint, postLogoutRedirectUri });
+      try {
+        const discovered = await this.providers.configuration(auth.tenant.id, provider);
+        const idTokenHint = await this.sealer.open(sealed, idTokenSealedFor(auth.session.id));
+        url = this.providers.endSessionUrl(discovered, { idTokenHint, postLogoutRedirectUri });
+      } catch (error) {
+        this.warn(error);
+      }
     }
     // The ID token goes with the session: it is dropped as the session is revoked.
     await this.sessions.logout(auth, origin);

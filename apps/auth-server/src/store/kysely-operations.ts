@@ -158,11 +158,16 @@ export class KyselyOperations implements StoreOperations {
       .where('tenantId', '=', tenantId)
       .where('providerId', '=', providerId)
       .where('revokedAt', 'is', null);
-    if (sid !== undefined) query = query.where('providerSid', '=', sid);
-    if (subject !== undefined) {
-      query = query.where('userId', 'in', (eb) =>
-        eb.selectFrom('users').select('users.id').where('users.tenantId', '=', tenantId).where('users.issuer', '=', issuer).where('users.subject', '=', subject),
-      );
+    const ofSubject = (subjectId: string) =>
+      this.db.selectFrom('users').select('users.id').where('users.tenantId', '=', tenantId).where('users.issuer', '=', issuer).where('users.subject', '=', subjectId);
+    if (sid !== undefined && subject !== undefined) {
+      // The session the provider names, and the user's sessions whose ID token named no session (before sids were
+      // kept, or a provider that sent none): a logout errs towards ending a session, never towards keeping one.
+      query = query.where('userId', 'in', ofSubject(subject)).where((eb) => eb.or([eb('providerSid', '=', sid), eb('providerSid', 'is', null)]));
+    } else if (sid !== undefined) {
+      query = query.where('providerSid', '=', sid);
+    } else if (subject !== undefined) {
+      query = query.where('userId', 'in', ofSubject(subject));
     }
     const revoked = await query.returning(['id', 'userId']).execute();
     await this.#dropIdTokens(tenantId, revoked.map((session) => session.id));

@@ -287,6 +287,16 @@ describe(`the ${under.dialect} store`, () => {
     expect(await store.findSessionIdToken('other', 'ses_b1')).toBeUndefined();
   });
 
+  test('When a logout token names a provider session and its user, then that session ends, and so do the user’s sessions that kept no provider session id, but not their others', async () => {
+    await store.upsertUser({ id: 'usr_a', tenantId: 't', issuer: 'https://idp', subject: 'alice', email: null, emailVerified: false, name: null, picture: null, createdAt: now, updatedAt: now });
+    for (const [id, providerSid] of [['ses_named', 'sid-1'], ['ses_unnamed', null], ['ses_other', 'sid-2']] as const) {
+      await store.insertSession({ id, tenantId: 't', userId: 'usr_a', providerId: 'p', createdAt: now, lastRefreshedAt: now, expiresAt: now + 1000, idleExpiresAt: now + 500, revokedAt: null, revokedReason: null, providerSid });
+    }
+    const revoked = await store.revokeProviderSessions('t', 'p', { issuer: 'https://idp', sid: 'sid-1', subject: 'alice' }, 'provider_logout', now);
+    expect(revoked.map((session) => session.id).sort()).toEqual(['ses_named', 'ses_unnamed']);
+    expect(await store.findSession('t', 'ses_other')).toMatchObject({ revokedAt: null });
+  });
+
   test('When a session is revoked, or has expired and the store is pruned, then its ID token is gone', async () => {
     await seedSession('ses_1');
     await seedSession('ses_2');
