@@ -1,7 +1,7 @@
 import type { OperationId, ProblemCode, ValidationIssue } from '@aimable/auth-openapi';
 import type { Response } from 'express';
 import type { OperationProblems } from './gen/handlers.gen.js';
-import { writeAnswer } from './http.js';
+import { writeAnswer } from './answer.js';
 
 /** The title of each problem code: one place, complete by construction. */
 export const PROBLEM_TITLES: Record<ProblemCode, string> = {

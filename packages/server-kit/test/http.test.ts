@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createHttpServer } from '../src/index.js';
-import { writeAnswer } from '../src/http.js';
+import { writeAnswer } from '../src/answer.js';
 
 /** One app, with what Express adds to requests and responses in use, served by `app.listen` and by `createHttpServer`. */
 function sampleApp(): Express {

@@ -1,6 +1,5 @@
 import { createHash, generateKeyPairSync, randomBytes, sign, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { DevIdpClient } from '../options.js';
 import type { TestUser } from '../users.js';
 import { escapeHtml, PAGE_HEADERS, renderPage } from '../views/html.js';
 import type { FakeContext, FakeProvider } from './fake-provider.js';
@@ -14,9 +13,16 @@ export const ENTRA_DIRECTORIES = {
 /** Accounts whose ID tokens a relying party must refuse: Mallory's names one directory in `tid` and another in `iss`; Eve's is signed with a key the key set does not hold. */
 export const ENTRA_FORGERIES = { directoryMismatch: 'mallory', unknownKey: 'eve' } as const;
 
+/** An application registered with the fake Entra ID. */
+export interface FakeEntraClient {
+  client_id: string;
+  client_secret: string;
+  redirect_uris: string[];
+}
+
 export interface FakeEntraOptions {
   /** The applications registered with the fake, each with its secret and redirect URIs. */
-  clients: DevIdpClient[];
+  clients: FakeEntraClient[];
 }
 
 interface Member {
@@ -187,7 +193,7 @@ function objectIdOf(user: TestUser): string {
 }
 
 /** client_secret_post or client_secret_basic, compared in constant time. */
-function authenticatedClient(req: IncomingMessage, form: URLSearchParams, clients: readonly DevIdpClient[]): DevIdpClient | undefined {
+function authenticatedClient(req: IncomingMessage, form: URLSearchParams, clients: readonly FakeEntraClient[]): FakeEntraClient | undefined {
   let id = form.get('client_id');
   let secret = form.get('client_secret');
   const basic = /^Basic (.+)$/i.exec(req.headers.authorization ?? '');
@@ -198,7 +204,7 @@ function authenticatedClient(req: IncomingMessage, form: URLSearchParams, client
     secret = decodeURIComponent(decoded.slice(colon + 1));
   }
   const client = clients.find((candidate) => candidate.client_id === id);
-  if (!client || secret === null || client.client_secret === undefined) return undefined;
+  if (!client || secret === null) return undefined;
   const a = Buffer.from(client.client_secret);
   const b = Buffer.from(secret);
   return a.length === b.length && timingSafeEqual(a, b) ? client : undefined;

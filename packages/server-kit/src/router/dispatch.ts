@@ -1,7 +1,7 @@
 import type { ContractJudge } from '@aimable/auth-openapi/judge';
 import type { RequestHandler, Request } from 'express';
 import type { Handlers, Principals } from '../gen/handlers.gen.js';
-import { withCharset, writeAnswer } from '../http.js';
+import { withCharset, writeAnswer } from '../answer.js';
 import type { RequestWithCookies } from './parsers.js';
 import { clientRequestIdOf, requestIdOf } from './request-id.js';
 import { violationOf } from './response-checks.js';
