@@ -129,7 +129,8 @@ describe('the demo (what `pnpm start` runs)', () => {
     const [mockPort, webPort, reactPort] = [await freePort(), await freePort(), await freePort()];
     const demo = await startDemo(['--mock'], { MOCK_PORT: String(mockPort), DEMO_WEB_PORT: String(webPort), DEMO_REACT_PORT: String(reactPort) });
     try {
-      const config = { apiBaseUrl: `http://localhost:${mockPort}`, tenantId: 'demo', apiKey: 'ak_demo_local_only_0c7f3b9a6e2d41f8' };
+      // `mock: true` lets the apps offer the mock's scenarios (an error on demand).
+      const config = { apiBaseUrl: `http://localhost:${mockPort}`, tenantId: 'demo', apiKey: 'ak_demo_local_only_0c7f3b9a6e2d41f8', mock: true };
       expect(await (await fetch(`http://localhost:${webPort}/config.json`)).json()).toEqual(config);
       expect(await (await fetch(`http://localhost:${reactPort}/config.json`)).json()).toEqual(config);
       expect(await (await fetch(`http://localhost:${reactPort}/`)).text()).toContain('<div id="root">');
