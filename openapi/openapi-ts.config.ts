@@ -18,9 +18,9 @@ export default defineConfig([
   {
     input: './openapi.yaml',
     output: { path: 'src/gen-unbound', module: { extension: '.js' } },
-    // A provider calls back-channel logout, never an app; its form body would import the generated client's
-    // serializer into this SDK, which must carry none of it.
-    parser: { filters: { operations: { exclude: ['POST /v1/auth/oidc/{provider}/backchannel-logout'] } } },
+    // A provider calls these, never an app (the form post callback and back-channel logout); their form bodies
+    // would import the generated client's serializer into this SDK, which must carry none of it.
+    parser: { filters: { operations: { exclude: ['POST /v1/auth/oidc/{provider}/callback', 'POST /v1/auth/oidc/{provider}/backchannel-logout'] } } },
     plugins: ['@hey-api/client-fetch', '@hey-api/typescript', { name: '@hey-api/sdk', client: false }],
   },
 ]);

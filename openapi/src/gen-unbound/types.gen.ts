@@ -321,36 +321,6 @@ export type CreateSessionRequest = {
     refresh_token_delivery?: 'cookie' | 'body';
 };
 
-/**
- * An authorization response posted as a form (OAuth 2.0 Form Post Response Mode). Fields it does not list are ignored.
- */
-export type AuthorizationResponseForm = {
-    /**
-     * The state created by the start operation.
-     */
-    state: string;
-    /**
-     * The provider's authorization code (RFC 6749 Appendix A.11, VSCHAR).
-     */
-    code?: string;
-    /**
-     * The issuer of the authorization response (RFC 9207).
-     */
-    iss?: string;
-    /**
-     * The provider's error code (RFC 6749 §4.1.2.1).
-     */
-    error?: string;
-    /**
-     * The provider's human-readable error description. Never forwarded to the frontend.
-     */
-    error_description?: string;
-    /**
-     * Apple, on a user's first sign-in only: JSON with the user's `name` (`firstName`, `lastName`) and `email`. Unsigned: only the name is used.
-     */
-    user?: string;
-};
-
 export type RefreshRequest = {
     /**
      * The refresh token, for clients that do not use the cookie.
@@ -725,61 +695,6 @@ export type HandleOidcCallbackErrors = {
 };
 
 export type HandleOidcCallbackError = HandleOidcCallbackErrors[keyof HandleOidcCallbackErrors];
-
-export type ReceiveOidcFormPostData = {
-    body: AuthorizationResponseForm;
-    headers?: {
-        /**
-         * The caller's own id for the request (1–128 characters of `[A-Za-z0-9._:-]`), for its traces. It is kept in the server's log and audit events as `client_request_id`, never as their request id: the server gives every request an id of its own, answered in `X-Request-Id` and in problems. A value not of that form is ignored; one longer than 256 characters is refused.
-         */
-        'X-Request-Id'?: string;
-    };
-    path: {
-        /**
-         * A provider id configured for the tenant.
-         */
-        provider: string;
-    };
-    query?: never;
-    url: '/v1/auth/oidc/{provider}/callback';
-};
-
-export type ReceiveOidcFormPostErrors = {
-    /**
-     * The state is unknown, expired, already used, or of another provider (`invalid_state`), or the query is invalid (`invalid_request`). There is no safe place to redirect to.
-     */
-    400: CallbackBadRequestProblem;
-    /**
-     * The tenant has no such provider (`unknown_provider`).
-     */
-    404: UnknownProviderProblem;
-    /**
-     * The body is larger than the operation takes, 16 KiB (`payload_too_large`).
-     */
-    413: PayloadTooLargeProblem;
-    /**
-     * The body is not `application/json` (`unsupported_media_type`).
-     */
-    415: UnsupportedMediaTypeProblem;
-    /**
-     * The request line and headers together pass the server's limit, 16 KiB by default (`invalid_request`). Any request may get it, before it reaches an operation: keep URLs and headers short.
-     */
-    431: RequestHeaderFieldsTooLargeProblem;
-    /**
-     * An unexpected error (`internal_error`). It carries no internal detail; quote `request_id` when reporting it.
-     */
-    500: InternalErrorProblem;
-    /**
-     * The identity provider could not be reached (`provider_unavailable`). Not stored for idempotency: retry after `Retry-After`, with the same key.
-     */
-    502: ProviderUnavailableProblem;
-    /**
-     * The server is starting or shutting down, or its database does not answer or has no free connection (`service_unavailable`). Retry after `Retry-After`, with the same `Idempotency-Key`: a change that committed before the failure is replayed, not made twice.
-     */
-    503: ServiceUnavailableProblem;
-};
-
-export type ReceiveOidcFormPostError = ReceiveOidcFormPostErrors[keyof ReceiveOidcFormPostErrors];
 
 export type CreateSessionData = {
     body: CreateSessionRequest;
