@@ -165,7 +165,7 @@ describe('the demo app against the server', () => {
     expect(posted).toEqual(['application/x-www-form-urlencoded']);
     expect(await page.locator('.user').textContent()).toBe('Grace Hopper');
     expect(page.url()).toBe(`${web.url}/`);
-    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
     await waitFor(page, 'signed-out');
     await context.close();
   });
