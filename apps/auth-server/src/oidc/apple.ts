@@ -1,7 +1,7 @@
 import * as oidc from 'openid-client';
 import type { AppleProviderConfig } from '../tenants/tenant.js';
 import { appleClientSecret } from './apple-client-secret.js';
-import { discoverIssuer, grantCode, identityFromClaims, requireIdToken, text } from './code-grant.js';
+import { codeFlowAuthorizationUrl, discoverIssuer, grantCode, identityFromClaims, requireIdToken, text } from './code-grant.js';
 import type { ProviderIdentity, ProviderKind } from './provider-kind.js';
 import { fixedTokenEndpointAuthentication } from './client-auth.js';
 
@@ -19,17 +19,8 @@ export const apple: ProviderKind<AppleProviderConfig> = {
   },
 
   authorizationUrl({ configuration }, provider, parameters) {
-    return oidc.buildAuthorizationUrl(configuration, {
-      redirect_uri: parameters.redirectUri,
-      scope: provider.scopes.join(' '),
-      response_type: 'code',
-      // Apple refuses a query response when `name` or `email` is in the scope.
-      response_mode: 'form_post',
-      state: parameters.state,
-      nonce: parameters.nonce,
-      code_challenge: parameters.codeChallenge,
-      code_challenge_method: 'S256',
-    });
+    // Apple refuses a query response when `name` or `email` is in the scope.
+    return codeFlowAuthorizationUrl(configuration, provider.scopes, parameters, { response_mode: 'form_post' });
   },
 
   async exchangeCode(discovered, _provider, exchange) {

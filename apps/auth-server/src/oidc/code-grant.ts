@@ -3,7 +3,7 @@ import * as oidc from 'openid-client';
 import { loginRejected, providerNotUsable, providerUnavailable } from '../problems.js';
 import type { TokenEndpointAuthMethod } from '../tenants/tenant.js';
 import { ClientAuthDisagreement, type TokenEndpointAuthentication } from './client-auth.js';
-import type { CodeExchange, DiscoveredProvider, ProviderIdentity } from './provider-kind.js';
+import type { AuthorizationParameters, CodeExchange, DiscoveredProvider, ProviderIdentity } from './provider-kind.js';
 
 export type TokenResponse = Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
 
@@ -50,6 +50,20 @@ export function keySetsOf(configuration: oidc.Configuration, options: { timeoutS
     keys: createRemoteJWKSet(url, { cooldownDuration: 0, cacheMaxAge: 10 * 60 * 1000, timeoutDuration }),
     postedTokenKeys: createRemoteJWKSet(url, { cooldownDuration: 30 * 1000, cacheMaxAge: 10 * 60 * 1000, timeoutDuration }),
   };
+}
+
+/** The authorization request of the code flow, with PKCE S256 and a nonce; `extra` holds a provider's own parameters. */
+export function codeFlowAuthorizationUrl(configuration: oidc.Configuration, scopes: readonly string[], parameters: AuthorizationParameters, extra: Record<string, string> = {}): URL {
+  return oidc.buildAuthorizationUrl(configuration, {
+    redirect_uri: parameters.redirectUri,
+    scope: scopes.join(' '),
+    response_type: 'code',
+    ...extra,
+    state: parameters.state,
+    nonce: parameters.nonce,
+    code_challenge: parameters.codeChallenge,
+    code_challenge_method: 'S256',
+  });
 }
 
 /** Whether the provider sends `iss` in authorization responses (RFC 9207 §3). */

@@ -1,11 +1,10 @@
 import { decodeJwt } from 'jose';
 import * as oauth from 'oauth4webapi';
-import * as oidc from 'openid-client';
 import { ApiProblem } from '@aimable/auth-server-kit';
 import { loginRejected, providerUnavailable } from '../problems.js';
 import type { MicrosoftProviderConfig, TokenEndpointAuthMethod } from '../tenants/tenant.js';
 import { tokenEndpointAuthentication } from './client-auth.js';
-import { discoverIssuer, identityFromClaims, translateExchangeError, verifyIdTokenSignature } from './code-grant.js';
+import { codeFlowAuthorizationUrl, discoverIssuer, identityFromClaims, translateExchangeError, verifyIdTokenSignature } from './code-grant.js';
 import type { CodeExchange, DiscoveredProvider, ProviderIdentity, ProviderKind } from './provider-kind.js';
 
 /** What Entra's multi-tenant discovery documents put where the directory id goes in `issuer`. */
@@ -36,15 +35,7 @@ export const microsoftEntra: ProviderKind<MicrosoftProviderConfig> = {
   },
 
   authorizationUrl({ configuration }, provider, parameters) {
-    return oidc.buildAuthorizationUrl(configuration, {
-      redirect_uri: parameters.redirectUri,
-      scope: provider.scopes.join(' '),
-      response_type: 'code',
-      state: parameters.state,
-      nonce: parameters.nonce,
-      code_challenge: parameters.codeChallenge,
-      code_challenge_method: 'S256',
-    });
+    return codeFlowAuthorizationUrl(configuration, provider.scopes, parameters);
   },
 
   async exchangeCode(discovered, provider, exchange) {

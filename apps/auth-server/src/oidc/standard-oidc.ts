@@ -1,7 +1,6 @@
-import * as oidc from 'openid-client';
 import type { OidcProviderConfig } from '../tenants/tenant.js';
 import { tokenEndpointAuthentication } from './client-auth.js';
-import { discoverIssuer, grantCode, identityFromClaims, requireIdToken } from './code-grant.js';
+import { codeFlowAuthorizationUrl, discoverIssuer, grantCode, identityFromClaims, requireIdToken } from './code-grant.js';
 import type { ProviderKind } from './provider-kind.js';
 
 /** Any OpenID Connect provider: discovery at its issuer, the code flow with PKCE, and the identity in its ID token. */
@@ -11,15 +10,7 @@ export const standardOidc: ProviderKind<OidcProviderConfig> = {
   },
 
   authorizationUrl({ configuration }, provider, parameters) {
-    return oidc.buildAuthorizationUrl(configuration, {
-      redirect_uri: parameters.redirectUri,
-      scope: provider.scopes.join(' '),
-      response_type: 'code',
-      state: parameters.state,
-      nonce: parameters.nonce,
-      code_challenge: parameters.codeChallenge,
-      code_challenge_method: 'S256',
-    });
+    return codeFlowAuthorizationUrl(configuration, provider.scopes, parameters);
   },
 
   async exchangeCode(discovered, _provider, exchange) {
