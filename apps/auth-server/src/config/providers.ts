@@ -7,6 +7,7 @@ import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { needsClientSecret, parseClientAuth, type RawClientAuth } from './client-auth-config.js';
 import { PROVIDER_TYPES, type ProviderConfig, type ProviderType } from '../tenants/tenant.js';
 import { isOidcPreset, OIDC_PRESETS, PRESETS, presetIssuerProblem, type OidcPresetName } from './oidc-presets.js';
+import { isObject, parseUrl } from './values.js';
 
 export interface RawProvider extends RawClientAuth {
   /** `oidc` (default), `github`, `apple` or `microsoft`. */
@@ -189,17 +190,4 @@ function ecKeyFrom(pem: string, at: string, fail: Fail): KeyObject | undefined {
   }
   fail(at, 'must hold a P-256 private key in PEM (the .p8 file)');
   return undefined;
-}
-
-function parseUrl(value: unknown): URL | undefined {
-  if (typeof value !== 'string') return undefined;
-  try {
-    return new URL(value);
-  } catch {
-    return undefined;
-  }
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

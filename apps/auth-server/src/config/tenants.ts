@@ -8,6 +8,7 @@ import { parseProviders, type RawProvider } from './providers.js';
 
 export type { RawProvider };
 import { API_KEY_SCOPES, DEFAULT_API_KEY_SCOPES, DEFAULT_SESSION_POLICY, type ApiKeyConfig, type ApiKeyScope, type SessionPolicy, type TenantConfig } from '../tenants/tenant.js';
+import { isObject, parseUrl } from './values.js';
 
 export interface RawTenantsFile {
   tenants: RawTenant[];
@@ -176,17 +177,4 @@ function parseSessionPolicy(raw: unknown, path: string, fail: Fail): SessionPoli
   if (!['required', 'optional'].includes(policy.frontendPkce)) fail(`${path}.frontend_pkce`, 'must be required or optional');
   if (policy.idleTimeoutSeconds > policy.absoluteLifetimeSeconds) fail(`${path}.idle_timeout_seconds`, 'must not exceed absolute_lifetime_seconds');
   return policy;
-}
-
-function parseUrl(value: unknown): URL | undefined {
-  if (typeof value !== 'string') return undefined;
-  try {
-    return new URL(value);
-  } catch {
-    return undefined;
-  }
-}
-
-function isObject(value: unknown): value is Record<string, any> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
